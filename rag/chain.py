@@ -1,0 +1,194 @@
+"""The retrieval chain: normalise → retrieve → read → cite, composed as LangChain runnables.
+
+`answer()` is the public entry point. The heavy state (model, Chroma client, in-memory
+corpus) is built on the first question and kept for the process; the index is built or
+refreshed then if the sources changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from rag.chunking import chunk_document
+from rag.citations import cite, render
+from rag.documents import load_documents
+from rag.embeddings import SentenceEmbeddings
+from rag.errors import QuestionError
+from rag.followup import standalone
+from rag.reader import Reading, read
+from rag.retrieval import CANDIDATE_FACTOR, Corpus, Retrieval, candidates, rank_chunks
+from rag.settings import Settings
+from rag.store import IndexReport, Store
+from rag.text import clean_question, question_type, terms
+from rag.types import Answer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question ready for retrieval."""
+
+    asked: str  # the user's words, cleaned
+    standalone: str  # with the conversation's references resolved
+    kind: str  # the kind of answer wanted (see rag.text.question_type)
+    terms: list[str]
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Read:
+    query: Query
+    retrieval: Retrieval
+    reading: Reading
+
+
+class DocQA:
+    """One source folder and its index, answering questions about it."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.embeddings = SentenceEmbeddings(
+            self.settings.model_location(), self.settings.batch_size
+        )
+        self.store = Store(self.settings, self.embeddings)
+        self._corpus: Corpus | None = None
+        self._lock = threading.Lock()
+        self.chain: Runnable = (
+            RunnableLambda(self._prepare, name="normalise")
+            | RunnableLambda(self._retrieve, name="retrieve")
+            | RunnableLambda(self._read, name="read")
+            | RunnableLambda(self._cite, name="cite")
+        )
+
+    def index(self, progress: bool = False) -> IndexReport:
+        """Build or refresh the index from the source folder, then load it for answering."""
+        with self._lock:
+            documents = load_documents(self.settings.source_dir)
+            report = self.store.sync(documents, progress=progress)
+            chunks = [
+                chunk
+                for document in documents
+                for chunk in chunk_document(
+                    document, self.settings.chunk_sentences, self.settings.chunk_overlap
+                )
+            ]
+            self._corpus = Corpus.build(documents, chunks, self.store.sentence_vectors)
+            if report.recovered:
+                log.warning("rebuilt a damaged index: %s", report.recovered)
+            return report
+
+    @property
+    def corpus(self) -> Corpus:
+        """The loaded corpus; the first use builds or refreshes the index."""
+        if self._corpus is None:
+            self.index()
+        assert self._corpus is not None
+        return self._corpus
+
+    def warm_up(self) -> None:
+        """Load the model, the index and the corpus now rather than on the first question."""
+        self.corpus  # noqa: B018
+        self.embeddings.embed_query("warm up")
+
+    def answer(self, question: str, history: list[str] | None = None) -> Answer:
+        """Answer `question` from the sources; `history` holds the earlier questions."""
+        return self.chain.invoke({"question": question, "history": history or []})
+
+    # -- the stages -----------------------------------------------------------------------
+
+    def _prepare(self, request: dict) -> Query:
+        asked = self.check_question(request["question"])
+        history = [clean_question(earlier) for earlier in request["history"] if earlier]
+        question = standalone(asked, [earlier for earlier in history if earlier])
+        vector = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
+        return Query(asked, question, question_type(question), terms(question), vector)
+
+    def check_question(self, question: str) -> str:
+        """The cleaned question, or a QuestionError saying what is wrong with it."""
+        if not isinstance(question, str):
+            raise QuestionError(f"a question must be text, not {type(question).__name__}")
+        cleaned = clean_question(question)
+        if not cleaned:
+            raise QuestionError("the question is empty: type a question about the source")
+        limit = self.settings.max_question_chars
+        if len(cleaned) > limit:
+            raise QuestionError(
+                f"the question is {len(cleaned):,} characters long; the limit is {limit:,}: "
+                "ask something shorter"
+            )
+        return cleaned
+
+    def _retrieve(self, query: Query) -> tuple[Query, Retrieval]:
+        corpus = self.corpus
+        top_k = self.settings.top_k
+        depth = min(len(corpus.chunks), top_k * CANDIDATE_FACTOR)
+        hits = self.store.vectorstore().similarity_search_by_vector_with_relevance_scores(
+            query.vector.tolist(), k=depth
+        )
+        dense_ids = [
+            f"{doc.metadata['doc_id']}:{doc.metadata['start']}-{doc.metadata['end']}"
+            for doc, _distance in hits
+        ]
+        rows = rank_chunks(corpus, dense_ids, query.terms, top_k)
+        retrieval = Retrieval(
+            chunks=[corpus.chunks[row] for row in rows],
+            candidates=candidates(corpus, rows, query.vector, query.terms),
+            question_terms=query.terms,
+        )
+        return query, retrieval
+
+    def _read(self, state: tuple[Query, Retrieval]) -> _Read:
+        query, retrieval = state
+        return _Read(query, retrieval, read(self.corpus, retrieval, query.kind))
+
+    def _cite(self, state: _Read) -> Answer:
+        citations = (
+            [] if state.reading.abstained else cite(state.reading.spans, self.corpus.documents)
+        )
+        if not citations:
+            return Answer(
+                text=self._refusal(state.query.asked),
+                abstained=True,
+                question=state.query.standalone,
+                retrieved=state.retrieval.chunks,
+            )
+        return Answer(
+            text=render(citations),
+            citations=citations,
+            abstained=False,
+            question=state.query.standalone,
+            retrieved=state.retrieval.chunks,
+        )
+
+    def _refusal(self, question: str) -> str:
+        source = "article does" if len(self.corpus.documents) == 1 else "documents do"
+        return f"The {source} not say. Nothing in the source answers “{question}”."
+
+
+_INSTANCES: dict[Settings, DocQA] = {}
+_INSTANCES_LOCK = threading.Lock()
+
+
+def default_docqa() -> DocQA:
+    """The process's DocQA for the current DOCQA_* settings (one per distinct settings)."""
+    settings = Settings.from_env()
+    with _INSTANCES_LOCK:
+        if settings not in _INSTANCES:
+            _INSTANCES[settings] = DocQA(settings)
+        return _INSTANCES[settings]
+
+
+def answer(question: str, history: list[str] | None = None) -> Answer:
+    """Answer `question` from the source folder, citing verified character spans.
+
+    `history` holds the user's earlier questions in this conversation, oldest first.
+    Raises QuestionError for an empty or over-long question, SourceError for an unreadable
+    source, StoreError for an index that cannot be written.
+    """
+    return default_docqa().answer(question, history)

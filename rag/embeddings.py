@@ -1,0 +1,63 @@
+"""The sentence-transformers model from its wheel, loaded once per process, lazily."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+# subtle: set before sentence-transformers is imported, so nothing tries a model hub
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+_LOCK = threading.Lock()
+_MODELS: dict[str, object] = {}
+
+
+class SentenceEmbeddings(Embeddings):
+    """LangChain embeddings over a local sentence-transformers model; vectors are unit length."""
+
+    def __init__(self, model_path: str, batch_size: int = 64) -> None:
+        self.model_path = model_path
+        self.batch_size = batch_size
+
+    @property
+    def model(self):  # -> sentence_transformers.SentenceTransformer
+        """The loaded model, shared by every instance with the same path."""
+        with _LOCK:
+            if self.model_path not in _MODELS:
+                from sentence_transformers import SentenceTransformer
+
+                _MODELS[self.model_path] = SentenceTransformer(
+                    self.model_path, device="cpu", local_files_only=True
+                )
+            return _MODELS[self.model_path]
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Unit vectors for `texts`, one row each, as float32."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    @property
+    def dimension(self) -> int:
+        """Length of one vector."""
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """LangChain's batch entry point."""
+        return self.encode(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """LangChain's single-query entry point."""
+        return self.encode([text])[0].tolist()

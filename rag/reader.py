@@ -1,0 +1,90 @@
+"""The extractive reader: picks the sentence(s) that answer, or decides the source cannot.
+
+Each candidate sentence gets one score from three signals: its dense similarity to the
+question, the idf-weighted share of the question's terms it holds, and whether it holds an
+answer of the kind the question asks for (a number, a day, a name ...). The best sentence
+answers when the evidence around it is strong enough; a second sentence joins it when it
+holds question terms the first lacks (answers that span two sentences).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.retrieval import Candidate, Corpus, Retrieval, coverage
+from rag.text import answer_spans, wants_typed_answer
+from rag.types import Span
+
+# Weights of the sentence score.
+W_DENSE = 1.0
+W_COVERAGE = 1.0
+W_TYPE = 0.35
+# Abstention: the evidence must reach all of these.
+MIN_DENSE = 0.30  # cosine of the best sentence
+MIN_COVERAGE = 0.50  # share of question terms in the best sentence and its neighbours
+# A second sentence joins when it adds this much coverage and scores this share of the best.
+MIN_COVERAGE_GAIN = 0.15
+MIN_SECOND_SCORE = 0.6
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The reader's verdict: the spans to quote, best first, or an abstention."""
+
+    spans: list[Span]
+    abstained: bool
+    reason: str = ""
+
+
+def read(corpus: Corpus, retrieval: Retrieval, kind: str) -> Reading:
+    """Choose the answering sentence(s) among the retrieval's candidates, or abstain."""
+    candidates = retrieval.candidates
+    if not candidates or not retrieval.question_terms:
+        return Reading([], True, "no evidence")
+    wanted = set(retrieval.question_terms)
+    typed = {
+        c.row: bool(answer_spans(c.sentence.text, kind, wanted)) or not wants_typed_answer(kind)
+        for c in candidates
+    }
+
+    def score(c: Candidate) -> float:
+        return W_DENSE * c.dense + W_COVERAGE * c.coverage + W_TYPE * typed[c.row]
+
+    ranked = sorted(candidates, key=score, reverse=True)
+    best = ranked[0]
+    by_row = {c.row: c for c in candidates}
+    neighbours = [by_row[row] for row in (best.row - 1, best.row + 1) if row in by_row]
+    context = [best, *neighbours]
+    context_coverage = coverage(
+        corpus, retrieval.question_terms, [t for c in context for t in corpus.sentence_terms[c.row]]
+    )
+    if best.dense < MIN_DENSE:
+        return Reading([], True, f"best sentence too far from the question ({best.dense:.2f})")
+    if context_coverage < MIN_COVERAGE:
+        return Reading([], True, f"question terms missing ({context_coverage:.2f})")
+    if not any(typed[c.row] for c in context):
+        return Reading([], True, f"no {kind} in the evidence")
+
+    chosen = [best]
+    if not typed[best.row]:
+        chosen.append(next(c for c in neighbours if typed[c.row]))
+    else:
+        second = _complement(corpus, retrieval, best, ranked[1:], score(best), score)
+        if second is not None:
+            chosen.append(second)
+    chosen.sort(key=lambda c: (c.sentence.doc_id, c.sentence.start))
+    return Reading([c.sentence for c in chosen], False)
+
+
+def _complement(corpus, retrieval, best, others, best_score, score) -> Candidate | None:
+    """The sentence that adds the most missing question terms, if it adds enough."""
+    base = corpus.sentence_terms[best.row]
+    top, top_gain = None, MIN_COVERAGE_GAIN
+    for other in others:
+        if score(other) < MIN_SECOND_SCORE * best_score:
+            break
+        joined = base + corpus.sentence_terms[other.row]
+        gain = coverage(corpus, retrieval.question_terms, joined) - best.coverage
+        if gain >= top_gain:
+            top, top_gain = other, gain
+    return top

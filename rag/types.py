@@ -1,0 +1,60 @@
+"""The records passed between stages. Spans are (start, end) characters, end exclusive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """A source file's text exactly as read from disk (UTF-8, newlines untouched)."""
+
+    doc_id: str  # path relative to the source folder, with "/" separators
+    text: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of one document: a sentence or a chunk; `text == document.text[start:end]`."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+    @property
+    def id(self) -> str:
+        """A stable identifier, unique within an index."""
+        return f"{self.doc_id}:{self.start}-{self.end}"
+
+
+@dataclass(frozen=True)
+class Chunk(Span):
+    """A few neighbouring sentences: the unit that is embedded and retrieved."""
+
+    sentences: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verified quote: `quote` equals the document's text between `start` and `end`."""
+
+    doc_id: str
+    start: int
+    end: int
+    quote: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `rag.answer()` returns: the answer text, its citations, and whether it abstained.
+
+    `retrieved` holds the chunks retrieval handed to the reader, best first, so tools can
+    measure retrieval; `question` is the standalone question that was searched for.
+    """
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+    question: str = ""
+    retrieved: list[Chunk] = field(default_factory=list)
