@@ -24,7 +24,7 @@ from rag.reader import Reading, read
 from rag.retrieval import CANDIDATE_FACTOR, Corpus, Retrieval, candidates, rank_chunks
 from rag.settings import Settings
 from rag.store import IndexReport, Store
-from rag.text import clean_question, question_type, terms
+from rag.text import clean_question, counted_terms, question_parts, question_type, terms
 from rag.types import Answer
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ class Query:
 
 @dataclass(frozen=True)
 class _Read:
+    """One part of the question, retrieved and read."""
+
     query: Query
     retrieval: Retrieval
     reading: Reading
@@ -102,12 +104,17 @@ class DocQA:
 
     # -- the stages -----------------------------------------------------------------------
 
-    def _prepare(self, request: dict) -> Query:
+    def _prepare(self, request: dict) -> list[Query]:
+        """One query per part of the question ("Who X, and when Y?" has two)."""
         asked = self.check_question(request["question"])
         history = [clean_question(earlier) for earlier in request["history"] if earlier]
         question = standalone(asked, [earlier for earlier in history if earlier])
-        vector = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
-        return Query(asked, question, question_type(question), terms(question), vector)
+        parts = question_parts(question)
+        vectors = self.embeddings.encode(parts)
+        return [
+            Query(asked, question, question_type(part), terms(part), vector)
+            for part, vector in zip(parts, vectors, strict=True)
+        ]
 
     def check_question(self, question: str) -> str:
         """The cleaned question, or a QuestionError saying what is wrong with it."""
@@ -124,7 +131,10 @@ class DocQA:
             )
         return cleaned
 
-    def _retrieve(self, query: Query) -> tuple[Query, Retrieval]:
+    def _retrieve(self, queries: list[Query]) -> list[tuple[Query, Retrieval]]:
+        return [self._retrieve_one(query) for query in queries]
+
+    def _retrieve_one(self, query: Query) -> tuple[Query, Retrieval]:
         corpus = self.corpus
         top_k = self.settings.top_k
         depth = min(len(corpus.chunks), top_k * CANDIDATE_FACTOR)
@@ -143,27 +153,29 @@ class DocQA:
         )
         return query, retrieval
 
-    def _read(self, state: tuple[Query, Retrieval]) -> _Read:
-        query, retrieval = state
-        return _Read(query, retrieval, read(self.corpus, retrieval, query.kind))
-
-    def _cite(self, state: _Read) -> Answer:
-        citations = (
-            [] if state.reading.abstained else cite(state.reading.spans, self.corpus.documents)
-        )
-        if not citations:
-            return Answer(
-                text=self._refusal(state.query.asked),
-                abstained=True,
-                question=state.query.standalone,
-                retrieved=state.retrieval.chunks,
+    def _read(self, retrieved: list[tuple[Query, Retrieval]]) -> list[_Read]:
+        return [
+            _Read(
+                query,
+                retrieval,
+                read(self.corpus, retrieval, query.kind, counted_terms(query.standalone)),
             )
+            for query, retrieval in retrieved
+        ]
+
+    def _cite(self, parts: list[_Read]) -> Answer:
+        """Cite what every part found, in document order; abstain when no part found any."""
+        spans = {span.id: span for part in parts for span in part.reading.spans}
+        ordered = sorted(spans.values(), key=lambda span: (span.doc_id, span.start))
+        citations = cite(ordered, self.corpus.documents)
+        chunks = {chunk.id: chunk for part in parts for chunk in part.retrieval.chunks}
+        query = parts[0].query
         return Answer(
-            text=render(citations),
+            text=render(citations) if citations else self._refusal(query.asked),
             citations=citations,
-            abstained=False,
-            question=state.query.standalone,
-            retrieved=state.retrieval.chunks,
+            abstained=not citations,
+            question=query.standalone,
+            retrieved=list(chunks.values()),
         )
 
     def _refusal(self, question: str) -> str:

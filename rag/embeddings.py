@@ -52,7 +52,7 @@ class SentenceEmbeddings(Embeddings):
     @property
     def dimension(self) -> int:
         """Length of one vector."""
-        return int(self.model.get_sentence_embedding_dimension())
+        return int(self.model.get_embedding_dimension())
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """LangChain's batch entry point."""

@@ -20,8 +20,8 @@ W_DENSE = 1.0
 W_COVERAGE = 1.0
 W_TYPE = 0.35
 # Abstention: the evidence must reach all of these.
-MIN_DENSE = 0.30  # cosine of the best sentence
-MIN_COVERAGE = 0.50  # share of question terms in the best sentence and its neighbours
+MIN_DENSE = 0.30  # cosine of the candidate closest to the question
+MIN_EVIDENCE = 0.60  # score of the best sentence
 # A second sentence joins when it adds this much coverage and scores this share of the best.
 MIN_COVERAGE_GAIN = 0.15
 MIN_SECOND_SCORE = 0.6
@@ -36,14 +36,17 @@ class Reading:
     reason: str = ""
 
 
-def read(corpus: Corpus, retrieval: Retrieval, kind: str) -> Reading:
-    """Choose the answering sentence(s) among the retrieval's candidates, or abstain."""
+def read(corpus: Corpus, retrieval: Retrieval, kind: str, counted: set[str]) -> Reading:
+    """Choose the answering sentence(s) among the retrieval's candidates, or abstain.
+
+    `kind` is the kind of answer wanted; `counted` what a "how many" question counts."""
     candidates = retrieval.candidates
     if not candidates or not retrieval.question_terms:
         return Reading([], True, "no evidence")
     wanted = set(retrieval.question_terms)
     typed = {
-        c.row: bool(answer_spans(c.sentence.text, kind, wanted)) or not wants_typed_answer(kind)
+        c.row: bool(answer_spans(c.sentence.text, kind, wanted, counted))
+        or not wants_typed_answer(kind)
         for c in candidates
     }
 
@@ -55,13 +58,11 @@ def read(corpus: Corpus, retrieval: Retrieval, kind: str) -> Reading:
     by_row = {c.row: c for c in candidates}
     neighbours = [by_row[row] for row in (best.row - 1, best.row + 1) if row in by_row]
     context = [best, *neighbours]
-    context_coverage = coverage(
-        corpus, retrieval.question_terms, [t for c in context for t in corpus.sentence_terms[c.row]]
-    )
-    if best.dense < MIN_DENSE:
-        return Reading([], True, f"best sentence too far from the question ({best.dense:.2f})")
-    if context_coverage < MIN_COVERAGE:
-        return Reading([], True, f"question terms missing ({context_coverage:.2f})")
+    closest = max(c.dense for c in candidates)
+    if closest < MIN_DENSE:
+        return Reading([], True, f"nothing close to the question ({closest:.2f})")
+    if score(best) < MIN_EVIDENCE:
+        return Reading([], True, f"too little evidence ({score(best):.2f})")
     if not any(typed[c.row] for c in context):
         return Reading([], True, f"no {kind} in the evidence")
 

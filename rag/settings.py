@@ -66,7 +66,11 @@ class Settings:
             if raw is None or raw == "":
                 continue
             values[field.name] = _parse(field.name, raw, field.default)
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        defaults = {field.name: field.default for field in dataclasses.fields(cls)}
+        for name, value in overrides.items():
+            if value is not None:
+                is_path = isinstance(defaults.get(name), Path)
+                values[name] = Path(value) if is_path and isinstance(value, str) else value
         return cls(**values)  # type: ignore[arg-type]
 
     def model_location(self) -> str:

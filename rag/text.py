@@ -245,17 +245,51 @@ def terms(text: str) -> list[str]:
     return [_stem(word) for word in words(text) if word not in STOPWORDS]
 
 
+_WH_WORD = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b")
+# A second question joined to the first: "..., and which network was he on?"
+_JOINED_QUESTION = re.compile(
+    r",?\s+and\s+(?=(?:what|which|who|whom|whose|when|where|why|how|did|does|do|is|are|was"
+    r"|were|has|have)\b)",
+    re.IGNORECASE,
+)
+
+
 def question_type(question: str) -> str:
     """The kind of answer a question wants: number, date, time, person, place, reason,
     yesno or other. question_type("Who fired it?") -> "person"."""
     lowered = question.lower()
-    for name, pattern in _QUESTION_TYPES:
-        if pattern.search(lowered):
-            return name
+    wh_words = list(_WH_WORD.finditer(lowered))
+    if wh_words:
+        # The clause of the first wh-word decides: "Which network ... when he spoke?" wants a
+        # name, not a time.
+        end = wh_words[1].start() if len(wh_words) > 1 else len(lowered)
+        clause = lowered[wh_words[0].start() : end]
+        for name, pattern in _QUESTION_TYPES:
+            if pattern.search(clause):
+                return name
+        return "other"
     first = words(lowered)[:1]
     if first and first[0] in _AUXILIARIES:
         return "yesno"
     return "other"
+
+
+_COUNTED = re.compile(r"\bhow (?:many|much)\s+(.*)", re.IGNORECASE)
+
+
+def counted_terms(question: str) -> set[str]:
+    """The thing a "how many" question counts, as terms: "How many red cars?" -> {red, car}."""
+    match = _COUNTED.search(question)
+    return set(terms(match.group(1))[:2]) if match else set()
+
+
+def question_parts(question: str) -> list[str]:
+    """A question split where a second question is joined to it with "and".
+
+    question_parts("Who spoke, and where was he?") -> ["Who spoke", "where was he?"]
+    """
+    parts = [part.strip() for part in _JOINED_QUESTION.split(question)]
+    return [part for part in parts if terms(part)] or [question]
 
 
 _NUMBER_WORDS = (
@@ -297,9 +331,12 @@ _ANSWER_PATTERNS = {
 }
 
 
-def answer_spans(text: str, kind: str, question_terms: set[str]) -> list[tuple[int, int]]:
+def answer_spans(
+    text: str, kind: str, question_terms: set[str], counted: set[str] = frozenset()
+) -> list[tuple[int, int]]:
     """Spans of `text` that could answer a question of `kind` and are not the question's
-    own words. answer_spans("They fired two.", "number", set()) -> [(10, 13)]"""
+    own words; a number must come just before one of the `counted` terms, when given.
+    answer_spans("They fired two.", "number", set()) -> [(11, 14)]"""
     pattern = _ANSWER_PATTERNS.get(kind)
     if pattern is None:
         return []
@@ -308,6 +345,8 @@ def answer_spans(text: str, kind: str, question_terms: set[str]) -> list[tuple[i
         found = terms(match.group())
         if kind == "place" and match.start() == 0 and len(found) < 2:
             continue  # a capitalised first word is only the sentence's start
+        if kind == "number" and counted and not counted & set(terms(text[match.end() :])[:3]):
+            continue  # "two missiles" answers how many missiles, not how many talks
         if not found or not set(found) <= question_terms:
             spans.append(match.span())
     return spans

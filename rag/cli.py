@@ -1,0 +1,114 @@
+"""The `docqa` command: index the sources, ask a question, run the eval suite."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+
+from rag.errors import DocQAError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 1 failure)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="docqa: %(message)s")
+    try:
+        return args.run(args)
+    except DocQAError as error:
+        print(f"docqa: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("docqa: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # the edge of the program: report, never a traceback
+        logging.getLogger("docqa").debug("unexpected failure", exc_info=True)
+        print(
+            f"docqa: unexpected error ({type(error).__name__}: {error}); "
+            "run again with DOCQA_DEBUG=1 for details",
+            file=sys.stderr,
+        )
+        if _debug():
+            raise
+        return 1
+
+
+def _debug() -> bool:
+    import os
+
+    return os.environ.get("DOCQA_DEBUG", "") not in ("", "0")
+
+
+def _index(args: argparse.Namespace) -> int:
+    from rag.chain import default_docqa
+
+    report = default_docqa().index(progress=sys.stderr.isatty())
+    if report.recovered:
+        print(f"the old index was damaged ({report.recovered}) and has been rebuilt")
+    print(
+        f"{report.documents} documents, {report.chunks} chunks, {report.sentences} sentences; "
+        f"embedded {report.embedded} sentences"
+        + (f"; re-indexed {', '.join(report.changed)}" if report.changed else "; nothing changed")
+        + (f"; removed {', '.join(report.removed)}" if report.removed else "")
+    )
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from rag.chain import answer
+
+    result = answer(args.question, args.history)
+    if args.json:
+        payload = {
+            "question": args.question,
+            "text": result.text,
+            "abstained": result.abstained,
+            "citations": [asdict(citation) for citation in result.citations],
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return 0
+    print(result.text)
+    for number, citation in enumerate(result.citations, 1):
+        print(f"\n[{number}] {citation.doc_id} {citation.start}-{citation.end}")
+        print(f"    {citation.quote}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from evals.__main__ import main as run_evals
+
+    return run_evals(args.rest)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="docqa", description="Answer questions about documents with verified citations."
+    )
+    commands = parser.add_subparsers(required=True, metavar="command")
+
+    index = commands.add_parser("index", help="build or refresh the index of the source folder")
+    index.set_defaults(run=_index)
+
+    ask = commands.add_parser("ask", help="answer a question, quoting the source")
+    ask.add_argument("question")
+    ask.add_argument(
+        "--history",
+        action="append",
+        default=[],
+        metavar="EARLIER",
+        help="an earlier question of the conversation (repeat, oldest first)",
+    )
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.set_defaults(run=_ask)
+
+    evaluate = commands.add_parser("eval", help="run the eval suite (see python -m evals -h)")
+    evaluate.add_argument("rest", nargs=argparse.REMAINDER)
+    evaluate.set_defaults(run=_eval)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Sentence splitting and chunking keep exact character offsets."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rag.chunking import chunk_document, sentences, split_sentences
+from rag.types import Document
+
+# Text with the characters that break offset bookkeeping: curly quotes, non-ASCII,
+# CRLF, blank lines, abbreviations and stray punctuation.
+_PIECES = st.sampled_from(
+    [
+        "Hello world.",
+        " ",
+        "  ",
+        "\n",
+        "\r\n",
+        "\n\n",
+        "\t",
+        "“Quoted,” she said.",
+        "‘x’",
+        "Mr. Smith",
+        "U.S. forces",
+        "e.g. this",
+        "…",
+        "...",
+        "?",
+        "!",
+        "Ünïcödé façade.",
+        "北朝鮮",
+        "émigré",
+        "42.",
+        "3.14",
+        "(aside.)",
+        '"Yes." No.',
+        "end",
+        "A",
+        "b.",
+        "—",
+    ]
+)
+_TEXT = st.one_of(st.text(max_size=300), st.lists(_PIECES, max_size=60).map("".join))
+
+
+@given(_TEXT)
+@settings(max_examples=300, deadline=None)
+def test_sentence_spans_are_ordered_trimmed_and_cover_all_text(text: str) -> None:
+    spans = split_sentences(text)
+    covered = set()
+    previous_end = 0
+    for start, end in spans:
+        assert previous_end <= start < end <= len(text)
+        piece = text[start:end]
+        assert piece == piece.strip() and piece
+        covered.update(range(start, end))
+        previous_end = end
+    uncovered = [i for i, ch in enumerate(text) if i not in covered and not ch.isspace()]
+    assert uncovered == []
+
+
+@given(_TEXT, st.integers(1, 5), st.integers(0, 4))
+@settings(max_examples=300, deadline=None)
+def test_chunks_quote_their_document_exactly(text: str, size: int, overlap: int) -> None:
+    overlap = min(overlap, size - 1)
+    document = Document("doc.txt", text)
+    chunks = chunk_document(document, size, overlap)
+    all_sentences = sentences(document)
+    for chunk in chunks:
+        assert text[chunk.start : chunk.end] == chunk.text
+        assert 1 <= len(chunk.sentences) <= size
+        for sentence in chunk.sentences:
+            assert text[sentence.start : sentence.end] == sentence.text
+            assert chunk.start <= sentence.start < sentence.end <= chunk.end
+    # Every sentence lands in some chunk, and neighbours share `overlap` sentences.
+    assert {s for chunk in chunks for s in chunk.sentences} == set(all_sentences)
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        shared = set(before.sentences) & set(after.sentences)
+        assert len(shared) == min(overlap, len(after.sentences)) or after is chunks[-1]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hi there. Bye!", ["Hi there.", "Bye!"]),
+        ("Mr. Smith met Dr. Jones. They talked.", ["Mr. Smith met Dr. Jones.", "They talked."]),
+        ("The U.S. is here. It left.", ["The U.S. is here.", "It left."]),
+        ("“Go,” he said. “Now.” Then silence.", ["“Go,” he said.", "“Now.”", "Then silence."]),
+        ("Wait ... only this. Next.", ["Wait ... only this.", "Next."]),
+        ("A headline\nThe body starts.", ["A headline", "The body starts."]),
+        ("a line that\nwraps on.", ["a line that\nwraps on."]),
+        ("One.\r\n\r\nTwo.", ["One.", "Two."]),
+        ("", []),
+        ("   \n\t ", []),
+    ],
+)
+def test_split_sentences_examples(text: str, expected: list[str]) -> None:
+    assert [text[start:end] for start, end in split_sentences(text)] == expected
+
+
+def test_article_chunks_overlap_by_one_sentence(article_text: str) -> None:
+    chunks = chunk_document(Document("a.txt", article_text), size=3, overlap=1)
+    assert len(chunks) > 5
+    assert chunks[-1].end == len(article_text)
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        assert before.sentences[-1] == after.sentences[0]
