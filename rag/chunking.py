@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from rag.types import Chunk, Document, Span
@@ -46,7 +47,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             cuts.add(match.start())
     spans = []
     ordered = sorted(cuts)
-    for start, end in zip(ordered, ordered[1:], strict=False):
+    for start, end in itertools.pairwise(ordered):
         while start < end and text[start].isspace():
             start += 1
         while end > start and text[end - 1].isspace():

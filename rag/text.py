@@ -179,10 +179,11 @@ STOPWORDS = frozenset(
 
 # A question's wanted answer, read from its wording (first match wins).
 _QUESTION_TYPES = (
+    ("amount", re.compile(r"\bhow much\b|\bwhat (?:price|cost|sum)\b")),
     (
         "number",
         re.compile(
-            r"\bhow (?:many|much|far|long|old|large|big)\b|\bwhat (?:number|percentage|amount)\b"
+            r"\bhow (?:many|far|long|old|large|big)\b|\bwhat (?:number|percentage|amount)\b"
         ),
     ),
     ("date", re.compile(r"\b(?:what|which) (?:\w+ )?(?:date|year|month)\b|\bcalendar\b")),
@@ -191,7 +192,8 @@ _QUESTION_TYPES = (
     (
         "place",
         re.compile(
-            r"\bwhere\b|\b(?:what|which) (?:\w+ )?(?:country|city|place|direction|region|nation|town)\b"
+            r"\bwhere\b|\b(?:what|which) (?:\w+ )?"
+            r"(?:country|city|place|direction|region|nation|town)\b"
         ),
     ),
     ("reason", re.compile(r"\bwhy\b|\bfor what reason\b|\bwhat (?:reason|cause[ds]?)\b")),
@@ -274,7 +276,7 @@ def question_type(question: str) -> str:
     return "other"
 
 
-_COUNTED = re.compile(r"\bhow (?:many|much)\s+(.*)", re.IGNORECASE)
+_COUNTED = re.compile(r"\bhow many\s+(.*)", re.IGNORECASE)
 
 
 def counted_terms(question: str) -> set[str]:
@@ -308,6 +310,11 @@ _RELATIVE_TIME = (
 )
 _ANSWER_PATTERNS = {
     "number": re.compile(rf"\b\d[\d,.]*\b|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE),
+    "amount": re.compile(
+        r"[$€£¥]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:%|percent|per cent|dollars|euros|pounds|yen|yuan"
+        r"|won|rupees|million|billion|trillion)\b",
+        re.IGNORECASE,
+    ),
     "date": re.compile(
         rf"\b(?:{_MONTHS})(?:\s+\d{{1,2}})?|\b\d{{1,2}}\s+(?:{_MONTHS})|\b(?:1[5-9]|20)\d\d\b"
     ),
@@ -347,6 +354,8 @@ def answer_spans(
             continue  # a capitalised first word is only the sentence's start
         if kind == "number" and counted and not counted & set(terms(text[match.end() :])[:3]):
             continue  # "two missiles" answers how many missiles, not how many talks
+        if kind == "person" and found and found[-1] in question_terms:
+            continue  # "President Joe Biden" names the question's subject, not its answer
         if not found or not set(found) <= question_terms:
             spans.append(match.span())
     return spans

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -76,7 +78,7 @@ def test_chunks_quote_their_document_exactly(text: str, size: int, overlap: int)
             assert chunk.start <= sentence.start < sentence.end <= chunk.end
     # Every sentence lands in some chunk, and neighbours share `overlap` sentences.
     assert {s for chunk in chunks for s in chunk.sentences} == set(all_sentences)
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         shared = set(before.sentences) & set(after.sentences)
         assert len(shared) == min(overlap, len(after.sentences)) or after is chunks[-1]
 
@@ -104,5 +106,5 @@ def test_article_chunks_overlap_by_one_sentence(article_text: str) -> None:
     chunks = chunk_document(Document("a.txt", article_text), size=3, overlap=1)
     assert len(chunks) > 5
     assert chunks[-1].end == len(article_text)
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert before.sentences[-1] == after.sentences[0]

@@ -29,7 +29,7 @@ def test_crlf_and_nested_paths_keep_offsets(tmp_path: Path) -> None:
 
 
 def test_missing_folder_says_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="does not exist.*DOCQA_SOURCE_DIR"):
+    with pytest.raises(SourceError, match=r"does not exist.*DOCQA_SOURCE_DIR"):
         load_documents(tmp_path / "nowhere")
 
 

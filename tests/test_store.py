@@ -60,7 +60,7 @@ def test_unreadable_source_keeps_the_index(source_dir: Path, tmp_path: Path) -> 
     index_dir = tmp_path / "idx"
     built = _engine(source_dir, index_dir).index()
     (source_dir / "bad.txt").write_bytes(b"\xff\xfe broken")
-    with pytest.raises(SourceError, match="bad.txt"):
+    with pytest.raises(SourceError, match=r"bad\.txt"):
         _engine(source_dir, index_dir).index()
     (source_dir / "bad.txt").unlink()
     again = _engine(source_dir, index_dir).index()

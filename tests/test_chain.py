@@ -1,0 +1,153 @@
+"""End to end through the real model and a real Chroma: answers, refusals, follow-ups."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.chain import DocQA
+from rag.citations import verify
+from rag.errors import QuestionError
+
+# (question, gold answer, a verbatim piece of the sentence that holds it)
+ANSWERABLE = [
+    ("Who is the American Secretary of State?", "Antony Blinken", "US Secretary of State Antony"),
+    ("How many missiles did North Korea launch?", "two", "fired two ballistic missiles"),
+    ("Which channel interviewed Blinken?", "MSNBC", "in an interview with MSNBC"),
+    ("Which day did North Korea fire the missiles?", "Friday", "missiles early Friday"),
+    ("In which direction was the weapon fired?", "east", "fired toward the east"),
+    (
+        "When did the Biden administration impose its first sanctions?",
+        "Wednesday",
+        "on Wednesday imposed its first sanctions",
+    ),
+    ("Who is the spokesman of the State Department?", "Ned Price", "spokesman Ned Price"),
+    (
+        "What did Pyongyang call the chance that Washington blew?",
+        "golden opportunity",
+        "a “golden opportunity” at mending",
+    ),
+    (
+        "What did the spokesperson say the sanctions underscore?",
+        "hostile American intent",
+        "underscore hostile American intent",
+    ),
+    (
+        "How did Blinken describe the missile tests?",
+        "profoundly destabilizing",
+        "“profoundly destabilizing”",
+    ),
+    ("Who preceded Biden as president?", "Donald Trump", "predecessor Donald Trump"),
+    (
+        "What does North Korea say its missile tests are a legitimate right to?",
+        "self-defense",
+        "legitimate right to self-defense",
+    ),
+    (
+        "What stance did the spokesperson accuse the United States of maintaining?",
+        "gangster-like",
+        'maintaining a "gangster-like" stance',
+    ),
+    (
+        "Where did Ned Price say Washington remained committed to pursuing diplomacy?",
+        "North Korea",
+        "pursuing diplomacy with North Korea",
+    ),
+]
+
+UNANSWERABLE = [
+    "What is the population of North Korea?",
+    "How many nuclear tests has North Korea conducted?",
+    "Which football team won the league last season?",
+    "What is the price of rice in Seoul?",
+    "In what year was Antony Blinken born?",
+    "How much did the missiles cost to build?",
+    "What is the weather forecast for Tokyo tomorrow?",
+]
+
+
+def _sentence_span(text: str, piece: str) -> tuple[int, int]:
+    at = text.index(piece)
+    start = max(text.rfind("\n", 0, at) + 1, 0)
+    for stop in (". ", ".\n", "? "):  # the article's sentences end with one of these
+        found = text.rfind(stop, start, at)
+        start = max(start, found + 2 if found >= 0 else start)
+    end = text.find("\n", at)
+    return start, len(text) if end < 0 else end
+
+
+@pytest.mark.parametrize(("question", "gold", "evidence"), ANSWERABLE)
+def test_answers_with_verified_citations(
+    docqa: DocQA, article_text: str, question: str, gold: str, evidence: str
+) -> None:
+    result = docqa.answer(question)
+    assert not result.abstained, result.text
+    assert gold.lower() in result.text.lower()
+    assert result.citations
+    document = docqa.corpus.documents[result.citations[0].doc_id]
+    for citation in result.citations:
+        assert verify(citation, document)
+        assert article_text[citation.start : citation.end] == citation.quote
+    start, end = _sentence_span(article_text, evidence)
+    assert any(c.start < end and start < c.end for c in result.citations), result.citations
+
+
+@pytest.mark.parametrize("question", UNANSWERABLE)
+def test_abstains_when_the_article_does_not_say(docqa: DocQA, question: str) -> None:
+    result = docqa.answer(question)
+    assert result.abstained, result.text
+    assert result.citations == []
+    assert result.text.startswith("The article does not say")
+
+
+@pytest.mark.parametrize(
+    ("history", "follow_up", "gold"),
+    [
+        (["Who is Antony Blinken?"], "How did he describe the tests?", "profoundly destabilizing"),
+        (["What did Ned Price say about diplomacy?"], "Which department is he from?", "State"),
+        (["What did Donald Trump do with North Korea?"], "Whom did he walk alongside?", "leader"),
+    ],
+)
+def test_follow_up_uses_the_earlier_question(
+    docqa: DocQA, history: list[str], follow_up: str, gold: str
+) -> None:
+    alone = docqa.answer(follow_up)
+    result = docqa.answer(follow_up, history=history)
+    assert not result.abstained and gold.lower() in result.text.lower(), result.text
+    assert result.question != follow_up  # the pronoun was resolved
+    assert alone.question == follow_up
+
+
+def test_each_turn_cites_only_its_own_answer(docqa: DocQA) -> None:
+    first = docqa.answer("Which channel interviewed Blinken?")
+    second = docqa.answer("When were its first sanctions imposed?", history=[first.question])
+    assert {c.start for c in first.citations} != {c.start for c in second.citations}
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("", "empty"),
+        ("   \n\t  ", "empty"),
+        ("\x00\x07\x1b", "empty"),
+        ("<b></b>", "empty"),
+        ("x" * 2001, "2,001 characters long; the limit is 2,000"),
+        ("why " * 5000, "limit is 2,000"),
+    ],
+)
+def test_bad_questions_raise_a_clear_error(docqa: DocQA, question: str, message: str) -> None:
+    with pytest.raises(QuestionError, match=message):
+        docqa.answer(question)
+
+
+def test_control_characters_are_stripped(docqa: DocQA) -> None:
+    result = docqa.answer("How many\x00 ballistic\x1b missiles\x07 did North Korea fire?")
+    assert "two" in result.text and not result.abstained
+
+
+def test_public_api_from_a_fresh_index(source_dir, isolated_index) -> None:
+    from rag import Answer, Citation, answer
+
+    result = answer("How many ballistic missiles did North Korea fire?")
+    assert isinstance(result, Answer) and not result.abstained
+    assert all(isinstance(citation, Citation) for citation in result.citations)
+    assert result.citations[0].doc_id == "north-korea-missile-tests.txt"
