@@ -1,0 +1,101 @@
+"""The `docqa` command, run as a real process: answers, JSON, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _docqa(*args: str, env_index: Path, source: Path | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    env = {**os.environ, "DOCQA_INDEX_DIR": str(env_index)}
+    if source is not None:
+        env["DOCQA_SOURCE_DIR"] = str(source)
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    index = tmp_path_factory.mktemp("cli-index")
+    done = _docqa("index", env_index=index)
+    assert done.returncode == 0, done.stderr
+    assert "embedded 20 sentences" in done.stdout or "embedded" in done.stdout
+    return index
+
+
+def test_index_twice_embeds_nothing_the_second_time(built_index: Path) -> None:
+    again = _docqa("index", env_index=built_index)
+    assert again.returncode == 0
+    assert "embedded 0 sentences; nothing changed" in again.stdout
+
+
+def test_ask_prints_numbered_quotes_with_offsets(built_index: Path, article_text: str) -> None:
+    done = _docqa("ask", "Which network interviewed Blinken?", env_index=built_index)
+    assert done.returncode == 0, done.stderr
+    assert "MSNBC" in done.stdout and "[1] north-korea-missile-tests.txt " in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_ask_json(built_index: Path, article_text: str) -> None:
+    done = _docqa("ask", "--json", "How many missiles were fired?", env_index=built_index)
+    payload = json.loads(done.stdout)
+    assert payload["abstained"] is False and "two" in payload["text"]
+    for citation in payload["citations"]:
+        assert article_text[citation["start"] : citation["end"]] == citation["quote"]
+
+
+def test_ask_with_history(built_index: Path) -> None:
+    done = _docqa(
+        "ask",
+        "--json",
+        "How did he describe the tests?",
+        "--history",
+        "Who is Antony Blinken?",
+        env_index=built_index,
+    )
+    assert "profoundly destabilizing" in json.loads(done.stdout)["text"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "   "], "the question is empty"),
+        (["ask", "x" * 2500], "the limit is 2,000"),
+    ],
+)
+def test_bad_questions_exit_nonzero_without_traceback(
+    built_index: Path, args: list[str], message: str
+) -> None:
+    done = _docqa(*args, env_index=built_index)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_missing_source_folder(tmp_path: Path) -> None:
+    done = _docqa("index", env_index=tmp_path / "idx", source=tmp_path / "nope")
+    assert done.returncode == 2
+    assert "does not exist" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bad_setting(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "DOCQA_TOP_K": "many", "DOCQA_INDEX_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", "hi"], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 2 and "DOCQA_TOP_K must be a whole number" in done.stderr
