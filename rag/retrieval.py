@@ -3,6 +3,7 @@ sentences inside the best chunks scored for the reader."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ import numpy as np
 
 from rag.text import terms
 from rag.types import Chunk, Document, Span
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it narrates every index build
 
 RRF_K = 60  # reciprocal-rank-fusion damping, the value of Cormack et al.
 CANDIDATE_FACTOR = 3  # each ranking offers this many times top_k chunks to the fusion

@@ -1,0 +1,216 @@
+"""`python -m evals` (or `docqa eval`): ask every eval question through `rag.answer()`, score it.
+
+Prints a table per question and the aggregate metrics (overall and per category), and
+writes a JSON report and a PNG chart to evals/results/. Exit status: 0 done, 1 below the
+gate (with --gate), 2 bad input (question file, options, settings), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from evals import gate, report, runner, setup, tables
+from evals.dataset import load_questions
+from evals.scoring import Row, aggregates
+from rag import DocQAError
+
+QUESTIONS = Path(__file__).resolve().parent / "questions.toml"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the eval suite with command-line `argv`; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--"]:  # `docqa eval -- --split tune` hands the "--" on
+        argv = argv[1:]
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # -h, or a bad option argparse has explained: a status, not exit
+        return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
+    try:
+        return _evaluate(args)
+    except DocQAError as error:
+        print(f"evals: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("evals: interrupted", file=sys.stderr)
+        return 130
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    question_set = load_questions(args.questions)
+    chosen = question_set.select(args.category or (), args.id or (), args.split)
+    old = report.load_json(args.compare) if args.compare else None
+    thresholds = gate.load_thresholds(args.thresholds) if args.gate else None
+    started = report.now()
+    clock = time.perf_counter()
+    with setup.run_environment(
+        question_set, args.top_k, args.chunk_sentences, args.chunk_overlap, args.index_dir
+    ) as (corpus, settings):
+        if not args.quiet:
+            print(
+                f"docqa eval: {len(chosen)} questions from {_show(question_set.path)} about "
+                f"{corpus.doc_id} (source {_show(corpus.source_dir)}, index "
+                f"{_show(settings.index_dir)}, top_k={settings.top_k}, "
+                f"chunk_sentences={settings.chunk_sentences}, "
+                f"chunk_overlap={settings.chunk_overlap})",
+                flush=True,
+            )
+        progress = _progress if not args.quiet and sys.stderr.isatty() else None
+        rows = runner.run(chosen, corpus.source_dir, corpus.doc_id, settings.top_k, progress)
+    seconds = time.perf_counter() - clock
+    results = aggregates(rows, question_set.categories)
+    run_info: dict[str, Any] = {
+        "questions_file": _show(question_set.path),
+        "questions_version": question_set.version,
+        "document": corpus.doc_id,
+        "source_dir": str(corpus.source_dir),
+        "k": settings.top_k,
+        "filters": {"category": args.category, "id": args.id, "split": args.split},
+    }
+    saved = report.build(
+        run=run_info,
+        settings=settings,
+        rows=rows,
+        aggregates=results,
+        curve=runner.curve(rows),
+        started=started,
+        seconds=seconds,
+    )
+    stem = report.stem(started, corpus.doc_id)
+    json_path = report.write_json(saved, args.results_dir / f"{stem}.json")
+    if args.quiet:
+        print(json_path)
+    else:
+        chart = report.write_chart(results, args.results_dir / f"{stem}.png", settings.top_k)
+        _print_results(rows, results, settings.top_k, seconds)
+        print(f"report: {_show(json_path)}\nchart:  {_show(chart)}")
+    if old is not None:
+        _print_comparison(old, saved, args.compare)
+    if thresholds is not None:
+        below = gate.failures(results["overall"], thresholds)
+        for failure in below:
+            print(f"gate: {failure}", file=sys.stderr)
+        if below:
+            return 1
+        print("gate: every metric within its threshold")
+    return 0
+
+
+def _print_results(rows: list[Row], results: dict, k: int, seconds: float) -> None:
+    answering = sum(row.latency for row in rows)
+    passed = sum(row.passed for row in rows)
+    print()
+    print(tables.question_table(rows))
+    print()
+    print(tables.aggregate_table(results, k))
+    print()
+    print(
+        f"{passed}/{len(rows)} passed; the suite took {seconds:.1f} s "
+        f"({answering:.1f} s answering, the rest loading the model and index)"
+    )
+
+
+def _print_comparison(old: dict, new: dict, path: Path) -> None:
+    print(f"\ncompared with {_show(path)} ({old.get('timestamp', '?')}, {old.get('commit')}):")
+    differing = [
+        name
+        for name in sorted({*old.get("settings", {}), *new["settings"]})
+        if name != "index_dir" and old.get("settings", {}).get(name) != new["settings"].get(name)
+    ]
+    old_run = old.get("run", {})
+    differing += [
+        name
+        for name in ("questions_file", "questions_version", "filters")
+        if old_run.get(name) != new["run"].get(name)
+    ]
+    if differing:
+        print(f"note: the runs differ in {', '.join(differing)}")
+    print(tables.compare_table(old["aggregates"], new["aggregates"], new["run"]["k"]))
+
+
+def _progress(done: int, total: int, row: Row) -> None:
+    end = "\n" if done == total else ""
+    print(f"\r[{done}/{total}] {row.id:<24}", end=end, file=sys.stderr, flush=True)
+
+
+def _show(path: Path | str) -> str:
+    """`path` relative to the working folder when it is inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m evals",
+        description="Run the eval questions through rag.answer() and score the answers.",
+    )
+    pick = parser.add_argument_group("which questions")
+    pick.add_argument(
+        "--questions",
+        type=Path,
+        default=QUESTIONS,
+        metavar="PATH",
+        help="question file (default evals/questions.toml); its document is looked up in "
+        "the source folder, then next to the file, then in seeds/",
+    )
+    pick.add_argument("--category", action="append", help="only this category (repeatable)")
+    pick.add_argument("--id", action="append", help="only this question id (repeatable)")
+    pick.add_argument("--split", choices=("tune", "heldout", "all"), default="all")
+    tune = parser.add_argument_group("retrieval settings (set as DOCQA_* for this run)")
+    tune.add_argument("--top-k", type=_count, help="chunks handed to the reader")
+    tune.add_argument("--chunk-sentences", type=_count, help="sentences per chunk")
+    tune.add_argument("--chunk-overlap", type=_count, help="sentences shared by neighbours")
+    tune.add_argument(
+        "--index-dir",
+        type=Path,
+        help="index folder (default: the usual one; a temporary one when the question "
+        "file's document is outside the source folder)",
+    )
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "--results-dir",
+        type=Path,
+        default=report.RESULTS_DIR,
+        help="where the JSON report and PNG chart go (default evals/results/)",
+    )
+    out.add_argument(
+        "--json-only",
+        "--quiet",
+        "-q",
+        dest="quiet",
+        action="store_true",
+        help="print no tables and draw no chart: write the JSON report and print its path",
+    )
+    out.add_argument(
+        "--compare",
+        type=Path,
+        metavar="OLD.json",
+        help="print every aggregate metric's change since an earlier report",
+    )
+    out.add_argument(
+        "--gate",
+        action="store_true",
+        help="exit 1 when an overall metric is outside evals/thresholds.toml",
+    )
+    out.add_argument("--thresholds", type=Path, default=gate.THRESHOLDS, help=argparse.SUPPRESS)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Asking the questions: each one through the public `rag.answer()`, timed, then scored."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from functools import cache
+from pathlib import Path
+
+from evals.dataset import Question, evidence_spans, read_text
+from evals.metrics import CurvePoint, refusal_curve
+from evals.scoring import Row, score
+from rag import answer
+
+WARM_UP_QUESTION = "What is this document about?"  # loads the model and index; not timed
+
+
+def run(
+    questions: Sequence[Question],
+    source_dir: Path,
+    doc_id: str,
+    k: int,
+    progress: Callable[[int, int, Row], None] | None = None,
+) -> list[Row]:
+    """Answer and score every question in order; `progress(done, total, row)` after each one.
+
+    Reads the settings from the DOCQA_* environment (rag does), so set them first.
+    """
+    text = read_text(source_dir / doc_id)
+    spans = {q.id: [(doc_id, *span) for span in evidence_spans(q, text)] for q in questions}
+    document_text = _reader(source_dir)
+    answer(WARM_UP_QUESTION)
+    rows = []
+    for question in questions:
+        started = time.perf_counter()
+        result = answer(question.question, list(question.history))
+        latency = time.perf_counter() - started
+        rows.append(score(question, result, spans[question.id], document_text, k, latency))
+        if progress is not None:
+            progress(len(rows), len(questions), rows[-1])
+    return rows
+
+
+def curve(rows: Sequence[Row]) -> list[CurvePoint] | None:
+    """The refusal trade-off curve, or None while answers carry no confidence.
+
+    Hook: `Row.confidence` is `Answer.confidence` when rag has one (it has none yet); once
+    every row has it, the curve appears in the JSON report.
+    """
+    pairs = [(row.confidence, row.answerable) for row in rows if row.confidence is not None]
+    if not rows or len(pairs) < len(rows):
+        return None
+    return refusal_curve(pairs)
+
+
+def _reader(source_dir: Path) -> Callable[[str], str | None]:
+    @cache
+    def document_text(doc_id: str) -> str | None:
+        path = source_dir / doc_id
+        try:
+            return read_text(path)
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    return document_text

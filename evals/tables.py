@@ -1,0 +1,159 @@
+"""Plain aligned text tables that fit a terminal: per question, aggregates, comparisons."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from evals.scoring import LOWER_IS_BETTER, METRICS, Row
+
+WIDTH = 100  # characters; the tables shrink their widest text columns to fit
+GAP = "  "
+LABELS = {
+    "questions": "questions",
+    "pass_rate": "pass rate",
+    "recall_at_k": "recall@{k}",
+    "mrr": "MRR",
+    "answer_accuracy": "answer accuracy",
+    "token_f1": "token F1",
+    "citation_validity": "citation validity",
+    "citation_precision": "citation precision",
+    "citation_recall": "citation recall",
+    "refusal_accuracy": "refusal accuracy",
+    "false_refusal_rate": "false-refusal rate",
+    "latency_p50": "latency p50 (s)",
+    "latency_p95": "latency p95 (s)",
+}
+
+
+def truncate(text: str, width: int) -> str:
+    """`text` on one line, cut to `width` characters with a trailing "…" when longer."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: max(width - 1, 0)] + "…"
+
+
+def render(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    right: Sequence[bool] | None = None,
+    min_widths: Sequence[int] | None = None,
+    width: int = WIDTH,
+) -> str:
+    """An aligned table; the widest columns above their `min_widths` shrink until it fits."""
+    right = right or [False] * len(headers)
+    min_widths = min_widths or [4] * len(headers)
+    rows = [[" ".join(cell.split()) for cell in row] for row in rows]
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
+    while sum(widths) + len(GAP) * (len(widths) - 1) > width:
+        shrinkable = [i for i, w in enumerate(widths) if w > min_widths[i]]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: widths[i])
+        widths[widest] -= 1
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            truncate(cell, w).rjust(w) if r else truncate(cell, w).ljust(w)
+            for cell, w, r in zip(cells, widths, right, strict=True)
+        ]
+        return GAP.join(parts).rstrip()
+
+    rule = GAP.join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(row) for row in rows)])
+
+
+def fmt(value: float | None, metric: str = "") -> str:
+    """A metric value for a table: "-" for None, whole numbers plain, others to 3 places."""
+    if value is None:
+        return "-"
+    if metric == "questions":
+        return str(int(value))
+    return f"{value:.3f}"
+
+
+def question_table(rows: Sequence[Row]) -> str:
+    """One line per question: id, pass/FAIL, gold answers, the answer and its first quote."""
+    body = [
+        [
+            row.id,
+            "pass" if row.passed else "FAIL",
+            " | ".join(row.answers) if row.answerable else "(abstain)",
+            "(abstained)" if row.abstained else row.text,
+            row.first_quote or "-",
+        ]
+        for row in rows
+    ]
+    id_width = max([2, *(len(row.id) for row in rows)])
+    return render(
+        ["id", "result", "gold", "answer", "first quote"],
+        body,
+        min_widths=[id_width, 6, 10, 12, 12],
+    )
+
+
+def label(metric: str, k: int) -> str:
+    """The metric's name as shown in tables, e.g. "recall@4"."""
+    return LABELS.get(metric, metric).format(k=k)
+
+
+def aggregate_table(aggregates: Mapping[str, Mapping[str, float | None]], k: int) -> str:
+    """Metrics down the side; overall, then each category, across the top."""
+    scopes = list(aggregates)
+    body = [
+        [label(metric, k), *(fmt(aggregates[s].get(metric), metric) for s in scopes)]
+        for metric in METRICS
+    ]
+    return render(
+        ["metric", *scopes],
+        body,
+        right=[False, *([True] * len(scopes))],
+        min_widths=[18, *([5] * len(scopes))],
+    )
+
+
+def compare_table(
+    old: Mapping[str, Mapping[str, float | None]],
+    new: Mapping[str, Mapping[str, float | None]],
+    k: int,
+) -> str:
+    """Every overall metric old → new with its delta; per category, only the ones that moved."""
+    body = []
+    unchanged = 0
+    for scope in dict.fromkeys([*new, *old]):
+        before, after = old.get(scope, {}), new.get(scope, {})
+        for metric in METRICS:
+            a, b = before.get(metric), after.get(metric)
+            delta = None if a is None or b is None else b - a
+            if scope != "overall" and a == b:
+                unchanged += 1
+                continue
+            body.append(
+                [
+                    scope,
+                    label(metric, k),
+                    fmt(a, metric),
+                    fmt(b, metric),
+                    _signed(delta, metric),
+                    _verdict(delta, metric),
+                ]
+            )
+    table = render(
+        ["scope", "metric", "old", "new", "delta", ""],
+        body,
+        right=[False, False, True, True, True, False],
+    )
+    if unchanged:
+        table += f"\n({unchanged} per-category values unchanged, not shown)"
+    return table
+
+
+def _signed(delta: float | None, metric: str) -> str:
+    if delta is None:
+        return "-"
+    return f"{int(delta):+d}" if metric == "questions" else f"{delta:+.3f}"
+
+
+def _verdict(delta: float | None, metric: str) -> str:
+    if delta is None or abs(delta) < 0.0005 or metric == "questions":  # below the shown precision
+        return ""
+    better = delta < 0 if metric in LOWER_IS_BETTER else delta > 0
+    return "better" if better else "worse"

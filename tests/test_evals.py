@@ -1,0 +1,352 @@
+"""The eval suite's parts, fast: the question files, the metrics, scoring, tables and the gate."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from evals import gate, metrics, setup, tables
+from evals.dataset import SPLITS, DatasetError, Question, load_questions, problems, read_text
+from evals.scoring import METRICS, aggregate, aggregates, score
+from rag.types import Answer, Chunk, Citation
+from tests.conftest import ARTICLE_ID, ROOT, SEEDS
+
+QUESTIONS = ROOT / "evals" / "questions.toml"
+SECOND = ROOT / "evals" / "second" / "questions.toml"
+MIN_PER_CATEGORY = 6
+
+# -- the question files ---------------------------------------------------------------------
+
+
+def test_main_file_is_about_the_seed_article() -> None:
+    assert load_questions(QUESTIONS).document == ARTICLE_ID
+
+
+@pytest.mark.parametrize("path", [QUESTIONS, SECOND], ids=["main", "second"])
+def test_every_quote_and_answer_is_in_the_document(path: Path) -> None:
+    question_set = load_questions(path)
+    folder = SEEDS if path == QUESTIONS else path.parent
+    assert problems(question_set, read_text(folder / question_set.document)) == []
+
+
+def test_main_file_quotes_are_substrings_of_the_article(article_text: str) -> None:
+    for question in load_questions(QUESTIONS).questions:
+        for quote in question.evidence:
+            assert quote in article_text, (question.id, quote)
+        for gold in question.answers:
+            assert any(gold.lower() in quote.lower() for quote in question.evidence), question.id
+
+
+@pytest.mark.parametrize("path", [QUESTIONS, SECOND], ids=["main", "second"])
+def test_ids_are_unique_and_answerability_is_consistent(path: Path) -> None:
+    questions = load_questions(path).questions
+    assert len({q.id for q in questions}) == len(questions)
+    for question in questions:
+        assert bool(question.answers) == bool(question.evidence), question.id
+        assert question.split in SPLITS
+        if question.all_answers_needed:
+            assert len(question.answers) >= 2, question.id
+
+
+def test_every_category_has_enough_questions_in_both_splits() -> None:
+    questions = load_questions(QUESTIONS).questions
+    counts = Counter(q.category for q in questions)
+    assert min(counts.values()) >= MIN_PER_CATEGORY, counts
+    for category in counts:
+        assert {q.split for q in questions if q.category == category} == set(SPLITS), category
+    assert {"unanswerable", "multi_sentence", "followup"} <= counts.keys()
+
+
+def test_select_filters_and_rejects_unknown_names() -> None:
+    question_set = load_questions(QUESTIONS)
+    factual = question_set.select(categories=["factual"], split="tune")
+    assert factual and all(q.category == "factual" and q.split == "tune" for q in factual)
+    assert [q.id for q in question_set.select(ids=["fact-02"])] == ["fact-02"]
+    with pytest.raises(DatasetError, match="unknown category"):
+        question_set.select(categories=["nope"])
+    with pytest.raises(DatasetError, match="no question matches"):
+        question_set.select(ids=["fact-02"], split="tune")  # fact-02 is heldout
+
+
+GOOD = """version = 1
+document = "a.txt"
+
+[[question]]
+id = "q1"
+category = "factual"
+split = "tune"
+question = "Who?"
+history = []
+answers = ["Tom"]
+evidence = ["Tom came."]
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("", ""), None),
+        (('split = "tune"', 'split = "train"'), "split"),
+        (('answers = ["Tom"]', "answers = []"), "both be empty"),
+        (('id = "q1"', 'id = ""'), "`id` must be non-empty"),
+        (("history = []", "history = [1]"), "`history` must be a list"),
+        (("history = []\n", ""), "lacks history"),
+        (("history = []", "history = []\nanswer = []"), "unknown keys answer"),
+        (('document = "a.txt"', ""), "`document`"),
+        (("version = 1", "version = 1\n[[question]"), "cannot read"),
+    ],
+    ids=[
+        "valid",
+        "split",
+        "answers-only",
+        "empty-id",
+        "history-type",
+        "missing",
+        "typo",
+        "doc",
+        "toml",
+    ],
+)
+def test_loader_rejects_malformed_files(tmp_path: Path, change: tuple, message: str | None) -> None:
+    path = tmp_path / "questions.toml"
+    path.write_text(GOOD.replace(*change, 1) if change[0] else GOOD, encoding="utf-8")
+    if message is None:
+        assert load_questions(path).questions[0].answers == ("Tom",)
+    else:
+        with pytest.raises(DatasetError, match=message):
+            load_questions(path)
+
+
+def test_loader_rejects_a_duplicate_id(tmp_path: Path) -> None:
+    path = tmp_path / "questions.toml"
+    path.write_text(GOOD + GOOD.split("\n\n", 1)[1], encoding="utf-8")
+    with pytest.raises(DatasetError, match="used twice"):
+        load_questions(path)
+
+
+# -- metrics ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [
+        ("", ""),
+        ("?", ""),
+        ("   \t\n ", ""),
+        ("The “Golden” Opportunity!", "golden opportunity"),
+        ("North Korea’s leader", "north koreas leader"),
+        ("an apple and a pear", "apple and pear"),
+        ("41,000 daily commuters", "41000 daily commuters"),
+        ("‘gangster-like’", "gangsterlike"),
+        ("🚀 Theatre", "🚀 theatre"),
+    ],
+)
+def test_normalize_answer(text: str, normal: str) -> None:
+    assert metrics.normalize_answer(text) == normal
+
+
+@pytest.mark.parametrize(
+    ("text", "answers", "all_needed", "expected"),
+    [
+        ("It was fired toward the east.", ["east"], False, True),
+        ("It was fired toward the west.", ["east"], False, False),
+        ("In the northeast.", ["east"], False, False),  # whole words only
+        ("Blinken told MSNBC.", ["Antony Blinken", "Blinken"], False, True),
+        ("“profoundly destabilizing”", ["profoundly destabilizing", "MSNBC"], True, False),
+        ("“profoundly destabilizing”, MSNBC", ["profoundly destabilizing", "MSNBC"], True, True),
+        ("anything", [], False, False),
+        ("the", ["the"], False, False),  # a gold answer that normalises to nothing never matches
+    ],
+)
+def test_contains_answer(text: str, answers: list, all_needed: bool, expected: bool) -> None:
+    assert metrics.contains_answer(text, answers, all_needed) is expected
+
+
+def test_token_f1_matches_squad() -> None:
+    assert metrics.token_f1("the cat sat", "a cat sat") == 1.0
+    assert metrics.token_f1("cat sat on mat", "cat") == pytest.approx(0.4)  # p 1/4, r 1
+    assert metrics.token_f1("dog", "cat") == 0.0
+    assert metrics.token_f1("", "cat") == 0.0
+    assert metrics.best_f1("cat", ["dog", "cat"]) == 1.0
+    assert metrics.best_f1("cat", ["dog", "cat"], all_needed=True) == pytest.approx(2 / 3)
+
+
+def test_spans_ranking_and_recall() -> None:
+    chunks = [("d", 0, 10), ("d", 10, 30), ("e", 0, 50)]
+    assert metrics.span_contains(("d", 10, 30), ("d", 12, 30))
+    assert not metrics.span_contains(("d", 10, 30), ("d", 5, 12))  # straddles a boundary
+    assert not metrics.span_contains(("e", 0, 50), ("d", 12, 13))  # another document
+    assert metrics.spans_overlap(("d", 0, 10), ("d", 9, 20))
+    assert not metrics.spans_overlap(("d", 0, 10), ("d", 10, 20))  # end is exclusive
+    evidence = [("d", 12, 20), ("d", 40, 45)]
+    assert metrics.evidence_recall(chunks, evidence, k=3) == 0.5
+    assert metrics.evidence_recall(chunks, evidence, k=1) == 0.0
+    assert metrics.reciprocal_rank(chunks, evidence) == 0.5
+    assert metrics.reciprocal_rank(chunks, [("d", 100, 101)]) == 0.0
+
+
+def test_percentile_and_mean() -> None:
+    assert metrics.percentile([4, 1, 3, 2], 50) == 2.5
+    assert metrics.percentile([1.0], 95) == 1.0
+    assert metrics.percentile(list(range(101)), 95) == 95
+    assert metrics.percentile([], 50) is None
+    assert metrics.mean([]) is None and metrics.ratio(1, 0) is None
+
+
+def test_refusal_curve_hook() -> None:
+    points = metrics.refusal_curve([(0.9, True), (0.2, False), (0.5, True), (0.5, False)])
+    assert [(p.threshold, p.precision, p.recall) for p in points] == [
+        (0.9, 1.0, 0.5),
+        (0.5, 2 / 3, 1.0),  # tied scores are one threshold
+        (0.2, 0.5, 1.0),
+    ]
+    assert metrics.refusal_curve([]) == []
+
+
+@given(st.text(max_size=60))
+def test_normalising_is_idempotent_and_an_answer_contains_itself(text: str) -> None:
+    normal = metrics.normalize_answer(text)
+    assert metrics.normalize_answer(normal) == normal
+    assert metrics.contains_answer(text, [text]) is bool(normal)
+
+
+# -- scoring one answer -----------------------------------------------------------------------
+
+DOC = "Tom came on Monday. He saw Ann. They left early."
+Q_ANSWERABLE = Question("q1", "factual", "tune", "When?", (), ("Monday",), ("Tom came on Monday.",))
+Q_MULTI = Question(
+    "q2", "multi_sentence", "tune", "?", (), ("Monday", "Ann"), ("Tom came on Monday.", "Ann")
+)
+Q_NONE = Question("q3", "unanswerable", "heldout", "Why?", (), (), ())
+
+
+def _cite(start: int, end: int, quote: str | None = None) -> Citation:
+    return Citation("d.txt", start, end, DOC[start:end] if quote is None else quote)
+
+
+def _chunk(start: int, end: int) -> Chunk:
+    return Chunk("d.txt", start, end, DOC[start:end])
+
+
+def _score(question: Question, answer: Answer):
+    evidence = [("d.txt", DOC.find(q), DOC.find(q) + len(q)) for q in question.evidence]
+    return score(question, answer, evidence, {"d.txt": DOC}.get, k=2, latency=0.1)
+
+
+def test_a_right_answer_passes_with_valid_citations() -> None:
+    answer = Answer(
+        "Tom came on Monday. [1]", [_cite(0, 19)], False, "When?", [_chunk(20, 48), _chunk(0, 31)]
+    )
+    row = _score(Q_ANSWERABLE, answer)
+    assert row.passed and row.contained and row.evidence_cited
+    assert (row.recall, row.reciprocal_rank) == (1.0, 0.5)
+    assert (row.valid_citations, row.citations_on_evidence) == (1, 1)
+    assert row.first_quote == "Tom came on Monday."
+
+
+def test_an_abstention_on_an_answerable_question_fails_whatever_its_text() -> None:
+    answer = Answer("Nothing answers “Monday”.", [], True, "When?", [_chunk(0, 19)])
+    row = _score(Q_ANSWERABLE, answer)
+    assert not row.passed and row.contained is False and row.f1 == 0.0
+    assert row.evidence_cited is None and row.recall == 1.0
+
+
+def test_multi_sentence_needs_every_part() -> None:
+    half = Answer("Tom came on Monday. [1]", [_cite(0, 19)], False, "?", [])
+    both = Answer("Tom came on Monday. He saw Ann.", [_cite(0, 19), _cite(20, 31)], False, "?", [])
+    assert not _score(Q_MULTI, half).passed and not _score(Q_MULTI, half).evidence_cited
+    assert _score(Q_MULTI, both).passed and _score(Q_MULTI, both).evidence_cited
+
+
+def test_unanswerable_passes_only_by_abstaining_and_bad_quotes_are_invalid() -> None:
+    refused = _score(Q_NONE, Answer("The article does not say.", [], True, "Why?", []))
+    assert refused.passed and refused.recall is None and refused.f1 is None
+    wrong = _score(Q_NONE, Answer("x", [_cite(0, 19), _cite(0, 3, "Ann")], False, "Why?", []))
+    assert not wrong.passed and wrong.valid_citations == 1
+
+
+def test_aggregate_denominators() -> None:
+    rows = [
+        _score(Q_ANSWERABLE, Answer("Monday", [_cite(0, 19)], False, "", [_chunk(0, 19)])),
+        _score(Q_ANSWERABLE, Answer("no", [], True, "", [])),
+        _score(Q_NONE, Answer("no", [], True, "", [])),
+        _score(Q_NONE, Answer("Ann", [_cite(20, 31)], False, "", [])),
+    ]
+    values = aggregate(rows)
+    assert list(values) == list(METRICS)
+    assert values["questions"] == 4 and values["pass_rate"] == 0.5
+    assert values["recall_at_k"] == 0.5 and values["answer_accuracy"] == 0.5
+    assert values["citation_validity"] == 1.0
+    assert values["citation_precision"] == 1.0  # answerable questions' citations only
+    assert values["citation_recall"] == 1.0  # answered answerable questions only
+    assert values["refusal_accuracy"] == 0.5 and values["false_refusal_rate"] == 0.5
+    scoped = aggregates(rows, ["unanswerable", "factual", "absent"])
+    assert list(scoped) == ["overall", "unanswerable", "factual"]
+    assert scoped["unanswerable"]["recall_at_k"] is None
+
+
+# -- tables, the gate, where a run looks for its document -------------------------------------
+
+
+def test_tables_fit_a_hundred_columns() -> None:
+    rows = [
+        _score(Q_ANSWERABLE, Answer("Tom came on Monday. " * 20, [_cite(0, 19)], False, "", []))
+    ]
+    for text in (
+        tables.question_table(rows),
+        tables.aggregate_table(aggregates(rows, ["factual"]), k=4),
+        tables.compare_table(aggregates(rows, ["factual"]), aggregates(rows, ["factual"]), k=4),
+    ):
+        assert max(len(line) for line in text.splitlines()) <= tables.WIDTH
+    assert tables.truncate("a  b\nc", 10) == "a b c" and tables.truncate("abcdef", 4) == "abc…"
+
+
+def test_gate_lists_every_metric_outside_its_bound(tmp_path: Path) -> None:
+    bounds = gate.Thresholds(minimum={"mrr": 0.6, "pass_rate": 0.5}, maximum={"latency_p95": 1})
+    found = gate.failures({"mrr": 0.5, "pass_rate": 0.9, "latency_p95": 2.0}, bounds)
+    assert found == ["mrr 0.500 < minimum 0.600", "latency_p95 2.000 > maximum 1.000"]
+    assert gate.failures({}, gate.Thresholds(minimum={"mrr": 0.1})) == [
+        "mrr missing < minimum 0.100"
+    ]
+    bad = tmp_path / "t.toml"
+    bad.write_text("[minimum]\nmrrr = 0.5\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="unknown metric 'mrrr'"):
+        gate.load_thresholds(bad)
+
+
+def test_the_real_thresholds_gate_quality_not_latency() -> None:
+    bounds = gate.load_thresholds()
+    assert bounds.minimum["citation_validity"] == 1.0
+    assert not {"latency_p50", "latency_p95"} & {*bounds.minimum, *bounds.maximum}
+
+
+def test_a_document_outside_the_source_folder_moves_the_run() -> None:
+    here = setup.locate(load_questions(QUESTIONS), SEEDS)
+    assert (here.source_dir, here.doc_id, here.moved) == (SEEDS, ARTICLE_ID, False)
+    there = setup.locate(load_questions(SECOND), SEEDS)
+    assert there.source_dir == SECOND.resolve().parent and there.moved
+    assert there.document.is_file()
+
+
+def test_the_second_file_gets_a_temporary_index_and_the_env_is_restored(
+    isolated_index: Path,
+) -> None:
+    before = dict(os.environ)
+    with setup.run_environment(load_questions(SECOND), top_k=2) as (corpus, settings):
+        assert settings.source_dir == corpus.source_dir == SECOND.resolve().parent
+        assert settings.index_dir != isolated_index and settings.top_k == 2
+    with setup.run_environment(load_questions(QUESTIONS)) as (corpus, settings):
+        assert settings.index_dir == isolated_index  # the usual index for the usual corpus
+    assert dict(os.environ) == before
+
+
+def test_a_missing_document_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "questions.toml"
+    path.write_text(GOOD.replace("a.txt", "absent.txt"), encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"absent\.txt"):
+        setup.locate(load_questions(path), SEEDS)
