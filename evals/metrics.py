@@ -128,7 +128,6 @@ class CurvePoint:
 def refusal_curve(pairs: Iterable[tuple[float, bool]]) -> list[CurvePoint]:
     """Precision/recall of answering at every threshold, from (confidence, is_answerable) pairs.
 
-    The hook for a confidence on `Answer`: rag exposes none yet, so the runner skips it.
     refusal_curve([(0.9, True), (0.2, False)]) -> points at 0.9 (1.0, 1.0) and 0.2 (0.5, 1.0)
     """
     pairs = sorted(pairs, key=lambda pair: pair[0], reverse=True)

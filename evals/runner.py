@@ -42,11 +42,7 @@ def run(
 
 
 def curve(rows: Sequence[Row]) -> list[CurvePoint] | None:
-    """The refusal trade-off curve, or None while answers carry no confidence.
-
-    Hook: `Row.confidence` is `Answer.confidence` when rag has one (it has none yet); once
-    every row has it, the curve appears in the JSON report.
-    """
+    """The refusal trade-off curve from each answer's `confidence`, or None without one."""
     pairs = [(row.confidence, row.answerable) for row in rows if row.confidence is not None]
     if not rows or len(pairs) < len(rows):
         return None

@@ -56,7 +56,7 @@ class Row:
     citations: tuple[Citation, ...]
     retrieved: tuple[metrics.Span, ...]
     latency: float  # seconds spent in answer()
-    confidence: float | None  # Answer.confidence once rag has one (see evals.runner.curve)
+    confidence: float | None  # Answer.confidence (see evals.runner.curve)
     recall: float | None
     reciprocal_rank: float | None
     contained: bool | None

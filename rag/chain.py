@@ -176,6 +176,7 @@ class DocQA:
             abstained=not citations,
             question=query.standalone,
             retrieved=list(chunks.values()),
+            confidence=max(part.reading.confidence for part in parts),
         )
 
     def _refusal(self, question: str) -> str:

@@ -36,6 +36,7 @@ class Reading:
     spans: list[Span]
     abstained: bool
     reason: str = ""
+    confidence: float = 0.0  # the evidence score; answers need at least MIN_EVIDENCE
 
 
 def read(corpus: Corpus, retrieval: Retrieval, kind: str, counted: set[str]) -> Reading:
@@ -64,11 +65,11 @@ def read(corpus: Corpus, retrieval: Retrieval, kind: str, counted: set[str]) -> 
     closest = max(c.dense for c in candidates)
     if closest < MIN_DENSE and best.coverage < MIN_DENSE:
         return Reading([], True, f"nothing close to the question ({closest:.2f})")
-    evidence = score(best) - W_UNKNOWN * unknown_share(corpus, retrieval.question_terms)
-    if evidence < MIN_EVIDENCE:
-        return Reading([], True, f"too little evidence ({evidence:.2f})")
     if not any(typed[c.row] for c in context):
         return Reading([], True, f"no {kind} in the evidence")
+    evidence = score(best) - W_UNKNOWN * unknown_share(corpus, retrieval.question_terms)
+    if evidence < MIN_EVIDENCE:
+        return Reading([], True, f"too little evidence ({evidence:.2f})", evidence)
 
     chosen = [best]
     if not typed[best.row]:
@@ -78,7 +79,7 @@ def read(corpus: Corpus, retrieval: Retrieval, kind: str, counted: set[str]) -> 
         if second is not None:
             chosen.append(second)
     chosen.sort(key=lambda c: (c.sentence.doc_id, c.sentence.start))
-    return Reading([c.sentence for c in chosen], False)
+    return Reading([c.sentence for c in chosen], False, confidence=evidence)
 
 
 def unknown_share(corpus: Corpus, question_terms: list[str]) -> float:

@@ -50,7 +50,8 @@ class Answer:
     """What `rag.answer()` returns: the answer text, its citations, and whether it abstained.
 
     `retrieved` holds the chunks retrieval handed to the reader, best first, so tools can
-    measure retrieval; `question` is the standalone question that was searched for.
+    measure retrieval; `question` is the standalone question that was searched for;
+    `confidence` is the reader's evidence score (it answers at 0.4 and above).
     """
 
     text: str
@@ -58,3 +59,4 @@ class Answer:
     abstained: bool = False
     question: str = ""
     retrieved: list[Chunk] = field(default_factory=list)
+    confidence: float = 0.0
