@@ -223,7 +223,10 @@ _AUXILIARIES = frozenset(
 
 def clean_question(raw: str) -> str:
     """The question as searched for: markup and control characters gone, spaces folded."""
-    text = _TAG.sub(" ", html.unescape(raw))
+    text = html.unescape(raw)
+    untagged = _TAG.sub(" ", text)
+    # A question made only of markup is kept as typed: it is text, not a page to render.
+    text = untagged if _WORD.search(untagged) else text
     text = "".join(
         " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
     )

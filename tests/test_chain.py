@@ -129,7 +129,6 @@ def test_each_turn_cites_only_its_own_answer(docqa: DocQA) -> None:
         ("", "empty"),
         ("   \n\t  ", "empty"),
         ("\x00\x07\x1b", "empty"),
-        ("<b></b>", "empty"),
         ("x" * 2001, "2,001 characters long; the limit is 2,000"),
         ("why " * 5000, "limit is 2,000"),
     ],
@@ -137,6 +136,12 @@ def test_each_turn_cites_only_its_own_answer(docqa: DocQA) -> None:
 def test_bad_questions_raise_a_clear_error(docqa: DocQA, question: str, message: str) -> None:
     with pytest.raises(QuestionError, match=message):
         docqa.answer(question)
+
+
+def test_markup_is_read_as_text(docqa: DocQA) -> None:
+    assert "Blinken" in docqa.answer("<b>Who</b> is the US <i>Secretary of State</i>?").text
+    result = docqa.answer("<img src=x onerror=alert(1)>")
+    assert result.abstained and "<img src=x onerror=alert(1)>" in result.text
 
 
 def test_control_characters_are_stripped(docqa: DocQA) -> None:
