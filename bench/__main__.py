@@ -1,0 +1,149 @@
+"""python -m bench: docqa's latency, cold start, indexing, scale and memory against floors.
+
+Prints a table and writes bench/results/bench-<time>.json and bench/results/latest.json.
+python -m bench --quick                 # a minute or two
+python -m bench --docs 200,2000 --scales 1,100,1000 --rounds 3 --repeats 5   # the default
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import report, sections
+from bench.measure import ROOT
+
+DEFAULT_DOCS = [200, 2000]  # indexing corpora, in shuffled copies of the article
+DEFAULT_SCALES = [1, 100, 1000]  # scale corpora, in multiples of the article's chunks
+DEFAULT_ROUNDS = 3  # passes over the eval questions; the median pass is reported
+DEFAULT_REPEATS = 5  # cold starts of each process; the median is reported
+QUICK = {"docs": [20], "scales": [1, 10], "rounds": 1, "repeats": 2}
+FULL = {
+    "docs": DEFAULT_DOCS,
+    "scales": DEFAULT_SCALES,
+    "rounds": DEFAULT_ROUNDS,
+    "repeats": DEFAULT_REPEATS,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every section, print the table, write the JSON; 0 even when targets are missed."""
+    args = _parser().parse_args(argv)
+    for name, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    workdir = Path(tempfile.mkdtemp(prefix="docqa-bench-"))
+    try:
+        results = run(args, workdir)
+    finally:
+        if args.keep:
+            print(f"bench: kept the indexes in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(report.table(results), end="")
+    path = report.write(results, args.results)
+    print(f"\nwrote {path} and {args.results / 'latest.json'}")
+    return 0
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict:
+    """Every section in turn, with the run's metadata, memory summary and targets."""
+    started = time.perf_counter()
+    meta = {
+        "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "commit": _commit(),
+        "options": {
+            "docs": args.docs,
+            "scales": args.scales,
+            "rounds": args.rounds,
+            "repeats": args.repeats,
+            "ui": not args.no_ui,
+        },
+        "section_seconds": {},
+        "notes": [],
+    }
+    results: dict = {"meta": meta}
+    steps: dict[str, Callable[[], dict]] = {
+        "warm_latency": lambda: sections.warm_latency(workdir, args.rounds),
+        "cold_start": lambda: sections.cold_start(workdir, args.repeats, not args.no_ui),
+        "indexing": lambda: sections.indexing(workdir, args.docs),
+        "scale": lambda: sections.scale(workdir, args.scales, args.rounds),
+    }
+    for name, step in steps.items():
+        print(f"bench: {name.replace('_', ' ')}", file=sys.stderr, flush=True)
+        began = time.perf_counter()
+        results[name] = step()
+        meta["section_seconds"][name] = round(time.perf_counter() - began, 1)
+    results["memory"] = report.memory(results)
+    results["targets"] = report.targets(results)
+    meta["notes"] = _notes(results)
+    meta["seconds"] = round(time.perf_counter() - started, 1)
+    return results
+
+
+def _notes(results: dict) -> list[str]:
+    notes = []
+    ui = results["cold_start"]["ui"]
+    if "skipped" in ui:
+        notes.append(f"UI cold start skipped: {ui['skipped']}")
+    largest = results["memory"]["largest_scale"]
+    if largest and largest < 1000:
+        notes.append(f"the memory target is for 1000x; this run's largest scale is {largest}x")
+    missed = [target["name"] for target in results["targets"] if not target["met"]]
+    notes.append(f"targets missed: {', '.join(missed)}" if missed else "every target met")
+    return notes
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Benchmark docqa against the floors beneath it."
+    )
+    parser.add_argument("--docs", type=_sizes, help="indexing corpora in documents (200,2000)")
+    parser.add_argument("--scales", type=_sizes, help="scale corpora in articles (1,100,1000)")
+    parser.add_argument("--rounds", type=int, help="passes over the eval questions (3)")
+    parser.add_argument("--repeats", type=int, help="cold starts of each process (5)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, one round: a sketch")
+    parser.add_argument("--no-ui", action="store_true", help="skip the ui.py cold start")
+    parser.add_argument(
+        "--results", type=Path, default=report.RESULTS_DIR, help="where the JSON goes"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary indexes")
+    return parser
+
+
+def _sizes(text: str) -> list[int]:
+    """ "1,100,1000" -> [1, 100, 1000]"""
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers like 1,100,1000, not {text!r}"
+        ) from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be whole numbers of at least 1: {text!r}")
+    return sizes
+
+
+def _commit() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+    except OSError:
+        return ""
+    return done.stdout.strip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

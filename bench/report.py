@@ -1,0 +1,242 @@
+"""Targets, the printed table, and the JSON files under bench/results/."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from bench.measure import ROOT
+
+RESULTS_DIR = ROOT / "bench" / "results"
+MAX_LATENCY_RATIO = 1.5  # warm answer() against embed + Chroma query
+MAX_COLD_RATIO = 1.3  # whole process against model load + one embedding
+MIN_INDEXING_RATIO = 0.85  # chunks/s of a full build against raw encode
+MAX_REINDEX_SHARE = 0.05  # an unchanged rebuild against a full build
+MAX_PEAK_MB = 1536.0  # at the largest scale (1,000x by default)
+
+Row = tuple[str, str, str, str, str, str]
+HEADER: Row = ("measure", "docqa", "floor", "ratio", "target", "met")
+
+
+def memory(results: dict) -> dict:
+    """Every run's peak RSS, and the target checked at the largest scale."""
+    runs = [{"run": "warm latency, article", "peak_rss_mb": results["warm_latency"]["peak_rss_mb"]}]
+    cli = results["cold_start"]["cli"]
+    runs.append({"run": "docqa ask process", "peak_rss_mb": cli["docqa_peak_rss_mb"]})
+    ui = results["cold_start"]["ui"]
+    if "skipped" not in ui:
+        runs.append({"run": "ui.py process", "peak_rss_mb": ui["docqa_peak_rss_mb"]})
+    for run in results["indexing"]["runs"]:
+        runs.append({"run": f"index {run['documents']} docs", "peak_rss_mb": run["peak_rss_mb"]})
+    for run in results["scale"]["runs"]:
+        for phase in ("build", "serve"):
+            runs.append(
+                {
+                    "run": f"scale {run['scale']}x {phase}",
+                    "peak_rss_mb": run[f"{phase}_peak_rss_mb"],
+                }
+            )
+    largest = max(results["scale"]["runs"], key=lambda run: run["scale"], default=None)
+    peak = max(largest["build_peak_rss_mb"], largest["serve_peak_rss_mb"]) if largest else 0.0
+    floor = cli["floor_peak_rss_mb"]
+    return {
+        "runs": runs,
+        "floor_mb": floor,  # a process holding only the model: the least docqa could use
+        "largest_scale": largest["scale"] if largest else 0,
+        "largest_scale_peak_mb": peak,
+        "ratio": peak / floor,
+    }
+
+
+def targets(results: dict) -> list[dict]:
+    """Each target, its measured value and whether it is met."""
+    checks = []
+
+    def check(name: str, value: float, limit: float, at_most: bool) -> None:
+        met = value <= limit if at_most else value >= limit
+        checks.append({"name": name, "value": value, "target": limit, "met": met})
+
+    warm = results["warm_latency"]
+    check("warm latency p50 ratio", warm["ratio_p50"], MAX_LATENCY_RATIO, True)
+    check("warm latency p95 ratio", warm["ratio_p95"], MAX_LATENCY_RATIO, True)
+    for name, cold in results["cold_start"].items():
+        if "skipped" not in cold:
+            check(f"cold start {name} ratio", cold["ratio"], MAX_COLD_RATIO, True)
+    for run in results["indexing"]["runs"]:
+        docs = run["documents"]
+        check(f"indexing {docs} docs ratio", run["ratio"], MIN_INDEXING_RATIO, False)
+        check(f"re-index {docs} docs share", run["reindex_share"], MAX_REINDEX_SHARE, True)
+    mem = results["memory"]
+    if mem["largest_scale"]:
+        name = f"peak RSS MiB at {mem['largest_scale']}x"
+        check(name, mem["largest_scale_peak_mb"], MAX_PEAK_MB, True)
+    return checks
+
+
+def table(results: dict) -> str:
+    """The results as an aligned text table, every figure beside its floor and the ratio."""
+    rows = [HEADER, *_latency_rows(results), *_cold_rows(results)]
+    rows += [*_indexing_rows(results), *_scale_rows(results), *_memory_rows(results)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(HEADER))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    meta = results["meta"]
+    title = (
+        f"docqa benchmark, {meta['started']}, {meta['cpus']} CPUs, "
+        f"took {_duration(meta['seconds'])}"
+    )
+    notes = [f"note: {note}" for note in meta.get("notes", [])]
+    return "\n".join([title, "", *lines, "", *notes]).rstrip() + "\n"
+
+
+def write(results: dict, folder: Path = RESULTS_DIR) -> Path:
+    """Write the results as a timestamped JSON file and as latest.json; the first's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = folder / f"bench-{stamp}.json"
+    path.write_text(text, encoding="utf-8")
+    (folder / "latest.json").write_text(text, encoding="utf-8")
+    return path
+
+
+# -- rows ---------------------------------------------------------------------------------
+
+
+def _row(
+    label: str, docqa: str, floor: str, ratio: float, limit: float | None = None, **style
+) -> Row:
+    """One line; with `limit`, the target and whether it is met (at most, unless at_least)."""
+    shown = f"{ratio:.1%}" if style.get("percent") else _x(ratio)
+    if limit is None:
+        return (label, docqa, floor, shown, "", style.get("note", ""))
+    at_least = style.get("at_least", False)
+    met = ratio >= limit if at_least else ratio <= limit
+    bound = f"{limit:.0%}" if style.get("percent") else f"{limit}"
+    return (label, docqa, floor, shown, f"{'>=' if at_least else '<='} {bound}", _met(met))
+
+
+def _latency_rows(results: dict) -> list[Row]:
+    warm = results["warm_latency"]
+    label = f"warm latency, article ({warm['questions']} q x {warm['rounds']} rounds)"
+    return [
+        _row(
+            f"{label} {stat}",
+            _ms(warm[f"docqa_{stat}_ms"]),
+            _ms(warm[f"floor_{stat}_ms"]),
+            warm[f"ratio_{stat}"],
+            MAX_LATENCY_RATIO,
+        )
+        for stat in ("p50", "p95")
+    ]
+
+
+def _cold_rows(results: dict) -> list[Row]:
+    rows: list[Row] = []
+    for name, cold in results["cold_start"].items():
+        label = f"cold start, {'docqa ask' if name == 'cli' else 'python ui.py to page'}"
+        if "skipped" in cold:
+            rows.append((label, "skipped", "", "", "", cold["skipped"]))
+            continue
+        label += f" (median of {cold['repeats']})"
+        rows.append(
+            _row(label, _s(cold["docqa_s"]), _s(cold["floor_s"]), cold["ratio"], MAX_COLD_RATIO)
+        )
+        if "ratio_model" in cold:
+            label = "  floor: the same Gradio app loading the model first"
+            docqa, floor = _s(cold["docqa_s"]), _s(cold["floor_model_s"])
+            rows.append(_row(label, docqa, floor, cold["ratio_model"]))
+    return rows
+
+
+def _indexing_rows(results: dict) -> list[Row]:
+    rows: list[Row] = []
+    for run in results["indexing"]["runs"]:
+        docs, build = run["documents"], _s(run["build_s"])
+        rows += [
+            _row(
+                f"indexing {docs} docs ({run['chunks']:,} chunks), chunks/s",
+                f"{run['chunks_per_s']:,.1f}/s",
+                f"{run['raw_chunks_per_s']:,.1f}/s",
+                run["ratio"],
+                MIN_INDEXING_RATIO,
+                at_least=True,
+            ),
+            _row(
+                f"re-index unchanged {docs} docs (floor: full build)",
+                _s(run["reindex_s"]),
+                build,
+                run["reindex_share"],
+                MAX_REINDEX_SHARE,
+                percent=True,
+            ),
+            _row(
+                "  the same as a whole `docqa index` process",
+                _s(run["reindex_process_s"]),
+                build,
+                run["reindex_process_share"],
+                percent=True,
+            ),
+        ]
+    return rows
+
+
+def _scale_rows(results: dict) -> list[Row]:
+    rows: list[Row] = []
+    for run in results["scale"]["runs"]:
+        label = f"scale {run['scale']}x ({run['chunks']:,} chunks) latency"
+        growth = f"p50 x{run['growth_vs_first']:.2f} of the first scale"
+        for stat, note in (("p50", growth), ("p95", "")):
+            docqa, floor = _ms(run[f"docqa_{stat}_ms"]), _ms(run[f"floor_{stat}_ms"])
+            rows.append(_row(f"{label} {stat}", docqa, floor, run[f"ratio_{stat}"], note=note))
+    return rows
+
+
+def _memory_rows(results: dict) -> list[Row]:
+    mem = results["memory"]
+    floor = _mb(mem["floor_mb"])
+    rows = [
+        _row(
+            f"peak RSS, {run['run']} (floor: model only)",
+            _mb(run["peak_rss_mb"]),
+            floor,
+            run["peak_rss_mb"] / mem["floor_mb"],
+        )
+        for run in mem["runs"]
+    ]
+    if mem["largest_scale"]:
+        peak = mem["largest_scale_peak_mb"]
+        met = _met(peak < MAX_PEAK_MB)
+        label = f"peak RSS at {mem['largest_scale']}x, build or serve"
+        target = f"< {MAX_PEAK_MB / 1024:.1f} GiB"
+        rows.append((label, _mb(peak), floor, _x(mem["ratio"]), target, met))
+    return rows
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.1f} ms"
+
+
+def _s(value: float) -> str:
+    return f"{value:,.2f} s"
+
+
+def _mb(value: float) -> str:
+    return f"{value:,.0f} MiB"
+
+
+def _x(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m{rest:02d}s"

@@ -1,0 +1,112 @@
+"""The benchmark's sections; each runs its measured work in child processes under `workdir`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from bench import cold
+from bench.corpus import write_corpus
+from bench.measure import ROOT, child_env, run_process
+
+SEEDS = ROOT / "seeds"
+
+
+def warm_latency(workdir: Path, rounds: int) -> dict:
+    """Warm question latency over the seed article, against embed + Chroma query."""
+    result = _worker("latency", workdir / "latency", SEEDS, rounds=rounds)
+    return _with_ratios(result)
+
+
+def cold_start(workdir: Path, repeats: int, with_ui: bool) -> dict:
+    """Whole-process start-up of `docqa ask` and of `python ui.py`, each against its floor."""
+    cli = cold.cli(workdir, repeats)
+    ui = cold.ui(workdir, repeats) if with_ui else {"skipped": "--no-ui given"}
+    return {"cli": cli, "ui": ui}
+
+
+def indexing(workdir: Path, sizes: list[int]) -> dict:
+    """Chunks per second of a full build against raw encode; an unchanged rebuild's share."""
+    runs = []
+    for docs in sizes:
+        _progress(f"indexing {docs} documents")
+        folder = workdir / f"indexing-{docs}"
+        source = write_corpus(folder / "sources", docs)
+        result = _worker("index", folder, source, raw=True, reindex=True)
+        process = run_process(
+            [*cold.docqa_command(), "index"],
+            child_env(DOCQA_SOURCE_DIR=str(source), DOCQA_INDEX_DIR=str(folder / "index")),
+        )
+        result.update(
+            chunks_per_s=result["chunks"] / result["build_s"],
+            raw_chunks_per_s=result["raw_chunks"] / result["raw_s"],
+            reindex_share=result["reindex_s"] / result["build_s"],
+            reindex_process_s=process.seconds,
+            reindex_process_share=process.seconds / result["build_s"],
+        )
+        result["ratio"] = result["chunks_per_s"] / result["raw_chunks_per_s"]
+        runs.append(result)
+    return {"runs": runs}
+
+
+def scale(workdir: Path, scales: list[int], rounds: int) -> dict:
+    """Warm latency over corpora of 1, 100, 1000 ... shuffled copies of the article."""
+    runs = []
+    for copies in scales:
+        _progress(f"scale {copies}x: building")
+        folder = workdir / f"scale-{copies}"
+        source = write_corpus(folder / "sources", copies)
+        build = _worker("index", folder, source)
+        _progress(f"scale {copies}x: questions")
+        serve = _with_ratios(_worker("latency", folder, source, rounds=rounds))
+        serve.update(
+            scale=copies,
+            build_s=build["build_s"],
+            build_peak_rss_mb=build["peak_rss_mb"],
+            serve_peak_rss_mb=serve.pop("peak_rss_mb"),
+        )
+        runs.append(serve)
+    base = runs[0]["docqa_p50_ms"] if runs else 0.0
+    for run in runs:
+        run["growth_vs_first"] = run["docqa_p50_ms"] / base if base else 0.0
+    return {"runs": runs}
+
+
+def _worker(job: str, folder: Path, source: Path, **options: object) -> dict:
+    """Run one bench.worker job in its own process; its result, with the process's peak RSS."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{job}.json"
+    command = [
+        sys.executable,
+        "-m",
+        "bench.worker",
+        job,
+        "--source",
+        str(source),
+        "--index",
+        str(folder / "index"),
+        "--out",
+        str(out),
+    ]
+    for name, value in options.items():
+        if value is True:
+            command.append(f"--{name}")
+        elif value not in (False, None):
+            command += [f"--{name}", str(value)]
+    run = run_process(command, child_env())
+    if run.returncode != 0:
+        raise RuntimeError(f"bench.worker {job} failed (exit {run.returncode}):\n{run.output}")
+    result = json.loads(out.read_text(encoding="utf-8"))
+    result["process_peak_rss_mb"] = run.peak_rss_mb
+    return result
+
+
+def _with_ratios(result: dict) -> dict:
+    result["ratio_p50"] = result["docqa_p50_ms"] / result["floor_p50_ms"]
+    result["ratio_p95"] = result["docqa_p95_ms"] / result["floor_p95_ms"]
+    return result
+
+
+def _progress(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)

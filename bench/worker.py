@@ -1,0 +1,171 @@
+"""The measured jobs, each run in a process of its own so its peak memory is its own.
+
+python -m bench.worker latency --source DIR --index DIR --out result.json --rounds 3
+python -m bench.worker index --source DIR --index DIR --out result.json [--raw] [--reindex]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.measure import ROOT, p50, p95, peak_rss_mb
+from rag.chain import DocQA
+from rag.chunking import chunk_document
+from rag.documents import load_documents
+from rag.retrieval import CANDIDATE_FACTOR
+from rag.settings import Settings
+
+QUESTIONS = ROOT / "evals" / "questions.toml"
+
+
+@dataclass(frozen=True)
+class Question:
+    """One eval question and the conversation before it."""
+
+    text: str
+    history: list[str]
+
+
+def load_questions(path: Path = QUESTIONS) -> list[Question]:
+    """The eval questions with their history, in file order."""
+    with path.open("rb") as handle:
+        table = tomllib.load(handle)
+    return [Question(q["question"], list(q.get("history", []))) for q in table["question"]]
+
+
+def engine_for(source_dir: Path, index_dir: Path) -> DocQA:
+    """A DocQA over `source_dir` indexed at `index_dir`, ignoring any DOCQA_* variables."""
+    return DocQA(Settings.from_env({}, source_dir=source_dir, index_dir=index_dir))
+
+
+def latency(source_dir: Path, index_dir: Path, rounds: int) -> dict:
+    """Warm `DocQA.answer()` latency against one query embedding plus one Chroma query."""
+    engine = engine_for(source_dir, index_dir)
+    start = time.perf_counter()
+    report = engine.index()
+    engine.warm_up()
+    load_s = time.perf_counter() - start
+    questions = load_questions()
+    vectorstore = engine.store.vectorstore()
+    depth = min(len(engine.corpus.chunks), engine.settings.top_k * CANDIDATE_FACTOR)
+
+    def docqa(question: Question) -> None:
+        engine.answer(question.text, question.history)
+
+    def floor(question: Question) -> None:
+        vector = engine.embeddings.embed_query(question.text)
+        vectorstore.similarity_search_by_vector_with_relevance_scores(vector, k=depth)
+
+    for question in questions:  # one untimed pass: caches, allocator, lazy imports
+        docqa(question)
+        floor(question)
+    per_round = [_round(questions, docqa, floor, number) for number in range(rounds)]
+    return {
+        "documents": report.documents,
+        "chunks": report.chunks,
+        "sentences": report.sentences,
+        "questions": len(questions),
+        "rounds": rounds,
+        "k": depth,
+        "load_s": load_s,
+        "docqa_p50_ms": p50([r["docqa_p50_ms"] for r in per_round]),
+        "docqa_p95_ms": p50([r["docqa_p95_ms"] for r in per_round]),
+        "floor_p50_ms": p50([r["floor_p50_ms"] for r in per_round]),
+        "floor_p95_ms": p50([r["floor_p95_ms"] for r in per_round]),
+        "per_round": per_round,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _round(
+    questions: list[Question],
+    docqa: Callable[[Question], None],
+    floor: Callable[[Question], None],
+    number: int,
+) -> dict:
+    """Time every question once each way, alternating which goes first."""
+    timings: dict[str, list[float]] = {"docqa": [], "floor": []}
+    for position, question in enumerate(questions):
+        pair = [("docqa", docqa), ("floor", floor)]
+        if (position + number) % 2:
+            pair.reverse()
+        for name, run in pair:
+            start = time.perf_counter()
+            run(question)
+            timings[name].append((time.perf_counter() - start) * 1000)
+    return {
+        f"{name}_{stat}_ms": fn(values)
+        for name, values in timings.items()
+        for stat, fn in (("p50", p50), ("p95", p95))
+    }
+
+
+def index(source_dir: Path, index_dir: Path, raw: bool, reindex: bool) -> dict:
+    """Full build throughput, optionally raw encode of the same chunks and an unchanged rebuild."""
+    engine = engine_for(source_dir, index_dir)
+    engine.embeddings.embed_query("warm up")  # the model loads outside every timing
+    result: dict = {"batch_size": engine.embeddings.batch_size}
+    if raw:
+        result.update(_raw_encode(engine))
+    start = time.perf_counter()
+    report = engine.index()
+    result.update(
+        documents=report.documents,
+        chunks=report.chunks,
+        sentences=report.sentences,
+        embedded=report.embedded,
+        build_s=time.perf_counter() - start,
+        build_peak_rss_mb=peak_rss_mb(),
+    )
+    if reindex:
+        engine.store.close()  # the next engine opens the index from disk, as a new run would
+        del engine
+        again = engine_for(source_dir, index_dir)
+        start = time.perf_counter()
+        second = again.index()
+        result.update(reindex_s=time.perf_counter() - start, reindex_embedded=second.embedded)
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def _raw_encode(engine: DocQA) -> dict:
+    """`SentenceTransformer.encode` alone over the texts of the chunks docqa would index."""
+    settings = engine.settings
+    texts = [
+        chunk.text
+        for document in load_documents(settings.source_dir)
+        for chunk in chunk_document(document, settings.chunk_sentences, settings.chunk_overlap)
+    ]
+    start = time.perf_counter()
+    engine.embeddings.model.encode(texts, batch_size=engine.embeddings.batch_size)
+    return {"raw_chunks": len(texts), "raw_s": time.perf_counter() - start}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one job and write its result as JSON to --out."""
+    parser = argparse.ArgumentParser(prog="python -m bench.worker")
+    parser.add_argument("job", choices=["latency", "index"])
+    parser.add_argument("--source", type=Path, required=True)
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--raw", action="store_true", help="also time raw encode of the chunks")
+    parser.add_argument("--reindex", action="store_true", help="also time an unchanged rebuild")
+    args = parser.parse_args(argv)
+    if args.job == "latency":
+        result = latency(args.source, args.index, args.rounds)
+    else:
+        result = index(args.source, args.index, args.raw, args.reindex)
+    args.out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
