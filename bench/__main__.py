@@ -20,12 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import report, sections
-from bench.measure import ROOT
+from bench.measure import ROOT, cpu_seconds
 
 DEFAULT_DOCS = [200, 2000]  # indexing corpora, in shuffled copies of the article
 DEFAULT_SCALES = [1, 100, 1000]  # scale corpora, in multiples of the article's chunks
 DEFAULT_ROUNDS = 3  # passes over the eval questions; the median pass is reported
 DEFAULT_REPEATS = 5  # cold starts of each process; the median is reported
+NOISY_SHARE = 0.10  # other processes using this share of the CPUs make figures noisy
 QUICK = {"docs": [20], "scales": [1, 10], "rounds": 1, "repeats": 2}
 FULL = {
     "docs": DEFAULT_DOCS,
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
             "ui": not args.no_ui,
         },
         "section_seconds": {},
+        "other_cpu_share": {},  # of all CPUs, used by processes not ours: noise
         "notes": [],
     }
     results: dict = {"meta": meta}
@@ -80,11 +82,14 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         "indexing": lambda: sections.indexing(workdir, args.docs),
         "scale": lambda: sections.scale(workdir, args.scales, args.rounds),
     }
+    meta["load_average_at_start"] = [round(load, 2) for load in os.getloadavg()]
     for name, step in steps.items():
         print(f"bench: {name.replace('_', ' ')}", file=sys.stderr, flush=True)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), cpu_seconds()
         results[name] = step()
-        meta["section_seconds"][name] = round(time.perf_counter() - began, 1)
+        seconds = time.perf_counter() - began
+        meta["section_seconds"][name] = round(seconds, 1)
+        meta["other_cpu_share"][name] = _other_share(cpu, cpu_seconds(), seconds)
     results["memory"] = report.memory(results)
     results["targets"] = report.targets(results)
     meta["notes"] = _notes(results)
@@ -92,8 +97,26 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
     return results
 
 
+def _other_share(
+    before: tuple[float, float] | None, after: tuple[float, float] | None, seconds: float
+) -> float | None:
+    """The share of all CPUs that processes other than ours used over `seconds`."""
+    if before is None or after is None or seconds <= 0:
+        return None
+    others = (after[0] - before[0]) - (after[1] - before[1])
+    return round(max(others, 0.0) / (seconds * (os.cpu_count() or 1)), 3)
+
+
 def _notes(results: dict) -> list[str]:
     notes = []
+    busy = {
+        name: share
+        for name, share in results["meta"]["other_cpu_share"].items()
+        if share is not None and share >= NOISY_SHARE
+    }
+    if busy:
+        listed = ", ".join(f"{name.replace('_', ' ')} {share:.0%}" for name, share in busy.items())
+        notes.append(f"other processes used the CPUs during: {listed}; those figures are noisy")
     ui = results["cold_start"]["ui"]
     if "skipped" in ui:
         notes.append(f"UI cold start skipped: {ui['skipped']}")

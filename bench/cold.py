@@ -11,13 +11,24 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench.measure import ROOT, ProcessRun, child_env, exited, p50, read_tail, run_process, spawn
+from bench.measure import (
+    ROOT,
+    ProcessRun,
+    checked,
+    child_env,
+    exited,
+    p50,
+    read_tail,
+    run_process,
+    spawn,
+)
 from bench.measure import stop as stop_process
 
 QUESTION = "How many ballistic missiles did North Korea fire?"
 UI_SCRIPT = ROOT / "ui.py"
 SERVE_TIMEOUT_S = 300.0
 POLL_S = 0.05
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
 
 # The floor of `docqa ask`: import sentence-transformers, load the same model, embed once.
 FLOOR_CLI = f"""\
@@ -49,12 +60,7 @@ def docqa_command() -> list[str]:
 
 def cli(workdir: Path, repeats: int) -> dict:
     """`docqa ask` over a built index against the model-load-and-embed floor, alternating."""
-    env = child_env(
-        DOCQA_SOURCE_DIR=str(ROOT / "seeds"),
-        DOCQA_INDEX_DIR=str(workdir / "cli-index"),
-        DOCQA_FEEDBACK_PATH=str(workdir / "feedback.jsonl"),
-    )
-    _check(run_process([*docqa_command(), "index"], env), "docqa index")
+    env = _docqa_env(workdir)
     floor_script = _write(workdir / "floor_cli.py", FLOOR_CLI)
     commands = {
         "docqa": [*docqa_command(), "ask", QUESTION],
@@ -68,7 +74,7 @@ def ui(workdir: Path, repeats: int) -> dict:
     """Seconds until `python ui.py` serves its page, against a one-textbox Gradio app."""
     if not UI_SCRIPT.exists():
         return {"skipped": f"{UI_SCRIPT.name} not found: nothing to measure yet"}
-    index_dir = workdir / "cli-index"  # built by cli(); ui.py finds it current
+    env = _docqa_env(workdir, GRADIO_SERVER_NAME="127.0.0.1")
     commands = {
         "docqa": [sys.executable, str(UI_SCRIPT)],
         "floor": [sys.executable, str(_write(workdir / "floor_ui.py", FLOOR_UI))],
@@ -76,14 +82,7 @@ def ui(workdir: Path, repeats: int) -> dict:
     }
 
     def serve(command: list[str]) -> ProcessRun:
-        env = child_env(
-            DOCQA_SOURCE_DIR=str(ROOT / "seeds"),
-            DOCQA_INDEX_DIR=str(index_dir),
-            DOCQA_FEEDBACK_PATH=str(workdir / "feedback.jsonl"),
-            GRADIO_SERVER_NAME="127.0.0.1",
-            GRADIO_SERVER_PORT=str(_free_port()),
-        )
-        return time_to_serve(command, env)
+        return time_to_serve(command, {**env, "GRADIO_SERVER_PORT": str(_free_port())})
 
     runs = _alternate(commands, repeats, serve)
     return _summary(runs, command="python ui.py")
@@ -112,9 +111,22 @@ def time_to_serve(command: Sequence[str], env: dict[str, str]) -> ProcessRun:
         return ProcessRun(time.perf_counter() - start, peak, -1, read_tail(log))
 
 
+def _docqa_env(workdir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a docqa process over the seeds, its index built the first time."""
+    env = child_env(
+        DOCQA_SOURCE_DIR=str(ROOT / "seeds"),
+        DOCQA_INDEX_DIR=str(workdir / "seed-index"),
+        DOCQA_FEEDBACK_PATH=str(workdir / "feedback.jsonl"),
+        **extra,
+    )
+    if not (workdir / "seed-index").exists():
+        checked(run_process([*docqa_command(), "index"], env), "docqa index")
+    return env
+
+
 def _serves(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with _LOCAL.open(url, timeout=2) as response:
             return response.status == 200
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
         return False
@@ -129,9 +141,7 @@ def _alternate(
     for number in range(repeats):
         shift = number % len(names)
         for name in names[shift:] + names[:shift]:
-            result = run(commands[name])
-            _check(result, " ".join(commands[name]))
-            runs[name].append(result)
+            runs[name].append(checked(run(commands[name]), " ".join(commands[name])))
     return runs
 
 
@@ -145,11 +155,6 @@ def _summary(runs: dict[str, list[ProcessRun]], command: str) -> dict:
     if "floor_model_s" in summary:
         summary["ratio_model"] = summary["docqa_s"] / summary["floor_model_s"]
     return summary
-
-
-def _check(run: ProcessRun, what: str) -> None:
-    if run.returncode != 0:
-        raise RuntimeError(f"{what} failed (exit {run.returncode}):\n{run.output}")
 
 
 def _write(path: Path, text: str) -> Path:

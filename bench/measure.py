@@ -58,6 +58,28 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
 
+def cpu_seconds() -> tuple[float, float] | None:
+    """(CPU seconds every process has used, those used by us and our reaped children).
+
+    Their difference over a stretch of time is what other processes took: a noise gauge.
+    None where /proc/stat is missing (not Linux).
+    """
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    busy = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    own = sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
+    return busy, own
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """The environment for a measured child: ours without DOCQA_*, plus QUIET_ENV and `extra`."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("DOCQA_")}
@@ -78,6 +100,13 @@ def run_process(
         returncode, peak = _reap(process, timeout)
         seconds = time.perf_counter() - start
         return ProcessRun(seconds, peak, returncode, _tail(log))
+
+
+def checked(run: ProcessRun, what: str) -> ProcessRun:
+    """`run`, or a RuntimeError with its output when it failed."""
+    if run.returncode != 0:
+        raise RuntimeError(f"{what} failed (exit {run.returncode}):\n{run.output}")
+    return run
 
 
 def spawn(command: Sequence[str], env: dict[str, str], log) -> subprocess.Popen:

@@ -108,15 +108,22 @@ def write(results: dict, folder: Path = RESULTS_DIR) -> Path:
 
 
 def _row(
-    label: str, docqa: str, floor: str, ratio: float, limit: float | None = None, **style
+    label: str,
+    docqa: str,
+    floor: str,
+    ratio: float,
+    limit: float | None = None,
+    *,
+    at_least: bool = False,
+    percent: bool = False,
+    note: str = "",
 ) -> Row:
-    """One line; with `limit`, the target and whether it is met (at most, unless at_least)."""
-    shown = f"{ratio:.1%}" if style.get("percent") else _x(ratio)
+    """One line; with `limit`, the target (at most, unless `at_least`) and whether it is met."""
+    shown = f"{ratio:.1%}" if percent else _x(ratio)
     if limit is None:
-        return (label, docqa, floor, shown, "", style.get("note", ""))
-    at_least = style.get("at_least", False)
+        return (label, docqa, floor, shown, "", note)
     met = ratio >= limit if at_least else ratio <= limit
-    bound = f"{limit:.0%}" if style.get("percent") else f"{limit}"
+    bound = f"{limit:.0%}" if percent else f"{limit}"
     return (label, docqa, floor, shown, f"{'>=' if at_least else '<='} {bound}", _met(met))
 
 
@@ -210,9 +217,9 @@ def _memory_rows(results: dict) -> list[Row]:
     ]
     if mem["largest_scale"]:
         peak = mem["largest_scale_peak_mb"]
-        met = _met(peak < MAX_PEAK_MB)
+        met = _met(peak <= MAX_PEAK_MB)
         label = f"peak RSS at {mem['largest_scale']}x, build or serve"
-        target = f"< {MAX_PEAK_MB / 1024:.1f} GiB"
+        target = f"<= {MAX_PEAK_MB / 1024:.1f} GiB"
         rows.append((label, _mb(peak), floor, _x(mem["ratio"]), target, met))
     return rows
 

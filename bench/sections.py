@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench import cold
 from bench.corpus import write_corpus
-from bench.measure import ROOT, child_env, run_process
+from bench.measure import ROOT, checked, child_env, run_process
 
 SEEDS = ROOT / "seeds"
 
@@ -34,10 +34,8 @@ def indexing(workdir: Path, sizes: list[int]) -> dict:
         folder = workdir / f"indexing-{docs}"
         source = write_corpus(folder / "sources", docs)
         result = _worker("index", folder, source, raw=True, reindex=True)
-        process = run_process(
-            [*cold.docqa_command(), "index"],
-            child_env(DOCQA_SOURCE_DIR=str(source), DOCQA_INDEX_DIR=str(folder / "index")),
-        )
+        env = child_env(DOCQA_SOURCE_DIR=str(source), DOCQA_INDEX_DIR=str(folder / "index"))
+        process = checked(run_process([*cold.docqa_command(), "index"], env), "docqa index")
         result.update(
             chunks_per_s=result["chunks"] / result["build_s"],
             raw_chunks_per_s=result["raw_chunks"] / result["raw_s"],
@@ -94,9 +92,7 @@ def _worker(job: str, folder: Path, source: Path, **options: object) -> dict:
             command.append(f"--{name}")
         elif value not in (False, None):
             command += [f"--{name}", str(value)]
-    run = run_process(command, child_env())
-    if run.returncode != 0:
-        raise RuntimeError(f"bench.worker {job} failed (exit {run.returncode}):\n{run.output}")
+    run = checked(run_process(command, child_env()), f"bench.worker {job}")
     result = json.loads(out.read_text(encoding="utf-8"))
     result["process_peak_rss_mb"] = run.peak_rss_mb
     return result
