@@ -37,9 +37,9 @@ class SentenceEmbeddings(Embeddings):
             return _MODELS[self.model_path]
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        """Unit vectors for `texts`, one row each, as float32."""
+        """Unit vectors for `texts`, one row each, as float32 (no texts: no model load)."""
         if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+            return np.zeros((0, 0), dtype=np.float32)
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,

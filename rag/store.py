@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -153,8 +153,9 @@ class Store:
                 raise ValueError(
                     f"{collection.name} holds {count} rows, the manifest says {manifest.get(key)}"
                 )
-            if count:  # reading a vector proves the vector segment loads
-                collection.query(query_embeddings=[np.zeros(self._dimension())], n_results=1)
+            if count:  # querying with a stored vector proves the vector segment loads
+                (vector,) = collection.get(limit=1, include=["embeddings"])["embeddings"]
+                collection.query(query_embeddings=[vector], n_results=1)
 
     def _wipe(self) -> None:
         self.close()
@@ -209,9 +210,6 @@ class Store:
             f"{INDEX_FORMAT}|{model}|{self.settings.chunk_sentences}|{self.settings.chunk_overlap}"
         )
 
-    def _dimension(self) -> int:
-        return self.embeddings.dimension
-
     # -- writing -------------------------------------------------------------------------
 
     def _sync(self, documents: Sequence[Document], progress: bool, recovered: str) -> IndexReport:
@@ -251,13 +249,12 @@ class Store:
 
         vectors = self.embeddings.encode([s.text for s in new_sentences], progress=progress)
         by_id = {s.id: vector for s, vector in zip(new_sentences, vectors, strict=True)}
-        _write(sentences_collection, new_sentences, vectors, {})
-        for doc in changed:
-            doc_chunks = chunks[doc.doc_id]
-            chunk_vectors = np.asarray(
-                [_mean([by_id[s.id] for s in chunk.sentences]) for chunk in doc_chunks]
-            )
-            _write(chunks_collection, doc_chunks, chunk_vectors, {"doc_hash": hashes[doc.doc_id]})
+        _write(sentences_collection, new_sentences, vectors)
+        new_chunks = [chunk for doc in changed for chunk in chunks[doc.doc_id]]
+        chunk_vectors = np.asarray(
+            [_mean([by_id[s.id] for s in chunk.sentences]) for chunk in new_chunks]
+        )
+        _write(chunks_collection, new_chunks, chunk_vectors, hashes)
 
         for doc in changed:
             manifest[_DOC_KEY + doc.doc_id] = hashes[doc.doc_id]
@@ -295,7 +292,13 @@ def _with_format(manifest: dict, index_format: str) -> dict:
     return {**manifest, _FORMAT_KEY: index_format}
 
 
-def _write(collection, spans: Sequence[Span], vectors: np.ndarray, extra: dict) -> None:
+def _write(
+    collection,
+    spans: Sequence[Span],
+    vectors: np.ndarray,
+    doc_hashes: Mapping[str, str] | None = None,
+) -> None:
+    """Upsert `spans` in blocks; with `doc_hashes`, each row records its document's hash."""
     for first in range(0, len(spans), _WRITE_BATCH):
         batch = spans[first : first + _WRITE_BATCH]
         collection.upsert(
@@ -303,7 +306,8 @@ def _write(collection, spans: Sequence[Span], vectors: np.ndarray, extra: dict) 
             embeddings=vectors[first : first + _WRITE_BATCH],
             documents=[span.text for span in batch],
             metadatas=[
-                {"doc_id": span.doc_id, "start": span.start, "end": span.end, **extra}
+                {"doc_id": span.doc_id, "start": span.start, "end": span.end}
+                | ({"doc_hash": doc_hashes[span.doc_id]} if doc_hashes else {})
                 for span in batch
             ],
         )
