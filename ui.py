@@ -31,6 +31,7 @@ import gradio as gr
 
 from rag import Answer, Citation, DocQAError, answer
 from rag.chain import default_docqa
+from rag.documents import load_documents
 from rag.types import Document
 
 log = logging.getLogger("docqa.ui")
@@ -55,6 +56,12 @@ HIGHLIGHT_COLOURS = ("#fde68a", "#a7f3d0", "#bfdbfe", "#fbcfe8", "#ddd6fe", "#fe
 # The reader is not known to be thread-safe; answers are quick, so run one at a time
 # and let only the streaming (presentation) overlap between users.
 _ANSWER_LOCK = threading.Lock()
+WARM_UP_TIMEOUT = 600.0  # seconds a question waits for the model and index to load
+# The page is served at once; the model and the index load in the background, and the
+# status line says Ready when they have. Questions asked before then wait for it.
+_WARM = threading.Event()
+_WARM_FAILURE: list[str] = []
+_DOCUMENTS: dict[str, Document] = {}
 _FEEDBACK_LOCK = threading.Lock()
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
 
@@ -206,6 +213,7 @@ def feedback_record(turn: Turn, liked: bool | str | None) -> dict[str, Any]:
 def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
     """Answer `question` (history: the earlier questions, oldest first) as JSON for API clients."""
     try:
+        _wait_until_warm()
         with _ANSWER_LOCK:
             result = answer(question, list(history or []))
     except DocQAError as error:
@@ -275,6 +283,7 @@ def _answer_for_chat(question: str, history: list[str]) -> tuple[Answer | None, 
     """(answer, its chat message), or (None, a friendly error message); never raises."""
     try:
         default_docqa().check_question(question)
+        _wait_until_warm()
         with _ANSWER_LOCK:
             result = answer(question, history)
     except DocQAError as error:
@@ -285,9 +294,43 @@ def _answer_for_chat(question: str, history: list[str]) -> tuple[Answer | None, 
     return result, format_answer(result)
 
 
+def warm_up() -> None:
+    """Load the model and the index (run in a background thread); record any failure."""
+    try:
+        default_docqa().warm_up()
+    except DocQAError as error:
+        _WARM_FAILURE.append(str(error))
+    except Exception:
+        log.exception("warming up failed")
+        _WARM_FAILURE.append(FAILURE_MESSAGE)
+    finally:
+        _WARM.set()
+
+
+def _wait_until_warm() -> None:
+    if not _WARM.wait(WARM_UP_TIMEOUT):
+        raise DocQAError("the model and the index are still loading: ask again in a minute")
+    if _WARM_FAILURE:
+        raise DocQAError(_WARM_FAILURE[0])
+
+
+def status_text(documents: Mapping[str, Document]) -> str:
+    """The status line: loading, ready (with what is indexed), or what went wrong."""
+    if not _WARM.is_set():
+        return "⏳ **Loading** the model and the index…"
+    if _WARM_FAILURE:
+        return f"{ERROR_MARK} **Not ready**: {escape(_WARM_FAILURE[0])}"
+    size = sum(len(document.text) for document in documents.values())
+    count = len(documents)
+    return (
+        f"✓ **Ready**: {count} document{'s' if count > 1 else ''} "
+        f"({size:,} characters) indexed; the model is loaded."
+    )
+
+
 def _source_value(doc_id: str | None, citations: list[Citation]) -> list[tuple]:
     """The source panel's value: document `doc_id` with `citations` highlighted."""
-    documents = default_docqa().corpus.documents
+    documents = _DOCUMENTS
     if doc_id not in documents:
         doc_id = next(iter(documents))
     return highlight_segments(documents[doc_id].text, citations, doc_id)
@@ -333,7 +376,6 @@ def build_app(documents: Mapping[str, Document], examples: list[str]) -> gr.Bloc
     """The Blocks app: a chat on the left, the source with its cited spans on the right."""
     doc_ids = list(documents)
     first = doc_ids[0]
-    size = sum(len(document.text) for document in documents.values())
     what = "the article" if len(doc_ids) == 1 else f"the {len(doc_ids)} documents"
     with gr.Blocks(title="docqa: ask the source") as app:
         gr.Markdown(
@@ -343,11 +385,8 @@ def build_app(documents: Mapping[str, Document], examples: list[str]) -> gr.Bloc
             "source does not say, docqa tells you so instead of guessing. Follow-up questions "
             "can refer to earlier ones."
         )
-        gr.Markdown(
-            f"✓ **Ready**: {len(doc_ids)} document{'s' if len(doc_ids) > 1 else ''} "
-            f"({size:,} characters) indexed; the model is loaded.",
-            elem_id="status",
-        )
+        status = gr.Markdown(status_text(documents), elem_id="status")
+        poll = gr.Timer(0.5, active=not _WARM.is_set())
         turns = gr.State([])
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
@@ -411,6 +450,12 @@ def build_app(documents: Mapping[str, Document], examples: list[str]) -> gr.Bloc
                 api_visibility="private",
             )
         chatbot.like(record_vote, [turns], None, api_visibility="private")
+
+        def refresh_status() -> tuple[str, gr.Timer]:
+            return status_text(documents), gr.Timer(active=not _WARM.is_set())
+
+        poll.tick(refresh_status, None, [status, poll], api_visibility="private")
+        app.load(refresh_status, None, [status, poll], api_visibility="private")
         gr.api(ask, api_name="ask")
     return app
 
@@ -426,20 +471,23 @@ def server_address() -> tuple[str, int]:
 
 
 def main() -> int:
-    """Warm the model and the index, then serve the UI until interrupted."""
+    """Serve the UI at once and warm the model and the index behind it, until interrupted."""
     logging.basicConfig(level=logging.WARNING, format="docqa-ui: %(levelname)s: %(message)s")
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
     host, port = server_address()
-    print("docqa: loading the model and the index…", flush=True)
     try:
-        docqa = default_docqa()
-        docqa.warm_up()
-        documents = docqa.corpus.documents
+        documents = {
+            document.doc_id: document
+            for document in load_documents(default_docqa().settings.source_dir)
+        }
     except DocQAError as error:
         print(f"docqa: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    _DOCUMENTS.update(documents)
+    print("docqa: loading the model and the index in the background…", flush=True)
+    threading.Thread(target=warm_up, name="docqa-warm-up", daemon=True).start()
     app = build_app(documents, load_examples(documents))
     app.queue(default_concurrency_limit=8)
     try:
@@ -456,7 +504,7 @@ def main() -> int:
     except OSError as error:
         print(f"docqa: cannot serve on {host}:{port}: {error}", file=sys.stderr)
         return 1
-    print(f"docqa is ready: open http://{host}:{port}", flush=True)
+    print(f"docqa is serving: open http://{host}:{port}", flush=True)
     app.block_thread()
     return 0
 
