@@ -29,10 +29,12 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import gradio as gr
 
-from rag import Answer, Citation, DocQAError, answer
-from rag.chain import default_docqa
+from rag import Answer, Citation, DocQAError, Settings
 from rag.documents import load_documents
 from rag.types import Document
+
+# rag.chain (LangChain, the model, Chroma) is imported by the warm-up thread and the
+# handlers, not here, so the page is served without waiting for it.
 
 log = logging.getLogger("docqa.ui")
 
@@ -215,7 +217,7 @@ def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
     try:
         _wait_until_warm()
         with _ANSWER_LOCK:
-            result = answer(question, list(history or []))
+            result = _docqa().answer(question, list(history or []))
     except DocQAError as error:
         raise gr.Error(str(error), print_exception=False) from None
     except Exception:
@@ -282,10 +284,10 @@ def respond(
 def _answer_for_chat(question: str, history: list[str]) -> tuple[Answer | None, str]:
     """(answer, its chat message), or (None, a friendly error message); never raises."""
     try:
-        default_docqa().check_question(question)
+        _docqa().check_question(question)
         _wait_until_warm()
         with _ANSWER_LOCK:
-            result = answer(question, history)
+            result = _docqa().answer(question, history)
     except DocQAError as error:
         return None, format_error(str(error))
     except Exception:
@@ -297,7 +299,7 @@ def _answer_for_chat(question: str, history: list[str]) -> tuple[Answer | None, 
 def warm_up() -> None:
     """Load the model and the index (run in a background thread); record any failure."""
     try:
-        default_docqa().warm_up()
+        _docqa().warm_up()
     except DocQAError as error:
         _WARM_FAILURE.append(str(error))
     except Exception:
@@ -305,6 +307,12 @@ def warm_up() -> None:
         _WARM_FAILURE.append(FAILURE_MESSAGE)
     finally:
         _WARM.set()
+
+
+def _docqa():  # -> rag.chain.DocQA
+    from rag.chain import default_docqa
+
+    return default_docqa()
 
 
 def _wait_until_warm() -> None:
@@ -352,7 +360,7 @@ def record_vote(data: gr.LikeData, turns: list[Turn] | None) -> None:
     turn = next((turn for turn in turns or [] if turn["message"] == data.index), None)
     if turn is None:  # a vote on a message that is not an answer: keep what it says
         turn = {"answer": str(data.value)}
-    path = default_docqa().settings.feedback_path
+    path = Settings.from_env().feedback_path
     try:
         append_feedback(path, feedback_record(turn, data.liked))
     except OSError:
@@ -477,8 +485,7 @@ def main() -> int:
     host, port = server_address()
     try:
         documents = {
-            document.doc_id: document
-            for document in load_documents(default_docqa().settings.source_dir)
+            document.doc_id: document for document in load_documents(Settings.from_env().source_dir)
         }
     except DocQAError as error:
         print(f"docqa: error: {error}", file=sys.stderr)

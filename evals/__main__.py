@@ -71,12 +71,13 @@ def _evaluate(args: argparse.Namespace) -> int:
         "k": settings.top_k,
         "filters": {"category": args.category, "id": args.id, "split": args.split},
     }
+    curve = runner.curve(rows)
     saved = report.build(
         run=run_info,
         settings=settings,
         rows=rows,
         aggregates=results,
-        curve=runner.curve(rows),
+        curve=curve,
         started=started,
         seconds=seconds,
     )
@@ -85,7 +86,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.quiet:
         print(json_path)
     else:
-        chart = report.write_chart(results, args.results_dir / f"{stem}.png", settings.top_k)
+        chart = report.write_chart(results, args.results_dir / f"{stem}.png", settings.top_k, curve)
         _print_results(rows, results, settings.top_k, seconds)
         print(f"report: {_show(json_path)}\nchart:  {_show(chart)}")
     if old is not None:

@@ -92,8 +92,14 @@ def load_json(path: Path) -> dict[str, Any]:
     return report
 
 
-def write_chart(aggregates: Mapping[str, Mapping[str, float | None]], path: Path, k: int) -> Path:
-    """A grouped bar chart: one group per scope (overall, categories), one bar per rate."""
+def write_chart(
+    aggregates: Mapping[str, Mapping[str, float | None]],
+    path: Path,
+    k: int,
+    curve: Sequence[CurvePoint] | None = None,
+) -> Path:
+    """A grouped bar chart: one group per scope (overall, categories), one bar per rate;
+    beside it, with a `curve`, the refusal trade-off (answered precision against recall)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
@@ -102,7 +108,10 @@ def write_chart(aggregates: Mapping[str, Mapping[str, float | None]], path: Path
     from evals.tables import label
 
     scopes = list(aggregates)
-    figure, axes = plt.subplots(figsize=(max(8.0, 1.9 * len(scopes)), 4.8), dpi=110)
+    width_inches = max(8.0, 1.9 * len(scopes)) + (4.5 if curve else 0.0)
+    figure = plt.figure(figsize=(width_inches, 4.8), dpi=110)
+    grid = figure.add_gridspec(1, 2, width_ratios=[3, 1]) if curve else figure.add_gridspec(1, 1)
+    axes = figure.add_subplot(grid[0])
     width = 0.8 / len(RATES)
     for index, metric in enumerate(RATES):
         values = [aggregates[scope].get(metric) for scope in scopes]
@@ -116,6 +125,15 @@ def write_chart(aggregates: Mapping[str, Mapping[str, float | None]], path: Path
     axes.set_title("docqa eval: metrics per category")
     axes.grid(axis="y", alpha=0.3)
     axes.legend(fontsize=7, ncols=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if curve:
+        trade = figure.add_subplot(grid[1])
+        trade.plot([p.recall for p in curve], [p.precision for p in curve], marker=".")
+        trade.set_xlabel("answerable questions answered (recall)")
+        trade.set_ylabel("answers to answerable questions (precision)")
+        trade.set_title("refusal trade-off by confidence", fontsize=9)
+        trade.set_xlim(0, 1.02)
+        trade.set_ylim(0, 1.02)
+        trade.grid(alpha=0.3)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)

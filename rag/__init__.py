@@ -5,10 +5,14 @@ a = answer("How many ballistic missiles did North Korea fire?")
 a.text, a.citations, a.abstained
 """
 
-from rag.chain import DocQA, answer
+from typing import TYPE_CHECKING, Any
+
 from rag.errors import DocQAError, QuestionError, SettingsError, SourceError, StoreError
 from rag.settings import Settings
 from rag.types import Answer, Citation
+
+if TYPE_CHECKING:
+    from rag.chain import DocQA, answer
 
 __all__ = [
     "Answer",
@@ -22,3 +26,13 @@ __all__ = [
     "StoreError",
     "answer",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The chain pulls in LangChain; import it on first use, so that the light parts
+    # (settings, types, loading) start fast for the UI.
+    if name in ("answer", "DocQA"):
+        from rag import chain
+
+        return getattr(chain, name)
+    raise AttributeError(f"module 'rag' has no attribute {name!r}")

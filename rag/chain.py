@@ -36,6 +36,7 @@ class Query:
 
     asked: str  # the user's words, cleaned
     standalone: str  # with the conversation's references resolved
+    part: str  # the part of the standalone question this query searches for
     kind: str  # the kind of answer wanted (see rag.text.question_type)
     terms: list[str]
     vector: np.ndarray
@@ -109,10 +110,12 @@ class DocQA:
         asked = self.check_question(request["question"])
         history = [clean_question(earlier) for earlier in request["history"] if earlier]
         question = standalone(asked, [earlier for earlier in history if earlier])
-        parts = question_parts(question)
+        first, *rest = question_parts(question)
+        # "Who spoke, and where was he?": a later part's pronoun points into the first part.
+        parts = [first, *(standalone(part, [first]) for part in rest)]
         vectors = self.embeddings.encode(parts)
         return [
-            Query(asked, question, question_type(part), terms(part), vector)
+            Query(asked, question, part, question_type(part), terms(part), vector)
             for part, vector in zip(parts, vectors, strict=True)
         ]
 
@@ -158,7 +161,7 @@ class DocQA:
             _Read(
                 query,
                 retrieval,
-                read(self.corpus, retrieval, query.kind, counted_terms(query.standalone)),
+                read(self.corpus, retrieval, query.kind, counted_terms(query.part)),
             )
             for query, retrieval in retrieved
         ]

@@ -86,6 +86,9 @@ def dialogs() -> list[str]:
     return []
 
 
+READY_MS = 180_000  # loading the model on a busy 2-core machine
+
+
 @pytest.fixture(scope="module")
 def page(app: RunningApp, browser: Browser, dialogs: list[str]) -> Iterator[Page]:
     """The app's page, loaded and saying it is ready."""
@@ -93,7 +96,8 @@ def page(app: RunningApp, browser: Browser, dialogs: list[str]) -> Iterator[Page
     page.set_default_timeout(WAIT_MS)
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(app.url, wait_until="load")
-    expect(page.locator("#status")).to_contain_text("Ready")
+    # The model and index load behind the page; the status line says when they have.
+    expect(page.locator("#status")).to_contain_text("Ready", timeout=READY_MS)
     expect(page.locator("#chat")).to_be_visible()
     expect(page.locator("#question textarea")).to_be_editable()
     expect(page.locator("#source .textfield")).to_be_visible()
