@@ -144,10 +144,7 @@ class DocQA:
         hits = self.store.vectorstore().similarity_search_by_vector_with_relevance_scores(
             query.vector.tolist(), k=depth
         )
-        dense_ids = [
-            f"{doc.metadata['doc_id']}:{doc.metadata['start']}-{doc.metadata['end']}"
-            for doc, _distance in hits
-        ]
+        dense_ids = [doc.id for doc, _distance in hits]  # rows are stored under Chunk.id
         rows = rank_chunks(corpus, dense_ids, query.terms, top_k)
         retrieval = Retrieval(
             chunks=[corpus.chunks[row] for row in rows],
