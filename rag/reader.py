@@ -60,7 +60,13 @@ def read(corpus: Corpus, retrieval: Retrieval, kind: str, counted: set[str]) -> 
     ranked = sorted(candidates, key=score, reverse=True)
     best = ranked[0]
     by_row = {c.row: c for c in candidates}
-    neighbours = [by_row[row] for row in (best.row - 1, best.row + 1) if row in by_row]
+    # A neighbour may supply the answer the best sentence lacks ("..., he said." names the
+    # speaker next door), if it shares some of the question's words.
+    neighbours = [
+        by_row[row]
+        for row in (best.row - 1, best.row + 1)
+        if row in by_row and by_row[row].coverage > 0
+    ]
     context = [best, *neighbours]
     closest = max(c.dense for c in candidates)
     if closest < MIN_DENSE and best.coverage < MIN_DENSE:

@@ -294,7 +294,8 @@ def question_parts(question: str) -> list[str]:
     question_parts("Who spoke, and where was he?") -> ["Who spoke", "where was he?"]
     """
     parts = [part.strip() for part in _JOINED_QUESTION.split(question)]
-    return [part for part in parts if terms(part)] or [question]
+    # "Who resigned and why?": a part with no words of its own cannot be searched alone.
+    return parts if all(terms(part) for part in parts) else [question]
 
 
 _NUMBER_WORDS = (
@@ -315,7 +316,8 @@ _ANSWER_PATTERNS = {
     "number": re.compile(rf"\b\d[\d,.]*\b|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE),
     "amount": re.compile(
         r"[$€£¥]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:%|percent|per cent|dollars|euros|pounds|yen|yuan"
-        r"|won|rupees|million|billion|trillion)\b",
+        r"|won|rupees|million|billion|trillion)\b"
+        rf"|\b(?:{_NUMBER_WORDS}|\d+)\s+(?:thirds?|quarters?|fifths?|tenths?)\b|\b(?:half|twice)\b",
         re.IGNORECASE,
     ),
     "date": re.compile(
@@ -326,9 +328,9 @@ _ANSWER_PATTERNS = {
         rf"|\b(?:{_RELATIVE_TIME})\b",
         re.IGNORECASE,
     ),
-    # Two or more capitalised words in a row: a person's or an organisation's name.
+    # Capitalised words in a row, joined by "of", "for" or "and" (see _person_names).
     "person": re.compile(
-        r"\b[A-Z][\w’'.-]*[a-z][\w’'.-]*(?:\s+(?:[A-Z]\.|[A-Z][\w’'-]*[a-z]\w*))+"
+        r"\b[A-Z][\w’'.-]*(?:\s+(?:(?:of|for|and|de|van|von)\s+)?[A-Z][\w’'.-]*)*"
     ),
     # A capitalised name, or a compass direction.
     "place": re.compile(
@@ -350,6 +352,8 @@ def answer_spans(
     pattern = _ANSWER_PATTERNS.get(kind)
     if pattern is None:
         return []
+    if kind == "person":
+        return list(_person_names(text, pattern, question_terms))
     spans = []
     for match in pattern.finditer(text):
         found = terms(match.group())
@@ -357,11 +361,49 @@ def answer_spans(
             continue  # a capitalised first word is only the sentence's start
         if kind == "number" and counted and not counted & set(terms(text[match.end() :])[:3]):
             continue  # "two missiles" answers how many missiles, not how many talks
-        if kind == "person" and found and found[-1] in question_terms:
-            continue  # "President Joe Biden" names the question's subject, not its answer
         if not found or not set(found) <= question_terms:
             spans.append(match.span())
     return spans
+
+
+_ARTICLE_BEFORE = re.compile(r"\b(?:the|a|an|this|that|these|those)\s+$", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"['’]s?$")
+
+
+def _person_names(text: str, runs: re.Pattern, question_terms: set[str]):
+    """Spans of `text` that look like a person's name: two or more capitalised words in a
+    row that are new to the question.
+
+    A run of capitalised words after an article names a thing ("the United Nations Security
+    Council"). Inside a run, what comes before "of" or "for" is a title or an institution
+    ("Secretary of State Antony Blinken", "Chamber of Commerce"), what comes before a
+    possessive is an owner ("Japan's Prime Minister"), and acronyms ("US") and the
+    question's own words ("Secretary") are titles or subjects, not the answer."""
+    for run in runs.finditer(text):
+        if _ARTICLE_BEFORE.search(text[max(0, run.start() - 8) : run.start()]):
+            continue
+        tokens = list(re.finditer(r"\S+", run.group()))
+        name: list[re.Match] = []
+        for token in tokens:
+            word = token.group()
+            if word in ("of", "for") or (_POSSESSIVE.search(word) and token is not tokens[-1]):
+                name = []  # "Chamber of Commerce"; an owner: "Japan's Prime Minister"
+            elif word.lower() in STOPWORDS:
+                name = []  # a sentence's first word: "On Wednesday"
+            elif not (word.isupper() or _is_question_word(word, question_terms)):
+                name.append(token)
+        if len(name) >= 2:
+            yield run.start() + name[0].start(), run.start() + name[-1].end()
+
+
+def _is_question_word(word: str, question_terms: set[str]) -> bool:
+    """Whether `word` is one of the question's terms, up to its ending (Korea, Korean)."""
+    term = _stem(word.lower().replace("’", "'"))
+    for other in question_terms:
+        shorter, longer = sorted((term, other), key=len)
+        if shorter == longer or (len(shorter) >= 4 and longer.startswith(shorter)):
+            return True
+    return False
 
 
 def wants_typed_answer(kind: str) -> bool:
