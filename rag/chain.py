@@ -24,7 +24,7 @@ from rag.reader import Reading, read
 from rag.retrieval import CANDIDATE_FACTOR, Corpus, Retrieval, candidates, rank_chunks
 from rag.settings import Settings
 from rag.store import IndexReport, Store
-from rag.text import clean_question, counted_terms, question_parts, question_type, terms
+from rag.text import clean_question, counted_terms, question_parts, question_type, term_spans
 from rag.types import Answer
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class Query:
     kind: str  # the kind of answer wanted (see rag.text.question_type)
     terms: list[str]
     vector: np.ndarray
+    term_vectors: np.ndarray  # one row per term: its words' tokens pooled, in context
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class DocQA:
                     document, self.settings.chunk_sentences, self.settings.chunk_overlap
                 )
             ]
-            self._corpus = Corpus.build(documents, chunks, self.store.sentence_vectors)
+            self._corpus = Corpus.build(documents, chunks, self.store.vectors)
             if report.recovered:
                 log.warning("rebuilt a damaged index: %s", report.recovered)
             return report
@@ -113,10 +114,23 @@ class DocQA:
         first, *rest = question_parts(question)
         # "Who spoke, and where was he?": a later part's pronoun points into the first part.
         parts = [first, *(standalone(part, [first]) for part in rest)]
-        vectors = self.embeddings.encode(parts)
+        spans = [term_spans(part) for part in parts]
+        vectors, term_vectors = self.embeddings.encode_with_parts(
+            parts, [[(start, end) for start, end, _term in found] for found in spans]
+        )
         return [
-            Query(asked, question, part, question_type(part), terms(part), vector)
-            for part, vector in zip(parts, vectors, strict=True)
+            Query(
+                asked,
+                question,
+                part,
+                question_type(part),
+                [term for _start, _end, term in found],
+                vector,
+                part_term_vectors,
+            )
+            for part, found, vector, part_term_vectors in zip(
+                parts, spans, vectors, term_vectors, strict=True
+            )
         ]
 
     def check_question(self, question: str) -> str:
@@ -150,6 +164,7 @@ class DocQA:
             chunks=[corpus.chunks[row] for row in rows],
             candidates=candidates(corpus, rows, query.vector, query.terms),
             question_terms=query.terms,
+            term_vectors=query.term_vectors,
         )
         return query, retrieval
 

@@ -1,4 +1,5 @@
-"""Sentence splitting and sentence-aware chunking that keep character offsets."""
+"""Sentence splitting, clause splitting and sentence-aware chunking that keep character
+offsets."""
 
 from __future__ import annotations
 
@@ -55,6 +56,61 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         if start < end:
             spans.append((start, end))
     return spans
+
+
+# A clause ends at a comma, semicolon, colon or dash, or before a word that opens one.
+_CLAUSE_BREAK = re.compile(
+    r"[,;:—–]+[\"”’')\]]*\s+|\s+(?=(?:but|while|after|before|although|though|because|which"
+    r"|who|whose|whom|where|despite|unless|whereas|if)\b)"
+)
+MIN_CLAUSE_WORDS = 4  # shorter pieces join the clause before them
+
+
+def clauses(sentence: Span) -> list[Span]:
+    """The sentence's clauses, when it has two or more; otherwise [].
+
+    Pieces shorter than MIN_CLAUSE_WORDS words join their neighbour, so "Japan and the
+    United Nations" stays whole while "…, he said, after the missiles were fired" splits.
+    """
+    text = sentence.text
+    cuts = [0] + [match.end() for match in _CLAUSE_BREAK.finditer(text)] + [len(text)]
+    pieces: list[list[int]] = []
+    for start, end in itertools.pairwise(cuts):
+        if pieces and len(text[start:end].split()) < MIN_CLAUSE_WORDS:
+            pieces[-1][1] = end
+        else:
+            pieces.append([start, end])
+    if len(pieces) > 1 and len(text[pieces[0][0] : pieces[0][1]].split()) < MIN_CLAUSE_WORDS:
+        pieces[1][0] = pieces[0][0]
+        del pieces[0]
+    spans = []
+    for start, end in pieces:
+        while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:—–"):
+            end -= 1
+        if start < end:
+            at = sentence.start
+            spans.append(Span(sentence.doc_id, at + start, at + end, text[start:end]))
+    return spans if len(spans) > 1 else []
+
+
+_SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*$")
+MAX_HEADING_WORDS = 15
+
+
+def is_heading(sentence: Span, text: str) -> bool:
+    """Whether `sentence` is a title or section heading of `text`, its document: a short line
+    of its own that does not end like a sentence, or a Markdown heading. Headings help find
+    a passage but are not statements to quote as an answer."""
+    whole_line = (sentence.start == 0 or text[sentence.start - 1] == "\n") and (
+        sentence.end == len(text) or text[sentence.end] in "\r\n"
+    )
+    if not whole_line:
+        return False
+    return sentence.text.startswith("#") or (
+        not _SENTENCE_END.search(sentence.text)
+        and len(sentence.text.split()) <= MAX_HEADING_WORDS
+        and not sentence.text.lstrip().startswith(("-", "*", "•"))
+    )
 
 
 def sentences(document: Document) -> list[Span]:

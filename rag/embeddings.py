@@ -49,6 +49,41 @@ class SentenceEmbeddings(Embeddings):
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def encode_with_parts(
+        self, texts: list[str], parts: list[list[tuple[int, int]]], progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Unit vectors for `texts`, and for the given character ranges of each text.
+
+        A part's vector is the normalised mean of the text's token vectors inside the range:
+        the same mean pooling the model applies to the whole text, so parts cost no extra
+        model run, and each part is read in the context of its whole sentence.
+        """
+        dimension = self.dimension if texts else 0
+        vectors = np.zeros((len(texts), dimension), dtype=np.float32)
+        part_vectors = [np.zeros((len(ranges), dimension), dtype=np.float32) for ranges in parts]
+        if not texts:
+            return vectors, part_vectors
+        model = self.model
+        tokens = model.encode(
+            texts,
+            batch_size=self.batch_size,
+            output_value="token_embeddings",
+            show_progress_bar=progress,
+        )
+        offsets = model.tokenizer(
+            texts, return_offsets_mapping=True, truncation=True, max_length=model.max_seq_length
+        )["offset_mapping"]
+        for row, (token_vectors, spans) in enumerate(zip(tokens, offsets, strict=True)):
+            token_vectors = token_vectors.float().numpy()
+            vectors[row] = _unit(token_vectors.mean(axis=0))
+            starts = np.array([start for start, end in spans])
+            ends = np.array([end for start, end in spans])
+            for index, (start, end) in enumerate(parts[row]):
+                inside = (ends > starts) & (starts >= start) & (ends <= end)
+                if inside.any():
+                    part_vectors[row][index] = _unit(token_vectors[inside].mean(axis=0))
+        return vectors, part_vectors
+
     @property
     def dimension(self) -> int:
         """Length of one vector."""
@@ -61,3 +96,7 @@ class SentenceEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         """LangChain's single-query entry point."""
         return self.encode([text])[0].tolist()
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from rag.retrieval import Candidate, Corpus, Retrieval, coverage
 from rag.text import answer_spans, wants_typed_answer
 from rag.types import Span
@@ -22,8 +24,11 @@ W_COVERAGE = 1.0
 W_TYPE = 0.35
 # Abstention: the evidence must reach all of these.
 MIN_DENSE = 0.30  # cosine of the candidate closest to the question
-MIN_EVIDENCE = 0.4  # score of the best sentence, less the unknown-terms penalty
-W_UNKNOWN = 0.6  # penalty per share of the question's weight in terms the corpus never uses
+MIN_EVIDENCE = 0.4  # score of the best sentence
+# An answer to an open question ("what", "how") must not miss most of the question's terms
+# unless what it misses is near in meaning (see `unmatched`).
+MIN_UNMATCHED = 0.5
+MIN_UNMATCHED_CLOSENESS = 0.2
 # A second sentence joins when it adds this much coverage and scores this share of the best.
 MIN_COVERAGE_GAIN = 0.15
 MIN_SECOND_SCORE = 0.6
@@ -36,7 +41,7 @@ class Reading:
     spans: list[Span]
     abstained: bool
     reason: str = ""
-    confidence: float = 0.0  # the evidence score; answers need at least MIN_EVIDENCE
+    confidence: float = 0.0  # the best sentence's score; answers need at least MIN_EVIDENCE
 
 
 def read(corpus: Corpus, retrieval: Retrieval, kind: str, counted: set[str]) -> Reading:
@@ -73,7 +78,12 @@ def read(corpus: Corpus, retrieval: Retrieval, kind: str, counted: set[str]) -> 
         return Reading([], True, f"nothing close to the question ({closest:.2f})")
     if not any(typed[c.row] for c in context):
         return Reading([], True, f"no {kind} in the evidence")
-    evidence = score(best) - W_UNKNOWN * unknown_share(corpus, retrieval.question_terms)
+    if not wants_typed_answer(kind):
+        share, closeness = unmatched(corpus, retrieval, best)
+        if share >= MIN_UNMATCHED and closeness < MIN_UNMATCHED_CLOSENESS:
+            reason = f"{share:.0%} of the question is missing from the evidence ({closeness:.2f})"
+            return Reading([], True, reason)
+    evidence = score(best)
     if evidence < MIN_EVIDENCE:
         return Reading([], True, f"too little evidence ({evidence:.2f})", evidence)
 
@@ -88,12 +98,26 @@ def read(corpus: Corpus, retrieval: Retrieval, kind: str, counted: set[str]) -> 
     return Reading([c.sentence for c in chosen], False, confidence=evidence)
 
 
-def unknown_share(corpus: Corpus, question_terms: list[str]) -> float:
-    """The idf-weighted share of the question's terms that no sentence of the corpus uses."""
-    wanted = set(question_terms)
-    total = sum(corpus.idf(term) for term in wanted)
-    unknown = sum(corpus.idf(term) for term in wanted if term not in corpus.term_idf)
-    return unknown / total if total else 1.0
+def unmatched(corpus: Corpus, retrieval: Retrieval, candidate: Candidate) -> tuple[float, float]:
+    """How much of the question the candidate sentence lacks, and how near it comes anyway.
+
+    Returns the idf-weighted share of the question's terms missing from the sentence, and
+    the cosine between those terms' pooled vectors (read in the question's context) and the
+    sentence or its closest clause. A paraphrase misses words but not their meaning ("justify"
+    near "legitimate right"); a question about something the text never covers ("the
+    population of X", when the text only mentions X) misses both.
+    """
+    present = set(corpus.sentence_terms[candidate.row])
+    missing = [index for index, term in enumerate(retrieval.question_terms) if term not in present]
+    total = sum(corpus.idf(term) for term in retrieval.question_terms)
+    if not missing or not total:
+        return 0.0, 1.0
+    share = sum(corpus.idf(retrieval.question_terms[index]) for index in missing) / total
+    pooled = retrieval.term_vectors[missing].mean(axis=0)
+    pooled /= max(float(np.linalg.norm(pooled)), 1e-12)
+    rows = [corpus.sentence_vectors[candidate.row]]
+    rows += [corpus.clause_vectors[clause] for clause in corpus.sentence_clauses[candidate.row]]
+    return share, float(np.max(np.asarray(rows) @ pooled))
 
 
 def _complement(corpus, retrieval, best, others, best_score, score) -> Candidate | None:

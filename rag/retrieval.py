@@ -1,5 +1,5 @@
 """Hybrid retrieval: dense (Chroma) and lexical (BM25) chunk rankings fused, then the
-sentences inside the best chunks scored for the reader."""
+sentences inside the best chunks, and their clauses, scored for the reader."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 
+from rag.chunking import clauses, is_heading
 from rag.text import terms
 from rag.types import Chunk, Document, Span
 
@@ -22,12 +23,17 @@ CANDIDATE_FACTOR = 3  # each ranking offers this many times top_k chunks to the 
 
 @dataclass(frozen=True)
 class Corpus:
-    """Everything retrieval needs in memory: documents, chunks, sentences and their vectors."""
+    """Everything retrieval needs in memory: documents, chunks, sentences, clauses and their
+    vectors."""
 
     documents: dict[str, Document]
     chunks: list[Chunk]
     sentences: list[Span]
     sentence_vectors: np.ndarray  # one unit row per sentence
+    clauses: list[Span]  # the parts of sentences that have two or more
+    clause_vectors: np.ndarray  # one unit row per clause
+    sentence_clauses: list[list[int]]  # clause rows of each sentence; [] for one-clause ones
+    headings: frozenset[int]  # sentence rows that are titles or headings, never quoted
     sentence_terms: list[list[str]]
     chunk_sentences: list[list[int]]  # sentence rows of each chunk
     chunk_rows: dict[str, int]  # chunk id -> row in `chunks`
@@ -36,7 +42,8 @@ class Corpus:
 
     @classmethod
     def build(cls, documents: Sequence[Document], chunks: list[Chunk], vectors_of) -> Corpus:
-        """Index `chunks` in memory; `vectors_of(sentences)` returns their stored vectors."""
+        """Index `chunks` in memory; `vectors_of(kind, spans)` returns the stored vectors of
+        sentences (kind "sentences") or clauses ("clauses")."""
         rows: dict[str, int] = {}
         sentences: list[Span] = []
         chunk_sentences = []
@@ -48,7 +55,14 @@ class Corpus:
                     sentences.append(sentence)
                 members.append(rows[sentence.id])
             chunk_sentences.append(members)
+        texts = {document.doc_id: document.text for document in documents}
         sentence_terms = [terms(sentence.text) for sentence in sentences]
+        all_clauses: list[Span] = []
+        sentence_clauses = []
+        for sentence in sentences:
+            parts = clauses(sentence)
+            sentence_clauses.append(list(range(len(all_clauses), len(all_clauses) + len(parts))))
+            all_clauses.extend(parts)
         chunk_bm25 = bm25s.BM25()
         chunk_bm25.index(
             [
@@ -61,7 +75,15 @@ class Corpus:
             documents={document.doc_id: document for document in documents},
             chunks=chunks,
             sentences=sentences,
-            sentence_vectors=vectors_of(sentences),
+            sentence_vectors=vectors_of("sentences", sentences),
+            clauses=all_clauses,
+            clause_vectors=vectors_of("clauses", all_clauses),
+            sentence_clauses=sentence_clauses,
+            headings=frozenset(
+                row
+                for row, sentence in enumerate(sentences)
+                if is_heading(sentence, texts[sentence.doc_id])
+            ),
             sentence_terms=sentence_terms,
             chunk_sentences=chunk_sentences,
             chunk_rows={chunk.id: row for row, chunk in enumerate(chunks)},
@@ -80,7 +102,8 @@ class Candidate:
 
     row: int  # in corpus.sentences
     sentence: Span
-    dense: float  # cosine similarity to the question
+    dense: float  # cosine similarity to the question: the sentence's or its best clause's
+    clause: Span  # the clause closest to the question; the sentence if it has one clause
     coverage: float  # idf-weighted share of the question's terms it contains
 
 
@@ -91,6 +114,7 @@ class Retrieval:
     chunks: list[Chunk]  # best first
     candidates: list[Candidate]  # sentences of those chunks, in document order
     question_terms: list[str]
+    term_vectors: np.ndarray  # each question term's vector in the question's context
 
 
 def rank_chunks(
@@ -122,20 +146,35 @@ def candidates(
     question_vector: np.ndarray,
     question_terms: list[str],
 ) -> list[Candidate]:
-    """Score every sentence of the given chunks against the question."""
-    rows = sorted({row for chunk in chunk_rows for row in corpus.chunk_sentences[chunk]})
+    """Score every sentence of the given chunks that can be quoted (not a heading)."""
+    rows = sorted(
+        {row for chunk in chunk_rows for row in corpus.chunk_sentences[chunk]} - corpus.headings
+    )
     if not rows:
         return []
     dense = corpus.sentence_vectors[rows] @ question_vector
-    return [
-        Candidate(
-            row=row,
-            sentence=corpus.sentences[row],
-            dense=float(score),
-            coverage=coverage(corpus, question_terms, corpus.sentence_terms[row]),
+    clause_rows = [clause for row in rows for clause in corpus.sentence_clauses[row]]
+    clause_dense: dict[int, float] = {}
+    if clause_rows:
+        scores = corpus.clause_vectors[clause_rows] @ question_vector
+        clause_dense = dict(zip(clause_rows, scores.tolist(), strict=True))
+    found = []
+    for row, score in zip(rows, dense, strict=True):
+        sentence = corpus.sentences[row]
+        best_clause, best_score = sentence, float(score)
+        for clause in corpus.sentence_clauses[row]:
+            if clause_dense[clause] > best_score:
+                best_clause, best_score = corpus.clauses[clause], clause_dense[clause]
+        found.append(
+            Candidate(
+                row=row,
+                sentence=sentence,
+                dense=best_score,
+                clause=best_clause,
+                coverage=coverage(corpus, question_terms, corpus.sentence_terms[row]),
+            )
         )
-        for row, score in zip(rows, dense, strict=True)
-    ]
+    return found
 
 
 def coverage(corpus: Corpus, question_terms: list[str], passage_terms: list[str]) -> float:

@@ -1,7 +1,9 @@
-"""The Chroma index: two collections (chunks, sentences) and a content-hash manifest.
+"""The Chroma index: three collections (chunks, sentences, clauses) and a content-hash
+manifest.
 
 Sentences are embedded once; a chunk's vector is the normalised mean of its sentences'
-vectors, so indexing encodes each sentence exactly once. The manifest lives in the chunk
+vectors, and a clause's vector the mean of its sentence's token vectors inside it, so
+indexing runs the model over each sentence exactly once. The manifest lives in the chunk
 collection's metadata: the index format, one content hash per document, and row counts.
 A document's hash is written only after all its rows are, so an interrupted build is
 finished by the next one, and rows that disagree with the manifest mean a damaged index.
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.chunking import chunk_document
+from rag.chunking import chunk_document, clauses
 from rag.documents import content_hash
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import StoreError
@@ -31,11 +33,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = "docqa-2"  # bump when what is stored, or how, changes: forces a rebuild
+INDEX_FORMAT = "docqa-3"  # bump when what is stored, or how, changes: forces a rebuild
 _DOC_KEY = "doc:"
 _FORMAT_KEY = "docqa:format"
 _CHUNKS_KEY = "docqa:chunks"
 _SENTENCES_KEY = "docqa:sentences"
+_CLAUSES_KEY = "docqa:clauses"
+_KINDS = {"chunks": _CHUNKS_KEY, "sentences": _SENTENCES_KEY, "clauses": _CLAUSES_KEY}
 _WRITE_BATCH = 1000  # rows per Chroma write
 
 
@@ -46,6 +50,7 @@ class IndexReport:
     documents: int
     chunks: int
     sentences: int
+    clauses: int  # parts of sentences that have more than one
     embedded: int  # sentences encoded by this sync; 0 when nothing changed
     changed: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
@@ -93,21 +98,23 @@ class Store:
                 )
             return self._vectorstore
 
-    def sentence_vectors(self, sentences: Sequence[Span]) -> np.ndarray:
-        """The stored vectors of `sentences`, in their order."""
-        collection = self._collection("sentences")
+    def vectors(self, kind: str, spans: Sequence[Span]) -> np.ndarray:
+        """The stored vectors of `spans` (kind "sentences" or "clauses"), in their order."""
+        if not spans:
+            return np.zeros((0, 0), dtype=np.float32)
+        collection = self._collection(kind)
         rows: dict[str, np.ndarray] = {}
-        ids = [sentence.id for sentence in sentences]
+        ids = [span.id for span in spans]
         for first in range(0, len(ids), _WRITE_BATCH):
             got = collection.get(ids=ids[first : first + _WRITE_BATCH], include=["embeddings"])
             rows.update(zip(got["ids"], got["embeddings"], strict=True))
-        missing = [sentence_id for sentence_id in ids if sentence_id not in rows]
+        missing = [span_id for span_id in ids if span_id not in rows]
         if missing:
             raise StoreError(
-                f"the index at {self._where()} lacks {len(missing)} sentences (first: "
+                f"the index at {self._where()} lacks {len(missing)} {kind} (first: "
                 f"{missing[0]}): run `docqa index` to refresh it"
             )
-        return np.asarray([rows[sentence_id] for sentence_id in ids], dtype=np.float32)
+        return np.asarray([rows[span_id] for span_id in ids], dtype=np.float32)
 
     def close(self) -> None:
         """Forget the client, so the next use opens the index afresh."""
@@ -142,12 +149,11 @@ class Store:
 
     def _check(self) -> None:
         """Raise if the index cannot be read, or its rows disagree with its manifest."""
-        chunks = self._collection("chunks")
-        sentences = self._collection("sentences")
-        manifest = chunks.metadata or {}
+        manifest = self._collection("chunks").metadata or {}
         if manifest.get(_FORMAT_KEY) != self._format():
             return  # another format: sync rebuilds it anyway
-        for collection, key in ((chunks, _CHUNKS_KEY), (sentences, _SENTENCES_KEY)):
+        for kind, key in _KINDS.items():
+            collection = self._collection(kind)
             count = collection.count()
             if count != manifest.get(key, 0):
                 raise ValueError(
@@ -161,7 +167,7 @@ class Store:
         self.close()
         if self.settings.chroma_host:
             client = self._open_client()
-            for kind in ("chunks", "sentences"):
+            for kind in _KINDS:
                 try:
                     client.delete_collection(self._name(kind))
                 except Exception:
@@ -213,16 +219,15 @@ class Store:
     # -- writing -------------------------------------------------------------------------
 
     def _sync(self, documents: Sequence[Document], progress: bool, recovered: str) -> IndexReport:
-        chunks_collection = self._collection("chunks")
-        sentences_collection = self._collection("sentences")
-        manifest = dict(chunks_collection.metadata or {})
+        collections = {kind: self._collection(kind) for kind in _KINDS}
+        manifest = dict(collections["chunks"].metadata or {})
         if manifest.get(_FORMAT_KEY) != self._format():
-            for kind in ("chunks", "sentences"):
+            for kind in _KINDS:
                 self._open_client().delete_collection(self._name(kind))
             self._vectorstore = None
-            chunks_collection = self._collection("chunks")
-            sentences_collection = self._collection("sentences")
+            collections = {kind: self._collection(kind) for kind in _KINDS}
             manifest = {}
+        chunks_collection = collections["chunks"]
 
         hashes = {document.doc_id: content_hash(document) for document in documents}
         indexed = {
@@ -241,15 +246,25 @@ class Store:
             for doc_id in stale:
                 manifest.pop(_DOC_KEY + doc_id, None)
             chunks_collection.modify(metadata=_with_format(manifest, self._format()))
-            for collection in (chunks_collection, sentences_collection):
+            for collection in collections.values():
                 for first in range(0, len(stale), _WRITE_BATCH):
                     collection.delete(
                         where={"doc_id": {"$in": stale[first : first + _WRITE_BATCH]}}
                     )
 
-        vectors = self.embeddings.encode([s.text for s in new_sentences], progress=progress)
+        parts = [clauses(sentence) for sentence in new_sentences]
+        offsets = [
+            [(part.start - sentence.start, part.end - sentence.start) for part in sentence_parts]
+            for sentence, sentence_parts in zip(new_sentences, parts, strict=True)
+        ]
+        vectors, part_vectors = self.embeddings.encode_with_parts(
+            [sentence.text for sentence in new_sentences], offsets, progress=progress
+        )
         by_id = {s.id: vector for s, vector in zip(new_sentences, vectors, strict=True)}
-        _write(sentences_collection, new_sentences, vectors)
+        _write(collections["sentences"], new_sentences, vectors)
+        new_clauses = [part for sentence_parts in parts for part in sentence_parts]
+        if new_clauses:
+            _write(collections["clauses"], new_clauses, np.concatenate(part_vectors))
         new_chunks = [chunk for doc in changed for chunk in chunks[doc.doc_id]]
         chunk_vectors = np.asarray(
             [_mean([by_id[s.id] for s in chunk.sentences]) for chunk in new_chunks]
@@ -258,13 +273,14 @@ class Store:
 
         for doc in changed:
             manifest[_DOC_KEY + doc.doc_id] = hashes[doc.doc_id]
-        manifest[_CHUNKS_KEY] = chunks_collection.count()
-        manifest[_SENTENCES_KEY] = sentences_collection.count()
+        for kind, key in _KINDS.items():
+            manifest[key] = collections[kind].count()
         chunks_collection.modify(metadata=_with_format(manifest, self._format()))
         return IndexReport(
             documents=len(documents),
             chunks=manifest[_CHUNKS_KEY],
             sentences=manifest[_SENTENCES_KEY],
+            clauses=manifest[_CLAUSES_KEY],
             embedded=len(new_sentences),
             changed=tuple(doc.doc_id for doc in changed),
             removed=tuple(removed),

@@ -247,7 +247,17 @@ def _stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Stemmed content words: what lexical matching and coverage compare."""
-    return [_stem(word) for word in words(text) if word not in STOPWORDS]
+    return [term for _start, _end, term in term_spans(text)]
+
+
+def term_spans(text: str) -> list[tuple[int, int, str]]:
+    """Each content word's (start, end) in `text`, with its stemmed term."""
+    found = []
+    for match in _WORD.finditer(text):
+        word = match.group().lower().replace("’", "'")
+        if word not in STOPWORDS:
+            found.append((match.start(), match.end(), _stem(word)))
+    return found
 
 
 _WH_WORD = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b")
@@ -368,6 +378,7 @@ def answer_spans(
 
 _ARTICLE_BEFORE = re.compile(r"\b(?:the|a|an|this|that|these|those)\s+$", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"['’]s?$")
+_NAME_WINDOW = 4  # words either side of a name in which a question word must stand
 
 
 def _person_names(text: str, runs: re.Pattern, question_terms: set[str]):
@@ -392,8 +403,14 @@ def _person_names(text: str, runs: re.Pattern, question_terms: set[str]):
                 name = []  # a sentence's first word: "On Wednesday"
             elif not (word.isupper() or _is_question_word(word, question_terms)):
                 name.append(token)
-        if len(name) >= 2:
-            yield run.start() + name[0].start(), run.start() + name[-1].end()
+        if len(name) < 2:
+            continue
+        start, end = run.start() + name[0].start(), run.start() + name[-1].end()
+        # A name answers when it stands next to what the question asks about: "spokesman
+        # Ned Price" answers "Who is the spokesman?", a name elsewhere in the sentence not.
+        nearby = words(text[:start])[-_NAME_WINDOW:] + words(text[end:])[:_NAME_WINDOW]
+        if not question_terms or any(_is_question_word(word, question_terms) for word in nearby):
+            yield start, end
 
 
 def _is_question_word(word: str, question_terms: set[str]) -> bool:
