@@ -32,6 +32,7 @@ MIN_UNMATCHED_CLOSENESS = 0.2
 # A second sentence joins when it adds this much coverage and scores this share of the best.
 MIN_COVERAGE_GAIN = 0.15
 MIN_SECOND_SCORE = 0.6
+MAX_QUOTE_WORDS = 25  # a longer sentence is quoted by its answering clauses
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,35 @@ def read(corpus: Corpus, retrieval: Retrieval, kind: str, counted: set[str]) -> 
         if second is not None:
             chosen.append(second)
     chosen.sort(key=lambda c: (c.sentence.doc_id, c.sentence.start))
-    return Reading([c.sentence for c in chosen], False, confidence=evidence)
+    quotes = [_quote(corpus, c, kind, wanted, counted) for c in chosen]
+    return Reading(quotes, False, confidence=evidence)
+
+
+def _quote(corpus: Corpus, chosen: Candidate, kind: str, wanted: set, counted: set) -> Span:
+    """The part of a chosen sentence to quote: all of a short one; of a long one, the clauses
+    from the one closest to the question through the one holding the typed answer, or,
+    for an open question, through the clause after it (what a sentence says about its
+    subject tends to follow it: "If the U.S. adopts ..., the DPRK will be forced ...")."""
+    sentence = chosen.sentence
+    parts = [corpus.clauses[row] for row in corpus.sentence_clauses[chosen.row]]
+    if len(sentence.text.split()) <= MAX_QUOTE_WORDS or chosen.clause not in parts:
+        return sentence
+    best = parts.index(chosen.clause)
+    keep = {best}
+    if wants_typed_answer(kind):
+        for start, _end in answer_spans(sentence.text, kind, wanted, counted):
+            at = sentence.start + start
+            keep |= {index for index, part in enumerate(parts) if part.start <= at < part.end}
+    else:
+        keep.add(min(best + 1, len(parts) - 1))
+    first, last = parts[min(keep)], parts[max(keep)]
+    offset = sentence.start
+    return Span(
+        sentence.doc_id,
+        first.start,
+        last.end,
+        sentence.text[first.start - offset : last.end - offset],
+    )
 
 
 def unmatched(corpus: Corpus, retrieval: Retrieval, candidate: Candidate) -> tuple[float, float]:
