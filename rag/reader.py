@@ -70,7 +70,7 @@ def read(corpus: Corpus, retrieval: Retrieval, kind: str, counted: set[str]) -> 
     # speaker next door), if it shares some of the question's words.
     neighbours = [
         by_row[row]
-        for row in (best.row - 1, best.row + 1)
+        for row in _adjacent(corpus, best.row)
         if row in by_row and by_row[row].coverage > 0
     ]
     context = [best, *neighbours]
@@ -92,7 +92,8 @@ def read(corpus: Corpus, retrieval: Retrieval, kind: str, counted: set[str]) -> 
     if not typed[best.row]:
         chosen.append(next(c for c in neighbours if typed[c.row]))
     else:
-        second = _complement(corpus, retrieval, best, ranked[1:], score(best), score)
+        beside = [by_row[row] for row in _adjacent(corpus, best.row) if row in by_row]
+        second = _complement(corpus, retrieval, best, beside, score(best), score)
         if second is not None:
             chosen.append(second)
     chosen.sort(key=lambda c: (c.sentence.doc_id, c.sentence.start))
@@ -149,13 +150,27 @@ def unmatched(corpus: Corpus, retrieval: Retrieval, candidate: Candidate) -> tup
     return share, float(np.max(np.asarray(rows) @ pooled))
 
 
-def _complement(corpus, retrieval, best, others, best_score, score) -> Candidate | None:
-    """The sentence that adds the most missing question terms, if it adds enough."""
+def _adjacent(corpus: Corpus, row: int) -> list[int]:
+    """The sentences just before and after `row` in its document, headings skipped."""
+    found = []
+    for step in (-1, 1):
+        other = row + step
+        while other in corpus.headings:
+            other += step
+        inside = 0 <= other < len(corpus.sentences)
+        if inside and corpus.sentences[other].doc_id == corpus.sentences[row].doc_id:
+            found.append(other)
+    return found
+
+
+def _complement(corpus, retrieval, best, beside, best_score, score) -> Candidate | None:
+    """The neighbouring sentence that adds the most missing question terms, if it adds
+    enough: an answer that runs over two sentences runs over consecutive ones."""
     base = corpus.sentence_terms[best.row]
     top, top_gain = None, MIN_COVERAGE_GAIN
-    for other in others:
+    for other in beside:
         if score(other) < MIN_SECOND_SCORE * best_score:
-            break
+            continue
         joined = base + corpus.sentence_terms[other.row]
         gain = coverage(corpus, retrieval.question_terms, joined) - best.coverage
         if gain >= top_gain:
