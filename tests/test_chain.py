@@ -91,6 +91,23 @@ def test_answers_with_verified_citations(
     assert any(c.start < end and start < c.end for c in result.citations), result.citations
 
 
+def test_a_long_sentence_is_quoted_by_the_clause_that_answers(
+    docqa: DocQA, article_text: str
+) -> None:
+    result = docqa.answer("How many ballistic missiles did North Korea reportedly fire?")
+    (citation,) = result.citations
+    start, end = _sentence_span(article_text, "fired two ballistic missiles")
+    assert start <= citation.start < citation.end <= end
+    assert citation.end - citation.start < (end - start) / 2  # a clause, not the sentence
+    assert "two" in citation.quote and article_text[citation.start : citation.end] == citation.quote
+
+
+def test_a_heading_is_never_quoted(docqa: DocQA, article_text: str) -> None:
+    heading = next(line for line in article_text.splitlines() if line and line[-1] not in '.”"')
+    result = docqa.answer(f"What does this say: {heading}?")
+    assert result.citations and all(c.quote != heading for c in result.citations)
+
+
 @pytest.mark.parametrize("question", UNANSWERABLE)
 def test_abstains_when_the_article_does_not_say(docqa: DocQA, question: str) -> None:
     result = docqa.answer(question)

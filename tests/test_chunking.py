@@ -1,4 +1,4 @@
-"""Sentence splitting and chunking keep exact character offsets."""
+"""Sentence and clause splitting and chunking keep exact character offsets."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import chunk_document, sentences, split_sentences
+from rag.chunking import (
+    MIN_CLAUSE_WORDS,
+    chunk_document,
+    clauses,
+    is_heading,
+    sentences,
+    split_sentences,
+)
 from rag.types import Document
 
 # Text with the characters that break offset bookkeeping: curly quotes, non-ASCII,
@@ -108,3 +115,54 @@ def test_article_chunks_overlap_by_one_sentence(article_text: str) -> None:
     assert chunks[-1].end == len(article_text)
     for before, after in itertools.pairwise(chunks):
         assert before.sentences[-1] == after.sentences[0]
+
+
+@given(_TEXT)
+@settings(max_examples=300, deadline=None)
+def test_clauses_quote_their_sentence_in_order(text: str) -> None:
+    for sentence in sentences(Document("doc.txt", text)):
+        parts = clauses(sentence)
+        assert len(parts) != 1  # a sentence of one clause has none
+        previous_end = sentence.start
+        for part in parts:
+            assert text[part.start : part.end] == part.text and part.text.strip() == part.text
+            assert previous_end <= part.start < part.end <= sentence.end
+            previous_end = part.end
+
+
+def test_clauses_split_at_commas_and_clause_words_but_keep_short_pieces() -> None:
+    text = (
+        "The council voted to close the old library on Tuesday, although hundreds of residents "
+        "had signed a petition, the mayor said."
+    )
+    (sentence,) = sentences(Document("a.txt", text))
+    assert [part.text for part in clauses(sentence)] == [
+        "The council voted to close the old library on Tuesday",
+        "although hundreds of residents had signed a petition, the mayor said.",
+    ]
+    assert all(len(part.text.split()) >= MIN_CLAUSE_WORDS for part in clauses(sentence))
+    (short,) = sentences(Document("b.txt", "Sales rose, and costs fell."))
+    assert clauses(short) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "headings"),
+    [
+        ("Storm closes ferry routes\nThe storm closed every route.", ["Storm closes ferry routes"]),
+        ("# Installation\nRun the installer.", ["# Installation"]),
+        ("- install the package\n- run it", []),
+        ("The storm closed every route.\nCrews waited.", []),
+        # Too long for a heading, though it lacks a full stop.
+        (
+            "Ferries stopped at noon and the buses that replaced them ran late all day long as "
+            "crowds built up at every stop, residents said",
+            [],
+        ),
+    ],
+)
+def test_headings_are_short_lines_that_do_not_end_like_sentences(
+    text: str, headings: list[str]
+) -> None:
+    spans = sentences(Document("a.md", text))
+    found = [span.text for span in spans if is_heading(span, text)]
+    assert found == headings

@@ -21,6 +21,7 @@ def test_first_build_embeds_every_sentence_second_none(source_dir: Path, tmp_pat
     first = _engine(source_dir, index_dir).index()
     assert first.documents == 1 and first.chunks > 5
     assert first.embedded == first.sentences > first.chunks
+    assert first.clauses > first.sentences // 2  # the article's long sentences have clauses
     assert first.changed == (ARTICLE_ID,)
 
     # A new process (new engine, new client) finds everything in place.
@@ -99,11 +100,14 @@ def test_damaged_index_is_detected_and_rebuilt(
     assert "two" in result.text
 
 
-def test_rows_missing_from_the_manifest_count_as_damage(source_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["chunks", "sentences", "clauses"])
+def test_rows_missing_from_the_manifest_count_as_damage(
+    source_dir: Path, tmp_path: Path, kind: str
+) -> None:
     index_dir = tmp_path / "idx"
     engine = _engine(source_dir, index_dir)
     engine.index()
-    chunks = engine.store._collection("chunks")
-    chunks.delete(ids=[chunks.get(limit=1)["ids"][0]])  # a half-written index
+    collection = engine.store._collection(kind)
+    collection.delete(ids=[collection.get(limit=1)["ids"][0]])  # a half-written index
     report = _engine(source_dir, index_dir).index()
     assert "manifest" in report.recovered
