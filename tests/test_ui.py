@@ -251,10 +251,13 @@ def test_chat_streams_the_answer_and_highlights_its_quotes(
     assert box == "" and hint == "" and doc_id == ARTICLE_ID
     assert [message["role"] for message in chat] == ["user", "assistant"]
     reply = _last_text(chat)
-    assert "two ballistic missiles" in reply and "characters 219–513" in reply
+    cited = client.predict(FIRST_QUESTION, [], api_name="/ask")["citations"]
+    assert "two ballistic missiles" in reply and cited
+    for citation in cited:  # each quote's place in the source, as the API reports it
+        assert f"characters {citation['start']}–{citation['end']}" in reply
+        assert article_text[citation["start"] : citation["end"]] == citation["quote"]
     assert "".join(piece["token"] for piece in source) == article_text
     highlighted = [piece for piece in source if piece["class_or_confidence"]]
-    cited = client.predict(FIRST_QUESTION, [], api_name="/ask")["citations"]
     assert [piece["token"] for piece in highlighted] == [c["quote"] for c in cited]
     assert [piece["class_or_confidence"] for piece in highlighted] == [
         f"[{n}]" for n in range(1, len(cited) + 1)
