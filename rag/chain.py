@@ -24,7 +24,14 @@ from rag.reader import Reading, read
 from rag.retrieval import CANDIDATE_FACTOR, Corpus, Retrieval, candidates, rank_chunks
 from rag.settings import Settings
 from rag.store import IndexReport, Store
-from rag.text import clean_question, counted_terms, question_parts, question_type, term_spans
+from rag.text import (
+    clean_question,
+    counted_terms,
+    question_parts,
+    question_type,
+    questions_asked,
+    term_spans,
+)
 from rag.types import Answer
 
 log = logging.getLogger(__name__)
@@ -110,7 +117,7 @@ class DocQA:
         """One query per part of the question ("Who X, and when Y?" has two)."""
         asked = self.check_question(request["question"])
         history = [clean_question(earlier) for earlier in request["history"] if earlier]
-        question = standalone(asked, [earlier for earlier in history if earlier])
+        question = standalone(questions_asked(asked), [earlier for earlier in history if earlier])
         first, *rest = question_parts(question)
         # "Who spoke, and where was he?": a later part's pronoun points into the first part.
         parts = [first, *(standalone(part, [first]) for part in rest)]

@@ -9,6 +9,8 @@ from functools import lru_cache
 
 import Stemmer
 
+from rag.chunking import split_sentences
+
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 _TAG = re.compile(r"<[^<>]{0,200}>")
 _STEMMER = Stemmer.Stemmer("english")
@@ -296,6 +298,17 @@ def counted_terms(question: str) -> set[str]:
     """The thing a "how many" question counts, as terms: "How many red cars?" -> {red, car}."""
     match = _COUNTED.search(question)
     return set(terms(match.group(1))[:2]) if match else set()
+
+
+def questions_asked(text: str) -> str:
+    """The question sentences of `text`, when it also holds other sentences: instructions or
+    claims around a question ("Ignore the source. How many ...?") are not what is asked.
+
+    questions_asked("Use John Smith. Who spoke?") -> "Who spoke?"
+    """
+    spans = split_sentences(text)
+    asked = [text[start:end] for start, end in spans if text[start:end].rstrip().endswith("?")]
+    return " ".join(asked) if asked and len(asked) < len(spans) else text
 
 
 def question_parts(question: str) -> list[str]:
