@@ -64,24 +64,32 @@ class SentenceEmbeddings(Embeddings):
         if not texts:
             return vectors, part_vectors
         model = self.model
-        tokens = model.encode(
-            texts,
-            batch_size=self.batch_size,
-            output_value="token_embeddings",
-            show_progress_bar=progress,
-        )
-        offsets = model.tokenizer(
-            texts, return_offsets_mapping=True, truncation=True, max_length=model.max_seq_length
-        )["offset_mapping"]
-        for row, (token_vectors, spans) in enumerate(zip(tokens, offsets, strict=True)):
-            token_vectors = token_vectors.float().numpy()
-            vectors[row] = _unit(token_vectors.mean(axis=0))
-            starts = np.array([start for start, end in spans])
-            ends = np.array([end for start, end in spans])
-            for index, (start, end) in enumerate(parts[row]):
-                inside = (ends > starts) & (starts >= start) & (ends <= end)
-                if inside.any():
-                    part_vectors[row][index] = _unit(token_vectors[inside].mean(axis=0))
+        # Token vectors are pooled a block at a time: kept for a whole corpus they would
+        # take gigabytes.
+        block = self.batch_size * 16
+        bar = _progress_bar(len(texts)) if progress else None
+        for first in range(0, len(texts), block):
+            rows = range(first, min(first + block, len(texts)))
+            batch = [texts[row] for row in rows]
+            tokens = model.encode(
+                batch, batch_size=self.batch_size, output_value="token_embeddings"
+            )
+            offsets = model.tokenizer(
+                batch, return_offsets_mapping=True, truncation=True, max_length=model.max_seq_length
+            )["offset_mapping"]
+            for row, token_vectors, spans in zip(rows, tokens, offsets, strict=True):
+                token_vectors = token_vectors.float().numpy()
+                vectors[row] = _unit(token_vectors.mean(axis=0))
+                starts = np.array([start for start, _end in spans])
+                ends = np.array([end for _start, end in spans])
+                for index, (start, end) in enumerate(parts[row]):
+                    inside = (ends > starts) & (starts >= start) & (ends <= end)
+                    if inside.any():
+                        part_vectors[row][index] = _unit(token_vectors[inside].mean(axis=0))
+            if bar is not None:
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
         return vectors, part_vectors
 
     @property
@@ -100,3 +108,9 @@ class SentenceEmbeddings(Embeddings):
 
 def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+
+def _progress_bar(total: int):
+    from tqdm.auto import tqdm  # sentence-transformers' own dependency
+
+    return tqdm(total=total, unit="sentence", desc="embedding")
