@@ -181,6 +181,8 @@ STOPWORDS = frozenset(
 
 # A question's wanted answer, read from its wording (first match wins).
 _QUESTION_TYPES = (
+    # "How much longer/more ...?" asks for a comparison ("twice as long"), not a sum.
+    ("multiple", re.compile(r"\bhow much (?:\w+er|more|less|fewer)\b|\bhow many times\b")),
     ("amount", re.compile(r"\bhow much\b|\bwhat (?:price|cost|sum)\b")),
     (
         "number",
@@ -272,8 +274,8 @@ _JOINED_QUESTION = re.compile(
 
 
 def question_type(question: str) -> str:
-    """The kind of answer a question wants: number, date, time, person, place, reason,
-    yesno or other. question_type("Who fired it?") -> "person"."""
+    """The kind of answer a question wants: amount, multiple, number, date, time, person,
+    place, reason, yesno or other. question_type("Who fired it?") -> "person"."""
     lowered = question.lower()
     wh_words = list(_WH_WORD.finditer(lowered))
     if wh_words:
@@ -340,7 +342,12 @@ _ANSWER_PATTERNS = {
     "amount": re.compile(
         r"[$€£¥]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:%|percent|per cent|dollars|euros|pounds|yen|yuan"
         r"|won|rupees|million|billion|trillion)\b"
-        rf"|\b(?:{_NUMBER_WORDS}|\d+)\s+(?:thirds?|quarters?|fifths?|tenths?)\b|\b(?:half|twice)\b",
+        rf"|\b(?:{_NUMBER_WORDS}|\d+)\s+(?:thirds?|quarters?|fifths?|tenths?)\b",
+        re.IGNORECASE,
+    ),
+    "multiple": re.compile(
+        rf"\b(?:half|twice|thrice|double|triple)\b|\b(?:{_NUMBER_WORDS}|\d[\d.]*)\s*(?:times|%|percent"
+        r"|per cent|fold)\b|\b\d[\d.]*-fold\b",
         re.IGNORECASE,
     ),
     "date": re.compile(

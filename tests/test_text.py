@@ -55,11 +55,19 @@ def test_a_person_question_finds_no_name_in_a_sentence_without_one():
     assert found(text, "person", "What is the name of the Water Board spokesperson?") == []
 
 
-def test_amounts_include_fractions_and_multiples():
+def test_amounts_include_fractions_but_not_bare_multiples():
     assert found("Sales fell by about two thirds.", "amount") == ["two thirds"]
-    assert found("Trips took twice as long.", "amount") == ["twice"]
     assert found("Fares rose 4 percent.", "amount") == ["4 percent"]
+    assert found("Trips took twice as long.", "amount") == []  # no sum: "how much" is unanswered
     assert found("Fares rose again.", "amount") == []
+
+
+def test_comparisons_want_multiples():
+    assert question_type("How much longer did the trip take?") == "multiple"
+    assert question_type("How much does a ticket cost?") == "amount"
+    assert found("Trips took twice as long.", "multiple") == ["twice"]
+    assert found("Prices rose three times over.", "multiple") == ["three times"]
+    assert found("Trips took long.", "multiple") == []
 
 
 def test_a_number_must_count_what_the_question_counts():
