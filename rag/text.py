@@ -267,8 +267,9 @@ def term_spans(text: str) -> list[tuple[int, int, str]]:
 _WH_WORD = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b")
 # A second question joined to the first: "..., and which network was he on?"
 _JOINED_QUESTION = re.compile(
-    r",?\s+and\s+(?=(?:what|which|who|whom|whose|when|where|why|how|did|does|do|is|are|was"
-    r"|were|has|have)\b)",
+    r",?\s+and\s+(?=(?:(?:at|in|on|for|from|to|with|by|about|during|after|before|under)\s+"
+    r"(?:what|which|whom|whose)|what|which|who|whom|whose|when|where|why|how|did|does|do|is"
+    r"|are|was|were|has|have)\b)",
     re.IGNORECASE,
 )
 

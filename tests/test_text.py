@@ -81,6 +81,10 @@ def test_joined_questions_split_at_the_second_wh_word():
         "when did she leave?",
     ]
     assert question_parts("Who resigned and why?") == ["Who resigned and why?"]
+    assert question_parts("Who resigned, and on which day did she go?") == [
+        "Who resigned",
+        "on which day did she go?",
+    ]
 
 
 @pytest.mark.parametrize(
