@@ -26,7 +26,7 @@ from rag.settings import Settings
 from rag.store import IndexReport, Store
 from rag.text import (
     clean_question,
-    counted_terms,
+    focus_terms,
     question_parts,
     question_type,
     questions_asked,
@@ -180,7 +180,7 @@ class DocQA:
             _Read(
                 query,
                 retrieval,
-                read(self.corpus, retrieval, query.kind, counted_terms(query.part)),
+                read(self.corpus, retrieval, query.kind, focus_terms(query.part)),
             )
             for query, retrieval in retrieved
         ]

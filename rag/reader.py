@@ -45,16 +45,17 @@ class Reading:
     confidence: float = 0.0  # the best sentence's score; answers need at least MIN_EVIDENCE
 
 
-def read(corpus: Corpus, retrieval: Retrieval, kind: str, counted: set[str]) -> Reading:
+def read(corpus: Corpus, retrieval: Retrieval, kind: str, focus: set[str]) -> Reading:
     """Choose the answering sentence(s) among the retrieval's candidates, or abstain.
 
-    `kind` is the kind of answer wanted; `counted` what a "how many" question counts."""
+    `kind` is the kind of answer wanted; `focus` what it must stand next to (what a "how
+    many" question counts, the role a "who is the X" question names)."""
     candidates = retrieval.candidates
     if not candidates or not retrieval.question_terms:
         return Reading([], True, "no evidence")
     wanted = set(retrieval.question_terms)
     typed = {
-        c.row: bool(answer_spans(c.sentence.text, kind, wanted, counted))
+        c.row: bool(answer_spans(c.sentence.text, kind, wanted, focus))
         or not wants_typed_answer(kind)
         for c in candidates
     }
@@ -97,11 +98,11 @@ def read(corpus: Corpus, retrieval: Retrieval, kind: str, counted: set[str]) -> 
         if second is not None:
             chosen.append(second)
     chosen.sort(key=lambda c: (c.sentence.doc_id, c.sentence.start))
-    quotes = [_quote(corpus, c, kind, wanted, counted) for c in chosen]
+    quotes = [_quote(corpus, c, kind, wanted, focus) for c in chosen]
     return Reading(quotes, False, confidence=evidence)
 
 
-def _quote(corpus: Corpus, chosen: Candidate, kind: str, wanted: set, counted: set) -> Span:
+def _quote(corpus: Corpus, chosen: Candidate, kind: str, wanted: set, focus: set) -> Span:
     """The part of a chosen sentence to quote: all of a short one; of a long one, the clauses
     from the one closest to the question through the one holding the typed answer, or,
     for an open question, through the clause after it (what a sentence says about its
@@ -113,7 +114,7 @@ def _quote(corpus: Corpus, chosen: Candidate, kind: str, wanted: set, counted: s
     best = parts.index(chosen.clause)
     keep = {best}
     if wants_typed_answer(kind):
-        for start, _end in answer_spans(sentence.text, kind, wanted, counted):
+        for start, _end in answer_spans(sentence.text, kind, wanted, focus):
             at = sentence.start + start
             keep |= {index for index, part in enumerate(parts) if part.start <= at < part.end}
     else:

@@ -295,12 +295,32 @@ def question_type(question: str) -> str:
 
 
 _COUNTED = re.compile(r"\bhow many\s+(.*)", re.IGNORECASE)
+# "Who is the X ...?", "What is the name of the X ...?": the answer names the X.
+_ROLE = re.compile(
+    r"\b(?:who\s+(?:is|was|are|were)\s+(?:the|a|an)|name\s+of(?:\s+(?:the|a|an))?)\s+(.*)",
+    re.IGNORECASE,
+)
+# Where the X ends: a relative or another determiner, a preposition other than "of", a
+# participle ("quoted", "leading"), or punctuation.
+_ROLE_END = re.compile(
+    r"\s(?:who|whom|whose|which|that|the|a|an|this|in|at|on|for|from|to|with|by|as|about|during"
+    r"|after|before|under|\w+ed|\w+ing)\b|[,;:?!.]",
+    re.IGNORECASE,
+)
 
 
-def counted_terms(question: str) -> set[str]:
-    """The thing a "how many" question counts, as terms: "How many red cars?" -> {red, car}."""
-    match = _COUNTED.search(question)
-    return set(terms(match.group(1))[:2]) if match else set()
+def focus_terms(question: str) -> set[str]:
+    """What the answer must stand next to, as terms: the thing a "how many" question counts
+    ("How many red cars?" -> {red, car}), or the role a "who is the X" question names
+    ("Who is the club's new coach?" -> {coach}); otherwise nothing."""
+    if match := _COUNTED.search(question):
+        return set(terms(match.group(1))[:2])
+    if match := _ROLE.search(question):
+        role = match.group(1)
+        end = _ROLE_END.search(role)
+        found = terms(role[: end.start()] if end else role)
+        return {found[-1]} if found else set()
+    return set()
 
 
 def questions_asked(text: str) -> str:
@@ -375,22 +395,23 @@ _ANSWER_PATTERNS = {
 
 
 def answer_spans(
-    text: str, kind: str, question_terms: set[str], counted: set[str] = frozenset()
+    text: str, kind: str, question_terms: set[str], focus: set[str] = frozenset()
 ) -> list[tuple[int, int]]:
     """Spans of `text` that could answer a question of `kind` and are not the question's
-    own words; a number must come just before one of the `counted` terms, when given.
+    own words. With `focus` (see focus_terms), a number must come just before one of its
+    terms and a name must stand near one.
     answer_spans("They fired two.", "number", set()) -> [(11, 14)]"""
     pattern = _ANSWER_PATTERNS.get(kind)
     if pattern is None:
         return []
     if kind == "person":
-        return list(_person_names(text, pattern, question_terms))
+        return list(_person_names(text, pattern, question_terms, focus or question_terms))
     spans = []
     for match in pattern.finditer(text):
         found = terms(match.group())
         if kind == "place" and match.start() == 0 and len(found) < 2:
             continue  # a capitalised first word is only the sentence's start
-        if kind == "number" and counted and not counted & set(terms(text[match.end() :])[:3]):
+        if kind == "number" and focus and not focus & set(terms(text[match.end() :])[:3]):
             continue  # "two missiles" answers how many missiles, not how many talks
         if not found or not set(found) <= question_terms:
             spans.append(match.span())
@@ -402,7 +423,7 @@ _POSSESSIVE = re.compile(r"['’]s?$")
 _NAME_WINDOW = 4  # words either side of a name in which a question word must stand
 
 
-def _person_names(text: str, runs: re.Pattern, question_terms: set[str]):
+def _person_names(text: str, runs: re.Pattern, question_terms: set[str], near: set[str]):
     """Spans of `text` that look like a person's name: two or more capitalised words in a
     row that are new to the question.
 
@@ -410,7 +431,8 @@ def _person_names(text: str, runs: re.Pattern, question_terms: set[str]):
     Council"). Inside a run, what comes before "of" or "for" is a title or an institution
     ("Secretary of State Antony Blinken", "Chamber of Commerce"), what comes before a
     possessive is an owner ("Japan's Prime Minister"), and acronyms ("US") and the
-    question's own words ("Secretary") are titles or subjects, not the answer."""
+    question's own words ("Secretary") are titles or subjects, not the answer. A name must
+    stand within a few words of one of the `near` terms."""
     for run in runs.finditer(text):
         if _ARTICLE_BEFORE.search(text[max(0, run.start() - 8) : run.start()]):
             continue
@@ -430,7 +452,7 @@ def _person_names(text: str, runs: re.Pattern, question_terms: set[str]):
         # A name answers when it stands next to what the question asks about: "spokesman
         # Ned Price" answers "Who is the spokesman?", a name elsewhere in the sentence not.
         nearby = words(text[:start])[-_NAME_WINDOW:] + words(text[end:])[:_NAME_WINDOW]
-        if not question_terms or any(_is_question_word(word, question_terms) for word in nearby):
+        if not near or any(_is_question_word(word, near) for word in nearby):
             yield start, end
 
 

@@ -4,7 +4,14 @@ The sentences are made up for these tests, on purpose not taken from the seed ar
 
 import pytest
 
-from rag.text import answer_spans, question_parts, question_type, questions_asked, terms
+from rag.text import (
+    answer_spans,
+    focus_terms,
+    question_parts,
+    question_type,
+    questions_asked,
+    terms,
+)
 
 
 def found(text: str, kind: str, question: str = "", counted: frozenset = frozenset()) -> list:
@@ -53,6 +60,29 @@ def test_person_names_ignore_owners_acronyms_and_sentence_starts():
 def test_a_person_question_finds_no_name_in_a_sentence_without_one():
     text = "A spokesperson for the Brackley Water Board said repairs would take a week."
     assert found(text, "person", "What is the name of the Water Board spokesperson?") == []
+
+
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        ("How many red cars were sold?", {"red", "car"}),
+        ("Who is the club's new coach?", {"coach"}),
+        ("Who was the driver named in the report?", {"driver"}),
+        ("What is the name of the mediator the mayor wants?", {"mediat"}),
+        ("Who is Oskar Lind?", set()),  # asks what he is, not a name
+        ("Against whom is the ban aimed?", set()),
+    ],
+)
+def test_focus_terms(question: str, focus: set) -> None:
+    assert focus_terms(question) == focus
+
+
+def test_a_name_must_stand_next_to_the_role_asked_for():
+    text = "Mayor Ana Lopez said both sides would meet an independent mediator on Friday."
+    mediator = "What is the name of the independent mediator?"
+    assert found(text, "person", mediator, focus_terms(mediator)) == []
+    mayor = "Who is the mayor?"
+    assert found(text, "person", mayor, focus_terms(mayor)) == ["Ana Lopez"]
 
 
 def test_amounts_include_fractions_but_not_bare_multiples():
