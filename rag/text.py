@@ -314,7 +314,13 @@ def focus_terms(question: str) -> set[str]:
     ("How many red cars?" -> {red, car}), or the role a "who is the X" question names
     ("Who is the club's new coach?" -> {coach}); otherwise nothing."""
     if match := _COUNTED.search(question):
-        return set(terms(match.group(1))[:2])
+        # The counted noun phrase ends at its verb: "How many boats does X run?" counts boats.
+        counted = []
+        for word in words(match.group(1)):
+            if word in _AUXILIARIES:
+                break
+            counted.append(word)
+        return set(terms(" ".join(counted))[-2:])  # the noun, last, and a modifier
     if match := _ROLE.search(question):
         role = match.group(1)
         end = _ROLE_END.search(role)

@@ -66,6 +66,8 @@ def test_a_person_question_finds_no_name_in_a_sentence_without_one():
     ("question", "focus"),
     [
         ("How many red cars were sold?", {"red", "car"}),
+        ("How many boats does the Harbour Company run?", {"boat"}),
+        ("How many North Korean officials were named?", {"korean", "offici"}),
         ("Who is the club's new coach?", {"coach"}),
         ("Who was the driver named in the report?", {"driver"}),
         ("What is the name of the mediator the mayor wants?", {"mediat"}),
