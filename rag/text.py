@@ -185,10 +185,12 @@ _QUESTION_TYPES = (
     ("multiple", re.compile(r"\bhow much (?:\w+er|more|less|fewer)\b|\bhow many times\b")),
     ("amount", re.compile(r"\bhow much\b|\bwhat (?:price|cost|sum)\b")),
     (
+        "duration",
+        re.compile(r"\bhow long\b|\bfor how (?:many|much) (?:\w+ )?(?:time|days|hours)\b"),
+    ),
+    (
         "number",
-        re.compile(
-            r"\bhow (?:many|far|long|old|large|big)\b|\bwhat (?:number|percentage|amount)\b"
-        ),
+        re.compile(r"\bhow (?:many|far|old|large|big)\b|\bwhat (?:number|percentage|amount)\b"),
     ),
     ("date", re.compile(r"\b(?:what|which) (?:\w+ )?(?:date|year|month)\b|\bcalendar\b")),
     ("time", re.compile(r"\bwhen\b|\b(?:what|which) (?:\w+ )?(?:day|time|hour)\b|\bhow soon\b")),
@@ -275,8 +277,8 @@ _JOINED_QUESTION = re.compile(
 
 
 def question_type(question: str) -> str:
-    """The kind of answer a question wants: amount, multiple, number, date, time, person,
-    place, reason, yesno or other. question_type("Who fired it?") -> "person"."""
+    """The kind of answer a question wants: amount, multiple, duration, number, date, time,
+    person, place, reason, yesno or other. question_type("Who fired it?") -> "person"."""
     lowered = question.lower()
     wh_words = list(_WH_WORD.finditer(lowered))
     if wh_words:
@@ -375,6 +377,13 @@ _ANSWER_PATTERNS = {
     "multiple": re.compile(
         rf"\b(?:half|twice|thrice|double|triple)\b|\b(?:{_NUMBER_WORDS}|\d[\d.]*)\s*(?:times|%|percent"
         r"|per cent|fold)\b|\b\d[\d.]*-fold\b",
+        re.IGNORECASE,
+    ),
+    "duration": re.compile(
+        rf"\b(?:{_NUMBER_WORDS}|\d[\d,.]*|a few|several|a|an)\s+(?:\w+\s+)?(?:seconds?|minutes?"
+        r"|hours?|days?|nights?|weeks?|months?|years?|decades?)\b"
+        r"|\b(?:indefinitely|until|till|overnight|all (?:day|night|week))\b"
+        r"|\bas long as(?:\s+[\w’']+){1,3}",  # "as long as it takes"
         re.IGNORECASE,
     ),
     "date": re.compile(

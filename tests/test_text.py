@@ -26,6 +26,7 @@ def found(text: str, kind: str, question: str = "", counted: frozenset = frozens
         ("Who opened the bridge?", "person"),
         ("What is the name of the new coach?", "person"),
         ("How many trains were cancelled?", "number"),
+        ("How long was the line closed?", "duration"),
         ("How much did the tickets cost?", "amount"),
         ("When did the strike start?", "time"),
         ("In what year was the bridge built?", "date"),
@@ -92,6 +93,14 @@ def test_amounts_include_fractions_but_not_bare_multiples():
     assert found("Fares rose 4 percent.", "amount") == ["4 percent"]
     assert found("Trips took twice as long.", "amount") == []  # no sum: "how much" is unanswered
     assert found("Fares rose again.", "amount") == []
+
+
+def test_how_long_wants_a_duration():
+    assert question_type("How long did the strike last?") == "duration"
+    assert found("The strike lasted eleven days.", "duration") == ["eleven days"]
+    assert found("Talks go on as long as it takes.", "duration") == ["as long as it takes"]
+    assert found("The strike went on indefinitely.", "duration") == ["indefinitely"]
+    assert found("The strike was long.", "duration") == []
 
 
 def test_comparisons_want_multiples():
