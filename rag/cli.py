@@ -52,7 +52,8 @@ def _index(args: argparse.Namespace) -> int:
     if report.recovered:
         print(f"the old index was damaged ({report.recovered}) and has been rebuilt")
     print(
-        f"{report.documents} documents, {report.chunks} chunks, {report.sentences} sentences; "
+        f"{report.documents} documents, {report.chunks} chunks, {report.sentences} sentences, "
+        f"{report.clauses} clauses; "
         f"embedded {report.embedded} sentences"
         + (f"; re-indexed {', '.join(report.changed)}" if report.changed else "; nothing changed")
         + (f"; removed {', '.join(report.removed)}" if report.removed else "")
