@@ -18,11 +18,11 @@ from rag.types import Chunk, Document, Span
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it narrates every index build
 
 RRF_K = 60  # reciprocal-rank-fusion damping, the value of Cormack et al.
-CANDIDATE_FACTOR = 3
+CANDIDATE_FACTOR = 3  # each ranking offers this many times top_k chunks to the fusion
 # How far a clause closer to the question than its whole sentence lifts the sentence's
 # dense score (0: not at all; 1: to the clause's). The middle of the best range on the
 # eval suite's tuning split.
-CLAUSE_WEIGHT = 0.75  # each ranking offers this many times top_k chunks to the fusion
+CLAUSE_WEIGHT = 0.75
 
 
 @dataclass(frozen=True)
