@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 
 from rag.types import Citation, Document, Span
@@ -33,6 +34,19 @@ def verify(citation: Citation, document: Document) -> bool:
     )
 
 
+_SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*$")
+
+
 def render(citations: list[Citation]) -> str:
-    """The answer text: each quote followed by its number. render([c]) -> "quote [1]" """
-    return " ".join(f"{citation.quote} [{number}]" for number, citation in enumerate(citations, 1))
+    """The answer text: each quote followed by its number, with an ellipsis where a quote
+    starts or stops inside a sentence. render([c]) -> "quote [1]" """
+    return " ".join(
+        f"{_with_ellipses(citation.quote)} [{number}]"
+        for number, citation in enumerate(citations, 1)
+    )
+
+
+def _with_ellipses(quote: str) -> str:
+    starts_inside = quote[:1].islower()
+    stops_inside = not _SENTENCE_END.search(quote)
+    return f"{'…' if starts_inside else ''}{quote}{'…' if stops_inside else ''}"

@@ -1,0 +1,28 @@
+"""Citations: verified against the document, rendered as numbered quotes."""
+
+from rag.citations import cite, render, verify
+from rag.types import Citation, Document, Span
+
+TEXT = "The ferry left at dawn. Crews, who had voted to strike, stayed home."
+DOCUMENT = Document("a.txt", TEXT)
+
+
+def _span(piece: str) -> Span:
+    start = TEXT.index(piece)
+    return Span("a.txt", start, start + len(piece), piece)
+
+
+def test_cite_keeps_exact_spans_and_drops_the_rest() -> None:
+    good = _span("The ferry left at dawn.")
+    moved = Span("a.txt", good.start + 1, good.end + 1, good.text)
+    (citation,) = cite([good, moved], {"a.txt": DOCUMENT})
+    assert (citation.start, citation.end, citation.quote) == (good.start, good.end, good.text)
+    assert verify(citation, DOCUMENT)
+
+
+def test_render_numbers_quotes_and_marks_clauses_cut_from_a_sentence() -> None:
+    whole, clause = _span("The ferry left at dawn."), _span("who had voted to strike")
+    citations = cite([whole, clause], {"a.txt": DOCUMENT})
+    assert render(citations) == "The ferry left at dawn. [1] …who had voted to strike… [2]"
+    assert render([]) == ""
+    assert render([Citation("a.txt", 0, 9, "“Go now.”")]) == "“Go now.” [1]"
