@@ -94,6 +94,13 @@ def clauses(sentence: Span) -> list[Span]:
 
 
 _SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*$")
+
+
+def ends_like_sentence(text: str) -> bool:
+    """Whether `text` ends with a full stop, ! ? or …, and any closing quotes or brackets."""
+    return bool(_SENTENCE_END.search(text))
+
+
 MAX_HEADING_WORDS = 15
 
 
@@ -107,7 +114,7 @@ def is_heading(sentence: Span, text: str) -> bool:
     if not whole_line:
         return False
     return sentence.text.startswith("#") or (
-        not _SENTENCE_END.search(sentence.text)
+        not ends_like_sentence(sentence.text)
         and len(sentence.text.split()) <= MAX_HEADING_WORDS
         and not sentence.text.lstrip().startswith(("-", "*", "•"))
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping
 
+from rag.chunking import ends_like_sentence
 from rag.types import Citation, Document, Span
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,6 @@ def verify(citation: Citation, document: Document) -> bool:
     )
 
 
-_SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*$")
-
-
 def render(citations: list[Citation]) -> str:
     """The answer text: each quote followed by its number, with an ellipsis where a quote
     starts or stops inside a sentence. render([c]) -> "quote [1]" """
@@ -48,5 +45,5 @@ def render(citations: list[Citation]) -> str:
 
 def _with_ellipses(quote: str) -> str:
     starts_inside = quote[:1].islower()
-    stops_inside = not _SENTENCE_END.search(quote)
+    stops_inside = not ends_like_sentence(quote)
     return f"{'…' if starts_inside else ''}{quote}{'…' if stops_inside else ''}"

@@ -67,13 +67,10 @@ def read(corpus: Corpus, retrieval: Retrieval, kind: str, focus: set[str]) -> Re
     ranked = sorted(candidates, key=score, reverse=True)
     best = ranked[0]
     by_row = {c.row: c for c in candidates}
+    beside = [by_row[row] for row in _adjacent(corpus, best.row) if row in by_row]
     # A neighbour may supply the answer the best sentence lacks ("..., he said." names the
     # speaker next door), if it shares some of the question's words.
-    neighbours = [
-        by_row[row]
-        for row in _adjacent(corpus, best.row)
-        if row in by_row and by_row[row].coverage > 0
-    ]
+    neighbours = [c for c in beside if c.coverage > 0]
     context = [best, *neighbours]
     closest = max(c.dense for c in candidates)
     if closest < MIN_DENSE and best.coverage < MIN_DENSE:
@@ -93,7 +90,6 @@ def read(corpus: Corpus, retrieval: Retrieval, kind: str, focus: set[str]) -> Re
     if not typed[best.row]:
         chosen.append(next(c for c in neighbours if typed[c.row]))
     else:
-        beside = [by_row[row] for row in _adjacent(corpus, best.row) if row in by_row]
         second = _complement(corpus, retrieval, best, beside, score(best), score)
         if second is not None:
             chosen.append(second)
