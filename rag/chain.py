@@ -31,6 +31,7 @@ from rag.text import (
     question_type,
     questions_asked,
     term_spans,
+    terms,
 )
 from rag.types import Answer
 
@@ -48,6 +49,7 @@ class Query:
     terms: list[str]
     vector: np.ndarray
     term_vectors: np.ndarray  # one row per term: its words' tokens pooled, in context
+    lent_terms: frozenset[str]  # terms a resolved pronoun brought in from earlier questions
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ class DocQA:
         first, *rest = question_parts(question)
         # "Who spoke, and where was he?": a later part's pronoun points into the first part.
         parts = [first, *(standalone(part, [first]) for part in rest)]
+        typed = set(terms(asked))
+        own = [set(terms(part)) & typed for part in [first, *rest]]
         spans = [term_spans(part) for part in parts]
         vectors, term_vectors = self.embeddings.encode_with_parts(
             parts, [[(start, end) for start, end, _term in found] for found in spans]
@@ -134,9 +138,10 @@ class DocQA:
                 [term for _start, _end, term in found],
                 vector,
                 part_term_vectors,
+                frozenset(term for _start, _end, term in found) - part_own,
             )
-            for part, found, vector, part_term_vectors in zip(
-                parts, spans, vectors, term_vectors, strict=True
+            for part, part_own, found, vector, part_term_vectors in zip(
+                parts, own, spans, vectors, term_vectors, strict=True
             )
         ]
 
@@ -169,9 +174,10 @@ class DocQA:
         rows = rank_chunks(corpus, dense_ids, query.terms, top_k)
         retrieval = Retrieval(
             chunks=[corpus.chunks[row] for row in rows],
-            candidates=candidates(corpus, rows, query.vector, query.terms),
+            candidates=candidates(corpus, rows, query.vector, query.terms, query.lent_terms),
             question_terms=query.terms,
             term_vectors=query.term_vectors,
+            lent_terms=query.lent_terms,
         )
         return query, retrieval
 

@@ -4,22 +4,31 @@ from __future__ import annotations
 
 import re
 
+from rag.text import is_calendar_name
+
 # Pronouns that point back to something named earlier in the conversation.
 _PRONOUN = re.compile(
     r"\b(he|she|they|him|her|them|it|his|hers|their|its|that|this|there|those|these)\b",
     re.IGNORECASE,
 )
 _POSSESSIVE = {"his", "her", "hers", "their", "its"}
+# Pronouns for people (or groups of them): never a day or a month.
+_PERSONAL = {"he", "she", "they", "him", "her", "them", "his", "hers", "their"}
 # Capitalised names, not counting a question's opening word.
 _NAME = re.compile(r"(?<!^)(?<![.?!] )\b[A-Z][\w’'-]*(?:\s+(?:of\s+)?[A-Z][\w’'-]*)*")
+# "the nurse's journey" -> "the nurse"; "the union" -> "the union": a definite noun, by itself
+# or as an owner, the likeliest subject of a later "she" or "they" when no one is named.
+_DEFINITE = re.compile(r"\bthe\s+(\w[\w-]*)(?=['’]s\b)|\bthe\s+(\w[\w-]*)", re.IGNORECASE)
 
 
 def standalone(question: str, history: list[str]) -> str:
-    """Replace the follow-up's first pronoun by the name the latest earlier question used.
+    """Replace the follow-up's first pronoun by what the latest earlier question was about.
 
     standalone("What did he say?", ["Where did Ned Price speak?"]) -> "What did Ned Price say?"
-    Without a pronoun, or a name to put in its place, the earlier question's words are
-    appended instead, so retrieval still sees what the conversation is about.
+    That is the longest name in the earlier question; for "he", "she" or "they", a name that
+    is not a day or a month, or else its first definite noun ("the nurse"). With nothing to
+    put in its place, the earlier question's words are appended instead, so retrieval still
+    sees what the conversation is about.
     """
     if not history:
         return question
@@ -27,9 +36,14 @@ def standalone(question: str, history: list[str]) -> str:
     pronoun = _PRONOUN.search(question)
     if pronoun is None:
         return question
-    names = [name for name in _NAME.findall(previous) if name.split()[0].lower() not in {"i"}]
+    word = pronoun.group().lower()
+    names = [name for name in _NAME.findall(previous) if name.split()[0].lower() != "i"]
+    if word in _PERSONAL:
+        names = [name for name in names if not is_calendar_name(name)]
+        if not names and (definite := _DEFINITE.search(previous)):
+            names = [f"the {definite.group(1) or definite.group(2)}"]
     if names:
         name = max(names, key=len)
-        replacement = f"{name}'s" if pronoun.group().lower() in _POSSESSIVE else name
+        replacement = f"{name}'s" if word in _POSSESSIVE else name
         return f"{question[: pronoun.start()]}{replacement}{question[pronoun.end() :]}"
     return f"{question} ({previous})"

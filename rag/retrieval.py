@@ -23,6 +23,9 @@ CANDIDATE_FACTOR = 3  # each ranking offers this many times top_k chunks to the 
 # dense score (0: not at all; 1: to the clause's). The middle of the best range on the
 # eval suite's tuning split.
 CLAUSE_WEIGHT = 0.75
+# How much a term a follow-up borrowed from the conversation ("he" -> "Ned Price") counts
+# towards coverage, against the question's own words.
+LENT_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class Retrieval:
     candidates: list[Candidate]  # sentences of those chunks, in document order
     question_terms: list[str]
     term_vectors: np.ndarray  # each question term's vector in the question's context
+    lent_terms: frozenset[str] = frozenset()  # question terms the conversation supplied
 
 
 def rank_chunks(
@@ -149,6 +153,7 @@ def candidates(
     chunk_rows: Sequence[int],
     question_vector: np.ndarray,
     question_terms: list[str],
+    lent_terms: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
     """Score every sentence of the given chunks that can be quoted (not a heading)."""
     rows = sorted(
@@ -175,20 +180,29 @@ def candidates(
                 sentence=sentence,
                 dense=float(score) + CLAUSE_WEIGHT * (best_score - float(score)),
                 clause=best_clause,
-                coverage=coverage(corpus, question_terms, corpus.sentence_terms[row]),
+                coverage=coverage(corpus, question_terms, corpus.sentence_terms[row], lent_terms),
             )
         )
     return found
 
 
-def coverage(corpus: Corpus, question_terms: list[str], passage_terms: list[str]) -> float:
-    """The idf-weighted share of the question's distinct terms found in a passage."""
-    wanted = set(question_terms)
-    if not wanted:
+def coverage(
+    corpus: Corpus,
+    question_terms: list[str],
+    passage_terms: list[str],
+    lent_terms: frozenset[str] = frozenset(),
+) -> float:
+    """The idf-weighted share of the question's distinct terms found in a passage; a term a
+    follow-up borrowed from the conversation weighs LENT_WEIGHT of its idf."""
+    weights = {
+        term: corpus.idf(term) * (LENT_WEIGHT if term in lent_terms else 1.0)
+        for term in set(question_terms)
+    }
+    total = sum(weights.values())
+    if not total:
         return 0.0
     present = set(passage_terms)
-    total = sum(corpus.idf(term) for term in wanted)
-    return sum(corpus.idf(term) for term in wanted if term in present) / total
+    return sum(weight for term, weight in weights.items() if term in present) / total
 
 
 def _idf(sentence_terms: list[list[str]]) -> dict[str, float]:

@@ -362,6 +362,14 @@ _MONTHS = (
     "|Jan\\.|Feb\\.|Mar\\.|Apr\\.|Jun\\.|Jul\\.|Aug\\.|Sept?\\.|Oct\\.|Nov\\.|Dec\\."
 )
 _WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_CALENDAR_NAME = re.compile(rf"(?:{_WEEKDAYS}|{_MONTHS})", re.IGNORECASE)
+
+
+def is_calendar_name(name: str) -> bool:
+    """Whether a capitalised word names a day or a month: is_calendar_name("Monday") -> True."""
+    return _CALENDAR_NAME.fullmatch(name) is not None
+
+
 _RELATIVE_TIME = (
     r"today|yesterday|tomorrow|tonight|earlier|later|recently|ago|morning|afternoon|evening"
     r"|night|(?:last|next|this|past|coming|recent) (?:\w+ )?(?:days?|weeks?|months?|years?)"

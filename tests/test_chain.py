@@ -7,6 +7,7 @@ import pytest
 from rag.chain import DocQA
 from rag.citations import verify
 from rag.errors import QuestionError
+from rag.retrieval import coverage
 
 # (question, gold answer, a verbatim piece of the sentence that holds it)
 ANSWERABLE = [
@@ -132,6 +133,28 @@ def test_follow_up_uses_the_earlier_question(
     assert not result.abstained and gold.lower() in result.text.lower(), result.text
     assert result.question != follow_up  # the pronoun was resolved
     assert alone.question == follow_up
+
+
+def test_a_follow_up_cites_its_answer_not_the_sentence_naming_its_subject(docqa: DocQA) -> None:
+    result = docqa.answer(
+        "Which network interviewed him?", history=["What did Antony Blinken call the tests?"]
+    )
+    assert [citation.quote for citation in result.citations if "MSNBC" in citation.quote] == [
+        citation.quote for citation in result.citations
+    ], result.text
+    assert len(result.citations) == 1
+
+
+def test_words_a_follow_up_borrowed_weigh_less_than_its_own(docqa: DocQA) -> None:
+    query = docqa._prepare(
+        {"question": "Which department is he from?", "history": ["Where did Ned Price speak?"]}
+    )[0]
+    assert query.lent_terms == {"ned", "price"}
+    corpus = docqa.corpus
+    names_only = ["ned", "price"]  # a sentence that names him but says nothing of departments
+    own = coverage(corpus, query.terms, names_only)
+    lent = coverage(corpus, query.terms, names_only, query.lent_terms)
+    assert 0 < lent < own
 
 
 def test_each_turn_cites_only_its_own_answer(docqa: DocQA) -> None:
