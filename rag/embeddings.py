@@ -12,6 +12,8 @@ from langchain_core.embeddings import Embeddings
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The weights load from disk in a blink; their progress bar would only clutter the CLI.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 _LOCK = threading.Lock()
 _MODELS: dict[str, object] = {}
