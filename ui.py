@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +30,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 import gradio as gr
 
 from rag import Answer, Citation, DocQAError, Settings
-from rag.documents import load_documents
+from rag.documents import describe_skipped, load_documents, skipped_files
 from rag.types import Document
 
 # rag.chain (LangChain, the model, Chroma) is imported by the warm-up thread and the
@@ -322,17 +322,20 @@ def _wait_until_warm() -> None:
         raise DocQAError(_WARM_FAILURE[0])
 
 
-def status_text(documents: Mapping[str, Document]) -> str:
-    """The status line: loading, ready (with what is indexed), or what went wrong."""
+def status_text(documents: Mapping[str, Document], skipped: Sequence[str] = ()) -> str:
+    """The status line: loading, ready (with what is indexed and what was skipped), or what
+    went wrong."""
     if not _WARM.is_set():
         return "⏳ **Loading** the model and the index…"
     if _WARM_FAILURE:
         return f"{ERROR_MARK} **Not ready**: {escape(_WARM_FAILURE[0])}"
     size = sum(len(document.text) for document in documents.values())
     count = len(documents)
+    note = describe_skipped(skipped)
     return (
         f"✓ **Ready**: {count} document{'s' if count > 1 else ''} "
         f"({size:,} characters) indexed; the model is loaded."
+        + (f" {escape(note[0].upper() + note[1:])}." if note else "")
     )
 
 
@@ -380,8 +383,11 @@ def citation_colours(count: int = 30) -> dict[str, str]:
     }
 
 
-def build_app(documents: Mapping[str, Document], examples: list[str]) -> gr.Blocks:
-    """The Blocks app: a chat on the left, the source with its cited spans on the right."""
+def build_app(
+    documents: Mapping[str, Document], examples: list[str], skipped: Sequence[str] = ()
+) -> gr.Blocks:
+    """The Blocks app: a chat on the left, the source with its cited spans on the right;
+    `skipped` names the source folder's files that are not text, for the status line."""
     doc_ids = list(documents)
     first = doc_ids[0]
     what = "the article" if len(doc_ids) == 1 else f"the {len(doc_ids)} documents"
@@ -393,7 +399,7 @@ def build_app(documents: Mapping[str, Document], examples: list[str]) -> gr.Bloc
             "source does not say, docqa tells you so instead of guessing. Follow-up questions "
             "can refer to earlier ones."
         )
-        status = gr.Markdown(status_text(documents), elem_id="status")
+        status = gr.Markdown(status_text(documents, skipped), elem_id="status")
         poll = gr.Timer(0.5, active=not _WARM.is_set())
         turns = gr.State([])
         with gr.Row(equal_height=False):
@@ -460,7 +466,7 @@ def build_app(documents: Mapping[str, Document], examples: list[str]) -> gr.Bloc
         chatbot.like(record_vote, [turns], None, api_visibility="private")
 
         def refresh_status() -> tuple[str, gr.Timer]:
-            return status_text(documents), gr.Timer(active=not _WARM.is_set())
+            return status_text(documents, skipped), gr.Timer(active=not _WARM.is_set())
 
         poll.tick(refresh_status, None, [status, poll], api_visibility="private")
         app.load(refresh_status, None, [status, poll], api_visibility="private")
@@ -484,9 +490,8 @@ def main() -> int:
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
     host, port = server_address()
     try:
-        documents = {
-            document.doc_id: document for document in load_documents(Settings.from_env().source_dir)
-        }
+        source_dir = Settings.from_env().source_dir
+        documents = {document.doc_id: document for document in load_documents(source_dir)}
     except DocQAError as error:
         print(f"docqa: error: {error}", file=sys.stderr)
         return 2
@@ -495,7 +500,10 @@ def main() -> int:
     _DOCUMENTS.update(documents)
     print("docqa: loading the model and the index in the background…", flush=True)
     threading.Thread(target=warm_up, name="docqa-warm-up", daemon=True).start()
-    app = build_app(documents, load_examples(documents))
+    skipped = skipped_files(source_dir)
+    if skipped:
+        print(f"docqa: {describe_skipped(skipped)}", flush=True)
+    app = build_app(documents, load_examples(documents), skipped)
     app.queue(default_concurrency_limit=8)
     try:
         app.launch(

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from rag.chunking import chunk_document
 from rag.citations import cite, render
-from rag.documents import load_documents
+from rag.documents import load_documents, skipped_files
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import QuestionError
 from rag.followup import standalone
@@ -94,7 +94,7 @@ class DocQA:
             self._corpus = Corpus.build(documents, chunks, self.store.vectors)
             if report.recovered:
                 log.warning("rebuilt a damaged index: %s", report.recovered)
-            return report
+            return replace(report, skipped=tuple(skipped_files(self.settings.source_dir)))
 
     @property
     def corpus(self) -> Corpus:

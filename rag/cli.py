@@ -47,18 +47,25 @@ def _debug() -> bool:
 
 def _index(args: argparse.Namespace) -> int:
     from rag.chain import default_docqa
+    from rag.documents import describe_skipped
 
     report = default_docqa().index(progress=sys.stderr.isatty())
     if report.recovered:
         print(f"the old index was damaged ({report.recovered}) and has been rebuilt")
     print(
-        f"{report.documents} documents, {report.chunks} chunks, {report.sentences} sentences, "
-        f"{report.clauses} clauses; "
-        f"embedded {report.embedded} sentences"
+        f"{_count(report.documents, 'document')}, {_count(report.chunks, 'chunk')}, "
+        f"{_count(report.sentences, 'sentence')}, {_count(report.clauses, 'clause')}; "
+        f"embedded {_count(report.embedded, 'sentence')}"
         + (f"; re-indexed {', '.join(report.changed)}" if report.changed else "; nothing changed")
         + (f"; removed {', '.join(report.removed)}" if report.removed else "")
     )
+    if report.skipped:
+        print(describe_skipped(report.skipped))
     return 0
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _ask(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from rag.errors import SourceError
@@ -22,13 +23,7 @@ def load_documents(source_dir: Path) -> list[Document]:
             f"source folder {source_dir} does not exist: create it with your .txt or .md "
             "files, or point DOCQA_SOURCE_DIR at one"
         )
-    paths = sorted(
-        path
-        for path in source_dir.rglob("*")
-        if path.suffix.lower() in TEXT_SUFFIXES
-        and path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(source_dir).parts)
-    )
+    paths = [path for path in _visible_files(source_dir) if path.suffix.lower() in TEXT_SUFFIXES]
     if not paths:
         suffixes = ", ".join(sorted(TEXT_SUFFIXES))
         raise SourceError(
@@ -39,6 +34,45 @@ def load_documents(source_dir: Path) -> list[Document]:
     if not any(document.text.strip() for document in documents):
         raise SourceError(f"every file in {source_dir} is empty: add some text to answer from")
     return documents
+
+
+def skipped_files(source_dir: Path) -> list[str]:
+    """Files under `source_dir` that docqa does not read because they are not text files
+    (say, .html or .pdf), as paths relative to the folder; hidden ones are not counted."""
+    if not source_dir.is_dir():
+        return []
+    return [
+        path.relative_to(source_dir).as_posix()
+        for path in _visible_files(source_dir)
+        if path.suffix.lower() not in TEXT_SUFFIXES
+    ]
+
+
+def describe_skipped(names: Sequence[str], shown: int = 5) -> str:
+    """One line on the files `skipped_files` found, or "" when there are none.
+
+    describe_skipped(["a.pdf"]) -> "skipped 1 file that is not text (a.pdf): docqa reads
+    .markdown, .md, .text and .txt files"
+    """
+    if not names:
+        return ""
+    listed = ", ".join(names[:shown]) + (
+        f" and {len(names) - shown} more" if len(names) > shown else ""
+    )
+    files = "1 file that is" if len(names) == 1 else f"{len(names)} files that are"
+    suffixes = sorted(TEXT_SUFFIXES)
+    readable = ", ".join(suffixes[:-1]) + f" and {suffixes[-1]}"
+    return f"skipped {files} not text ({listed}): docqa reads {readable} files"
+
+
+def _visible_files(source_dir: Path) -> list[Path]:
+    """Every regular file under `source_dir`, sorted, except those in or under a dot name."""
+    return sorted(
+        path
+        for path in source_dir.rglob("*")
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(source_dir).parts)
+    )
 
 
 def read_document(path: Path, source_dir: Path) -> Document:

@@ -55,6 +55,7 @@ class IndexReport:
     changed: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     recovered: str = ""  # why a damaged index was thrown away and rebuilt, if it was
+    skipped: tuple[str, ...] = ()  # files in the source folder that are not text, unread
 
 
 class Store:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents import content_hash, load_documents
+from rag.documents import content_hash, describe_skipped, load_documents, skipped_files
 from rag.errors import SourceError
 from tests.conftest import ARTICLE_ID, SEEDS
 
@@ -87,6 +87,27 @@ def test_links_and_folders_named_like_text_are_skipped(tmp_path: Path) -> None:
     (tmp_path / "folder.txt").mkdir()
     (document,) = load_documents(tmp_path)
     assert document.doc_id == "good.txt"
+
+
+def test_files_that_are_not_text_are_named_as_skipped(tmp_path: Path) -> None:
+    (tmp_path / "story.txt").write_text("Read me.")
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "page.html").write_text("<p>Not read.</p>")
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text("hidden")
+    assert [document.doc_id for document in load_documents(tmp_path)] == ["story.txt"]
+    assert skipped_files(tmp_path) == ["deep/page.html", "report.pdf"]
+    note = describe_skipped(skipped_files(tmp_path))
+    assert note.startswith("skipped 2 files that are not text (deep/page.html, report.pdf)")
+    assert ".txt" in note and ".md" in note
+
+
+def test_a_long_list_of_skipped_files_is_cut_short() -> None:
+    names = [f"scan-{number}.pdf" for number in range(8)]
+    note = describe_skipped(names, shown=3)
+    assert "scan-0.pdf, scan-1.pdf, scan-2.pdf and 5 more" in note and "scan-3" not in note
+    assert describe_skipped([]) == ""
 
 
 def test_content_hash_changes_with_text_and_name() -> None:

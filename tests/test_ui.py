@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -295,6 +296,18 @@ def test_chat_shows_markup_as_text(client: Client) -> None:
     user, reply = _last_text(chat[:1]), _last_text(chat)
     assert "<img" not in user and "&lt;img" in user
     assert "<img" not in reply and ui.ABSTAIN_MARK in reply
+
+
+def test_status_names_the_files_that_were_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    warm = threading.Event()
+    warm.set()
+    monkeypatch.setattr(ui, "_WARM", warm)
+    monkeypatch.setattr(ui, "_WARM_FAILURE", [])
+    documents = {"a.txt": Document("a.txt", "Some text.")}
+    assert "Skipped" not in ui.status_text(documents)
+    status = ui.status_text(documents, ["scan.pdf"])
+    assert status.startswith("✓ **Ready**")
+    assert ui.escape("Skipped 1 file that is not text (scan.pdf)") in status
 
 
 def test_missing_source_folder_is_a_friendly_exit(tmp_path: Path) -> None:
