@@ -217,7 +217,7 @@ def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
     try:
         _wait_until_warm()
         with _ANSWER_LOCK:
-            result = _docqa().answer(question, list(history or []))
+            result = _docqa().answer(question, history)
     except DocQAError as error:
         raise gr.Error(str(error), print_exception=False) from None
     except Exception:

@@ -111,15 +111,17 @@ class DocQA:
 
     def answer(self, question: str, history: list[str] | None = None) -> Answer:
         """Answer `question` from the sources; `history` holds the earlier questions."""
-        return self.chain.invoke({"question": question, "history": history or []})
+        return self.chain.invoke(
+            {"question": question, "history": [] if history is None else history}
+        )
 
     # -- the stages -----------------------------------------------------------------------
 
     def _prepare(self, request: dict) -> list[Query]:
         """One query per part of the question ("Who X, and when Y?" has two)."""
         asked = self.check_question(request["question"])
-        history = [clean_question(earlier) for earlier in request["history"] if earlier]
-        question = standalone(questions_asked(asked), [earlier for earlier in history if earlier])
+        history = self.check_history(request["history"])
+        question = standalone(questions_asked(asked), history)
         first, *rest = question_parts(question)
         # "Who spoke, and where was he?": a later part's pronoun points into the first part.
         parts = [first, *(standalone(part, [first]) for part in rest)]
@@ -159,6 +161,22 @@ class DocQA:
                 "ask something shorter"
             )
         return cleaned
+
+    def check_history(self, history: object) -> list[str]:
+        """The earlier questions, cleaned, empty ones (and None) dropped; a QuestionError when
+        `history` is not a list of texts."""
+        if isinstance(history, str) or not isinstance(history, list | tuple):
+            raise QuestionError(
+                "history must be a list of the earlier questions, oldest first, "
+                f"not {type(history).__name__}"
+            )
+        for earlier in history:
+            if earlier is not None and not isinstance(earlier, str):
+                raise QuestionError(
+                    f"every earlier question in history must be text, not {type(earlier).__name__}"
+                )
+        cleaned = (clean_question(earlier) for earlier in history if earlier is not None)
+        return [earlier for earlier in cleaned if earlier]
 
     def _retrieve(self, queries: list[Query]) -> list[tuple[Query, Retrieval]]:
         return [self._retrieve_one(query) for query in queries]

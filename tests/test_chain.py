@@ -178,6 +178,24 @@ def test_bad_questions_raise_a_clear_error(docqa: DocQA, question: str, message:
         docqa.answer(question)
 
 
+@pytest.mark.parametrize(
+    ("history", "message"),
+    [
+        ("Who is Ned Price?", "history must be a list of the earlier questions, oldest first"),
+        (["Who is Ned Price?", 7], "must be text, not int"),
+        ({"question": "Who is Ned Price?"}, "not dict"),
+    ],
+)
+def test_bad_history_raises_a_clear_error(docqa: DocQA, history: object, message: str) -> None:
+    with pytest.raises(QuestionError, match=message):
+        docqa.answer("What did he say?", history=history)  # type: ignore[arg-type]
+
+
+def test_empty_earlier_questions_are_ignored(docqa: DocQA) -> None:
+    result = docqa.answer("Which department is he from?", ["What did Ned Price say?", None, "  "])
+    assert result.question == "Which department is Ned Price from?"
+
+
 def test_markup_is_read_as_text(docqa: DocQA) -> None:
     assert "Blinken" in docqa.answer("<b>Who</b> is the US <i>Secretary of State</i>?").text
     result = docqa.answer("<img src=x onerror=alert(1)>")
