@@ -75,6 +75,13 @@ Chat = list[dict[str, Any]]  # Chatbot messages: {"role": ..., "content": ...}
 CSS = """
 #status { font-size: 0.95em; }
 #source .textfield { max-height: 600px; overflow-y: auto; line-height: 1.6; }
+/* Let a quote that starts mid-line run on from the text before it, as in the source: the
+   panel lays its pieces out as blocks otherwise, and its markup puts spaces between them. */
+#source .textfield { display: block !important; font-size: 0; }
+#source .token-container { display: inline !important; }
+#source .token { font-size: var(--text-md); }
+#source .token.highlighted { margin: 0 !important; padding: 1px 2px !important; }
+#source .line-break { display: block; }
 #source .textfield, #source .text { word-break: normal !important; overflow-wrap: break-word; }
 .abstained { color: var(--body-text-color-subdued); font-style: italic; }
 .failed { color: var(--error-text-color, #b91c1c); }

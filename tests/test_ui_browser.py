@@ -138,6 +138,17 @@ def test_answer_streams_and_its_quote_is_highlighted(page: Page, article_text: s
     expect(marked.first).to_be_visible()
     assert marked.first.locator(".text").inner_text() == article_text[start:end]
     assert marked.first.locator(".label").inner_text() == "[1]"
+    # The quote starts mid-line in the source, so it runs on from the line before it.
+    assert article_text[start - 1] != "\n"
+    lines = marked.first.evaluate(
+        """mark => {
+          const text = mark.parentElement.previousElementSibling.querySelector('.text');
+          const before = text.getClientRects();
+          const quote = mark.querySelector('.text').getClientRects();
+          return [before[before.length - 1].top, quote[0].top];
+        }"""
+    )
+    assert abs(lines[0] - lines[1]) < 4, lines
     assert ARTICLE_ID in page.locator("#source").inner_text()
     RESULTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(RESULTS / "ui_answer.png"), full_page=True)
