@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evals import gate, report, runner, setup, tables
-from evals.dataset import load_questions
+from evals.dataset import SPLITS, load_questions
 from evals.scoring import Row, aggregates
 from rag import DocQAError
 
@@ -107,7 +107,12 @@ def _print_results(rows: list[Row], results: dict, k: int, seconds: float) -> No
     print()
     print(tables.question_table(rows))
     print()
-    print(tables.aggregate_table(results, k))
+    by_split = {scope: values for scope, values in results.items() if scope in SPLITS}
+    if by_split:
+        print(tables.aggregate_table({"overall": results["overall"], **by_split}, k))
+        print()
+    by_category = {scope: values for scope, values in results.items() if scope not in SPLITS}
+    print(tables.aggregate_table(by_category, k))
     print()
     print(
         f"{passed}/{len(rows)} passed; the suite took {seconds:.1f} s "

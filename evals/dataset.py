@@ -136,6 +136,10 @@ def _question(path: Path, number: int, entry: object) -> Question:
             raise DatasetError(f"{where}: `{key}` must be a list of non-empty strings")
     if entry["split"] not in SPLITS:
         raise DatasetError(f"{where}: split {entry['split']!r} is not one of {', '.join(SPLITS)}")
+    if entry["category"] in (*SPLITS, "overall"):
+        raise DatasetError(
+            f"{where}: category {entry['category']!r} is taken by the report's own columns"
+        )
     if bool(entry["answers"]) != bool(entry["evidence"]):
         raise DatasetError(
             f"{where}: `answers` and `evidence` must both be empty (unanswerable) or both given"

@@ -1,4 +1,4 @@
-"""The saved results of a run: a JSON report and a PNG chart of the metrics per category."""
+"""The saved results of a run: a JSON report and a PNG chart of its metrics."""
 
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def write_chart(
     axes.set_xticks(range(len(scopes)), ticks)
     axes.set_ylim(0, 1.05)
     axes.set_ylabel("share")
-    axes.set_title("docqa eval: metrics per category")
+    axes.set_title("docqa eval: metrics per split and category")
     axes.grid(axis="y", alpha=0.3)
     axes.legend(fontsize=7, ncols=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if curve:

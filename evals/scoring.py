@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from evals import metrics
-from evals.dataset import Question
+from evals.dataset import SPLITS, Question
 from rag import Answer, Citation
 
 METRICS = (
@@ -165,8 +165,13 @@ def aggregate(rows: Sequence[Row]) -> dict[str, float | None]:
 
 
 def aggregates(rows: Sequence[Row], categories: Iterable[str]) -> dict[str, dict]:
-    """{"overall": aggregate(rows), category: aggregate(its rows), ...} in the given order."""
+    """{"overall": aggregate(rows), "tune": ..., "heldout": ..., category: ..., ...}: each
+    split's rows when the run holds more than one, then each category's, in the given order."""
     result = {"overall": aggregate(rows)}
+    splits = [split for split in SPLITS if any(row.split == split for row in rows)]
+    if len(splits) > 1:
+        for split in splits:
+            result[split] = aggregate([row for row in rows if row.split == split])
     for category in categories:
         members = [row for row in rows if row.category == category]
         if members:

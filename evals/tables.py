@@ -96,7 +96,7 @@ def label(metric: str, k: int) -> str:
 
 
 def aggregate_table(aggregates: Mapping[str, Mapping[str, float | None]], k: int) -> str:
-    """Metrics down the side; overall, then each category, across the top."""
+    """Metrics down the side; the given scopes (overall, splits or categories) across the top."""
     scopes = list(aggregates)
     body = [
         [label(metric, k), *(fmt(aggregates[s].get(metric), metric) for s in scopes)]
@@ -115,7 +115,8 @@ def compare_table(
     new: Mapping[str, Mapping[str, float | None]],
     k: int,
 ) -> str:
-    """Every overall metric old → new with its delta; per category, only the ones that moved."""
+    """Every overall metric old → new with its delta; per split or category, only the ones
+    that moved."""
     body = []
     unchanged = 0
     for scope in dict.fromkeys([*new, *old]):

@@ -92,6 +92,7 @@ evidence = ["Tom came."]
     [
         (("", ""), None),
         (('split = "tune"', 'split = "train"'), "split"),
+        (('category = "factual"', 'category = "heldout"'), "taken by the report's own columns"),
         (('answers = ["Tom"]', "answers = []"), "both be empty"),
         (('id = "q1"', 'id = ""'), "`id` must be non-empty"),
         (("history = []", "history = [1]"), "`history` must be a list"),
@@ -103,6 +104,7 @@ evidence = ["Tom came."]
     ids=[
         "valid",
         "split",
+        "category-named-like-a-split",
         "answers-only",
         "empty-id",
         "history-type",
@@ -286,8 +288,12 @@ def test_aggregate_denominators() -> None:
     assert values["citation_recall"] == 1.0  # answered answerable questions only
     assert values["refusal_accuracy"] == 0.5 and values["false_refusal_rate"] == 0.5
     scoped = aggregates(rows, ["unanswerable", "factual", "absent"])
-    assert list(scoped) == ["overall", "unanswerable", "factual"]
+    # Both splits are present (the answerable rows are tune, the others held out).
+    assert list(scoped) == ["overall", "tune", "heldout", "unanswerable", "factual"]
+    assert scoped["tune"]["questions"] == 2 and scoped["tune"]["answer_accuracy"] == 0.5
+    assert scoped["heldout"]["refusal_accuracy"] == 0.5
     assert scoped["unanswerable"]["recall_at_k"] is None
+    assert "tune" not in aggregates(rows[:2], ["factual"])  # one split: no split columns
 
 
 # -- tables, the gate, where a run looks for its document -------------------------------------
