@@ -16,9 +16,9 @@ _POSSESSIVE = {"his", "her", "hers", "their", "its"}
 _PERSONAL = {"he", "she", "they", "him", "her", "them", "his", "hers", "their"}
 # Capitalised names, not counting a question's opening word.
 _NAME = re.compile(r"(?<!^)(?<![.?!] )\b[A-Z][\w’'-]*(?:\s+(?:of\s+)?[A-Z][\w’'-]*)*")
-# "the nurse's journey" -> "the nurse"; "the union" -> "the union": a definite noun, by itself
-# or as an owner, the likeliest subject of a later "she" or "they" when no one is named.
-_DEFINITE = re.compile(r"\bthe\s+(\w[\w-]*)(?=['’]s\b)|\bthe\s+(\w[\w-]*)", re.IGNORECASE)
+# The word after "the" ("the nurse's journey" -> "nurse"): a definite noun, by itself or as
+# an owner, the likeliest subject of a later "she" or "they" when no one is named.
+_DEFINITE = re.compile(r"\bthe\s+(\w[\w-]*)", re.IGNORECASE)
 
 
 def standalone(question: str, history: list[str]) -> str:
@@ -41,7 +41,7 @@ def standalone(question: str, history: list[str]) -> str:
     if word in _PERSONAL:
         names = [name for name in names if not is_calendar_name(name)]
         if not names and (definite := _DEFINITE.search(previous)):
-            names = [f"the {definite.group(1) or definite.group(2)}"]
+            names = [f"the {definite.group(1)}"]
     if names:
         name = max(names, key=len)
         replacement = f"{name}'s" if word in _POSSESSIVE else name
