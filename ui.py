@@ -74,10 +74,12 @@ Chat = list[dict[str, Any]]  # Chatbot messages: {"role": ..., "content": ...}
 
 CSS = """
 #status { font-size: 0.95em; }
-#source .textfield { max-height: 600px; overflow-y: auto; line-height: 1.6; }
-/* Let a quote that starts mid-line run on from the text before it, as in the source: the
-   panel lays its pieces out as blocks otherwise, and its markup puts spaces between them. */
-#source .textfield { display: block !important; font-size: 0; }
+/* display and font-size let a quote that starts mid-line run on from the text before it, as
+   in the source: the panel lays its pieces out as blocks otherwise, and its markup puts
+   spaces between them. */
+#source .textfield {
+  max-height: 600px; overflow-y: auto; line-height: 1.6; display: block !important; font-size: 0;
+}
 #source .token-container { display: inline !important; }
 #source .token { font-size: var(--text-md); }
 #source .token.highlighted { margin: 0 !important; padding: 1px 2px !important; }
