@@ -49,14 +49,17 @@ class Citation:
 class Answer:
     """What `rag.answer()` returns: the answer text, its citations, and whether it abstained.
 
+    `short` is the shortest phrase of the source that answers (a name, a number, a date ...),
+    verified like every citation and lying inside the first cited span, or None;
     `retrieved` holds the chunks retrieval handed to the reader, best first, so tools can
     measure retrieval; `question` is the standalone question that was searched for;
-    `confidence` is the reader's evidence score (it answers at 0.4 and above).
+    `confidence` is the reader's probability that the source answers the question.
     """
 
     text: str
     citations: list[Citation] = field(default_factory=list)
     abstained: bool = False
+    short: Citation | None = None
     question: str = ""
     retrieved: list[Chunk] = field(default_factory=list)
     confidence: float = 0.0
