@@ -1,4 +1,4 @@
-"""The retrieval chain: normalise → retrieve → read → cite, composed as LangChain runnables.
+"""The retrieval chain: analyse → retrieve → read → cite, composed as LangChain runnables.
 
 `answer()` is the public entry point. The heavy state (model, Chroma client, in-memory
 corpus) is built on the first question and kept for the process; the index is built or
@@ -11,7 +11,6 @@ import logging
 import threading
 from dataclasses import dataclass, replace
 
-import numpy as np
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from rag.chunking import chunk_document
@@ -19,44 +18,28 @@ from rag.citations import cite, render
 from rag.documents import load_documents, skipped_files
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import QuestionError
-from rag.followup import standalone
+from rag.lexicon import terms
+from rag.question import (
+    clean_question,
+    question_kind,
+    question_parts,
+    questions_asked,
+    standalone,
+)
+from rag.ranker import ReaderModel, artifact_version, load_model
 from rag.reader import Reading, read
-from rag.retrieval import CANDIDATE_FACTOR, Corpus, Retrieval, candidates, rank_chunks
+from rag.retrieval import Corpus, Query, Retrieval, Retriever
 from rag.settings import Settings
 from rag.store import IndexReport, Store
-from rag.text import (
-    clean_question,
-    focus_terms,
-    question_parts,
-    question_type,
-    questions_asked,
-    term_spans,
-    terms,
-)
-from rag.types import Answer
+from rag.types import Answer, Span
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Query:
-    """A question ready for retrieval."""
-
-    asked: str  # the user's words, cleaned
-    standalone: str  # with the conversation's references resolved
-    part: str  # the part of the standalone question this query searches for
-    kind: str  # the kind of answer wanted (see rag.text.question_type)
-    terms: list[str]
-    vector: np.ndarray
-    term_vectors: np.ndarray  # one row per term: its words' tokens pooled, in context
-    lent_terms: frozenset[str]  # terms a resolved pronoun brought in from earlier questions
 
 
 @dataclass(frozen=True)
 class _Read:
     """One part of the question, retrieved and read."""
 
-    query: Query
     retrieval: Retrieval
     reading: Reading
 
@@ -69,11 +52,14 @@ class DocQA:
         self.embeddings = SentenceEmbeddings(
             self.settings.model_location(), self.settings.batch_size
         )
-        self.store = Store(self.settings, self.embeddings)
+        self.store = Store(
+            self.settings, self.embeddings, artifact_version(self.settings.reader_location())
+        )
         self._corpus: Corpus | None = None
+        self._retriever: Retriever | None = None
         self._lock = threading.Lock()
         self.chain: Runnable = (
-            RunnableLambda(self._prepare, name="normalise")
+            RunnableLambda(self._prepare, name="analyse")
             | RunnableLambda(self._retrieve, name="retrieve")
             | RunnableLambda(self._read, name="read")
             | RunnableLambda(self._cite, name="cite")
@@ -92,6 +78,7 @@ class DocQA:
                 )
             ]
             self._corpus = Corpus.build(documents, chunks, self.store.vectors)
+            self._retriever = Retriever(self._corpus, self.store.dense_search)
             if report.recovered:
                 log.warning("rebuilt a damaged index: %s", report.recovered)
             return replace(report, skipped=tuple(skipped_files(self.settings.source_dir)))
@@ -103,6 +90,22 @@ class DocQA:
             self.index()
         assert self._corpus is not None
         return self._corpus
+
+    @property
+    def model(self) -> ReaderModel:
+        """The reader's learned models (loaded on first use, once per process)."""
+        return load_model(self.settings.reader_location())
+
+    @property
+    def retriever(self) -> Retriever:
+        """The retriever over the loaded corpus."""
+        self.corpus  # noqa: B018
+        assert self._retriever is not None
+        return self._retriever
+
+    def retrieve(self, question: str, history: list[str] | None = None) -> list[Retrieval]:
+        """What the reader is handed for `question`: one retrieval per part of it."""
+        return self._retrieve(self._prepare({"question": question, "history": history or []}))
 
     def warm_up(self) -> None:
         """Load the model, the index and the corpus now rather than on the first question."""
@@ -126,26 +129,22 @@ class DocQA:
         # "Who spoke, and where was he?": a later part's pronoun points into the first part.
         parts = [first, *(standalone(part, [first]) for part in rest)]
         typed = set(terms(asked))
-        own = [set(terms(part)) & typed for part in [first, *rest]]
-        spans = [term_spans(part) for part in parts]
-        vectors, term_vectors = self.embeddings.encode_with_parts(
-            parts, [[(start, end) for start, end, _term in found] for found in spans]
-        )
-        return [
-            Query(
-                asked,
-                question,
-                part,
-                question_type(part),
-                [term for _start, _end, term in found],
-                vector,
-                part_term_vectors,
-                frozenset(term for _start, _end, term in found) - part_own,
+        vectors = self.embeddings.encode(parts)
+        queries = []
+        for part, vector in zip(parts, vectors, strict=True):
+            part_terms = tuple(terms(part))
+            queries.append(
+                Query(
+                    asked=asked,
+                    standalone=question,
+                    part=part,
+                    kind=question_kind(part),
+                    terms=part_terms,
+                    vector=vector,
+                    lent_terms=frozenset(part_terms) - typed,
+                )
             )
-            for part, part_own, found, vector, part_term_vectors in zip(
-                parts, own, spans, vectors, term_vectors, strict=True
-            )
-        ]
+        return queries
 
     def check_question(self, question: str) -> str:
         """The cleaned question, or a QuestionError saying what is wrong with it."""
@@ -178,48 +177,30 @@ class DocQA:
         cleaned = (clean_question(earlier) for earlier in history if earlier is not None)
         return [earlier for earlier in cleaned if earlier]
 
-    def _retrieve(self, queries: list[Query]) -> list[tuple[Query, Retrieval]]:
-        return [self._retrieve_one(query) for query in queries]
+    def _retrieve(self, queries: list[Query]) -> list[Retrieval]:
+        retriever = self.retriever
+        return [retriever.retrieve(query, self.settings.top_k) for query in queries]
 
-    def _retrieve_one(self, query: Query) -> tuple[Query, Retrieval]:
-        corpus = self.corpus
-        top_k = self.settings.top_k
-        depth = min(len(corpus.chunks), top_k * CANDIDATE_FACTOR)
-        hits = self.store.vectorstore().similarity_search_by_vector_with_relevance_scores(
-            query.vector.tolist(), k=depth
-        )
-        dense_ids = [doc.id for doc, _distance in hits]  # rows are stored under Chunk.id
-        rows = rank_chunks(corpus, dense_ids, query.terms, top_k)
-        retrieval = Retrieval(
-            chunks=[corpus.chunks[row] for row in rows],
-            candidates=candidates(corpus, rows, query.vector, query.terms, query.lent_terms),
-            question_terms=query.terms,
-            term_vectors=query.term_vectors,
-            lent_terms=query.lent_terms,
-        )
-        return query, retrieval
-
-    def _read(self, retrieved: list[tuple[Query, Retrieval]]) -> list[_Read]:
-        return [
-            _Read(
-                query,
-                retrieval,
-                read(self.corpus, retrieval, query.kind, focus_terms(query.part)),
-            )
-            for query, retrieval in retrieved
-        ]
+    def _read(self, retrievals: list[Retrieval]) -> list[_Read]:
+        return [_Read(retrieval, read(retrieval, self.model)) for retrieval in retrievals]
 
     def _cite(self, parts: list[_Read]) -> Answer:
         """Cite what every part found, in document order; abstain when no part found any."""
         spans = {span.id: span for part in parts for span in part.reading.spans}
         ordered = sorted(spans.values(), key=lambda span: (span.doc_id, span.start))
-        citations = cite(ordered, self.corpus.documents)
+        documents = self.corpus.documents
+        citations = cite(ordered, documents)
+        shorts: list[Span] = [part.reading.short for part in parts if part.reading.short]
+        short = cite(shorts[:1], documents)
         chunks = {chunk.id: chunk for part in parts for chunk in part.retrieval.chunks}
-        query = parts[0].query
+        query = parts[0].retrieval.query
         return Answer(
-            text=render(citations) if citations else self._refusal(query.asked),
+            text=render(citations, short[0] if short else None)
+            if citations
+            else self._refusal(query.asked),
             citations=citations,
             abstained=not citations,
+            short=short[0] if short and citations else None,
             question=query.standalone,
             retrieved=list(chunks.values()),
             confidence=max(part.reading.confidence for part in parts),

@@ -34,13 +34,24 @@ def verify(citation: Citation, document: Document) -> bool:
     )
 
 
-def render(citations: list[Citation]) -> str:
-    """The answer text: each quote followed by its number, with an ellipsis where a quote
-    starts or stops inside a sentence. render([c]) -> "quote [1]" """
-    return " ".join(
+def render(citations: list[Citation], short: Citation | None = None) -> str:
+    """The answer text: the short answer first when there is one, then each quote followed
+    by its number, with an ellipsis where a quote starts or stops inside a sentence.
+
+    render([c]) -> "quote [1]"; render([c], s) -> "Two. “…quote” [1]"
+    """
+    quotes = " ".join(
         f"{_with_ellipses(citation.quote)} [{number}]"
         for number, citation in enumerate(citations, 1)
     )
+    if short is None:
+        return quotes
+    lead = short.quote[:1].upper() + short.quote[1:]
+    quoted = " ".join(
+        f"“{_with_ellipses(citation.quote)}” [{number}]"
+        for number, citation in enumerate(citations, 1)
+    )
+    return f"{lead}. {quoted}"
 
 
 def _with_ellipses(quote: str) -> str:

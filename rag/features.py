@@ -1,0 +1,170 @@
+"""The features the reader's models read: pure functions of a query and its candidates.
+
+Sentence features describe how well a candidate sentence matches the question (dense and
+lexical scores, ranks among the candidates, neighbours, position, the kinds of phrase it
+holds); phrase features describe how a phrase inside it relates to the question. Training
+(rag.train) and reading (rag.reader) call the same functions, so the models see at run time
+exactly what they were fitted on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from rag.answer_types import LABELS, Phrase
+from rag.lexicon import WORD, stem, terms
+from rag.question import KINDS
+from rag.retrieval import Candidate, Query
+
+# P(label | kind): how often a question of each kind was answered by a phrase of each label,
+# learned from the training articles (rag.train); rows are KINDS, columns LABELS.
+LabelPrior = Mapping[str, Mapping[str, float]]
+
+SENTENCE_FEATURES = (
+    "kind",
+    "dense",
+    "clause_dense",
+    "dense_gap",
+    "dense_rank",
+    "bm25",
+    "bm25_share",
+    "bm25_rank",
+    "coverage",
+    "coverage_gap",
+    "chunk_rank",
+    "position",
+    "opens_paragraph",
+    "log_words",
+    "neighbour_dense",
+    "neighbour_coverage",
+    "type_prior",
+    "new_entities",
+    "question_terms",
+    "candidates",
+    "top_dense",
+    "top_coverage",
+)
+PHRASE_FEATURES = (
+    "kind",
+    "label",
+    "type_prior",
+    "question_overlap",
+    "words",
+    "relative_start",
+    "term_distance",
+    "terms_near",
+    "in_best_clause",
+    "has_digit",
+    "capitalised",
+)
+CATEGORICAL = ("kind", "label")  # integer codes the tree models split on as categories
+_NEAR = 5  # words either side of a phrase counted as its neighbourhood
+
+
+def sentence_features(
+    query: Query, candidates: Sequence[Candidate], prior: LabelPrior
+) -> np.ndarray:
+    """One row of SENTENCE_FEATURES per candidate (float32); no candidates, no rows."""
+    if not candidates:
+        return np.zeros((0, len(SENTENCE_FEATURES)), dtype=np.float32)
+    dense = np.array([c.dense for c in candidates])
+    lexical = np.array([c.bm25 for c in candidates])
+    cover = np.array([c.coverage for c in candidates])
+    dense_rank = _ranks(dense)
+    bm25_rank = _ranks(lexical)
+    question = set(query.terms)
+    rows = []
+    for at, c in enumerate(candidates):
+        new = [p for p in c.phrases if p.label not in ("NP", "QUOTE") and _is_new(c, p, question)]
+        rows.append(
+            (
+                KINDS.index(query.kind),
+                c.dense,
+                c.clause_dense,
+                dense.max() - c.dense,
+                dense_rank[at],
+                c.bm25,
+                c.bm25 / lexical.max() if lexical.max() > 0 else 0.0,
+                bm25_rank[at],
+                c.coverage,
+                cover.max() - c.coverage,
+                c.chunk_rank,
+                c.position,
+                float(c.opens_paragraph),
+                math.log1p(len(c.sentence.text.split())),
+                c.neighbour_dense,
+                c.neighbour_coverage,
+                max(
+                    (
+                        prior[query.kind].get(p.label, 0.0)
+                        for p in c.phrases
+                        if _is_new(c, p, question)
+                    ),
+                    default=0.0,
+                ),
+                len(new),
+                len(question),
+                len(candidates),
+                dense.max(),
+                cover.max(),
+            )
+        )
+    return np.asarray(rows, dtype=np.float32)
+
+
+def phrase_features(query: Query, candidate: Candidate, prior: LabelPrior) -> np.ndarray:
+    """One row of PHRASE_FEATURES per phrase of `candidate` (float32)."""
+    if not candidate.phrases:
+        return np.zeros((0, len(PHRASE_FEATURES)), dtype=np.float32)
+    text = candidate.sentence.text
+    question = set(query.terms)
+    tokens = [(m.start(), m.end(), stem(m.group().lower().replace("’", "'"))) for m in WORD.finditer(text)]
+    hits = [index for index, (_s, _e, term) in enumerate(tokens) if term in question]
+    clause = (
+        candidate.clauses[candidate.best_clause] if candidate.best_clause >= 0 else candidate.sentence
+    )
+    clause_start = clause.start - candidate.sentence.start
+    clause_end = clause.end - candidate.sentence.start
+    rows = []
+    for phrase in candidate.phrases:
+        inside = [i for i, (s, e, _t) in enumerate(tokens) if s >= phrase.start and e <= phrase.end]
+        first, last = (inside[0], inside[-1]) if inside else (0, 0)
+        outside = [i for i in hits if not first <= i <= last]
+        distance = min((abs(i - first) if i < first else abs(i - last) for i in outside), default=50)
+        near = sum(1 for i in outside if first - _NEAR <= i <= last + _NEAR)
+        phrase_terms = terms(text[phrase.start : phrase.end])
+        overlap = sum(t in question for t in phrase_terms) / len(phrase_terms) if phrase_terms else 1.0
+        span = text[phrase.start : phrase.end]
+        rows.append(
+            (
+                KINDS.index(query.kind),
+                LABELS.index(phrase.label),
+                prior[query.kind].get(phrase.label, 0.0),
+                overlap,
+                len(span.split()),
+                phrase.start / max(len(text), 1),
+                distance,
+                near,
+                float(clause_start <= phrase.start and phrase.end <= clause_end),
+                float(any(ch.isdigit() for ch in span)),
+                sum(word[:1].isupper() for word in span.split()) / max(len(span.split()), 1),
+            )
+        )
+    return np.asarray(rows, dtype=np.float32)
+
+
+def _is_new(candidate: Candidate, phrase: Phrase, question: set[str]) -> bool:
+    """Whether the phrase says something the question does not already (a word not in it)."""
+    found = terms(candidate.sentence.text[phrase.start : phrase.end])
+    return bool(found) and not set(found) <= question
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """0 for the largest value, 1 for the next ...; ties share the better rank's order."""
+    order = np.argsort(-values, kind="stable")
+    ranks = np.empty(len(values), dtype=np.float32)
+    ranks[order] = np.arange(len(values))
+    return ranks

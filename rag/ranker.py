@@ -1,0 +1,149 @@
+"""The reader's learned models, loaded from the small artifact rag.train writes
+(rag/models/reader.json): a sentence ranker, a phrase ranker, the label prior and the
+thresholds chosen on the validation articles."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.answer_types import LABELS
+from rag.errors import SettingsError
+from rag.features import CATEGORICAL, PHRASE_FEATURES, SENTENCE_FEATURES
+from rag.question import KINDS
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "reader.json"
+ARTIFACT_FORMAT = 1
+_CATEGORIES = {"kind": len(KINDS), "label": len(LABELS)}
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """One fitted model: feature rows in, probabilities out."""
+
+    kind: str  # "lightgbm" or "logistic"
+    features: tuple[str, ...]
+    params: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        if self.kind == "lightgbm":
+            import lightgbm
+
+            booster = lightgbm.Booster(model_str=self.params["model"])
+            object.__setattr__(self, "_booster", booster)
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """The probability that each row is a right answer."""
+        if len(rows) == 0:
+            return np.zeros(0)
+        if self.kind == "lightgbm":
+            return np.asarray(self._booster.predict(rows, num_threads=1))  # type: ignore[attr-defined]
+        design = one_hot(rows, self.features)
+        mean, scale = np.asarray(self.params["mean"]), np.asarray(self.params["scale"])
+        logits = ((design - mean) / scale) @ np.asarray(self.params["coef"]) + self.params[
+            "intercept"
+        ]
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def to_json(self) -> dict[str, Any]:
+        """The scorer as it is saved in the artifact."""
+        return {"kind": self.kind, "features": list(self.features), "params": self.params}
+
+
+def one_hot(rows: np.ndarray, features: tuple[str, ...]) -> np.ndarray:
+    """Rows with each categorical column replaced by one column per category (for linear
+    models, which cannot split on a code)."""
+    blocks = []
+    for column, name in enumerate(features):
+        values = rows[:, column]
+        if name in CATEGORICAL:
+            codes = values.astype(int)
+            block = np.zeros((len(rows), _CATEGORIES[name]), dtype=np.float32)
+            block[np.arange(len(rows)), codes] = 1.0
+            blocks.append(block)
+        else:
+            blocks.append(values[:, None])
+    return np.hstack(blocks)
+
+
+@dataclass(frozen=True)
+class ReaderModel:
+    """Everything the reader needs besides its candidates."""
+
+    sentence: Scorer
+    phrase: Scorer
+    prior: dict[str, dict[str, float]]  # P(label | kind), see rag.features
+    no_answer_threshold: float  # answer when the best sentence's probability reaches it
+    short_threshold: float  # give a short answer when the best phrase's probability reaches it
+    version: str  # a digest of the artifact: part of the index fingerprint
+
+    def to_json(self) -> dict[str, Any]:
+        """The artifact's content (without its version, which is its digest)."""
+        return {
+            "format": ARTIFACT_FORMAT,
+            "sentence": self.sentence.to_json(),
+            "phrase": self.phrase.to_json(),
+            "prior": self.prior,
+            "no_answer_threshold": self.no_answer_threshold,
+            "short_threshold": self.short_threshold,
+        }
+
+
+_LOCK = threading.Lock()
+_LOADED: dict[Path, ReaderModel] = {}
+
+
+def load_model(path: Path = DEFAULT_MODEL_PATH) -> ReaderModel:
+    """The reader's models from `path`, loaded once per process; a SettingsError when the
+    file is missing or not an artifact of this format."""
+    with _LOCK:
+        if path not in _LOADED:
+            _LOADED[path] = _read(path)
+        return _LOADED[path]
+
+
+def _read(path: Path) -> ReaderModel:
+    try:
+        raw = path.read_bytes()
+        data = json.loads(raw)
+        if data.get("format") != ARTIFACT_FORMAT:
+            raise ValueError(f"format {data.get('format')!r}, expected {ARTIFACT_FORMAT}")
+        scorers = {}
+        for name, expected in (("sentence", SENTENCE_FEATURES), ("phrase", PHRASE_FEATURES)):
+            entry = data[name]
+            if tuple(entry["features"]) != expected:
+                raise ValueError(f"its {name} model reads other features than this code")
+            scorers[name] = Scorer(entry["kind"], tuple(entry["features"]), entry["params"])
+        return ReaderModel(
+            sentence=scorers["sentence"],
+            phrase=scorers["phrase"],
+            prior=data["prior"],
+            no_answer_threshold=float(data["no_answer_threshold"]),
+            short_threshold=float(data["short_threshold"]),
+            version=hashlib.sha256(raw).hexdigest()[:16],
+        )
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SettingsError(
+            f"cannot load the reader's model from {path} ({error}): rebuild it with "
+            "`python -m rag.train`, or point DOCQA_READER_PATH at a model it wrote"
+        ) from None
+
+
+def artifact_version(path: Path) -> str:
+    """The digest a model artifact is known by ("missing" when there is none yet)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return "missing"
+
+
+def save_model(model: ReaderModel, path: Path) -> None:
+    """Write the artifact as compact, stable JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(model.to_json(), sort_keys=True) + "\n", encoding="utf-8")
