@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run index ask test lint format eval bench chromium clean
+.PHONY: setup run index ask test lint format eval bench model chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ eval: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+# Rebuilds rag/models/reader.json from data/ with a fixed seed (retrievals cached in .cache/train).
+model: setup
+	$(BIN)/python -m rag.train
 
 clean:
 	rm -rf $(VENV) index/chroma evals/results bench/results .pytest_cache .ruff_cache
