@@ -1,8 +1,10 @@
 """`python -m evals` (or `docqa eval`): ask every eval question through `rag.answer()`, score it.
 
 Prints a table per question and the aggregate metrics (overall and per category), and
-writes a JSON report and a PNG chart to evals/results/. Exit status: 0 done, 1 below the
-gate (with --gate), 2 bad input (question file, options, settings), 130 interrupted.
+writes a JSON report and a PNG chart to evals/results/. With `--squad FILE` it runs a SQuAD
+2.0 file instead, against two one-sentence baselines (see evals/squad.py). Exit status: 0
+done, 1 below the gate (with --gate), 2 bad input (question file, options, settings), 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evals import gate, report, runner, setup, tables
-from evals.dataset import SPLITS, load_questions
+from evals import gate, report, runner, setup, squad, tables
+from evals.dataset import SPLITS, DatasetError, load_questions
 from evals.scoring import Row, aggregates
 from rag import DocQAError
 
@@ -41,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    _check_mode(args)
+    if args.squad is not None:
+        return _evaluate_squad(args)
     question_set = load_questions(args.questions)
     chosen = question_set.select(args.category or (), args.id or (), args.split)
     old = report.load_json(args.compare) if args.compare else None
@@ -98,6 +103,77 @@ def _evaluate(args: argparse.Namespace) -> int:
         if below:
             return 1
         print("gate: every metric within its threshold")
+    return 0
+
+
+def _check_mode(args: argparse.Namespace) -> None:
+    """Options of one mode given in the other are an error, not silently ignored."""
+    if args.squad is not None:
+        wrong = [
+            option
+            for option, given in (
+                ("--questions", args.questions != QUESTIONS),
+                ("--category", args.category),
+                ("--id", args.id),
+                ("--split", args.split != "all"),
+                ("--compare", args.compare),
+                ("--gate", args.gate),
+            )
+            if given
+        ]
+        if wrong:
+            raise DatasetError(f"{', '.join(wrong)} cannot be used with --squad")
+    elif args.squad_split or args.articles or args.limit is not None:
+        raise DatasetError("--squad-split, --articles and --limit need --squad FILE")
+
+
+def _evaluate_squad(args: argparse.Namespace) -> int:
+    splits = [name.strip() for value in args.squad_split or () for name in value.split(",")]
+    benchmark = squad.build(
+        args.squad, [name for name in splits if name], args.articles or (), args.limit
+    )
+    items = benchmark.items
+    if not args.quiet:
+        print(
+            f"docqa eval --squad: {len(items)} questions "
+            f"({sum(not item.answerable for item in items)} unanswerable) on "
+            f"{len(benchmark.articles)} articles of {_show(args.squad)} "
+            f"(splits: {', '.join(benchmark.splits)}); docqa and the bm25 and cosine "
+            "one-sentence baselines",
+            flush=True,
+        )
+    tty = not args.quiet and sys.stderr.isatty()
+    done = squad.run(
+        benchmark,
+        results_dir=args.results_dir,
+        top_k=args.top_k,
+        chunk_sentences=args.chunk_sentences,
+        chunk_overlap=args.chunk_overlap,
+        index_dir=args.index_dir,
+        chart=not args.quiet,
+        progress=squad.progress_line if tty else None,
+        show_bars=tty,
+    )
+    if args.quiet:
+        print(done.json_path)
+        return 0
+    answering = sum(row.latency for row in done.rows if row.system == "docqa")
+    print()
+    print(squad.summary_tables(done.aggregates))
+    print()
+    print(
+        f"top_k={done.settings.top_k}; the run took {done.seconds:.1f} s (indexing "
+        f"{done.index_seconds:.1f} s, docqa answering {answering:.1f} s, the baselines' "
+        f"sentence indexes {done.setup_seconds:.1f} s)"
+    )
+    if benchmark.skipped_golds or benchmark.skipped_questions:
+        print(
+            f"skipped {benchmark.skipped_golds} gold answer(s) whose span does not quote the "
+            f"document, and {benchmark.skipped_questions} question(s) left with none"
+        )
+    if done.question_errors:
+        print(f"{done.question_errors} question(s) rag refused to read, scored as abstentions")
+    print(f"report: {_show(done.json_path)}\nchart:  {_show(done.chart_path or '')}")
     return 0
 
 
@@ -161,6 +237,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m evals",
@@ -178,6 +261,27 @@ def _parser() -> argparse.ArgumentParser:
     pick.add_argument("--category", action="append", help="only this category (repeatable)")
     pick.add_argument("--id", action="append", help="only this question id (repeatable)")
     pick.add_argument("--split", choices=("tune", "heldout", "all"), default="all")
+    bench = parser.add_argument_group("public benchmark (instead of the question file)")
+    bench.add_argument(
+        "--squad",
+        type=Path,
+        metavar="FILE",
+        help="run a SQuAD 2.0 JSON file (e.g. data/squad2-train-10-articles.json): docqa "
+        "against BM25 and cosine one-sentence baselines",
+    )
+    bench.add_argument(
+        "--squad-split",
+        action="append",
+        metavar="NAME",
+        help="only articles of this split of data/split.toml (train, validation; unseen for "
+        "an article it does not list); repeatable or a comma list",
+    )
+    bench.add_argument(
+        "--articles", action="append", metavar="TITLE", help="only this article (repeatable)"
+    )
+    bench.add_argument(
+        "--limit", type=_positive, metavar="N", help="at most N questions per article"
+    )
     tune = parser.add_argument_group("retrieval settings (set as DOCQA_* for this run)")
     tune.add_argument("--top-k", type=_count, help="chunks handed to the reader")
     tune.add_argument("--chunk-sentences", type=_count, help="sentences per chunk")

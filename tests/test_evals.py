@@ -242,7 +242,12 @@ def _score(question: Question, answer: Answer):
 
 def test_a_right_answer_passes_with_valid_citations() -> None:
     answer = Answer(
-        "Tom came on Monday. [1]", [_cite(0, 19)], False, "When?", [_chunk(20, 48), _chunk(0, 31)]
+        "Tom came on Monday. [1]",
+        [_cite(0, 19)],
+        False,
+        None,
+        "When?",
+        [_chunk(20, 48), _chunk(0, 31)],
     )
     row = _score(Q_ANSWERABLE, answer)
     assert row.passed and row.contained and row.evidence_cited
@@ -252,32 +257,34 @@ def test_a_right_answer_passes_with_valid_citations() -> None:
 
 
 def test_an_abstention_on_an_answerable_question_fails_whatever_its_text() -> None:
-    answer = Answer("Nothing answers “Monday”.", [], True, "When?", [_chunk(0, 19)])
+    answer = Answer("Nothing answers “Monday”.", [], True, None, "When?", [_chunk(0, 19)])
     row = _score(Q_ANSWERABLE, answer)
     assert not row.passed and row.contained is False and row.f1 == 0.0
     assert row.evidence_cited is None and row.recall == 1.0
 
 
 def test_multi_sentence_needs_every_part() -> None:
-    half = Answer("Tom came on Monday. [1]", [_cite(0, 19)], False, "?", [])
-    both = Answer("Tom came on Monday. He saw Ann.", [_cite(0, 19), _cite(20, 31)], False, "?", [])
+    half = Answer("Tom came on Monday. [1]", [_cite(0, 19)], False, None, "?", [])
+    both = Answer(
+        "Tom came on Monday. He saw Ann.", [_cite(0, 19), _cite(20, 31)], False, None, "?", []
+    )
     assert not _score(Q_MULTI, half).passed and not _score(Q_MULTI, half).evidence_cited
     assert _score(Q_MULTI, both).passed and _score(Q_MULTI, both).evidence_cited
 
 
 def test_unanswerable_passes_only_by_abstaining_and_bad_quotes_are_invalid() -> None:
-    refused = _score(Q_NONE, Answer("The article does not say.", [], True, "Why?", []))
+    refused = _score(Q_NONE, Answer("The article does not say.", [], True, None, "Why?", []))
     assert refused.passed and refused.recall is None and refused.f1 is None
-    wrong = _score(Q_NONE, Answer("x", [_cite(0, 19), _cite(0, 3, "Ann")], False, "Why?", []))
+    wrong = _score(Q_NONE, Answer("x", [_cite(0, 19), _cite(0, 3, "Ann")], False, None, "Why?", []))
     assert not wrong.passed and wrong.valid_citations == 1
 
 
 def test_aggregate_denominators() -> None:
     rows = [
-        _score(Q_ANSWERABLE, Answer("Monday", [_cite(0, 19)], False, "", [_chunk(0, 19)])),
-        _score(Q_ANSWERABLE, Answer("no", [], True, "", [])),
-        _score(Q_NONE, Answer("no", [], True, "", [])),
-        _score(Q_NONE, Answer("Ann", [_cite(20, 31)], False, "", [])),
+        _score(Q_ANSWERABLE, Answer("Monday", [_cite(0, 19)], False, None, "", [_chunk(0, 19)])),
+        _score(Q_ANSWERABLE, Answer("no", [], True, None, "", [])),
+        _score(Q_NONE, Answer("no", [], True, None, "", [])),
+        _score(Q_NONE, Answer("Ann", [_cite(20, 31)], False, None, "", [])),
     ]
     values = aggregate(rows)
     assert list(values) == list(METRICS)
@@ -301,7 +308,9 @@ def test_aggregate_denominators() -> None:
 
 def test_tables_fit_a_hundred_columns() -> None:
     rows = [
-        _score(Q_ANSWERABLE, Answer("Tom came on Monday. " * 20, [_cite(0, 19)], False, "", []))
+        _score(
+            Q_ANSWERABLE, Answer("Tom came on Monday. " * 20, [_cite(0, 19)], False, None, "", [])
+        )
     ]
     for text in (
         tables.question_table(rows),
