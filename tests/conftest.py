@@ -1,14 +1,29 @@
-"""Shared fixtures: each test gets its own index folder; the real model is loaded once."""
+"""Shared fixtures: each test gets its own index folder; the real model is loaded once.
+
+Also the helpers that hand-build what retrieval gives the reader (queries, candidates) and
+tiny reader models with hand-set weights, for the tests that run without the embedding model.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from rag.answer_types import LABELS, Phrase
 from rag.chain import DocQA
+from rag.chunking import clauses
+from rag.features import ANSWER_FEATURES, PHRASE_FEATURES, SENTENCE_FEATURES
+from rag.lexicon import terms
+from rag.question import KINDS, question_kind
+from rag.ranker import ReaderModel, Scorer
+from rag.retrieval import Candidate, Query
 from rag.settings import Settings
+from rag.types import Document, Span
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -49,3 +64,87 @@ def source_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(SEEDS, folder)
     monkeypatch.setenv("DOCQA_SOURCE_DIR", str(folder))
     return folder
+
+
+# -- hand-built retrieval results and models ---------------------------------------------
+
+
+def hand_query(question: str, kind: str | None = None, lent: frozenset[str] = frozenset()) -> Query:
+    """A Query as the chain would prepare it, with a stand-in vector (the reader ignores it)."""
+    return Query(
+        asked=question,
+        standalone=question,
+        part=question,
+        kind=kind or question_kind(question),
+        terms=tuple(terms(question)),
+        vector=np.zeros(4, dtype=np.float32),
+        lent_terms=lent,
+    )
+
+
+def hand_candidate(
+    document: Document,
+    sentence: str,
+    phrases: Sequence[tuple[str, str]] = (),
+    split: bool = False,
+    **scores: object,
+) -> Candidate:
+    """A Candidate for `sentence` (a verbatim piece of `document`): `phrases` are (text, label)
+    pairs inside it, `split` gives it its real clauses; every score not given is 0."""
+    start = document.text.index(sentence)
+    span = Span(document.doc_id, start, start + len(sentence), sentence)
+    values: dict[str, object] = {
+        field.name: 0.0 for field in dataclasses.fields(Candidate) if field.type == "float"
+    }
+    values.update(
+        sentence=span,
+        clauses=tuple(clauses(span)) if split else (),
+        phrases=tuple(
+            Phrase(sentence.index(text), sentence.index(text) + len(text), label)
+            for text, label in phrases
+        ),
+        terms=tuple(terms(sentence)),
+        best_clause=-1,
+        chunk_rank=0,
+        opens_paragraph=False,
+        neighbours=(),
+    )
+    values.update(scores)
+    return Candidate(**values)  # type: ignore[arg-type]
+
+
+def logistic(features: Sequence[str], weights: Mapping[str, float], intercept: float = 0.0):
+    """A logistic Scorer with hand-set weights on (non-categorical) features, unscaled."""
+    coef: list[float] = []
+    for name in features:
+        width = {"kind": len(KINDS), "label": len(LABELS)}.get(name, 1)
+        coef += [weights.get(name, 0.0)] * width
+    return Scorer(
+        "logistic",
+        tuple(features),
+        {
+            "mean": [0.0] * len(coef),
+            "scale": [1.0] * len(coef),
+            "coef": coef,
+            "intercept": intercept,
+        },
+    )
+
+
+def tiny_model(
+    sentence: Mapping[str, float],
+    phrase: Mapping[str, float] | None = None,
+    threshold: float = 0.0,
+    short: float = 0.0,
+) -> ReaderModel:
+    """A reader model whose sentence and phrase scores follow the given weights; its
+    confidence follows the best sentence's score."""
+    return ReaderModel(
+        sentence=logistic(SENTENCE_FEATURES, sentence),
+        phrase=logistic(PHRASE_FEATURES, phrase or {}),
+        answerable=logistic(ANSWER_FEATURES, {"best_score": 8.0}, -4.0),
+        prior={kind: dict.fromkeys(LABELS, 1 / len(LABELS)) for kind in KINDS},
+        no_answer_threshold=threshold,
+        short_threshold=short,
+        version="tiny",
+    )

@@ -1,0 +1,230 @@
+"""The reader, a pure function of hand-built candidates: which sentence answers, its short
+answer and its quote, or why it abstains. No embedding model, no index.
+
+The sentences are made up for these tests, on purpose not taken from the seed article."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from rag.answer_types import find_phrases
+from rag.features import sentence_features
+from rag.lexicon import terms
+from rag.ranker import load_model
+from rag.reader import Abstention, quote, read
+from rag.retrieval import Candidate, Retrieval
+from rag.types import Document, Span
+from tests.conftest import hand_candidate, hand_query, tiny_model
+
+TEXT = (
+    "Harbour news\n"
+    "The ferry left Brackley at dawn on Tuesday. Crews, who had voted to strike over pay, "
+    "stayed home, so the council hired eleven temporary sailors from Norhaven Marine, a "
+    "private firm that charged twice the usual rate, according to the harbour master "
+    "Oskar Lind.\n"
+    "The bridge stayed shut until Friday.\n"
+)
+DOC = Document("harbour.txt", TEXT)
+FERRY = "The ferry left Brackley at dawn on Tuesday."
+CREWS = TEXT[TEXT.index("Crews") : TEXT.index("Lind.") + len("Lind.")]
+BRIDGE = "The bridge stayed shut until Friday."
+
+
+def _retrieval(question: str, *candidates: Candidate) -> Retrieval:
+    return Retrieval(hand_query(question), [], list(candidates))
+
+
+def _three(question: str, coverages: tuple[float, float, float]) -> Retrieval:
+    """The three sentences as candidates, with the given coverage each."""
+    ferry, crews, bridge = (
+        hand_candidate(
+            DOC,
+            sentence,
+            phrases=phrases,
+            split=sentence == CREWS,
+            coverage=cover,
+            best_clause=1 if sentence == CREWS else -1,
+        )
+        for sentence, phrases, cover in zip(
+            (FERRY, CREWS, BRIDGE),
+            (
+                [("The ferry", "NP"), ("Brackley", "PERSON"), ("Tuesday", "DATE")],
+                [("the council", "NP"), ("eleven", "CARDINAL"), ("Oskar Lind", "PERSON")],
+                [("The bridge", "NP"), ("Friday", "DATE")],
+            ),
+            coverages,
+            strict=True,
+        )
+    )
+    return _retrieval(question, ferry, crews, bridge)
+
+
+def _in_document(span: Span) -> bool:
+    return span.doc_id == DOC.doc_id and TEXT[span.start : span.end] == span.text
+
+
+# -- abstentions ------------------------------------------------------------------------
+
+
+def test_no_candidates_is_an_abstention() -> None:
+    reading = read(_retrieval("When did the ferry leave?"), tiny_model({}))
+    assert reading.abstained and reading.abstention is Abstention.NO_CANDIDATES
+    assert reading.spans == () and reading.short is None
+
+
+def test_a_question_without_terms_is_an_abstention() -> None:
+    question = "What is it?"
+    assert terms(question) == []  # only function words
+    found = _three(question, (1.0, 1.0, 1.0)).candidates
+    reading = read(_retrieval(question, *found), tiny_model({}))
+    assert reading.abstention is Abstention.NO_TERMS and reading.spans == ()
+
+
+def test_abstains_when_the_best_probability_is_under_the_threshold() -> None:
+    retrieval = _three("How many sailors did the council hire?", (0.2, 0.9, 0.1))
+    answered = read(retrieval, tiny_model({"coverage": 4.0}, threshold=0.0))
+    assert not answered.abstained and 0.0 < answered.confidence < 1.0
+    confidence = answered.confidence
+
+    at = read(retrieval, tiny_model({"coverage": 4.0}, threshold=confidence))
+    assert not at.abstained and at.spans == answered.spans
+    above = read(retrieval, tiny_model({"coverage": 4.0}, threshold=confidence + 1e-6))
+    assert above.abstention is Abstention.LOW_CONFIDENCE
+    assert above.spans == () and above.short is None
+    assert above.confidence == pytest.approx(confidence)
+
+
+# -- choosing the sentence ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("weight", "chosen"),
+    [(4.0, CREWS), (-4.0, BRIDGE)],  # the model, not a fixed rule, decides
+)
+def test_picks_the_candidate_the_model_scores_highest(weight: float, chosen: str) -> None:
+    retrieval = _three("How many sailors did the council hire?", (0.5, 0.9, 0.1))
+    reading = read(retrieval, tiny_model({"coverage": weight}))
+    assert not reading.abstained
+    (span,) = reading.spans
+    assert _in_document(span)
+    assert DOC.text.index(chosen) <= span.start < span.end <= DOC.text.index(chosen) + len(chosen)
+
+
+def test_the_shipped_model_answers_with_its_best_scored_candidate() -> None:
+    model = load_model()
+    retrieval = _three("How many sailors did the council hire?", (0.3, 1.0, 0.0))
+    scores = model.sentence.predict(
+        sentence_features(retrieval.query, retrieval.candidates, model.prior)
+    )
+    best = retrieval.candidates[int(np.argmax(scores))].sentence
+    reading = read(retrieval, dataclasses.replace(model, no_answer_threshold=0.0))
+    (span,) = reading.spans
+    assert best.start <= span.start < span.end <= best.end and _in_document(span)
+
+
+# -- the short answer -------------------------------------------------------------------
+
+
+def test_the_short_answer_is_the_phrase_the_phrase_model_likes_best() -> None:
+    retrieval = _three("How many sailors did the council hire?", (0.2, 0.9, 0.1))
+    model = tiny_model({"coverage": 4.0}, {"capitalised": 3.0})
+    reading = read(retrieval, model)
+    assert reading.short is not None and reading.short.text == "Oskar Lind"
+    assert _in_document(reading.short)
+    reading = read(retrieval, tiny_model({"coverage": 4.0}, {"capitalised": -3.0}))
+    # "the council" would tie with "eleven", but holds only the question's words.
+    assert reading.short is not None and reading.short.text == "eleven"
+
+
+def test_the_short_answer_is_never_only_question_words() -> None:
+    retrieval = _three("How many sailors did the council hire?", (0.2, 0.9, 0.1))
+    # A phrase model that likes question words best still may not answer with "the council".
+    reading = read(retrieval, tiny_model({"coverage": 4.0}, {"question_overlap": 5.0}))
+    assert reading.short is not None
+    assert reading.short.text != "the council"
+    assert not set(terms(reading.short.text)) <= set(retrieval.query.terms)
+
+
+def test_no_short_answer_below_its_threshold() -> None:
+    retrieval = _three("How many sailors did the council hire?", (0.2, 0.9, 0.1))
+    reading = read(retrieval, tiny_model({"coverage": 4.0}, short=1.01))
+    assert not reading.abstained and reading.short is None
+
+
+def test_the_shipped_model_on_real_phrases_gives_a_verified_short_answer() -> None:
+    """With spaCy's phrases, the shipped models' short answer (when they give one) is a
+    phrase of the chosen sentence, at the document's own offsets."""
+    model = dataclasses.replace(load_model(), no_answer_threshold=0.0, short_threshold=0.0)
+    question = "Who is the harbour master?"
+    found = []
+    for sentence, phrases in zip(
+        (FERRY, CREWS, BRIDGE), find_phrases([FERRY, CREWS, BRIDGE]), strict=True
+    ):
+        base = hand_candidate(DOC, sentence, split=sentence == CREWS)
+        found.append(
+            dataclasses.replace(
+                base,
+                phrases=phrases,
+                coverage=1.0 if sentence == CREWS else 0.0,
+                dense=0.6 if sentence == CREWS else 0.1,
+                clause_dense=0.7 if sentence == CREWS else 0.1,
+                best_clause=3 if sentence == CREWS else -1,
+            )
+        )
+    reading = read(_retrieval(question, *found), model)
+    (span,) = reading.spans
+    assert reading.short is not None  # a short threshold of 0 always gives one
+    chosen = next(c.sentence for c in found if c.sentence.start <= span.start < c.sentence.end)
+    assert chosen.start <= reading.short.start < reading.short.end <= chosen.end
+    assert _in_document(reading.short) and _in_document(span)
+    assert not set(terms(reading.short.text)) <= {"harbour", "master"}
+
+
+# -- the quote --------------------------------------------------------------------------
+
+
+def test_a_short_sentence_is_quoted_whole() -> None:
+    ferry = hand_candidate(DOC, FERRY, [("Tuesday", "DATE")])
+    start = TEXT.index("Tuesday")
+    short = Span(DOC.doc_id, start, start + len("Tuesday"), "Tuesday")
+    assert quote(ferry, short) == ferry.sentence
+    assert quote(ferry, None) == ferry.sentence
+
+
+def _crews(best_clause: int) -> Candidate:
+    crews = hand_candidate(DOC, CREWS, split=True, best_clause=best_clause)
+    assert len(crews.sentence.text.split()) > 25 and len(crews.clauses) == 4
+    return crews
+
+
+def _short(text: str) -> Span:
+    start = TEXT.index(text)
+    return Span(DOC.doc_id, start, start + len(text), text)
+
+
+@pytest.mark.parametrize(
+    ("best_clause", "short", "first", "last"),
+    [
+        (1, "eleven", 1, 1),  # the short answer inside the clause closest to the question
+        (1, "Oskar Lind", 1, 3),  # from the closest clause through the one holding it
+        (3, "eleven", 1, 3),  # and the other way round
+        (0, "twice", 0, 2),
+    ],
+)
+def test_a_long_sentence_is_quoted_by_clauses_holding_the_short_answer(
+    best_clause: int, short: str, first: int, last: int
+) -> None:
+    crews = _crews(best_clause)
+    answer = _short(short)
+    quoted = quote(crews, answer)
+    assert (quoted.start, quoted.end) == (crews.clauses[first].start, crews.clauses[last].end)
+    assert quoted.start <= answer.start < answer.end <= quoted.end
+    assert _in_document(quoted) and quoted.end - quoted.start < len(CREWS)
+
+
+def test_a_long_sentence_without_a_short_answer_is_quoted_whole() -> None:
+    crews = _crews(1)
+    assert quote(crews, None) == crews.sentence
