@@ -57,9 +57,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     ) as (corpus, settings):
         if not args.quiet:
             print(
-                f"docqa eval: {len(chosen)} questions from {_show(question_set.path)} about "
-                f"{corpus.doc_id} (source {_show(corpus.source_dir)}, index "
-                f"{_show(settings.index_dir)}, top_k={settings.top_k}, "
+                f"docqa eval: {len(chosen)} questions from {report.shown(question_set.path)} about "
+                f"{corpus.doc_id} (source {report.shown(corpus.source_dir)}, index "
+                f"{report.shown(settings.index_dir)}, top_k={settings.top_k}, "
                 f"chunk_sentences={settings.chunk_sentences}, "
                 f"chunk_overlap={settings.chunk_overlap})",
                 flush=True,
@@ -69,7 +69,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - clock
     results = aggregates(rows, question_set.categories)
     run_info: dict[str, Any] = {
-        "questions_file": _show(question_set.path),
+        "questions_file": report.shown(question_set.path),
         "questions_version": question_set.version,
         "document": corpus.doc_id,
         "source_dir": str(corpus.source_dir),
@@ -93,7 +93,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         chart = report.write_chart(results, args.results_dir / f"{stem}.png", settings.top_k, curve)
         _print_results(rows, results, settings.top_k, seconds)
-        print(f"report: {_show(json_path)}\nchart:  {_show(chart)}")
+        print(f"report: {report.shown(json_path)}\nchart:  {report.shown(chart)}")
     if old is not None:
         _print_comparison(old, saved, args.compare)
     if thresholds is not None:
@@ -137,7 +137,7 @@ def _evaluate_squad(args: argparse.Namespace) -> int:
         print(
             f"docqa eval --squad: {len(items)} questions "
             f"({sum(not item.answerable for item in items)} unanswerable) on "
-            f"{len(benchmark.articles)} articles of {_show(args.squad)} "
+            f"{len(benchmark.articles)} articles of {report.shown(args.squad)} "
             f"(splits: {', '.join(benchmark.splits)}); docqa and the bm25 and cosine "
             "one-sentence baselines",
             flush=True,
@@ -159,7 +159,7 @@ def _evaluate_squad(args: argparse.Namespace) -> int:
         return 0
     answering = sum(row.latency for row in done.rows if row.system == "docqa")
     print()
-    print(squad.summary_tables(done.aggregates))
+    print(tables.squad_tables(done.aggregates))
     print()
     print(
         f"top_k={done.settings.top_k}; the run took {done.seconds:.1f} s (indexing "
@@ -173,7 +173,7 @@ def _evaluate_squad(args: argparse.Namespace) -> int:
         )
     if done.question_errors:
         print(f"{done.question_errors} question(s) rag refused to read, scored as abstentions")
-    print(f"report: {_show(done.json_path)}\nchart:  {_show(done.chart_path or '')}")
+    print(f"report: {report.shown(done.json_path)}\nchart:  {report.shown(done.chart_path or '')}")
     return 0
 
 
@@ -197,7 +197,9 @@ def _print_results(rows: list[Row], results: dict, k: int, seconds: float) -> No
 
 
 def _print_comparison(old: dict, new: dict, path: Path) -> None:
-    print(f"\ncompared with {_show(path)} ({old.get('timestamp', '?')}, {old.get('commit')}):")
+    print(
+        f"\ncompared with {report.shown(path)} ({old.get('timestamp', '?')}, {old.get('commit')}):"
+    )
     differing = [
         name
         for name in sorted({*old.get("settings", {}), *new["settings"]})
@@ -217,14 +219,6 @@ def _print_comparison(old: dict, new: dict, path: Path) -> None:
 def _progress(done: int, total: int, row: Row) -> None:
     end = "\n" if done == total else ""
     print(f"\r[{done}/{total}] {row.id:<24}", end=end, file=sys.stderr, flush=True)
-
-
-def _show(path: Path | str) -> str:
-    """`path` relative to the working folder when it is inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def _count(text: str) -> int:

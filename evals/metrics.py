@@ -66,6 +66,12 @@ def best_f1(prediction: str, answers: Sequence[str], all_needed: bool = False) -
     return max(token_f1(prediction, gold) for gold in answers)
 
 
+def exact_match(prediction: str, answers: Sequence[str]) -> float:
+    """The SQuAD script's exact match, best over the gold answers: 1.0 or 0.0."""
+    said = normalize_answer(prediction)
+    return float(any(said == normalize_answer(gold) for gold in answers))
+
+
 def span_contains(outer: Span, inner: Span) -> bool:
     """True when `inner` lies wholly inside `outer` (same document)."""
     return outer[0] == inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2]

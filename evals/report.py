@@ -69,6 +69,14 @@ def stem(started: datetime, document: str) -> str:
     return f"eval-{started.strftime('%Y%m%d-%H%M%S')}-{Path(document).stem}"
 
 
+def shown(path: Path | str) -> str:
+    """`path` relative to the working folder when it is inside it, for messages and reports."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def now() -> datetime:
     """The current time in UTC, for the report's timestamp and file names."""
     return datetime.now(UTC)
@@ -134,6 +142,65 @@ def write_chart(
         trade.set_xlim(0, 1.02)
         trade.set_ylim(0, 1.02)
         trade.grid(alpha=0.3)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def write_squad_chart(
+    figures: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+    trade_offs: Mapping[str, Sequence[CurvePoint]],
+    path: Path,
+    k: int,
+) -> Path:
+    """The SQuAD benchmark's chart: grouped bars of the overall rates, one group per system;
+    beside them each system's refusal trade-off (answering precision against recall as the
+    threshold moves)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    from evals.squad_scoring import RATES as SQUAD_RATES
+    from evals.tables import SQUAD_QUALITY, SQUAD_REFUSAL
+
+    systems = list(figures)
+    figure = plt.figure(figsize=(13, 4.8), dpi=110)
+    grid = figure.add_gridspec(1, 2, width_ratios=[2.2, 1])
+    bars = figure.add_subplot(grid[0])
+    width = 0.8 / len(SQUAD_RATES)
+    for index, metric in enumerate(SQUAD_RATES):
+        values = [figures[system]["overall"].get(metric) for system in systems]
+        positions = [s + (index - (len(SQUAD_RATES) - 1) / 2) * width for s in range(len(systems))]
+        heights = [float("nan") if v is None else v for v in values]  # nan: no bar
+        label = {**SQUAD_QUALITY, **SQUAD_REFUSAL}.get(metric, metric)
+        bars.bar(positions, heights, width, label=label)
+    overall = figures[systems[0]]["overall"]
+    bars.set_xticks(range(len(systems)), systems)
+    bars.set_ylim(0, 1.05)
+    bars.set_ylabel("share")
+    bars.set_title(
+        f"SQuAD benchmark, overall: {overall.get('questions')} questions "
+        f"({overall.get('unanswerable')} unanswerable), top_k={k}",
+        fontsize=10,
+    )
+    bars.grid(axis="y", alpha=0.3)
+    bars.legend(fontsize=7, ncols=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    trade = figure.add_subplot(grid[1])
+    for system, points in trade_offs.items():
+        if points:
+            recall = [p.recall for p in points]
+            precision = [p.precision for p in points]
+            trade.plot(recall, precision, marker=".", markersize=3, label=system)
+    trade.set_xlabel("answerable questions answered (recall)")
+    trade.set_ylabel("answered that were answerable (precision)")
+    trade.set_title("refusal trade-off\n(docqa: by confidence; baselines: by score)", fontsize=9)
+    trade.set_xlim(0, 1.02)
+    trade.set_ylim(0, 1.02)
+    trade.grid(alpha=0.3)
+    trade.legend(fontsize=7)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)

@@ -158,3 +158,50 @@ def _verdict(delta: float | None, metric: str) -> str:
         return ""
     better = delta < 0 if metric in LOWER_IS_BETTER else delta > 0
     return "better" if better else "worse"
+
+
+# -- the SQuAD benchmark (evals.squad): rows system x split, metrics of evals.squad_scoring --
+
+SQUAD_QUALITY = {  # metric -> column header of the first table
+    "answerable": "answerable",
+    "answer_found": "answer found",
+    "span_cited": "span cited",
+    "short_em": "short EM",
+    "short_f1": "short F1",
+    "citation_validity": "valid cites",
+}
+SQUAD_REFUSAL = {  # ... and of the second
+    "unanswerable": "unanswerable",
+    "unanswerable_refused": "unans refused",
+    "answerable_refused": "ans refused",
+    "median_words": "median words",
+    "latency_p50_ms": "p50 ms",
+}
+
+
+def squad_tables(figures: Mapping[str, Mapping[str, Mapping[str, float | None]]]) -> str:
+    """Two tables, each within WIDTH columns, rows system x split (then overall)."""
+    return "\n\n".join(_squad_table(figures, columns) for columns in (SQUAD_QUALITY, SQUAD_REFUSAL))
+
+
+def _squad_table(figures: Mapping, columns: Mapping[str, str]) -> str:
+    body = [
+        [system, scope, *(_squad_cell(values.get(metric), metric) for metric in columns)]
+        for system, scopes in figures.items()
+        for scope, values in scopes.items()
+    ]
+    return render(
+        ["system", "split", *columns.values()],
+        body,
+        right=[False, False, *([True] * len(columns))],
+    )
+
+
+def _squad_cell(value: float | None, metric: str) -> str:
+    if value is None:
+        return "-"
+    if metric in ("answerable", "unanswerable"):
+        return str(int(value))
+    if metric in ("median_words", "latency_p50_ms"):
+        return f"{value:.1f}"
+    return f"{value:.3f}"

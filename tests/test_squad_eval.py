@@ -14,14 +14,15 @@ import bm25s
 import numpy as np
 import pytest
 
-from evals import squad
+from evals import squad, squad_scoring
 from evals.__main__ import main
 from evals.dataset import DatasetError, read_text
-from evals.metrics import contains_answer
+from evals.metrics import contains_answer, exact_match
 from rag.chunking import split_sentences
 from rag.embeddings import SentenceEmbeddings
 from rag.lexicon import terms
 from rag.settings import Settings
+from rag.squad import MAX_STEM, file_name, load_split
 from tests.conftest import ROOT
 
 SHIPPED = ROOT / "data" / "squad2-train-10-articles.json"
@@ -80,9 +81,7 @@ def test_every_gold_answer_of_the_shipped_file_maps_exactly(tmp_path: Path) -> N
     for item in answerable:
         for gold in item.golds:
             assert on_disk[item.doc_id][gold.start : gold.end] == gold.text, item.id
-    split_of = {
-        title: name for name, titles in squad.load_split().items() for title in titles
-    }  # every shipped article is in split.toml
+    split_of = load_split(squad.SPLIT_FILE)  # every shipped article is in split.toml
     assert {title: split for title, split in benchmark.articles.values()} == split_of
     assert benchmark.splits == ("train", "validation")
 
@@ -117,7 +116,7 @@ def test_filters_by_split_article_and_limit(tiny_file: Path, tmp_path: Path) -> 
 def test_file_names_are_safe_and_unique() -> None:
     taken: set[str] = set()
     names = [
-        squad.file_name(title, taken)
+        file_name(title, taken)
         for title in ("Frédéric_Chopin", "a/b", "a_b", "A_B", ".hidden", "", "x" * 300)
     ]
     assert names[:6] == [
@@ -128,13 +127,13 @@ def test_file_names_are_safe_and_unique() -> None:
         "_hidden.txt",
         "article.txt",
     ]
-    assert len(names[6]) == squad.MAX_STEM + 4
+    assert len(names[6]) == MAX_STEM + 4
     assert len({name.lower() for name in names}) == len(names)
 
 
 def test_exact_match_is_the_squad_scripts() -> None:
-    assert squad.exact_match("The Eon Productions.", ["Eon Productions"]) == 1.0
-    assert squad.exact_match("Eon", ["Eon Productions", "Danjaq"]) == 0.0
+    assert exact_match("The Eon Productions.", ["Eon Productions"]) == 1.0
+    assert exact_match("Eon", ["Eon Productions", "Danjaq"]) == 0.0
 
 
 def _bad(tmp_path: Path, name: str, content: str) -> str:
@@ -210,7 +209,7 @@ def test_the_run_reports_every_metric_for_every_system(tiny_run) -> None:
         assert list(scopes) == ["train", "validation", "overall"], system
         overall = scopes["overall"]
         assert (overall["questions"], overall["answerable"], overall["unanswerable"]) == (16, 12, 4)
-        for metric in squad.RATES:
+        for metric in squad_scoring.RATES:
             assert 0.0 <= overall[metric] <= 1.0, (system, metric)
         assert overall["citation_validity"] == 1.0
         assert overall["median_words"] > 0 and overall["latency_p50_ms"] > 0
