@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from rag.answer_types import LABELS, Phrase
-from rag.lexicon import WORD, stem, terms
+from rag.lexicon import WORD, stem, terms, words
 from rag.question import KINDS
 from rag.retrieval import Candidate, Query
 
@@ -35,11 +35,18 @@ SENTENCE_FEATURES = (
     "coverage",
     "coverage_gap",
     "chunk_rank",
+    "corpus_dense_rank",
+    "corpus_bm25_rank",
     "position",
     "opens_paragraph",
     "log_words",
     "neighbour_dense",
     "neighbour_coverage",
+    "context_coverage",
+    "missing_idf",
+    "context_missing_idf",
+    "term_window",
+    "negation_mismatch",
     "type_prior",
     "new_entities",
     "question_terms",
@@ -60,6 +67,22 @@ PHRASE_FEATURES = (
     "has_digit",
     "capitalised",
 )
+# Whether the best sentence answers at all: how it and the runner-up scored, and what the
+# best one lacks. The answerability model reads these; its probability is the confidence.
+ANSWER_FEATURES = (
+    "kind",
+    "best_score",
+    "margin",
+    "best_phrase",
+    "coverage",
+    "context_coverage",
+    "missing_idf",
+    "context_missing_idf",
+    "negation_mismatch",
+    "dense",
+    "type_prior",
+    "question_terms",
+)
 CATEGORICAL = ("kind", "label")  # integer codes the tree models split on as categories
 _NEAR = 5  # words either side of a phrase counted as its neighbourhood
 
@@ -76,6 +99,7 @@ def sentence_features(
     dense_rank = _ranks(dense)
     bm25_rank = _ranks(lexical)
     question = set(query.terms)
+    negated = _negated(query.part)
     rows = []
     for at, c in enumerate(candidates):
         new = [p for p in c.phrases if p.label not in ("NP", "QUOTE") and _is_new(c, p, question)]
@@ -92,11 +116,18 @@ def sentence_features(
                 c.coverage,
                 cover.max() - c.coverage,
                 c.chunk_rank,
+                c.dense_rank,
+                c.bm25_rank,
                 c.position,
                 float(c.opens_paragraph),
                 math.log1p(len(c.sentence.text.split())),
                 c.neighbour_dense,
                 c.neighbour_coverage,
+                c.context_coverage,
+                c.missing_idf,
+                c.context_missing_idf,
+                _term_window(c, question),
+                float(negated != _negated(c.sentence.text)),
                 max(
                     (
                         prior[query.kind].get(p.label, 0.0)
@@ -115,16 +146,50 @@ def sentence_features(
     return np.asarray(rows, dtype=np.float32)
 
 
+def answer_features(
+    sentence_rows: np.ndarray, scores: np.ndarray, best_phrase: float
+) -> np.ndarray:
+    """One row of ANSWER_FEATURES for a question, from its candidates' sentence features and
+    scores and the phrase model's best score inside the best candidate."""
+    order = np.argsort(-scores)
+    best = sentence_rows[order[0]]
+    column = {name: at for at, name in enumerate(SENTENCE_FEATURES)}
+    runner_up = scores[order[1]] if len(order) > 1 else 0.0
+    return np.asarray(
+        [
+            [
+                best[column["kind"]],
+                scores[order[0]],
+                scores[order[0]] - runner_up,
+                best_phrase,
+                best[column["coverage"]],
+                best[column["context_coverage"]],
+                best[column["missing_idf"]],
+                best[column["context_missing_idf"]],
+                best[column["negation_mismatch"]],
+                best[column["dense"]],
+                best[column["type_prior"]],
+                best[column["question_terms"]],
+            ]
+        ],
+        dtype=np.float32,
+    )
+
+
 def phrase_features(query: Query, candidate: Candidate, prior: LabelPrior) -> np.ndarray:
     """One row of PHRASE_FEATURES per phrase of `candidate` (float32)."""
     if not candidate.phrases:
         return np.zeros((0, len(PHRASE_FEATURES)), dtype=np.float32)
     text = candidate.sentence.text
     question = set(query.terms)
-    tokens = [(m.start(), m.end(), stem(m.group().lower().replace("’", "'"))) for m in WORD.finditer(text)]
+    tokens = [
+        (m.start(), m.end(), stem(m.group().lower().replace("’", "'"))) for m in WORD.finditer(text)
+    ]
     hits = [index for index, (_s, _e, term) in enumerate(tokens) if term in question]
     clause = (
-        candidate.clauses[candidate.best_clause] if candidate.best_clause >= 0 else candidate.sentence
+        candidate.clauses[candidate.best_clause]
+        if candidate.best_clause >= 0
+        else candidate.sentence
     )
     clause_start = clause.start - candidate.sentence.start
     clause_end = clause.end - candidate.sentence.start
@@ -133,10 +198,14 @@ def phrase_features(query: Query, candidate: Candidate, prior: LabelPrior) -> np
         inside = [i for i, (s, e, _t) in enumerate(tokens) if s >= phrase.start and e <= phrase.end]
         first, last = (inside[0], inside[-1]) if inside else (0, 0)
         outside = [i for i in hits if not first <= i <= last]
-        distance = min((abs(i - first) if i < first else abs(i - last) for i in outside), default=50)
+        distance = min(
+            (abs(i - first) if i < first else abs(i - last) for i in outside), default=50
+        )
         near = sum(1 for i in outside if first - _NEAR <= i <= last + _NEAR)
         phrase_terms = terms(text[phrase.start : phrase.end])
-        overlap = sum(t in question for t in phrase_terms) / len(phrase_terms) if phrase_terms else 1.0
+        overlap = (
+            sum(t in question for t in phrase_terms) / len(phrase_terms) if phrase_terms else 1.0
+        )
         span = text[phrase.start : phrase.end]
         rows.append(
             (
@@ -160,6 +229,24 @@ def _is_new(candidate: Candidate, phrase: Phrase, question: set[str]) -> bool:
     """Whether the phrase says something the question does not already (a word not in it)."""
     found = terms(candidate.sentence.text[phrase.start : phrase.end])
     return bool(found) and not set(found) <= question
+
+
+_NEGATION = frozenset({"not", "no", "never", "none", "nor", "without", "neither", "nobody"})
+
+
+def _negated(text: str) -> bool:
+    """Whether a text holds a negation word (n't included)."""
+    return any(word in _NEGATION or word.endswith("n't") for word in words(text))
+
+
+def _term_window(candidate: Candidate, question: set[str]) -> float:
+    """How tightly the question's terms sit in the sentence: the words from the first to the
+    last question term, per question term found (1.0 when they stand side by side; 0 when
+    none is there)."""
+    at = [i for i, word in enumerate(words(candidate.sentence.text)) if stem(word) in question]
+    if not at:
+        return 0.0
+    return (at[-1] - at[0] + 1) / len(at)
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:

