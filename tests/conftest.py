@@ -90,11 +90,15 @@ def hand_candidate(
     **scores: object,
 ) -> Candidate:
     """A Candidate for `sentence` (a verbatim piece of `document`): `phrases` are (text, label)
-    pairs inside it, `split` gives it its real clauses; every score not given is 0."""
+    pairs inside it, `split` gives it its real clauses; every score and rank not given is 0
+    (best_clause -1)."""
     start = document.text.index(sentence)
     span = Span(document.doc_id, start, start + len(sentence), sentence)
+    zero = {"float": 0.0, "int": 0}
     values: dict[str, object] = {
-        field.name: 0.0 for field in dataclasses.fields(Candidate) if field.type == "float"
+        field.name: zero[field.type]
+        for field in dataclasses.fields(Candidate)
+        if field.type in zero
     }
     values.update(
         sentence=span,

@@ -26,3 +26,13 @@ def test_render_numbers_quotes_and_marks_clauses_cut_from_a_sentence() -> None:
     assert render(citations) == "The ferry left at dawn. [1] …who had voted to strike… [2]"
     assert render([]) == ""
     assert render([Citation("a.txt", 0, 9, "“Go now.”")]) == "“Go now.” [1]"
+
+
+def test_render_leads_with_the_short_answer_then_the_quoted_quotes() -> None:
+    whole, clause = _span("The ferry left at dawn."), _span("who had voted to strike")
+    citations = cite([whole, clause], {"a.txt": DOCUMENT})
+    (short,) = cite([_span("dawn")], {"a.txt": DOCUMENT})
+    assert render(citations, short) == (
+        "Dawn. “The ferry left at dawn.” [1] “…who had voted to strike…” [2]"
+    )
+    assert render(citations, None) == render(citations)

@@ -33,14 +33,19 @@ PHRASE = {name: at for at, name in enumerate(PHRASE_FEATURES)}
 
 
 def _candidates(dense=(0.2, 0.7, 0.1), bm25=(1.5, 4.0, 0.0), coverage=(0.5, 1.0, 0.0)):
+    corpus_ranks = (7, 3, 99)
     phrases = (
         [("The ferry", "NP"), ("Brackley", "GPE"), ("Tuesday", "DATE")],
         [("The council", "NP"), ("eleven", "CARDINAL"), ("Oskar Lind", "PERSON")],
         [],
     )
     return [
-        hand_candidate(DOC, text, found, split=True, dense=d, clause_dense=d, bm25=b, coverage=c)
-        for text, found, d, b, c in zip(SENTENCES, phrases, dense, bm25, coverage, strict=True)
+        hand_candidate(
+            DOC, text, found, split=True, dense=d, clause_dense=d, bm25=b, coverage=c, dense_rank=r
+        )
+        for text, found, d, b, c, r in zip(
+            SENTENCES, phrases, dense, bm25, coverage, corpus_ranks, strict=True
+        )
     ]
 
 
@@ -53,6 +58,9 @@ def test_sentence_features_have_one_row_per_candidate_in_the_fitted_order() -> N
     np.testing.assert_allclose(rows[:, SENTENCE["dense"]], [0.2, 0.7, 0.1], rtol=1e-6)
     np.testing.assert_allclose(rows[:, SENTENCE["coverage"]], [0.5, 1.0, 0.0])
     assert (rows[:, SENTENCE["candidates"]] == 3).all()
+    # Ranks among the candidates are computed here; ranks in the corpus come from retrieval.
+    assert rows[:, SENTENCE["dense_rank"]].tolist() == [1, 0, 2]
+    assert rows[:, SENTENCE["corpus_dense_rank"]].tolist() == [7, 3, 99]
 
 
 def test_ranks_are_zero_for_the_best() -> None:

@@ -11,7 +11,15 @@ import pytest
 from rag.chain import DocQA
 from rag.chunking import is_heading
 from rag.lexicon import terms
-from rag.retrieval import Corpus, Retrieval, bm25, coverage, rank_chunks
+from rag.retrieval import (
+    NOT_RANKED,
+    SENTENCE_DEPTH,
+    Corpus,
+    Retrieval,
+    bm25,
+    coverage,
+    rank_chunks,
+)
 from rag.settings import Settings
 
 DOCUMENTS = {
@@ -138,9 +146,27 @@ def test_candidates_come_in_document_order_without_headings(engine: DocQA, quest
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
     for candidate in retrieval.candidates:
         assert not is_heading(candidate.sentence, corpus.documents[candidate.sentence.doc_id].text)
-    sentence_ids = {c.sentence.id for c in retrieval.candidates}
+    # Each is in a retrieved chunk, or among the corpus's best sentences on their own.
     retrieved = {s.id for chunk in retrieval.chunks for s in chunk.sentences}
-    assert sentence_ids <= retrieved
+    for candidate in retrieval.candidates:
+        in_chunk = candidate.sentence.id in retrieved
+        assert in_chunk == (candidate.chunk_rank < NOT_RANKED)
+        assert in_chunk or min(candidate.dense_rank, candidate.bm25_rank) < SENTENCE_DEPTH
+
+
+def test_the_best_sentences_join_the_candidates_beside_the_chunks(engine: DocQA) -> None:
+    corpus = engine.corpus
+    query = engine._prepare(
+        {"question": "Which firm supplied the temporary sailors?", "history": []}
+    )[0]
+    retrieval = engine.retriever.retrieve(query, top_k=1)
+    (chunk,) = retrieval.chunks
+    outside = [c for c in retrieval.candidates if c.sentence not in chunk.sentences]
+    assert outside and all(c.chunk_rank == NOT_RANKED for c in outside)
+    lexical = corpus.sentence_bm25.get_scores(list(query.terms))
+    best = corpus.sentences[int(lexical.argmax())]
+    (found,) = [c for c in retrieval.candidates if c.sentence == best]
+    assert found.bm25_rank == 0
 
 
 def test_a_heading_in_a_retrieved_chunk_is_not_a_candidate(engine: DocQA) -> None:
