@@ -9,7 +9,7 @@ from pathlib import Path
 from bench.measure import ROOT
 
 RESULTS_DIR = ROOT / "bench" / "results"
-MAX_LATENCY_RATIO = 1.5  # warm answer() against embed + Chroma query
+MAX_LATENCY_RATIO = 1.5  # warm answer() against embed + Chroma query + the reader models
 MAX_COLD_RATIO = 1.3  # whole process against model load + one embedding
 MIN_INDEXING_RATIO = 0.85  # chunks/s of a full build against raw encode
 MAX_REINDEX_SHARE = 0.05  # an unchanged rebuild against a full build
