@@ -48,9 +48,15 @@ def test_index_twice_embeds_nothing_the_second_time(built_index: Path) -> None:
 
 
 def test_ask_prints_numbered_quotes_with_offsets(built_index: Path, article_text: str) -> None:
-    done = _docqa("ask", "Which network interviewed Blinken?", env_index=built_index)
+    done = _docqa("ask", "Who is the spokesman of the State Department?", env_index=built_index)
     assert done.returncode == 0, done.stderr
-    assert "MSNBC" in done.stdout and "[1] north-korea-missile-tests.txt " in done.stdout
+    assert "Ned Price" in done.stdout and "[1] north-korea-missile-tests.txt " in done.stdout
+    quoted = re.findall(
+        r"^\[\d+\] north-korea-missile-tests\.txt (\d+)-(\d+)\n    (.*)$", done.stdout, re.M
+    )
+    assert quoted
+    for start, end, quote in quoted:
+        assert article_text[int(start) : int(end)] == quote
     assert "Traceback" not in done.stderr
 
 

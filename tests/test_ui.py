@@ -30,8 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTICLE_ID = "north-korea-missile-tests.txt"
 STARTUP_TIMEOUT = 240  # seconds for `python ui.py` to load the model, index and serve
 FIRST_QUESTION = "How many ballistic missiles did North Korea reportedly fire?"
-EARLIER_QUESTION = "What did Ned Price say about diplomacy?"
-FOLLOW_UP = "Which department does he speak for?"
+# A follow-up that only the conversation makes answerable: alone, "he" is nobody.
+EARLIER_QUESTION = "Who is Antony Blinken?"
+FOLLOW_UP = "How did he describe the tests?"
+FOLLOW_UP_ANSWER = "profoundly destabilizing"
 MARKUP = "<img src=x onerror=alert(1)>"
 
 
@@ -232,7 +234,9 @@ def test_ask_cites_the_article_exactly(client: Client, article_text: str) -> Non
 def test_ask_uses_history_for_follow_ups(client: Client) -> None:
     alone = client.predict(FOLLOW_UP, [], api_name="/ask")
     followed = client.predict(FOLLOW_UP, [EARLIER_QUESTION], api_name="/ask")
-    assert "State Department" in followed["text"]
+    assert followed["question"] == "How did Antony Blinken describe the tests?"
+    assert alone["question"] == FOLLOW_UP
+    assert FOLLOW_UP_ANSWER in followed["text"]
     assert not followed["abstained"] and alone["text"] != followed["text"]
 
 
@@ -269,7 +273,7 @@ def test_chat_follow_up_uses_the_conversation(client: Client) -> None:
     first = client.predict(EARLIER_QUESTION, [], api_name="/chat")
     second = client.predict(FOLLOW_UP, first[0], api_name="/chat")
     assert len(second[0]) == 4
-    assert "State Department" in _last_text(second[0])
+    assert FOLLOW_UP_ANSWER in _last_text(second[0])
     fresh = Client(client.src, verbose=False).predict(FOLLOW_UP, [], api_name="/chat")
     assert ui.ABSTAIN_MARK in _last_text(fresh[0]), "a new conversation has no history"
 
