@@ -106,7 +106,7 @@ def _model_inputs(engine: DocQA, question: Question) -> list[tuple]:
         sentence_rows = sentence_features(retrieval.query, retrieval.candidates, prior)
         chosen = retrieval.candidates[judged.best]
         phrase_rows = phrase_features(retrieval.query, chosen, prior)
-        answer_rows = answer_features(sentence_rows, judged.scores, judged.phrase_score)
+        answer_rows = answer_features(sentence_rows, judged.scores)
         inputs.append((sentence_rows, phrase_rows, answer_rows))
     return inputs
 

@@ -67,22 +67,13 @@ PHRASE_FEATURES = (
     "has_digit",
     "capitalised",
 )
-# Whether the best sentence answers at all: how it and the runner-up scored, and what the
-# best one lacks. The answerability model reads these; its probability is the confidence.
-ANSWER_FEATURES = (
-    "kind",
-    "best_score",
-    "margin",
-    "best_phrase",
-    "coverage",
-    "context_coverage",
-    "missing_idf",
-    "context_missing_idf",
-    "negation_mismatch",
-    "dense",
-    "type_prior",
-    "question_terms",
-)
+# Whether the sources answer the question at all: how well the best sentence scored, and how
+# close in meaning the best one and the closest sentence of all come to the question. (Chosen
+# on the validation articles: lexical features predict which sentence is right, but SQuAD's
+# unanswerable questions are written to share the words of a sentence, so only closeness in
+# meaning told them apart there.) The answerability model reads these; its probability is
+# the answer's confidence.
+ANSWER_FEATURES = ("best_score", "dense", "top_dense")
 CATEGORICAL = ("kind", "label")  # integer codes the tree models split on as categories
 _NEAR = 5  # words either side of a phrase counted as its neighbourhood
 
@@ -146,34 +137,17 @@ def sentence_features(
     return np.asarray(rows, dtype=np.float32)
 
 
-def answer_features(
-    sentence_rows: np.ndarray, scores: np.ndarray, best_phrase: float
-) -> np.ndarray:
+def answer_features(sentence_rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """One row of ANSWER_FEATURES for a question, from its candidates' sentence features and
-    scores and the phrase model's best score inside the best candidate."""
-    order = np.argsort(-scores)
-    best = sentence_rows[order[0]]
+    the sentence model's scores."""
+    best = int(np.argmax(scores))
     column = {name: at for at, name in enumerate(SENTENCE_FEATURES)}
-    runner_up = scores[order[1]] if len(order) > 1 else 0.0
-    return np.asarray(
-        [
-            [
-                best[column["kind"]],
-                scores[order[0]],
-                scores[order[0]] - runner_up,
-                best_phrase,
-                best[column["coverage"]],
-                best[column["context_coverage"]],
-                best[column["missing_idf"]],
-                best[column["context_missing_idf"]],
-                best[column["negation_mismatch"]],
-                best[column["dense"]],
-                best[column["type_prior"]],
-                best[column["question_terms"]],
-            ]
-        ],
-        dtype=np.float32,
-    )
+    row = [
+        scores[best],
+        sentence_rows[best, column["dense"]],
+        sentence_rows[best, column["top_dense"]],
+    ]
+    return np.asarray([row], dtype=np.float32)
 
 
 def phrase_features(query: Query, candidate: Candidate, prior: LabelPrior) -> np.ndarray:

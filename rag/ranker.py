@@ -114,6 +114,8 @@ def _read(path: Path) -> ReaderModel:
     try:
         raw = path.read_bytes()
         data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError(f"it holds a JSON {type(data).__name__}, not an object")
         if data.get("format") != ARTIFACT_FORMAT:
             raise ValueError(f"format {data.get('format')!r}, expected {ARTIFACT_FORMAT}")
         scorers = {}

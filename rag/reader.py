@@ -1,8 +1,9 @@
 """The extractive reader: a pure function from retrieved candidates to a reading.
 
 The sentence model scores every candidate; inside the best one the phrase model scores the
-phrases that could be the short answer; the answerability model then judges, from both and
-from what the best sentence lacks, how likely it is to answer at all. Below the no-answer
+phrases that could be the short answer; the answerability model judges, from the best
+sentence's score and how close in meaning the sentences come, how likely the sources are to
+answer at all. Below the no-answer
 threshold chosen on validation articles the reader abstains. A long
 sentence is quoted by the clauses from the one closest to the question through the one that
 holds the short answer.
@@ -76,7 +77,7 @@ class Judgement:
     best: int  # the best candidate
     phrase: int  # the best phrase of the best candidate that is not only question words; -1
     phrase_score: float
-    confidence: float  # the answerability model's probability that the best one answers
+    confidence: float  # the answerability model's probability that the sources answer
 
 
 def judge(retrieval: Retrieval, model: ReaderModel) -> Judgement:
@@ -86,7 +87,7 @@ def judge(retrieval: Retrieval, model: ReaderModel) -> Judgement:
     scores = model.sentence.predict(rows)
     best = int(np.argmax(scores))
     phrase, phrase_score = best_phrase(retrieval, found[best], model)
-    confidence = float(model.answerable.predict(answer_features(rows, scores, phrase_score))[0])
+    confidence = float(model.answerable.predict(answer_features(rows, scores))[0])
     return Judgement(scores, best, phrase, phrase_score, confidence)
 
 

@@ -38,7 +38,7 @@ from rag.features import (
 )
 from rag.question import KINDS
 from rag.ranker import DEFAULT_MODEL_PATH, ReaderModel, Scorer, one_hot, save_model
-from rag.reader import best_phrase, judge
+from rag.reader import judge
 from rag.retrieval import Retrieval
 from rag.settings import PROJECT_ROOT, Settings
 from rag.squad import Article, SquadQuestion, load_articles, load_split
@@ -357,22 +357,17 @@ def out_of_fold(route: str, train: Sequence[Example], prior: LabelPrior) -> list
     return scores
 
 
-def answer_table(
-    train: Sequence[Example], scores: list[np.ndarray], phrase: Scorer, prior: LabelPrior
-):
+def answer_table(train: Sequence[Example], scores: list[np.ndarray], prior: LabelPrior):
     """Answerability rows of the training questions (from out-of-fold sentence scores) and
-    whether the best candidate holds the answer."""
+    whether each question is answerable."""
     rows, labels = [], []
     for example, question_scores in zip(train, scores, strict=True):
         found = example.retrieval.candidates
         if not found:
             continue
         sentence_rows = sentence_features(example.retrieval.query, found, prior)
-        best = int(np.argmax(question_scores))
-        placeholder = ReaderModel(phrase, phrase, phrase, prior, 0.0, 0.0, "")
-        _at, phrase_score = best_phrase(example.retrieval, found[best], placeholder)
-        rows.append(answer_features(sentence_rows, question_scores, phrase_score))
-        labels.append(bool(sentence_labels(example)[best]))
+        rows.append(answer_features(sentence_rows, question_scores))
+        labels.append(example.question.answerable)
     return np.vstack(rows), np.array(labels, dtype=np.int8)
 
 
@@ -392,10 +387,9 @@ def fit(train: Sequence[Example], validation: Sequence[Example], choice: str):
     for route in routes:
         sentence = fit_scorer(route, rows, labels, SENTENCE_FEATURES)
         phrase = fit_scorer(route, phrase_rows, phrase_labels, PHRASE_FEATURES)
-        answer_rows, answer_labels = answer_table(
-            train, out_of_fold(route, train, prior), phrase, prior
-        )
-        answerable = fit_scorer(route, answer_rows, answer_labels, ANSWER_FEATURES)
+        answer_rows, answer_labels = answer_table(train, out_of_fold(route, train, prior), prior)
+        # Logistic on either route: 160 unanswerable questions are too few for trees.
+        answerable = fit_scorer("logistic", answer_rows, answer_labels, ANSWER_FEATURES)
         model = ReaderModel(sentence, phrase, answerable, prior, 0.0, 0.0, "")
         measured = measure(model, validation)
         candidates[route] = (model, measured)

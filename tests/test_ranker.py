@@ -83,16 +83,7 @@ def test_logistic_scores_are_probabilities_of_the_weighted_features() -> None:
         ("not-json.json", lambda _shipped: b"\x00\xff not json"),
         ("empty.json", lambda _shipped: b""),
         ("wrong-format.json", lambda _shipped: json.dumps({"format": 99}).encode()),
-        pytest.param(
-            "a-list.json",
-            lambda _shipped: b"[1, 2, 3]",
-            marks=pytest.mark.xfail(
-                raises=AttributeError,
-                strict=False,
-                reason="rag/ranker.py _read: JSON that is not an object raises AttributeError "
-                "(data.get) instead of a SettingsError",
-            ),
-        ),
+        ("a-list.json", lambda _shipped: b"[1, 2, 3]"),
         (
             "other-features.json",
             lambda shipped: shipped.replace(b'"coverage"', b'"kovverage"'),
