@@ -64,16 +64,25 @@ _CLAUSE_BREAK = re.compile(
     r"|who|whose|whom|where|despite|unless|whereas|if)\b)"
 )
 MIN_CLAUSE_WORDS = 4  # shorter pieces join the clause before them
+# A comma before a list's next item is not a clause break: "with South Korea, Japan and the
+# United Nations" stays whole when the next piece coordinates within its first few words.
+_LIST_GOES_ON = re.compile(r"(?:[\w’'-]+\s+){0,3}(?:and|or|nor)\b")
 
 
 def clauses(sentence: Span) -> list[Span]:
     """The sentence's clauses, when it has two or more; otherwise [].
 
-    Pieces shorter than MIN_CLAUSE_WORDS words join their neighbour, so "Japan and the
-    United Nations" stays whole while "…, he said, after the missiles were fired" splits.
+    Pieces shorter than MIN_CLAUSE_WORDS words join their neighbour, and a comma between the
+    items of a list is no break, so "South Korea, Japan and the United Nations" stays whole
+    while "…, he said, after the missiles were fired" splits.
     """
     text = sentence.text
-    cuts = [0] + [match.end() for match in _CLAUSE_BREAK.finditer(text)] + [len(text)]
+    breaks = [
+        match.end()
+        for match in _CLAUSE_BREAK.finditer(text)
+        if not (match.group().startswith(",") and _LIST_GOES_ON.match(text, match.end()))
+    ]
+    cuts = [0, *breaks, len(text)]
     pieces: list[list[int]] = []
     for start, end in itertools.pairwise(cuts):
         if pieces and len(text[start:end].split()) < MIN_CLAUSE_WORDS:

@@ -77,6 +77,8 @@ def _ask(args: argparse.Namespace) -> int:
             "question": args.question,
             "text": result.text,
             "abstained": result.abstained,
+            "short": asdict(result.short) if result.short else None,
+            "confidence": round(result.confidence, 4),
             "citations": [asdict(citation) for citation in result.citations],
         }
         print(json.dumps(payload, ensure_ascii=False, indent=2))

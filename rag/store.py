@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = "docqa-3"  # bump when what is stored, or how, changes: forces a rebuild
+INDEX_FORMAT = "docqa-4"  # bump when what is stored, or how, changes: forces a rebuild
 _DOC_KEY = "doc:"
 _FORMAT_KEY = "docqa:format"
 _CHUNKS_KEY = "docqa:chunks"

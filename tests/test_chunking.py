@@ -166,3 +166,14 @@ def test_headings_are_short_lines_that_do_not_end_like_sentences(
     spans = sentences(Document("a.md", text))
     found = [span.text for span in spans if is_heading(span, text)]
     assert found == headings
+
+
+def test_clauses_never_cut_a_list_in_half() -> None:
+    text = (
+        "The minister said on Monday that the city is working with the port authority, the "
+        "ferry company and the unions to end the strike before the holiday."
+    )
+    (sentence,) = sentences(Document("a.txt", text))
+    quoted = [part.text for part in clauses(sentence)] or [sentence.text]
+    holding = [part for part in quoted if "the port authority" in part]
+    assert holding and "the ferry company and the unions" in holding[0]
