@@ -35,6 +35,23 @@ LABELS = (
     "NP",  # a noun phrase that is not an entity
     "QUOTE",  # words inside quotation marks
 )
+# The grammatical roles a phrase's head plays most often (spaCy's English dependency labels);
+# any other is "other".
+DEPENDENCIES = (
+    "nsubj",
+    "nsubjpass",
+    "dobj",
+    "pobj",
+    "attr",
+    "appos",
+    "conj",
+    "compound",
+    "npadvmod",
+    "nummod",
+    "poss",
+    "ROOT",
+    "other",
+)
 _QUOTED = re.compile(r"[“\"]([^“”\"]{1,80})[”\"]")
 _BATCH = 256  # sentences per spaCy batch
 _LOCK = threading.Lock()
@@ -48,6 +65,8 @@ class Phrase:
     start: int
     end: int
     label: str  # one of LABELS
+    dependency: str = "other"  # the role of the phrase's head word: one of DEPENDENCIES
+    governor: str = ""  # the word the head word depends on, lower case ("fired" in "fired two")
 
 
 def pipeline():  # -> spacy.language.Language
@@ -75,11 +94,19 @@ def find_phrases(texts: Iterable[str]) -> Iterator[tuple[Phrase, ...]]:
                 found.setdefault(_trimmed(doc.text, chunk[1].idx, chunk.end_char), "NP")
         for match in _QUOTED.finditer(doc.text):
             found.setdefault(_trimmed(doc.text, *match.span(1)), "QUOTE")
-        yield tuple(
-            Phrase(start, end, label)
-            for (start, end), label in sorted(found.items())
-            if start < end
-        )
+        phrases = []
+        for (start, end), label in sorted(found.items()):
+            if start >= end:
+                continue
+            span = doc.char_span(start, end, alignment_mode="expand")
+            if span is None:
+                phrases.append(Phrase(start, end, label))
+                continue
+            head = span.root
+            dependency = head.dep_ if head.dep_ in DEPENDENCIES else "other"
+            governor = "" if head.head is head else head.head.lower_
+            phrases.append(Phrase(start, end, label, dependency, governor))
+        yield tuple(phrases)
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from rag.answer_types import LABELS, Phrase
+from rag.answer_types import DEPENDENCIES, LABELS, Phrase
 from rag.lexicon import WORD, stem, terms, words
 from rag.question import KINDS
 from rag.retrieval import Candidate, Query
@@ -57,6 +57,9 @@ SENTENCE_FEATURES = (
 PHRASE_FEATURES = (
     "kind",
     "label",
+    "dependency",
+    "governor_in_question",
+    "signed_distance",
     "type_prior",
     "question_overlap",
     "words",
@@ -74,7 +77,11 @@ PHRASE_FEATURES = (
 # meaning told them apart there.) The answerability model reads these; its probability is
 # the answer's confidence.
 ANSWER_FEATURES = ("best_score", "dense", "top_dense")
-CATEGORICAL = ("kind", "label")  # integer codes the tree models split on as categories
+CATEGORICAL = (
+    "kind",
+    "label",
+    "dependency",
+)  # integer codes the tree models split on as categories
 _NEAR = 5  # words either side of a phrase counted as its neighbourhood
 
 
@@ -172,9 +179,11 @@ def phrase_features(query: Query, candidate: Candidate, prior: LabelPrior) -> np
         inside = [i for i, (s, e, _t) in enumerate(tokens) if s >= phrase.start and e <= phrase.end]
         first, last = (inside[0], inside[-1]) if inside else (0, 0)
         outside = [i for i in hits if not first <= i <= last]
-        distance = min(
-            (abs(i - first) if i < first else abs(i - last) for i in outside), default=50
+        # subtle: positive when the nearest question word comes before the phrase
+        signed = min(
+            ((first - i) if i < first else (last - i) for i in outside), key=abs, default=50
         )
+        distance = abs(signed)
         near = sum(1 for i in outside if first - _NEAR <= i <= last + _NEAR)
         phrase_terms = terms(text[phrase.start : phrase.end])
         overlap = (
@@ -185,6 +194,9 @@ def phrase_features(query: Query, candidate: Candidate, prior: LabelPrior) -> np
             (
                 KINDS.index(query.kind),
                 LABELS.index(phrase.label),
+                DEPENDENCIES.index(phrase.dependency),
+                float(bool(phrase.governor) and stem(phrase.governor) in question),
+                signed,
                 prior[query.kind].get(phrase.label, 0.0),
                 overlap,
                 len(span.split()),

@@ -13,14 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from rag.answer_types import LABELS
+from rag.answer_types import DEPENDENCIES, LABELS
 from rag.errors import SettingsError
 from rag.features import ANSWER_FEATURES, CATEGORICAL, PHRASE_FEATURES, SENTENCE_FEATURES
 from rag.question import KINDS
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "reader.json"
 ARTIFACT_FORMAT = 1
-_CATEGORIES = {"kind": len(KINDS), "label": len(LABELS)}
+_CATEGORIES = {"kind": len(KINDS), "label": len(LABELS), "dependency": len(DEPENDENCIES)}
 
 
 @dataclass(frozen=True)
