@@ -26,6 +26,7 @@ LabelPrior = Mapping[str, Mapping[str, float]]
 SENTENCE_FEATURES = (
     "kind",
     "dense",
+    "dense_z",
     "clause_dense",
     "dense_gap",
     "dense_rank",
@@ -71,12 +72,13 @@ PHRASE_FEATURES = (
     "capitalised",
 )
 # Whether the sources answer the question at all: how well the best sentence scored, and how
-# close in meaning the best one and the closest sentence of all come to the question. (Chosen
-# on the validation articles: lexical features predict which sentence is right, but SQuAD's
+# far the best one and the closest sentence of all stand out in meaning from the rest of the
+# corpus (in standard deviations, so that it carries over between kinds of text). Chosen on
+# the validation articles: lexical features predict which sentence is right, but SQuAD's
 # unanswerable questions are written to share the words of a sentence, so only closeness in
-# meaning told them apart there.) The answerability model reads these; its probability is
+# meaning told them apart there. The answerability model reads these; its probability is
 # the answer's confidence.
-ANSWER_FEATURES = ("best_score", "dense", "top_dense")
+ANSWER_FEATURES = ("best_score", "dense_z", "top_dense_z")
 CATEGORICAL = (
     "kind",
     "label",
@@ -105,6 +107,7 @@ def sentence_features(
             (
                 KINDS.index(query.kind),
                 c.dense,
+                c.dense_z,
                 c.clause_dense,
                 dense.max() - c.dense,
                 dense_rank[at],

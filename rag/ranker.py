@@ -20,7 +20,8 @@ from rag.question import KINDS
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "reader.json"
 ARTIFACT_FORMAT = 1
-_CATEGORIES = {"kind": len(KINDS), "label": len(LABELS), "dependency": len(DEPENDENCIES)}
+# How many codes each categorical feature has: its width once one-hot encoded.
+CATEGORY_SIZES = {"kind": len(KINDS), "label": len(LABELS), "dependency": len(DEPENDENCIES)}
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def one_hot(rows: np.ndarray, features: tuple[str, ...]) -> np.ndarray:
         values = rows[:, column]
         if name in CATEGORICAL:
             codes = values.astype(int)
-            block = np.zeros((len(rows), _CATEGORIES[name]), dtype=np.float32)
+            block = np.zeros((len(rows), CATEGORY_SIZES[name]), dtype=np.float32)
             block[np.arange(len(rows)), codes] = 1.0
             blocks.append(block)
         else:

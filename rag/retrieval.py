@@ -153,6 +153,7 @@ class Candidate:
     phrases: tuple[Phrase, ...]  # its candidate short answers, offsets within the sentence
     terms: tuple[str, ...]
     dense: float  # cosine similarity of sentence and question
+    dense_z: float  # the same in standard deviations above the corpus's mean for the question
     clause_dense: float  # the closest clause's cosine (the sentence's when it has one clause)
     best_clause: int  # index into `clauses` of the closest clause; -1 when it has none
     bm25: float  # the sentence's BM25 score for the question's terms
@@ -221,8 +222,11 @@ def rank_chunks(
     return sorted(fused, key=lambda row: -fused[row])[:top_k]
 
 
-def sentence_ranks(corpus: Corpus, query: Query) -> tuple[dict[int, int], dict[int, int]]:
-    """The best SENTENCE_DEPTH sentences of the corpus by dense and by BM25 score: row -> rank."""
+def sentence_ranks(
+    corpus: Corpus, query: Query
+) -> tuple[dict[int, int], dict[int, int], tuple[float, float]]:
+    """The best SENTENCE_DEPTH sentences of the corpus by dense and by BM25 score (row ->
+    rank), and the mean and spread of the question's cosine over every sentence."""
     depth = min(SENTENCE_DEPTH, len(corpus.sentences))
     dense = corpus.sentence_vectors @ query.vector
     lexical = (
@@ -235,7 +239,7 @@ def sentence_ranks(corpus: Corpus, query: Query) -> tuple[dict[int, int], dict[i
         top = np.argpartition(-scores, depth - 1)[:depth] if depth < len(scores) else range(depth)
         ordered = sorted((int(row) for row in top if scores[row] > 0), key=lambda row: -scores[row])
         ranks.append({row: rank for rank, row in enumerate(ordered)})
-    return ranks[0], ranks[1]
+    return ranks[0], ranks[1], (float(dense.mean()), max(float(dense.std()), 1e-3))
 
 
 def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[Candidate]:
@@ -245,7 +249,7 @@ def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[
     for rank, chunk in enumerate(chunk_rows):
         for row in corpus.chunk_sentences[chunk]:
             chunk_rank.setdefault(row, rank)
-    dense_rank, bm25_rank = sentence_ranks(corpus, query)
+    dense_rank, bm25_rank, (dense_mean, dense_spread) = sentence_ranks(corpus, query)
     rows = sorted((set(chunk_rank) | set(dense_rank) | set(bm25_rank)) - corpus.headings)
     if not rows:
         return []
@@ -276,6 +280,7 @@ def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[
                 phrases=corpus.sentence_phrases[row],
                 terms=tuple(corpus.sentence_terms[row]),
                 dense=dense[row],
+                dense_z=(dense[row] - dense_mean) / dense_spread,
                 clause_dense=max([dense[row], *clause_scores]),
                 best_clause=best,
                 bm25=bm25(corpus, query.terms, corpus.sentence_terms[row]),

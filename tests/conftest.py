@@ -20,7 +20,7 @@ from rag.chunking import clauses
 from rag.features import ANSWER_FEATURES, PHRASE_FEATURES, SENTENCE_FEATURES
 from rag.lexicon import terms
 from rag.question import KINDS, question_kind
-from rag.ranker import ReaderModel, Scorer
+from rag.ranker import CATEGORY_SIZES, ReaderModel, Scorer
 from rag.retrieval import Candidate, Query
 from rag.settings import Settings
 from rag.types import Document, Span
@@ -121,7 +121,7 @@ def logistic(features: Sequence[str], weights: Mapping[str, float], intercept: f
     """A logistic Scorer with hand-set weights on (non-categorical) features, unscaled."""
     coef: list[float] = []
     for name in features:
-        width = {"kind": len(KINDS), "label": len(LABELS)}.get(name, 1)
+        width = CATEGORY_SIZES.get(name, 1)
         coef += [weights.get(name, 0.0)] * width
     return Scorer(
         "logistic",
