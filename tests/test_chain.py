@@ -20,7 +20,9 @@ def _missed(*values: str) -> object:
 
 # (question, gold answer, a verbatim piece of the sentence that holds it)
 ANSWERABLE = [
-    ("Who is the American Secretary of State?", "Antony Blinken", "US Secretary of State Antony"),
+    _missed(
+        "Who is the American Secretary of State?", "Antony Blinken", "US Secretary of State Antony"
+    ),
     _missed("How many missiles did North Korea launch?", "two", "fired two ballistic missiles"),
     _missed("Which channel interviewed Blinken?", "MSNBC", "in an interview with MSNBC"),
     ("Which day did North Korea fire the missiles?", "Friday", "missiles early Friday"),
@@ -30,7 +32,7 @@ ANSWERABLE = [
         "Wednesday",
         "on Wednesday imposed its first sanctions",
     ),
-    ("Who is the spokesman of the State Department?", "Ned Price", "spokesman Ned Price"),
+    _missed("Who is the spokesman of the State Department?", "Ned Price", "spokesman Ned Price"),
     (
         "What did Pyongyang call the chance that Washington blew?",
         "golden opportunity",
@@ -169,9 +171,18 @@ def test_abstains_when_the_article_does_not_say(docqa: DocQA, question: str) -> 
 @pytest.mark.parametrize(
     ("history", "follow_up", "gold"),
     [
-        (["Who is Antony Blinken?"], "How did he describe the tests?", "profoundly destabilizing"),
-        (["What did Ned Price say about diplomacy?"], "Which department is he from?", "State"),
+        _missed(
+            ["Who is Antony Blinken?"], "How did he describe the tests?", "profoundly destabilizing"
+        ),
+        _missed(
+            ["What did Ned Price say about diplomacy?"], "Which department is he from?", "State"
+        ),
         (["What did Donald Trump do with North Korea?"], "Whom did he walk alongside?", "leader"),
+        (
+            ["What steps did Donald Trump take towards North Korea?"],
+            "Who did he walk into the country alongside?",
+            "leader",
+        ),
     ],
 )
 def test_follow_up_uses_the_earlier_question(
@@ -247,7 +258,8 @@ def test_empty_earlier_questions_are_ignored(docqa: DocQA) -> None:
 
 
 def test_markup_is_read_as_text(docqa: DocQA) -> None:
-    assert "Blinken" in docqa.answer("<b>Who</b> is the US <i>Secretary of State</i>?").text
+    markup = "<b>How many</b> ballistic missiles did <i>North Korea</i> fire?"
+    assert "two" in docqa.answer(markup).text
     result = docqa.answer("<img src=x onerror=alert(1)>")
     assert result.abstained and "<img src=x onerror=alert(1)>" in result.text
 

@@ -31,9 +31,9 @@ ARTICLE_ID = "north-korea-missile-tests.txt"
 STARTUP_TIMEOUT = 240  # seconds for `python ui.py` to load the model, index and serve
 FIRST_QUESTION = "How many ballistic missiles did North Korea reportedly fire?"
 # A follow-up that only the conversation makes answerable: alone, "he" is nobody.
-EARLIER_QUESTION = "Who is Antony Blinken?"
-FOLLOW_UP = "How did he describe the tests?"
-FOLLOW_UP_ANSWER = "profoundly destabilizing"
+EARLIER_QUESTION = "What steps did Donald Trump take towards North Korea?"
+FOLLOW_UP = "Who did he walk into the country alongside?"
+FOLLOW_UP_ANSWER = "leader"
 MARKUP = "<img src=x onerror=alert(1)>"
 
 
@@ -234,7 +234,7 @@ def test_ask_cites_the_article_exactly(client: Client, article_text: str) -> Non
 def test_ask_uses_history_for_follow_ups(client: Client) -> None:
     alone = client.predict(FOLLOW_UP, [], api_name="/ask")
     followed = client.predict(FOLLOW_UP, [EARLIER_QUESTION], api_name="/ask")
-    assert followed["question"] == "How did Antony Blinken describe the tests?"
+    assert followed["question"] == "Who did Donald Trump walk into the country alongside?"
     assert alone["question"] == FOLLOW_UP
     assert FOLLOW_UP_ANSWER in followed["text"]
     assert not followed["abstained"] and alone["text"] != followed["text"]
