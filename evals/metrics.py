@@ -12,6 +12,10 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rag import Citation
 
 Span = tuple[str, int, int]
 
@@ -70,6 +74,16 @@ def exact_match(prediction: str, answers: Sequence[str]) -> float:
     """The SQuAD script's exact match, best over the gold answers: 1.0 or 0.0."""
     said = normalize_answer(prediction)
     return float(any(said == normalize_answer(gold) for gold in answers))
+
+
+def quote_matches(citation: Citation, text: str | None) -> bool:
+    """True when a citation's quote is exactly `text` (its document as on disk, None when
+    there is no such file) between its offsets."""
+    return (
+        text is not None
+        and 0 <= citation.start < citation.end <= len(text)
+        and text[citation.start : citation.end] == citation.quote
+    )
 
 
 def span_contains(outer: Span, inner: Span) -> bool:

@@ -87,7 +87,10 @@ def score(
     """
     chunks = [(chunk.doc_id, chunk.start, chunk.end) for chunk in answer.retrieved]
     cited = [(c.doc_id, c.start, c.end) for c in answer.citations]
-    valid = sum(_valid(citation, document_text(citation.doc_id)) for citation in answer.citations)
+    valid = sum(
+        metrics.quote_matches(citation, document_text(citation.doc_id))
+        for citation in answer.citations
+    )
     answerable = question.answerable
     said = "" if answer.abstained else answer.text
     contained = answerable and metrics.contains_answer(
@@ -124,14 +127,6 @@ def score(
         citations_on_evidence=on_evidence if answerable else 0,
         evidence_cited=evidence_cited,
         passed=(not answer.abstained and contained) if answerable else answer.abstained,
-    )
-
-
-def _valid(citation: Citation, text: str | None) -> bool:
-    return (
-        text is not None
-        and 0 <= citation.start < citation.end <= len(text)
-        and text[citation.start : citation.end] == citation.quote
     )
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from evals import metrics
 from evals.metrics import CurvePoint
-from rag import Answer, Citation
+from rag import Answer
 
 if TYPE_CHECKING:
     from evals.squad import Item
@@ -90,7 +90,9 @@ def score(
 ) -> Row:
     """Score one answer; `documents` holds the texts read back from disk."""
     cited = list(answer.citations) + ([answer.short] if answer.short is not None else [])
-    valid = sum(_valid(citation, documents.get(citation.doc_id)) for citation in cited)
+    valid = sum(
+        metrics.quote_matches(citation, documents.get(citation.doc_id)) for citation in cited
+    )
     said = "" if answer.abstained else _MARKER.sub("", answer.text)
     answers = tuple(gold.text for gold in item.golds)
     short = answer.short.quote if answer.short is not None and not answer.abstained else None
@@ -129,14 +131,6 @@ def score(
         latency=latency,
         first_quote=answer.citations[0].quote if answer.citations else "",
         spans=tuple((c.doc_id, c.start, c.end) for c in answer.citations),
-    )
-
-
-def _valid(citation: Citation, text: str | None) -> bool:
-    return (
-        text is not None
-        and 0 <= citation.start < citation.end <= len(text)
-        and text[citation.start : citation.end] == citation.quote
     )
 
 
