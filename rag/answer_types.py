@@ -7,6 +7,7 @@ learned it from public QA data (rag.train).
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterable, Iterator
@@ -107,6 +108,16 @@ def find_phrases(texts: Iterable[str]) -> Iterator[tuple[Phrase, ...]]:
             governor = "" if head.head is head else head.head.lower_
             phrases.append(Phrase(start, end, label, dependency, governor))
         yield tuple(phrases)
+
+
+def phrases_to_json(phrases: Iterable[Phrase]) -> str:
+    """Phrases as compact JSON, for storing beside their sentence in the index."""
+    return json.dumps([[p.start, p.end, p.label, p.dependency, p.governor] for p in phrases])
+
+
+def phrases_from_json(text: str) -> tuple[Phrase, ...]:
+    """The phrases `phrases_to_json` wrote."""
+    return tuple(Phrase(*fields) for fields in json.loads(text))
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:

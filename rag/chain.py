@@ -77,7 +77,7 @@ class DocQA:
                     document, self.settings.chunk_sentences, self.settings.chunk_overlap
                 )
             ]
-            self._corpus = Corpus.build(documents, chunks, self.store.vectors)
+            self._corpus = Corpus.build(documents, chunks, self.store.vectors, self.store.phrases)
             self._retriever = Retriever(self._corpus, self.store.dense_search)
             if report.recovered:
                 log.warning("rebuilt a damaged index: %s", report.recovered)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 
-from rag.answer_types import Phrase, find_phrases
+from rag.answer_types import Phrase
 from rag.chunking import clauses, is_heading
 from rag.lexicon import terms
 from rag.types import Chunk, Document, Span
@@ -59,9 +59,11 @@ class Corpus:
         documents: Sequence[Document],
         chunks: list[Chunk],
         vectors_of: Callable[[str, Sequence[Span]], np.ndarray],
+        phrases_of: Callable[[Sequence[Span]], list[tuple[Phrase, ...]]],
     ) -> Corpus:
-        """Index `chunks` in memory; `vectors_of(kind, spans)` returns the stored vectors of
-        sentences (kind "sentences") or clauses ("clauses")."""
+        """Index `chunks` in memory from what the index stored: `vectors_of(kind, spans)`
+        returns the vectors of sentences (kind "sentences") or clauses ("clauses"),
+        `phrases_of(sentences)` each sentence's candidate short answers."""
         rows: dict[str, int] = {}
         sentences: list[Span] = []
         chunk_sentences = []
@@ -99,7 +101,7 @@ class Corpus:
             clauses=all_clauses,
             clause_vectors=vectors_of("clauses", all_clauses),
             sentence_clauses=sentence_clauses,
-            sentence_phrases=list(find_phrases(sentence.text for sentence in sentences)),
+            sentence_phrases=phrases_of(sentences),
             headings=frozenset(
                 row
                 for row, sentence in enumerate(sentences)

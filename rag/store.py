@@ -3,8 +3,10 @@ manifest.
 
 Sentences are embedded once; a chunk's vector is the normalised mean of its sentences'
 vectors, and a clause's vector the mean of its sentence's token vectors inside it, so
-indexing runs the model over each sentence exactly once. The manifest lives in the chunk
-collection's metadata: the index format, one content hash per document, and row counts.
+indexing runs the model over each sentence exactly once. Each sentence row also keeps its
+candidate short answers: spaCy, too, reads each sentence once, at indexing. The manifest
+lives in the chunk collection's metadata: the index format, one content hash per document,
+and row counts.
 A document's hash is written only after all its rows are, so an interrupted build is
 finished by the next one, and rows that disagree with the manifest mean a damaged index.
 """
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rag.answer_types import Phrase, find_phrases, phrases_from_json, phrases_to_json
 from rag.chunking import chunk_document, clauses
 from rag.documents import content_hash
 from rag.embeddings import SentenceEmbeddings
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = "docqa-4"  # bump when what is stored, or how, changes: forces a rebuild
+INDEX_FORMAT = "docqa-5"  # bump when what is stored, or how, changes: forces a rebuild
 _DOC_KEY = "doc:"
 _FORMAT_KEY = "docqa:format"
 _CHUNKS_KEY = "docqa:chunks"
@@ -124,6 +127,27 @@ class Store:
                 f"{missing[0]}): run `docqa index` to refresh it"
             )
         return np.asarray([rows[span_id] for span_id in ids], dtype=np.float32)
+
+    def phrases(self, sentences: Sequence[Span]) -> list[tuple[Phrase, ...]]:
+        """Each sentence's candidate short answers, as the index stored them."""
+        if not sentences:
+            return []
+        collection = self._collection("sentences")
+        found: dict[str, str] = {}
+        ids = [sentence.id for sentence in sentences]
+        for first in range(0, len(ids), _WRITE_BATCH):
+            got = collection.get(ids=ids[first : first + _WRITE_BATCH], include=["metadatas"])
+            found.update(
+                (row_id, (metadata or {}).get("phrases", "[]"))
+                for row_id, metadata in zip(got["ids"], got["metadatas"], strict=True)
+            )
+        missing = [row_id for row_id in ids if row_id not in found]
+        if missing:
+            raise StoreError(
+                f"the index at {self._where()} lacks {len(missing)} sentences (first: "
+                f"{missing[0]}): run `docqa index` to refresh it"
+            )
+        return [phrases_from_json(found[row_id]) for row_id in ids]
 
     def close(self) -> None:
         """Forget the client, so the next use opens the index afresh."""
@@ -272,7 +296,9 @@ class Store:
             [sentence.text for sentence in new_sentences], offsets, progress=progress
         )
         by_id = {s.id: vector for s, vector in zip(new_sentences, vectors, strict=True)}
-        _write(collections["sentences"], new_sentences, vectors)
+        found = find_phrases(sentence.text for sentence in new_sentences)
+        phrases = {s.id: phrases_to_json(p) for s, p in zip(new_sentences, found, strict=True)}
+        _write(collections["sentences"], new_sentences, vectors, extra={"phrases": phrases})
         new_clauses = [part for sentence_parts in parts for part in sentence_parts]
         if new_clauses:
             _write(collections["clauses"], new_clauses, np.concatenate(part_vectors))
@@ -324,8 +350,10 @@ def _write(
     spans: Sequence[Span],
     vectors: np.ndarray,
     doc_hashes: Mapping[str, str] | None = None,
+    extra: Mapping[str, Mapping[str, str]] | None = None,
 ) -> None:
-    """Upsert `spans` in blocks; with `doc_hashes`, each row records its document's hash."""
+    """Upsert `spans` in blocks; with `doc_hashes`, each row records its document's hash;
+    `extra` maps a metadata key to each row's value by span id."""
     for first in range(0, len(spans), _WRITE_BATCH):
         batch = spans[first : first + _WRITE_BATCH]
         collection.upsert(
@@ -335,6 +363,7 @@ def _write(
             metadatas=[
                 {"doc_id": span.doc_id, "start": span.start, "end": span.end}
                 | ({"doc_hash": doc_hashes[span.doc_id]} if doc_hashes else {})
+                | {key: values[span.id] for key, values in (extra or {}).items()}
                 for span in batch
             ],
         )

@@ -111,3 +111,18 @@ def test_rows_missing_from_the_manifest_count_as_damage(
     collection.delete(ids=[collection.get(limit=1)["ids"][0]])  # a half-written index
     report = _engine(source_dir, index_dir).index()
     assert "manifest" in report.recovered
+
+
+def test_phrases_are_found_at_indexing_and_loaded_from_the_index(
+    source_dir: Path, tmp_path: Path
+) -> None:
+    from rag.answer_types import find_phrases
+
+    index_dir = tmp_path / "idx"
+    _engine(source_dir, index_dir).index()
+    fresh = _engine(source_dir, index_dir)  # a new process: nothing re-derived but from disk
+    corpus = fresh.corpus
+    stored = fresh.store.phrases(corpus.sentences)
+    found = list(find_phrases(sentence.text for sentence in corpus.sentences))
+    assert stored == found == corpus.sentence_phrases
+    assert any(phrase.label == "CARDINAL" for phrases in stored for phrase in phrases)
