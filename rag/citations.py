@@ -40,18 +40,15 @@ def render(citations: list[Citation], short: Citation | None = None) -> str:
 
     render([c]) -> "quote [1]"; render([c], s) -> "Two. “…quote” [1]"
     """
+    # Behind a short answer the quotes are marked as quotes, so the two read apart.
+    opening, closing = ("“", "”") if short else ("", "")
     quotes = " ".join(
-        f"{_with_ellipses(citation.quote)} [{number}]"
+        f"{opening}{_with_ellipses(citation.quote)}{closing} [{number}]"
         for number, citation in enumerate(citations, 1)
     )
     if short is None:
         return quotes
-    lead = short.quote[:1].upper() + short.quote[1:]
-    quoted = " ".join(
-        f"“{_with_ellipses(citation.quote)}” [{number}]"
-        for number, citation in enumerate(citations, 1)
-    )
-    return f"{lead}. {quoted}"
+    return f"{short.quote[:1].upper()}{short.quote[1:]}. {quotes}"
 
 
 def _with_ellipses(quote: str) -> str:

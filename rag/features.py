@@ -102,7 +102,7 @@ def sentence_features(
     negated = _negated(query.part)
     rows = []
     for at, c in enumerate(candidates):
-        new = [p for p in c.phrases if p.label not in ("NP", "QUOTE") and _is_new(c, p, question)]
+        fresh = [p for p in c.phrases if _is_new(c, p, question)]
         rows.append(
             (
                 KINDS.index(query.kind),
@@ -129,15 +129,8 @@ def sentence_features(
                 c.context_missing_idf,
                 _term_window(c, question),
                 float(negated != _negated(c.sentence.text)),
-                max(
-                    (
-                        prior[query.kind].get(p.label, 0.0)
-                        for p in c.phrases
-                        if _is_new(c, p, question)
-                    ),
-                    default=0.0,
-                ),
-                len(new),
+                max((prior[query.kind].get(p.label, 0.0) for p in fresh), default=0.0),
+                sum(p.label not in ("NP", "QUOTE") for p in fresh),
                 len(question),
                 len(candidates),
                 dense.max(),

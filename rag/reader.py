@@ -3,10 +3,9 @@
 The sentence model scores every candidate; inside the best one the phrase model scores the
 phrases that could be the short answer; the answerability model judges, from the best
 sentence's score and how close in meaning the sentences come, how likely the sources are to
-answer at all. Below the no-answer
-threshold chosen on validation articles the reader abstains. A long
-sentence is quoted by the clauses from the one closest to the question through the one that
-holds the short answer.
+answer at all. Below the no-answer threshold chosen on validation articles the reader
+abstains. A long sentence is quoted by the clauses from the one closest to the question
+through the one that holds the short answer.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ class Reading:
 
     spans: tuple[Span, ...]
     short: Span | None
-    confidence: float  # the sentence model's probability for the best candidate
+    confidence: float  # the answerability model's probability that the sources answer
     abstention: Abstention | None = None
 
     @property

@@ -170,7 +170,6 @@ class Candidate:
     context_coverage: float  # coverage of the sentence and its neighbours together
     missing_idf: float  # the rarest question term the sentence lacks (its idf; 0 if none)
     context_missing_idf: float  # the same for the sentence and its neighbours together
-    neighbours: tuple[int, ...]  # indexes into the candidate list of its adjacent sentences
 
 
 @dataclass(frozen=True)
@@ -264,7 +263,6 @@ def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[
         row: coverage(corpus, query.terms, corpus.sentence_terms[row], query.lent_terms)
         for row in scored
     }
-    index = {row: at for at, row in enumerate(rows)}
     found = []
     for row in rows:
         sentence = corpus.sentences[row]
@@ -297,7 +295,6 @@ def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[
                 context_coverage=coverage(corpus, query.terms, list(context), query.lent_terms),
                 missing_idf=_rarest_missing(corpus, query, own),
                 context_missing_idf=_rarest_missing(corpus, query, context),
-                neighbours=tuple(index[other] for other in beside if other in index),
             )
         )
     return found

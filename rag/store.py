@@ -114,40 +114,29 @@ class Store:
         """The stored vectors of `spans` (kind "sentences" or "clauses"), in their order."""
         if not spans:
             return np.zeros((0, 0), dtype=np.float32)
+        return np.asarray(self._stored(kind, spans, "embeddings"), dtype=np.float32)
+
+    def phrases(self, sentences: Sequence[Span]) -> list[tuple[Phrase, ...]]:
+        """Each sentence's candidate short answers, as the index stored them."""
+        metadatas = self._stored("sentences", sentences, "metadatas")
+        return [phrases_from_json((metadata or {}).get("phrases", "[]")) for metadata in metadatas]
+
+    def _stored(self, kind: str, spans: Sequence[Span], field: str) -> list:
+        """One stored field ("embeddings", "metadatas") of each span's row, in their order;
+        a StoreError when a row is missing."""
         collection = self._collection(kind)
-        rows: dict[str, np.ndarray] = {}
+        rows: dict[str, object] = {}
         ids = [span.id for span in spans]
         for first in range(0, len(ids), _WRITE_BATCH):
-            got = collection.get(ids=ids[first : first + _WRITE_BATCH], include=["embeddings"])
-            rows.update(zip(got["ids"], got["embeddings"], strict=True))
+            got = collection.get(ids=ids[first : first + _WRITE_BATCH], include=[field])
+            rows.update(zip(got["ids"], got[field], strict=True))
         missing = [span_id for span_id in ids if span_id not in rows]
         if missing:
             raise StoreError(
                 f"the index at {self._where()} lacks {len(missing)} {kind} (first: "
                 f"{missing[0]}): run `docqa index` to refresh it"
             )
-        return np.asarray([rows[span_id] for span_id in ids], dtype=np.float32)
-
-    def phrases(self, sentences: Sequence[Span]) -> list[tuple[Phrase, ...]]:
-        """Each sentence's candidate short answers, as the index stored them."""
-        if not sentences:
-            return []
-        collection = self._collection("sentences")
-        found: dict[str, str] = {}
-        ids = [sentence.id for sentence in sentences]
-        for first in range(0, len(ids), _WRITE_BATCH):
-            got = collection.get(ids=ids[first : first + _WRITE_BATCH], include=["metadatas"])
-            found.update(
-                (row_id, (metadata or {}).get("phrases", "[]"))
-                for row_id, metadata in zip(got["ids"], got["metadatas"], strict=True)
-            )
-        missing = [row_id for row_id in ids if row_id not in found]
-        if missing:
-            raise StoreError(
-                f"the index at {self._where()} lacks {len(missing)} sentences (first: "
-                f"{missing[0]}): run `docqa index` to refresh it"
-            )
-        return [phrases_from_json(found[row_id]) for row_id in ids]
+        return [rows[span_id] for span_id in ids]
 
     def close(self) -> None:
         """Forget the client, so the next use opens the index afresh."""

@@ -204,14 +204,13 @@ def label_prior(examples: Sequence[Example]) -> LabelPrior:
 
 
 def sentence_table(examples: Sequence[Example], prior: LabelPrior):
-    """Feature rows, labels and each row's question number."""
-    rows, labels, groups = [], [], []
-    for number, example in enumerate(examples):
+    """Feature rows and their labels."""
+    rows, labels = [], []
+    for example in examples:
         features = sentence_features(example.retrieval.query, example.retrieval.candidates, prior)
         rows.append(features)
         labels.append(sentence_labels(example))
-        groups.append(np.full(len(features), number))
-    return np.vstack(rows), np.concatenate(labels), np.concatenate(groups)
+    return np.vstack(rows), np.concatenate(labels)
 
 
 def phrase_table(examples: Sequence[Example], prior: LabelPrior):
@@ -348,7 +347,7 @@ def out_of_fold(route: str, train: Sequence[Example], prior: LabelPrior) -> list
     scores: list[np.ndarray] = [np.zeros(0)] * len(train)
     for article in articles:
         rest = [example for example in train if example.article != article]
-        rows, labels, _groups = sentence_table(rest, prior)
+        rows, labels = sentence_table(rest, prior)
         scorer = fit_scorer(route, rows, labels, SENTENCE_FEATURES)
         for at, example in enumerate(train):
             if example.article == article and example.retrieval.candidates:
@@ -376,7 +375,7 @@ def fit(train: Sequence[Example], validation: Sequence[Example], choice: str):
     random.seed(SEED)
     np.random.seed(SEED)
     prior = label_prior(train)
-    rows, labels, _groups = sentence_table(train, prior)
+    rows, labels = sentence_table(train, prior)
     phrase_rows, phrase_labels = phrase_table(train, prior)
     lines = [
         f"sentence rows: {len(rows):,} ({labels.sum():,} positive); "

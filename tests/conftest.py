@@ -111,7 +111,6 @@ def hand_candidate(
         best_clause=-1,
         chunk_rank=0,
         opens_paragraph=False,
-        neighbours=(),
     )
     values.update(scores)
     return Candidate(**values)  # type: ignore[arg-type]
