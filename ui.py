@@ -30,7 +30,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 import gradio as gr
 
 from rag import Answer, Citation, DocQAError, Settings
-from rag.documents import describe_skipped, load_documents, skipped_files
+from rag.documents import Skipped, describe_skipped, load_sources
 from rag.types import Document
 
 # rag.chain (LangChain, the model, Chroma) is imported by the warm-up thread and the
@@ -331,7 +331,7 @@ def _wait_until_warm() -> None:
         raise DocQAError(_WARM_FAILURE[0])
 
 
-def status_text(documents: Mapping[str, Document], skipped: Sequence[str] = ()) -> str:
+def status_text(documents: Mapping[str, Document], skipped: Sequence[Skipped] = ()) -> str:
     """The status line: loading, ready (with what is indexed and what was skipped), or what
     went wrong."""
     if not _WARM.is_set():
@@ -393,10 +393,10 @@ def citation_colours(count: int = 30) -> dict[str, str]:
 
 
 def build_app(
-    documents: Mapping[str, Document], examples: list[str], skipped: Sequence[str] = ()
+    documents: Mapping[str, Document], examples: list[str], skipped: Sequence[Skipped] = ()
 ) -> gr.Blocks:
     """The Blocks app: a chat on the left, the source with its cited spans on the right;
-    `skipped` names the source folder's files that are not text, for the status line."""
+    `skipped` lists the source folder's files that were not read, for the status line."""
     doc_ids = list(documents)
     first = doc_ids[0]
     what = "the article" if len(doc_ids) == 1 else f"the {len(doc_ids)} documents"
@@ -499,8 +499,9 @@ def main() -> int:
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
     host, port = server_address()
     try:
-        source_dir = Settings.from_env().source_dir
-        documents = {document.doc_id: document for document in load_documents(source_dir)}
+        settings = Settings.from_env()
+        sources = load_sources(settings.source_dir, settings.max_file_mb)
+        documents = {document.doc_id: document for document in sources.documents}
     except DocQAError as error:
         print(f"docqa: error: {error}", file=sys.stderr)
         return 2
@@ -509,7 +510,7 @@ def main() -> int:
     _DOCUMENTS.update(documents)
     print("docqa: loading the model and the index in the background…", flush=True)
     threading.Thread(target=warm_up, name="docqa-warm-up", daemon=True).start()
-    skipped = skipped_files(source_dir)
+    skipped = sources.skipped
     if skipped:
         print(f"docqa: {describe_skipped(skipped)}", flush=True)
     app = build_app(documents, load_examples(documents), skipped)

@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.measure import ROOT, p50, p95, peak_rss_mb
 from rag.chain import DocQA
 from rag.chunking import chunk_document
-from rag.documents import load_documents
+from rag.documents import load_sources
 from rag.features import answer_features, phrase_features, sentence_features
 from rag.reader import judge
 from rag.retrieval import CANDIDATE_FACTOR
@@ -173,7 +173,7 @@ def _chunk_texts(settings: Settings) -> list[str]:
     """The texts of the chunks docqa would index from the source folder."""
     return [
         chunk.text
-        for document in load_documents(settings.source_dir)
+        for document in load_sources(settings.source_dir).documents
         for chunk in chunk_document(document, settings.chunk_sentences, settings.chunk_overlap)
     ]
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from rag.chunking import chunk_document
 from rag.citations import cite, render
-from rag.documents import load_documents, skipped_files
+from rag.documents import load_sources
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import QuestionError
+from rag.indexing import DocumentIndex
 from rag.lexicon import terms
 from rag.question import (
     clean_question,
@@ -26,7 +26,7 @@ from rag.question import (
     questions_asked,
     standalone,
 )
-from rag.ranker import ReaderModel, artifact_version, load_model
+from rag.ranker import ReaderModel, load_model
 from rag.reader import Reading, read
 from rag.retrieval import Corpus, Query, Retrieval, Retriever
 from rag.settings import Settings
@@ -52,9 +52,7 @@ class DocQA:
         self.embeddings = SentenceEmbeddings(
             self.settings.model_location(), self.settings.batch_size
         )
-        self.store = Store(
-            self.settings, self.embeddings, artifact_version(self.settings.reader_location())
-        )
+        self.store = Store(self.settings, self.embeddings)
         self._corpus: Corpus | None = None
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()
@@ -68,20 +66,25 @@ class DocQA:
     def index(self, progress: bool = False) -> IndexReport:
         """Build or refresh the index from the source folder, then load it for answering."""
         with self._lock:
-            documents = load_documents(self.settings.source_dir)
-            report = self.store.sync(documents, progress=progress)
-            chunks = [
-                chunk
-                for document in documents
-                for chunk in chunk_document(
-                    document, self.settings.chunk_sentences, self.settings.chunk_overlap
-                )
-            ]
-            self._corpus = Corpus.build(documents, chunks, self.store.vectors, self.store.phrases)
-            self._retriever = Retriever(self._corpus, self.store.dense_search)
+            sources = load_sources(self.settings.source_dir, self.settings.max_file_mb)
+            report, records = self.store.sync(sources.documents, progress=progress)
+            self._load(records)
             if report.recovered:
                 log.warning("rebuilt a damaged index: %s", report.recovered)
-            return replace(report, skipped=tuple(skipped_files(self.settings.source_dir)))
+            return replace(report, skipped=sources.skipped)
+
+    def _load(self, records: list[DocumentIndex]) -> None:
+        corpus = Corpus.build(records)
+        self._corpus, self._retriever = corpus, Retriever(corpus, self.store.dense_search)
+
+    def refresh(self) -> bool:
+        """Load the index's newest generation if another process wrote one since this one
+        loaded (True when it did), so no quote is served from text that has changed."""
+        if self._corpus is None or self.store.live_generation() == self.store.served_generation:
+            return False
+        with self._lock:
+            self._load(self.store.load())
+        return True
 
     @property
     def corpus(self) -> Corpus:
@@ -114,6 +117,7 @@ class DocQA:
 
     def answer(self, question: str, history: list[str] | None = None) -> Answer:
         """Answer `question` from the sources; `history` holds the earlier questions."""
+        self.refresh()
         return self.chain.invoke(
             {"question": question, "history": [] if history is None else history}
         )

@@ -113,10 +113,13 @@ def ends_like_sentence(text: str) -> bool:
 MAX_HEADING_WORDS = 15
 
 
-def is_heading(sentence: Span, text: str) -> bool:
-    """Whether `sentence` is a title or section heading of `text`, its document: a short line
-    of its own that does not end like a sentence, or a Markdown heading. Headings help find
-    a passage but are not statements to quote as an answer."""
+def is_heading(sentence: Span, document: Document) -> bool:
+    """Whether `sentence` is a title or section heading of its document: one its format
+    marks (Markdown, HTML, Word), or a short line of its own that does not end like a
+    sentence. Headings help find a passage but are not statements to quote as an answer."""
+    if any(start <= sentence.start and sentence.end <= end for start, end in document.headings):
+        return True
+    text = document.text
     whole_line = (sentence.start == 0 or text[sentence.start - 1] == "\n") and (
         sentence.end == len(text) or text[sentence.end] in "\r\n"
     )

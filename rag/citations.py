@@ -17,7 +17,8 @@ def cite(spans: Iterable[Span], documents: Mapping[str, Document]) -> list[Citat
     for span in spans:
         document = documents.get(span.doc_id)
         quote = document.text[span.start : span.end] if document else ""
-        citation = Citation(span.doc_id, span.start, span.end, quote)
+        page = document.page_at(span.start) if document else None
+        citation = Citation(span.doc_id, span.start, span.end, quote, page)
         if document is not None and verify(citation, document) and quote == span.text:
             citations.append(citation)
         else:

@@ -1,104 +1,133 @@
-"""Finding and reading the source files, keeping their text exactly as on disk."""
+"""Finding the source files and reading each one's text; a file that cannot be read is
+skipped with its reason, and everything else is read."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import SourceError
+from rag.extract import SUFFIXES, ExtractionError, extract
+from rag.settings import DEFAULT_MAX_FILE_MB
 from rag.types import Document
 
-TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown"})
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file under the source folder that was not indexed, and why."""
+
+    name: str  # path relative to the source folder
+    reason: str
 
 
-def load_documents(source_dir: Path) -> list[Document]:
-    """Read every text file under `source_dir`, sorted by path.
+@dataclass(frozen=True)
+class Sources:
+    """What the source folder holds: the documents read, and the files skipped."""
 
-    Raises SourceError, naming the folder or file, when the folder is missing, holds no
-    text files, or a file cannot be read as UTF-8.
+    documents: tuple[Document, ...]
+    skipped: tuple[Skipped, ...] = ()
+
+
+def load_sources(source_dir: Path, max_file_mb: int = DEFAULT_MAX_FILE_MB) -> Sources:
+    """Read every file of a format docqa knows under `source_dir`, sorted by path.
+
+    A file that cannot be read (not UTF-8, encrypted, damaged, empty of text, too large, a
+    link leading out of the folder, gone before it was read) is skipped with its reason.
+    Raises SourceError, saying what to do, when the folder is missing or nothing in it can
+    be read.
     """
     if not source_dir.is_dir():
         raise SourceError(
-            f"source folder {source_dir} does not exist: create it with your .txt or .md "
-            "files, or point DOCQA_SOURCE_DIR at one"
+            f"source folder {source_dir} does not exist: create it with your documents "
+            "(.txt, .md, .html, .pdf, .docx), or point DOCQA_SOURCE_DIR at one"
         )
-    paths = [path for path in _visible_files(source_dir) if path.suffix.lower() in TEXT_SUFFIXES]
-    if not paths:
-        suffixes = ", ".join(sorted(TEXT_SUFFIXES))
+    root = source_dir.resolve()
+    documents: list[Document] = []
+    skipped: list[Skipped] = []
+    for path in _visible_files(source_dir, skipped):
+        name = path.relative_to(source_dir).as_posix()
+        reason = _unreadable(path, root, max_file_mb)
+        if reason:
+            skipped.append(Skipped(name, reason))
+            continue
+        try:
+            documents.append(extract(path, name))
+        except ExtractionError as error:
+            skipped.append(Skipped(name, str(error)))
+        except FileNotFoundError:
+            skipped.append(Skipped(name, "it disappeared while it was being read"))
+        except OSError as error:
+            skipped.append(Skipped(name, f"cannot read it: {error.strerror or error}"))
+    skipped.sort(key=lambda item: item.name)
+    if not documents:
+        why = f" ({describe_skipped(skipped)})" if skipped else ""
         raise SourceError(
-            f"source folder {source_dir} holds no text files ({suffixes}): add some, or "
-            "point DOCQA_SOURCE_DIR at the folder that has them"
+            f"source folder {source_dir} holds no document docqa can read{why}: add .txt, "
+            ".md, .html, .pdf or .docx files, or point DOCQA_SOURCE_DIR at the folder that "
+            "has them"
         )
-    documents = [read_document(path, source_dir) for path in paths]
     if not any(document.text.strip() for document in documents):
         raise SourceError(f"every file in {source_dir} is empty: add some text to answer from")
-    return documents
+    return Sources(tuple(documents), tuple(skipped))
 
 
-def skipped_files(source_dir: Path) -> list[str]:
-    """Files under `source_dir` that docqa does not read because they are not text files
-    (say, .html or .pdf), as paths relative to the folder; hidden ones are not counted."""
-    if not source_dir.is_dir():
-        return []
-    return [
-        path.relative_to(source_dir).as_posix()
-        for path in _visible_files(source_dir)
-        if path.suffix.lower() not in TEXT_SUFFIXES
-    ]
+def describe_skipped(skipped: Sequence[Skipped], shown: int = 5) -> str:
+    """One line on the files that were skipped, or "" when there are none.
 
-
-def describe_skipped(names: Sequence[str], shown: int = 5) -> str:
-    """One line on the files `skipped_files` found, or "" when there are none.
-
-    describe_skipped(["a.pdf"]) -> "skipped 1 file that is not text (a.pdf): docqa reads
-    .markdown, .md, .text and .txt files"
+    describe_skipped([Skipped("a.pdf", "an encrypted PDF")]) ->
+    "skipped 1 file: a.pdf (an encrypted PDF)"
     """
-    if not names:
+    if not skipped:
         return ""
-    listed = ", ".join(names[:shown]) + (
-        f" and {len(names) - shown} more" if len(names) > shown else ""
-    )
-    files = "1 file that is" if len(names) == 1 else f"{len(names)} files that are"
-    suffixes = sorted(TEXT_SUFFIXES)
-    readable = ", ".join(suffixes[:-1]) + f" and {suffixes[-1]}"
-    return f"skipped {files} not text ({listed}): docqa reads {readable} files"
+    listed = "; ".join(f"{item.name} ({item.reason})" for item in skipped[:shown])
+    more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    files = "1 file" if len(skipped) == 1 else f"{len(skipped)} files"
+    return f"skipped {files}: {listed}{more}"
 
 
-def _visible_files(source_dir: Path) -> list[Path]:
-    """Every regular file under `source_dir`, sorted, except those in or under a dot name."""
-    return sorted(
-        path
-        for path in source_dir.rglob("*")
-        if path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(source_dir).parts)
-    )
+def _visible_files(source_dir: Path, skipped: list[Skipped]) -> list[Path]:
+    """Every file under `source_dir`, sorted, except those in or under a dot name. Links to
+    folders are not followed (they could loop, or lead out of the folder): they are skipped."""
+    found = []
+    for folder, folders, files in os.walk(source_dir, followlinks=False):
+        here = Path(folder)
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        for name in folders:
+            if (here / name).is_symlink():
+                relative = (here / name).relative_to(source_dir).as_posix()
+                skipped.append(Skipped(relative, "a link to a folder, which docqa does not follow"))
+        found += [here / name for name in files if not name.startswith(".")]
+    return sorted(found)
 
 
-def read_document(path: Path, source_dir: Path) -> Document:
-    """One file as a Document; its id is the path relative to `source_dir`."""
-    doc_id = path.relative_to(source_dir).as_posix()
+def _unreadable(path: Path, root: Path, max_file_mb: int) -> str:
+    """Why `path` is not read before opening it, or ""."""
+    if path.suffix.lower() not in SUFFIXES:
+        return "not a format docqa reads (.txt, .md, .html, .pdf, .docx)"
     try:
-        # subtle: newline="" keeps "\r\n" as two characters, so offsets match the bytes on disk
-        with path.open(encoding="utf-8", newline="") as handle:
-            text = handle.read()
-    except UnicodeDecodeError as error:
-        raise SourceError(
-            f"{path} is not UTF-8 text (bad byte at offset {error.start}): save it as UTF-8 "
-            "or move it out of the source folder"
-        ) from None
-    except OSError as error:
-        raise SourceError(
-            f"cannot read {path}: {error.strerror or error}; fix its permissions or move it "
-            "out of the source folder"
-        ) from None
-    return Document(doc_id=doc_id, text=text)
+        target = path.resolve(strict=True)
+    except FileNotFoundError:
+        return "a link to a file that does not exist"
+    except (RuntimeError, OSError):
+        return "a link that loops"
+    if path.is_symlink() and not target.is_relative_to(root):
+        return "a link to a file outside the source folder"
+    if not target.is_file():
+        return "not a regular file"
+    size = target.stat().st_size
+    if size > max_file_mb * 1024 * 1024:
+        return f"{size / 1024 / 1024:,.1f} MB, over the {max_file_mb} MB limit (DOCQA_MAX_FILE_MB)"
+    return ""
 
 
 def content_hash(document: Document) -> str:
-    """A digest of one document's id and text; it changes when either does."""
+    """A digest of one document's id, text, pages and headings; it changes when any does."""
     digest = hashlib.sha256()
     digest.update(document.doc_id.encode("utf-8"))
     digest.update(b"\0")
     digest.update(document.text.encode("utf-8"))
+    digest.update(f"\0{document.pages}\0{document.headings}".encode())
     return digest.hexdigest()

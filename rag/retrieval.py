@@ -13,7 +13,8 @@ import bm25s
 import numpy as np
 
 from rag.answer_types import Phrase
-from rag.chunking import clauses, is_heading
+from rag.chunking import is_heading
+from rag.indexing import DocumentIndex
 from rag.lexicon import terms
 from rag.types import Chunk, Document, Span
 
@@ -54,58 +55,48 @@ class Corpus:
     sentence_bm25: bm25s.BM25
 
     @classmethod
-    def build(
-        cls,
-        documents: Sequence[Document],
-        chunks: list[Chunk],
-        vectors_of: Callable[[str, Sequence[Span]], np.ndarray],
-        phrases_of: Callable[[Sequence[Span]], list[tuple[Phrase, ...]]],
-    ) -> Corpus:
-        """Index `chunks` in memory from what the index stored: `vectors_of(kind, spans)`
-        returns the vectors of sentences (kind "sentences") or clauses ("clauses"),
-        `phrases_of(sentences)` each sentence's candidate short answers."""
-        rows: dict[str, int] = {}
-        sentences: list[Span] = []
-        chunk_sentences = []
-        for chunk in chunks:
-            members = []
-            for sentence in chunk.sentences:
-                if sentence.id not in rows:
-                    rows[sentence.id] = len(sentences)
-                    sentences.append(sentence)
-                members.append(rows[sentence.id])
-            chunk_sentences.append(members)
-        texts = {document.doc_id: document.text for document in documents}
-        sentence_terms = [terms(sentence.text) for sentence in sentences]
+    def build(cls, records: Sequence[DocumentIndex]) -> Corpus:
+        """Index in memory what the store saved: every document's chunks, sentences, clauses,
+        phrases and vectors, as they were derived once at indexing."""
+        documents = {record.doc_id: record.document for record in records}
+        chunks = [chunk for record in records for chunk in record.chunks]
+        sentences = [sentence for record in records for sentence in record.sentences]
+        rows = {sentence.id: at for at, sentence in enumerate(sentences)}
+        chunk_sentences = [[rows[s.id] for s in chunk.sentences] for chunk in chunks]
         all_clauses: list[Span] = []
         sentence_clauses = []
-        for sentence in sentences:
-            parts = clauses(sentence)
-            sentence_clauses.append(list(range(len(all_clauses), len(all_clauses) + len(parts))))
-            all_clauses.extend(parts)
+        for record in records:
+            for parts in record.clauses:
+                sentence_clauses.append(
+                    list(range(len(all_clauses), len(all_clauses) + len(parts)))
+                )
+                all_clauses.extend(parts)
+        width = max((r.sentence_vectors.shape[1] for r in records if r.sentences), default=0)
+        sentence_terms = [terms(sentence.text) for sentence in sentences]
         chunk_bm25 = bm25s.BM25()
         chunk_bm25.index(
             [
                 [term for row in members for term in sentence_terms[row]] or [""]
                 for members in chunk_sentences
-            ],
+            ]
+            or [[""]],
             show_progress=False,
         )
         sentence_bm25 = bm25s.BM25()
-        sentence_bm25.index([row or [""] for row in sentence_terms], show_progress=False)
+        sentence_bm25.index([row or [""] for row in sentence_terms] or [[""]], show_progress=False)
         return cls(
-            documents={document.doc_id: document for document in documents},
+            documents=documents,
             chunks=chunks,
             sentences=sentences,
-            sentence_vectors=vectors_of("sentences", sentences),
+            sentence_vectors=_stack([r.sentence_vectors for r in records], width),
             clauses=all_clauses,
-            clause_vectors=vectors_of("clauses", all_clauses),
+            clause_vectors=_stack([r.clause_vectors for r in records], width),
             sentence_clauses=sentence_clauses,
-            sentence_phrases=phrases_of(sentences),
+            sentence_phrases=[phrases for record in records for phrases in record.phrases],
             headings=frozenset(
                 row
                 for row, sentence in enumerate(sentences)
-                if is_heading(sentence, texts[sentence.doc_id])
+                if is_heading(sentence, documents[sentence.doc_id])
             ),
             sentence_terms=sentence_terms,
             chunk_sentences=chunk_sentences,
@@ -352,3 +343,11 @@ def _idf(sentence_terms: list[list[str]]) -> dict[str, float]:
             frequency[term] = frequency.get(term, 0) + 1
     count = len(sentence_terms)
     return {term: math.log(1 + (count - df + 0.5) / (df + 0.5)) for term, df in frequency.items()}
+
+
+def _stack(blocks: list[np.ndarray], width: int) -> np.ndarray:
+    """Rows of every block, one array (an empty one of `width` columns when there are none)."""
+    blocks = [block for block in blocks if len(block)]
+    if not blocks:
+        return np.zeros((0, width), dtype=np.float32)
+    return np.concatenate(blocks).astype(np.float32, copy=False)

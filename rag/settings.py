@@ -20,6 +20,7 @@ DEFAULT_CHUNK_OVERLAP = 1  # sentences shared by neighbouring chunks
 DEFAULT_MAX_QUESTION_CHARS = 2000
 DEFAULT_BATCH_SIZE = 64  # sentences per embedding batch
 DEFAULT_COLLECTION = "docqa"
+DEFAULT_MAX_FILE_MB = 50  # larger source files are skipped, with the reason
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Settings:
     model_path: str = ""  # empty: the all-MiniLM-L6-v2 model inside its wheel
     reader_path: str = ""  # empty: the reader's models shipped in rag/models/reader.json
     feedback_path: Path = DEFAULT_FEEDBACK_PATH
+    max_file_mb: int = DEFAULT_MAX_FILE_MB
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -52,6 +54,8 @@ class Settings:
                 "DOCQA_CHUNK_OVERLAP must be at least 0 and below DOCQA_CHUNK_SENTENCES "
                 f"({self.chunk_sentences}), not {self.chunk_overlap}"
             )
+        if self.max_file_mb < 1:
+            raise SettingsError(f"DOCQA_MAX_FILE_MB must be at least 1, not {self.max_file_mb}")
         if self.max_question_chars < 1:
             raise SettingsError(
                 f"DOCQA_MAX_QUESTION_CHARS must be at least 1, not {self.max_question_chars}"

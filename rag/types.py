@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Document:
-    """A source file's text exactly as read from disk (UTF-8, newlines untouched)."""
+    """A source file's text: for .txt and .md exactly as read from disk (UTF-8, newlines
+    untouched); for HTML, PDF and Word the text rag.extract took out of it."""
 
     doc_id: str  # path relative to the source folder, with "/" separators
     text: str
+    pages: tuple[int, ...] = ()  # where each page starts in `text` (PDF); () without pages
+    headings: tuple[tuple[int, int], ...] = ()  # (start, end) of each heading the format marks
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding `offset`, or None for a format without pages."""
+        if not self.pages:
+            return None
+        return max(bisect.bisect_right(self.pages, offset), 1)
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,7 @@ class Citation:
     start: int
     end: int
     quote: str
+    page: int | None = None  # 1-based page of `start` in a PDF; None for formats without
 
 
 @dataclass(frozen=True)

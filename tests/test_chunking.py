@@ -163,8 +163,8 @@ def test_clauses_split_at_commas_and_clause_words_but_keep_short_pieces() -> Non
 def test_headings_are_short_lines_that_do_not_end_like_sentences(
     text: str, headings: list[str]
 ) -> None:
-    spans = sentences(Document("a.md", text))
-    found = [span.text for span in spans if is_heading(span, text)]
+    document = Document("a.md", text)
+    found = [span.text for span in sentences(document) if is_heading(span, document)]
     assert found == headings
 
 
@@ -177,3 +177,11 @@ def test_clauses_never_cut_a_list_in_half() -> None:
     quoted = [part.text for part in clauses(sentence)] or [sentence.text]
     holding = [part for part in quoted if "the port authority" in part]
     assert holding and "the ferry company and the unions" in holding[0]
+
+
+def test_headings_the_format_marks_are_headings_even_when_they_end_like_sentences() -> None:
+    text = "What is new?\n\nThe ferry runs again."
+    marked = Document("a.html", text, headings=((0, 12),))
+    first, second = sentences(marked)
+    assert is_heading(first, marked) and not is_heading(second, marked)
+    assert not is_heading(first, Document("a.txt", text))

@@ -103,10 +103,14 @@ def test_bad_questions_exit_nonzero_without_traceback(
 def test_index_names_the_files_it_cannot_read(tmp_path: Path) -> None:
     source = tmp_path / "sources"
     shutil.copytree(ROOT / "seeds", source)
-    (source / "page.html").write_text("<p>Not read.</p>")
+    (source / "page.html").write_text("<p>Read: the ferry runs at noon.</p>")
+    (source / "scan.pdf").write_bytes(b"%PDF-1.4 this is no PDF")
+    (source / "image.png").write_bytes(b"\x89PNG")
     done = _docqa("index", env_index=tmp_path / "idx", source=source)
     assert done.returncode == 0, done.stderr
-    assert "skipped 1 file that is not text (page.html)" in done.stdout
+    assert done.stdout.startswith("2 documents"), done.stdout
+    assert "skipped 2 files: image.png (not a format docqa reads" in done.stdout
+    assert "scan.pdf (a damaged PDF" in done.stdout and "Traceback" not in done.stderr
 
 
 def test_missing_source_folder(tmp_path: Path) -> None:

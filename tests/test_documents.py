@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from rag.documents import content_hash, describe_skipped, load_documents, skipped_files
+from rag.documents import Skipped, content_hash, describe_skipped, load_sources
 from rag.errors import SourceError
 from tests.conftest import ARTICLE_ID, SEEDS
+
+
+def load_documents(folder: Path) -> list:
+    return list(load_sources(folder).documents)
 
 
 def test_loads_the_article_byte_for_byte() -> None:
@@ -35,7 +38,7 @@ def test_missing_folder_says_what_to_do(tmp_path: Path) -> None:
 
 def test_folder_without_text_files(tmp_path: Path) -> None:
     (tmp_path / "a.bin").write_bytes(b"\0")
-    with pytest.raises(SourceError, match="holds no text files"):
+    with pytest.raises(SourceError, match=r"holds no document docqa can read \(skipped 1 file"):
         load_documents(tmp_path)
 
 
@@ -45,23 +48,17 @@ def test_only_empty_files(tmp_path: Path) -> None:
         load_documents(tmp_path)
 
 
-def test_non_utf8_file_is_named(tmp_path: Path) -> None:
+def test_non_utf8_file_is_skipped_with_its_reason(tmp_path: Path) -> None:
     (tmp_path / "good.txt").write_text("Fine.")
     (tmp_path / "latin.txt").write_bytes("caf\xe9".encode("latin-1"))
-    with pytest.raises(SourceError, match=r"latin\.txt is not UTF-8.*offset 3"):
-        load_documents(tmp_path)
+    sources = load_sources(tmp_path)
+    assert [document.doc_id for document in sources.documents] == ["good.txt"]
+    (skipped,) = sources.skipped
+    assert skipped.name == "latin.txt" and "not UTF-8" in skipped.reason
+    assert "offset 3" in skipped.reason
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
-def test_unreadable_file_is_named(tmp_path: Path) -> None:
-    path = tmp_path / "locked.txt"
-    path.write_text("x")
-    path.chmod(0)
-    with pytest.raises(SourceError, match=r"cannot read .*locked\.txt"):
-        load_documents(tmp_path)
-
-
-def test_unreadable_file_is_named_even_for_root(
+def test_unreadable_file_is_skipped_with_its_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Root reads every file, so the permission error is simulated: a case the real thing
@@ -77,8 +74,34 @@ def test_unreadable_file_is_named_even_for_root(
         return real_open(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "open", guarded_open)
-    with pytest.raises(SourceError, match=r"cannot read .*locked\.txt: Permission denied"):
-        load_documents(tmp_path)
+    sources = load_sources(tmp_path)
+    assert [document.doc_id for document in sources.documents] == ["good.txt"]
+    assert sources.skipped == (Skipped("locked.txt", "cannot read it: Permission denied"),)
+
+
+def test_a_file_over_the_size_limit_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("Fine.")
+    (tmp_path / "huge.txt").write_text("word " * 300_000)  # 1.4 MB
+    sources = load_sources(tmp_path, max_file_mb=1)
+    assert [document.doc_id for document in sources.documents] == ["good.txt"]
+    (skipped,) = sources.skipped
+    assert skipped.name == "huge.txt" and "over the 1 MB limit" in skipped.reason
+
+
+def test_links_never_lead_out_of_the_folder_or_loop(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    (source / "deep").mkdir(parents=True)
+    (source / "good.txt").write_text("Fine.")
+    outside = tmp_path / "passwd.txt"
+    outside.write_text("root:x:0:0")
+    (source / "passwd.txt").symlink_to(outside)
+    (source / "deep" / "up").symlink_to(source)  # a loop
+    (source / "alias.txt").symlink_to(source / "good.txt")  # inside: read
+    sources = load_sources(source)
+    assert [document.doc_id for document in sources.documents] == ["alias.txt", "good.txt"]
+    reasons = {item.name: item.reason for item in sources.skipped}
+    assert reasons["passwd.txt"] == "a link to a file outside the source folder"
+    assert reasons["deep/up"] == "a link to a folder, which docqa does not follow"
 
 
 def test_links_and_folders_named_like_text_are_skipped(tmp_path: Path) -> None:
@@ -89,24 +112,27 @@ def test_links_and_folders_named_like_text_are_skipped(tmp_path: Path) -> None:
     assert document.doc_id == "good.txt"
 
 
-def test_files_that_are_not_text_are_named_as_skipped(tmp_path: Path) -> None:
+def test_files_docqa_cannot_read_are_named_with_their_reasons(tmp_path: Path) -> None:
     (tmp_path / "story.txt").write_text("Read me.")
     (tmp_path / "deep").mkdir()
-    (tmp_path / "deep" / "page.html").write_text("<p>Not read.</p>")
+    (tmp_path / "deep" / "page.html").write_text("<p>Read too.</p><script>never()</script>")
     (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG")
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "config").write_text("hidden")
-    assert [document.doc_id for document in load_documents(tmp_path)] == ["story.txt"]
-    assert skipped_files(tmp_path) == ["deep/page.html", "report.pdf"]
-    note = describe_skipped(skipped_files(tmp_path))
-    assert note.startswith("skipped 2 files that are not text (deep/page.html, report.pdf)")
-    assert ".txt" in note and ".md" in note
+    sources = load_sources(tmp_path)
+    assert [document.doc_id for document in sources.documents] == ["deep/page.html", "story.txt"]
+    assert sources.documents[0].text == "Read too."
+    assert [item.name for item in sources.skipped] == ["photo.png", "report.pdf"]
+    note = describe_skipped(sources.skipped)
+    assert note.startswith("skipped 2 files: photo.png (not a format docqa reads")
+    assert "report.pdf (a damaged PDF" in note
 
 
 def test_a_long_list_of_skipped_files_is_cut_short() -> None:
-    names = [f"scan-{number}.pdf" for number in range(8)]
-    note = describe_skipped(names, shown=3)
-    assert "scan-0.pdf, scan-1.pdf, scan-2.pdf and 5 more" in note and "scan-3" not in note
+    skipped = [Skipped(f"scan-{number}.pdf", "an encrypted PDF") for number in range(8)]
+    note = describe_skipped(skipped, shown=3)
+    assert "scan-2.pdf (an encrypted PDF); and 5 more" in note and "scan-3" not in note
     assert describe_skipped([]) == ""
 
 

@@ -144,7 +144,7 @@ def test_candidates_come_in_document_order_without_headings(engine: DocQA, quest
     keys = [(order.index(c.sentence.doc_id), c.sentence.start) for c in retrieval.candidates]
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
     for candidate in retrieval.candidates:
-        assert not is_heading(candidate.sentence, corpus.documents[candidate.sentence.doc_id].text)
+        assert not is_heading(candidate.sentence, corpus.documents[candidate.sentence.doc_id])
     # Each is in a retrieved chunk, or among the corpus's best sentences on their own.
     retrieved = {s.id for chunk in retrieval.chunks for s in chunk.sentences}
     for candidate in retrieval.candidates:

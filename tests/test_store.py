@@ -1,19 +1,43 @@
-"""The Chroma index: built on demand, refreshed only when sources change, self-healing."""
+"""The Chroma index: built on demand, refreshed only for what changed, written as a new
+generation beside the live one, never lost to a crash, a rival writer or a bad file."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+import rag.chunking
+from rag.answer_types import find_phrases
 from rag.chain import DocQA
-from rag.errors import SourceError
+from rag.errors import StoreError
+from rag.indexing import fingerprint
 from rag.settings import Settings
-from tests.conftest import ARTICLE_ID
+from tests.conftest import ARTICLE_ID, ROOT
+
+QUESTION = "How many ballistic missiles did North Korea reportedly fire?"
 
 
-def _engine(source_dir: Path, index_dir: Path) -> DocQA:
-    return DocQA(Settings.from_env({}, source_dir=source_dir, index_dir=index_dir))
+def _engine(source_dir: Path, index_dir: Path, **overrides: object) -> DocQA:
+    return DocQA(Settings.from_env({}, source_dir=source_dir, index_dir=index_dir, **overrides))
+
+
+def _collections(index_dir: Path) -> list[str]:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.PersistentClient(
+        path=str(index_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    try:
+        return sorted(collection.name for collection in client.list_collections())
+    finally:
+        chromadb.api.client.SharedSystemClient.clear_system_cache()
 
 
 def test_first_build_embeds_every_sentence_second_none(source_dir: Path, tmp_path: Path) -> None:
@@ -22,18 +46,31 @@ def test_first_build_embeds_every_sentence_second_none(source_dir: Path, tmp_pat
     assert first.documents == 1 and first.chunks > 5
     assert first.embedded == first.sentences > first.chunks
     assert first.clauses > first.sentences // 2  # the article's long sentences have clauses
-    assert first.changed == (ARTICLE_ID,)
+    assert first.changed == (ARTICLE_ID,) and first.generation == 1
 
     # A new process (new engine, new client) finds everything in place.
     second = _engine(source_dir, index_dir).index()
     assert second.embedded == 0 and second.changed == () and second.chunks == first.chunks
+    assert second.generation == 1
+    names = _collections(index_dir)
+    assert names == sorted(
+        [
+            "docqa-live",
+            *(f"docqa-g1-{kind}" for kind in ("documents", "chunks", "sentences", "clauses")),
+        ]
+    )
 
 
-def test_editing_a_source_reindexes_only_that_document(source_dir: Path, tmp_path: Path) -> None:
+def test_adding_changing_and_deleting_a_file_embeds_only_that_file(
+    source_dir: Path, tmp_path: Path
+) -> None:
     index_dir = tmp_path / "idx"
-    (source_dir / "other.txt").write_text("Tom bought apples. He ate them.", encoding="utf-8")
     built = _engine(source_dir, index_dir).index()
-    assert set(built.changed) == {ARTICLE_ID, "other.txt"}
+
+    (source_dir / "other.txt").write_text("Tom bought apples. He ate them.", encoding="utf-8")
+    added = _engine(source_dir, index_dir).index()
+    assert added.changed == ("other.txt",) and added.embedded == 2
+    assert added.chunks == built.chunks + 1 and added.generation == 2
 
     (source_dir / "other.txt").write_text("Tom bought pears on Monday.", encoding="utf-8")
     engine = _engine(source_dir, index_dir)
@@ -45,7 +82,23 @@ def test_editing_a_source_reindexes_only_that_document(source_dir: Path, tmp_pat
     (source_dir / "other.txt").unlink()
     report = _engine(source_dir, index_dir).index()
     assert report.removed == ("other.txt",) and report.embedded == 0
-    assert report.chunks == built.chunks - 1
+    assert report.chunks == built.chunks and report.generation == 4
+    # Only the live generation is kept.
+    assert [name for name in _collections(index_dir) if "-g" in name] == [
+        f"docqa-g4-{kind}" for kind in ("chunks", "clauses", "documents", "sentences")
+    ]
+
+
+def test_a_serving_engine_picks_up_a_new_generation(source_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    serving = _engine(source_dir, index_dir)
+    serving.index()
+    (source_dir / ARTICLE_ID).write_text("Tom bought pears on Monday.", encoding="utf-8")
+    _engine(source_dir, index_dir).index()  # another process rewrites the index
+    result = serving.answer("What did Tom buy?")
+    assert "pears" in result.text
+    (citation,) = result.citations
+    assert citation.quote == (source_dir / ARTICLE_ID).read_text()[citation.start : citation.end]
 
 
 def test_answer_builds_a_missing_index(source_dir: Path, isolated_index: Path) -> None:
@@ -57,19 +110,39 @@ def test_answer_builds_a_missing_index(source_dir: Path, isolated_index: Path) -
     assert (isolated_index / "chroma").is_dir()
 
 
-def test_unreadable_source_keeps_the_index(source_dir: Path, tmp_path: Path) -> None:
+def test_an_unreadable_source_is_skipped_and_the_rest_kept(
+    source_dir: Path, tmp_path: Path
+) -> None:
     index_dir = tmp_path / "idx"
     built = _engine(source_dir, index_dir).index()
     (source_dir / "bad.txt").write_bytes(b"\xff\xfe broken")
-    with pytest.raises(SourceError, match=r"bad\.txt"):
-        _engine(source_dir, index_dir).index()
-    (source_dir / "bad.txt").unlink()
     again = _engine(source_dir, index_dir).index()
     assert again.embedded == 0 and again.chunks == built.chunks
+    assert [item.name for item in again.skipped] == ["bad.txt"]
+    assert "not UTF-8" in again.skipped[0].reason
+
+
+def test_a_changed_chunking_rule_re_derives_the_index_by_itself(
+    source_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "idx"
+    settings = Settings.from_env({}, source_dir=source_dir, index_dir=index_dir)
+    built = _engine(source_dir, index_dir).index()
+    before = fingerprint(settings)
+
+    monkeypatch.setattr(rag.chunking, "MIN_CLAUSE_WORDS", 3)
+    assert fingerprint(settings) != before
+    engine = _engine(source_dir, index_dir)
+    report = engine.index()
+    assert report.embedded == report.sentences and report.clauses > built.clauses
+    assert "two" in engine.answer(QUESTION).text
+
+    rechunked = _engine(source_dir, index_dir, chunk_sentences=2, chunk_overlap=1).index()
+    assert rechunked.embedded == rechunked.sentences and rechunked.chunks > built.chunks
 
 
 @pytest.mark.parametrize("damage", ["garbage-sqlite", "truncated-sqlite", "missing-segment"])
-def test_damaged_index_is_detected_and_rebuilt(
+def test_a_damaged_database_is_set_aside_and_rebuilt(
     source_dir: Path, tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     index_dir = tmp_path / "idx"
@@ -88,41 +161,108 @@ def test_damaged_index_is_detected_and_rebuilt(
 
     engine = _engine(source_dir, index_dir)
     report = engine.index()
-    if damage == "missing-segment" and not report.recovered:
-        # Chroma rebuilds emptied vector files from its log; then nothing is damaged, and
-        # answers must be as good as before.
-        assert "two" in engine.answer("How many ballistic missiles did North Korea fire?").text
-        return
-    assert report.recovered, "the damage went unnoticed"
+    result = engine.answer(QUESTION)
+    assert "two" in result.text
+    if damage == "missing-segment" and not report.embedded:
+        return  # Chroma rebuilt the emptied vector files from its log: nothing was damaged
     assert "damaged" in caplog.text
     assert report.embedded == built.embedded and report.chunks == built.chunks
-    result = engine.answer("How many ballistic missiles did North Korea fire?")
-    assert "two" in result.text
+    if damage != "missing-segment":  # the unreadable database is kept beside, not deleted
+        (aside,) = index_dir.glob("chroma.damaged-*")
+        assert (aside / "chroma.sqlite3").exists()
 
 
-@pytest.mark.parametrize("kind", ["chunks", "sentences", "clauses"])
-def test_rows_missing_from_the_manifest_count_as_damage(
+@pytest.mark.parametrize("kind", ["chunks", "sentences", "clauses", "documents"])
+def test_rows_missing_from_a_generation_count_as_damage(
     source_dir: Path, tmp_path: Path, kind: str
 ) -> None:
     index_dir = tmp_path / "idx"
     engine = _engine(source_dir, index_dir)
-    engine.index()
-    collection = engine.store._collection(kind)
-    collection.delete(ids=[collection.get(limit=1)["ids"][0]])  # a half-written index
+    built = engine.index()
+    client = engine.store._open_client()
+    collection = client.get_collection(f"docqa-g1-{kind}")
+    collection.delete(ids=[collection.get(limit=1)["ids"][0]])  # a half-written generation
+    with pytest.raises(StoreError, match=r"damaged .*run `docqa index`"):
+        _engine(source_dir, index_dir).store.load()
     report = _engine(source_dir, index_dir).index()
-    assert "manifest" in report.recovered
+    assert "the index's record says" in report.recovered or "does not list" in report.recovered
+    assert report.generation == 2 and report.chunks == built.chunks
+
+
+def test_a_bad_collection_name_deletes_nothing(source_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    _engine(source_dir, index_dir).index()
+    with pytest.raises(StoreError):
+        _engine(source_dir, index_dir, collection="my docs!").index()
+    again = _engine(source_dir, index_dir).index()
+    assert again.embedded == 0 and again.generation == 1
 
 
 def test_phrases_are_found_at_indexing_and_loaded_from_the_index(
     source_dir: Path, tmp_path: Path
 ) -> None:
-    from rag.answer_types import find_phrases
-
     index_dir = tmp_path / "idx"
     _engine(source_dir, index_dir).index()
-    fresh = _engine(source_dir, index_dir)  # a new process: nothing re-derived but from disk
-    corpus = fresh.corpus
-    stored = fresh.store.phrases(corpus.sentences)
-    found = list(find_phrases(sentence.text for sentence in corpus.sentences))
-    assert stored == found == corpus.sentence_phrases
-    assert any(phrase.label == "CARDINAL" for phrases in stored for phrase in phrases)
+    (record,) = _engine(source_dir, index_dir).store.load()  # a new process reads the records
+    found = list(find_phrases(sentence.text for sentence in record.sentences))
+    assert list(record.phrases) == found
+    assert any(phrase.label == "CARDINAL" for phrases in record.phrases for phrase in phrases)
+
+
+def _index_process(source_dir: Path, index_dir: Path) -> subprocess.Popen:
+    env = {**os.environ, "DOCQA_SOURCE_DIR": str(source_dir), "DOCQA_INDEX_DIR": str(index_dir)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "index"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _long_text(sentences: int) -> str:
+    return " ".join(
+        f"Harbour report {number} says ferry {number} left pier {number % 7} on time."
+        for number in range(sentences)
+    )
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_build_leaves_the_previous_index_serving(
+    source_dir: Path, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "idx"
+    built = _engine(source_dir, index_dir).index()
+    (source_dir / "long.txt").write_text(_long_text(3000), encoding="utf-8")
+    writer = _index_process(source_dir, index_dir)
+    deadline = time.monotonic() + 120
+    while not any("-g2-" in name for name in _collections(index_dir)):
+        assert writer.poll() is None, writer.communicate()
+        assert time.monotonic() < deadline, "the build never started writing"
+        time.sleep(0.05)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+
+    survivor = _engine(source_dir, index_dir)
+    records = survivor.store.load()
+    assert [record.doc_id for record in records] == [ARTICLE_ID]
+    assert survivor.store.live_generation() == 1
+    (source_dir / "long.txt").unlink()
+    report = survivor.index()
+    assert report.embedded == 0 and report.chunks == built.chunks
+    assert "two" in survivor.answer(QUESTION).text
+
+
+@pytest.mark.slow
+def test_two_writers_at_once_leave_one_complete_index(source_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    (source_dir / "long.txt").write_text(_long_text(300), encoding="utf-8")
+    writers = [_index_process(source_dir, index_dir) for _ in range(2)]
+    outputs = [writer.communicate(timeout=300) for writer in writers]
+    assert [writer.returncode for writer in writers] == [0, 0], outputs
+    assert sum("nothing changed" in out for out, _err in outputs) == 1, outputs
+    engine = _engine(source_dir, index_dir)
+    report = engine.index()
+    assert report.embedded == 0 and report.documents == 2
+    assert "two" in engine.answer(QUESTION).text

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import ui
 from rag import Citation
+from rag.documents import Skipped
 from rag.types import Document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -309,9 +310,9 @@ def test_status_names_the_files_that_were_not_read(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(ui, "_WARM_FAILURE", [])
     documents = {"a.txt": Document("a.txt", "Some text.")}
     assert "Skipped" not in ui.status_text(documents)
-    status = ui.status_text(documents, ["scan.pdf"])
+    status = ui.status_text(documents, [Skipped("scan.pdf", "an encrypted PDF")])
     assert status.startswith("✓ **Ready**")
-    assert ui.escape("Skipped 1 file that is not text (scan.pdf)") in status
+    assert ui.escape("Skipped 1 file: scan.pdf (an encrypted PDF)") in status
 
 
 def test_missing_source_folder_is_a_friendly_exit(tmp_path: Path) -> None:
