@@ -1,8 +1,10 @@
 """python -m bench: docqa's latency, cold start, indexing, scale and memory against floors.
 
 Prints a table and writes bench/results/bench-<time>.json and bench/results/latest.json.
-python -m bench --quick                 # a minute or two
-python -m bench --docs 200,2000 --scales 1,100,1000 --rounds 3 --repeats 5   # the default
+python -m bench --quick                 # a few minutes
+python -m bench --docs 200,2000 --scales 1,100,1000 --many-docs 10000 --rounds 3 --repeats 5
+                                        # the default
+python -m bench --only many-docs        # one section (or several, comma-separated)
 """
 
 from __future__ import annotations
@@ -26,14 +28,17 @@ DEFAULT_DOCS = [200, 2000]  # indexing corpora, in shuffled copies of the articl
 DEFAULT_SCALES = [1, 100, 1000]  # scale corpora, in multiples of the article's chunks
 DEFAULT_ROUNDS = 3  # passes over the eval questions; the median pass is reported
 DEFAULT_REPEATS = 5  # cold starts of each process; the median is reported
+DEFAULT_MANY_DOCS = 10_000  # generated documents of every format, indexed at once
 NOISY_SHARE = 0.10  # other processes using this share of the CPUs make figures noisy
-QUICK = {"docs": [20], "scales": [1, 10], "rounds": 1, "repeats": 2}
+QUICK = {"docs": [20], "scales": [1, 10], "rounds": 1, "repeats": 2, "many_docs": 50}
 FULL = {
     "docs": DEFAULT_DOCS,
     "scales": DEFAULT_SCALES,
     "rounds": DEFAULT_ROUNDS,
     "repeats": DEFAULT_REPEATS,
+    "many_docs": DEFAULT_MANY_DOCS,
 }
+SECTIONS = ("warm-latency", "cold-start", "indexing", "scale", "many-docs")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +74,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
             "scales": args.scales,
             "rounds": args.rounds,
             "repeats": args.repeats,
+            "many_docs": args.many_docs,
             "ui": not args.no_ui,
+            "only": args.only,
         },
         "section_seconds": {},
         "other_cpu_share": {},  # of all CPUs, used by processes not ours: noise
@@ -81,9 +88,13 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         "cold_start": lambda: sections.cold_start(workdir, args.repeats, not args.no_ui),
         "indexing": lambda: sections.indexing(workdir, args.docs),
         "scale": lambda: sections.scale(workdir, args.scales, args.rounds),
+        "many_docs": lambda: sections.many_docs(workdir, args.many_docs, args.rounds),
     }
+    chosen = [name.replace("-", "_") for name in args.only or SECTIONS]
     meta["load_average_at_start"] = [round(load, 2) for load in os.getloadavg()]
     for name, step in steps.items():
+        if name not in chosen:
+            continue
         print(f"bench: {name.replace('_', ' ')}", file=sys.stderr, flush=True)
         began, cpu = time.perf_counter(), cpu_seconds()
         results[name] = step()
@@ -117,9 +128,12 @@ def _notes(results: dict) -> list[str]:
     if busy:
         listed = ", ".join(f"{name.replace('_', ' ')} {share:.0%}" for name, share in busy.items())
         notes.append(f"other processes used the CPUs during: {listed}; those figures are noisy")
-    ui = results["cold_start"]["ui"]
+    ui = results.get("cold_start", {}).get("ui", {})
     if "skipped" in ui:
         notes.append(f"UI cold start skipped: {ui['skipped']}")
+    skipped = [name for name in SECTIONS if name.replace("-", "_") not in results]
+    if skipped:
+        notes.append(f"sections not run (--only): {', '.join(skipped)}")
     largest = results["memory"]["largest_scale"]
     if largest and largest < 1000:
         notes.append(f"the memory target is for 1000x; this run's largest scale is {largest}x")
@@ -136,6 +150,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--scales", type=_sizes, help="scale corpora in articles (1,100,1000)")
     parser.add_argument("--rounds", type=int, help="passes over the eval questions (3)")
     parser.add_argument("--repeats", type=int, help="cold starts of each process (5)")
+    parser.add_argument(
+        "--many-docs", type=_count, help="generated documents of every format, indexed (10000)"
+    )
+    parser.add_argument(
+        "--only", type=_sections, help=f"run just these sections ({','.join(SECTIONS)})"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, one round: a sketch")
     parser.add_argument("--no-ui", action="store_true", help="skip the ui.py cold start")
     parser.add_argument(
@@ -156,6 +176,28 @@ def _sizes(text: str) -> list[int]:
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"sizes must be whole numbers of at least 1: {text!r}")
     return sizes
+
+
+def _count(text: str) -> int:
+    """ "10000" -> 10000, a whole number of at least 1"""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number like 10000, not {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 document, not {count}")
+    return count
+
+
+def _sections(text: str) -> list[str]:
+    """ "many-docs,scale" -> ["many-docs", "scale"], each one of SECTIONS"""
+    names = [part.strip().replace("_", "-") for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in SECTIONS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected sections from {', '.join(SECTIONS)}, not {text!r}"
+        )
+    return names
 
 
 def _commit() -> str:

@@ -70,6 +70,14 @@ def cli(workdir: Path, repeats: int) -> dict:
     return _summary(runs, command=f'docqa ask "{QUESTION}"')
 
 
+def model_floor(workdir: Path) -> ProcessRun:
+    """One run of the `docqa ask` floor, a process holding only the model: the peak RSS the
+    memory figures are set against."""
+    script = _write(workdir / "floor_cli.py", FLOOR_CLI)
+    command = [sys.executable, str(script)]
+    return checked(run_process(command, child_env()), " ".join(command))
+
+
 def ui(workdir: Path, repeats: int) -> dict:
     """Seconds until `python ui.py` serves its page, against a one-textbox Gradio app."""
     if not UI_SCRIPT.exists():

@@ -89,13 +89,24 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def run_process(
-    command: Sequence[str], env: dict[str, str], timeout: float = PROCESS_TIMEOUT_S
+    command: Sequence[str],
+    env: dict[str, str],
+    timeout: float = PROCESS_TIMEOUT_S,
+    echo: bool = False,
 ) -> ProcessRun:
-    """Run `command` to its end; wall time and the child's own peak RSS (via wait4)."""
+    """Run `command` to its end; wall time and the child's own peak RSS (via wait4).
+
+    With `echo`, the child's stderr (its progress bars, its errors) goes to ours as it comes
+    instead of into the output kept.
+    """
     with tempfile.TemporaryFile() as log:
         start = time.perf_counter()
         process = subprocess.Popen(
-            list(command), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            list(command),
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=None if echo else subprocess.STDOUT,
         )
         returncode, peak = _reap(process, timeout)
         seconds = time.perf_counter() - start

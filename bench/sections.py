@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from bench import cold
 from bench.corpus import write_corpus
+from bench.documents import format_counts, write_documents
 from bench.measure import ROOT, checked, child_env, run_process
 
 SEEDS = ROOT / "seeds"
+# Raw encode of this many of the many-docs chunks, evenly spread, gives the floor's rate:
+# encoding every chunk of 10,000 documents would take longer than docqa's whole build.
+MANY_DOCS_RAW_CHUNKS = 3000
 
 
 def warm_latency(workdir: Path, rounds: int) -> dict:
@@ -71,8 +76,60 @@ def scale(workdir: Path, scales: list[int], rounds: int) -> dict:
     return {"runs": runs}
 
 
-def _worker(job: str, folder: Path, source: Path, **options: object) -> dict:
-    """Run one bench.worker job in its own process; its result, with the process's peak RSS."""
+def many_docs(workdir: Path, docs: int, rounds: int) -> dict:
+    """`docs` generated documents of every format, indexed with progress bars: chunks/s against
+    raw encode, peak RSS against a process holding only the model, and warm answer latency
+    over the whole index against its floor (as in warm_latency)."""
+    folder = workdir / f"many-docs-{docs}"
+    _progress(f"many docs: writing {docs:,} documents")
+    began = time.perf_counter()
+    written = write_documents(folder / "sources", docs, progress=True)
+    generate_s = time.perf_counter() - began
+    _progress("many docs: a process holding only the model (the memory floor)")
+    floor_rss_mb = cold.model_floor(workdir).peak_rss_mb
+    _progress(f"many docs: indexing {docs:,} documents")
+    build = _worker(
+        "index",
+        folder,
+        folder / "sources",
+        raw=True,
+        raw_chunks=MANY_DOCS_RAW_CHUNKS,
+        progress=True,
+        echo=True,
+    )
+    _progress(f"many docs: questions over {build['chunks']:,} chunks")
+    serve = _with_ratios(_worker("latency", folder, folder / "sources", rounds=rounds))
+    result = {
+        "documents": build["documents"],
+        "formats": format_counts(written),
+        "bytes": sum(document.path.stat().st_size for document in written),
+        "generate_s": generate_s,
+        "chunks": build["chunks"],
+        "sentences": build["sentences"],
+        "build_s": build["build_s"],
+        "chunks_per_s": build["chunks"] / build["build_s"],
+        "raw_chunks": build["raw_chunks"],
+        "raw_s": build["raw_s"],
+        "raw_chunks_per_s": build["raw_chunks"] / build["raw_s"],
+        "build_peak_rss_mb": build["process_peak_rss_mb"],
+        "serve_peak_rss_mb": serve["process_peak_rss_mb"],
+        "floor_peak_rss_mb": floor_rss_mb,
+        "load_s": serve["load_s"],
+        **{key: serve[key] for key in ("questions", "rounds", "k", "per_round")},
+        **{key: serve[key] for key in serve if key.endswith("_ms") or key.startswith("ratio_")},
+    }
+    result["ratio"] = result["chunks_per_s"] / result["raw_chunks_per_s"]
+    result["peak_rss_mb"] = max(result["build_peak_rss_mb"], result["serve_peak_rss_mb"])
+    result["rss_ratio"] = result["peak_rss_mb"] / floor_rss_mb
+    return result
+
+
+def _worker(
+    job: str, folder: Path, source: Path, echo: bool = False, **options: object
+) -> dict:
+    """Run one bench.worker job in its own process; its result, with the process's peak RSS.
+
+    With `echo`, the job's stderr (its progress bars) shows as it runs."""
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"{job}.json"
     command = [
@@ -89,10 +146,10 @@ def _worker(job: str, folder: Path, source: Path, **options: object) -> dict:
     ]
     for name, value in options.items():
         if value is True:
-            command.append(f"--{name}")
+            command.append(f"--{name.replace('_', '-')}")
         elif value not in (False, None):
-            command += [f"--{name}", str(value)]
-    run = checked(run_process(command, child_env()), f"bench.worker {job}")
+            command += [f"--{name.replace('_', '-')}", str(value)]
+    run = checked(run_process(command, child_env(), echo=echo), f"bench.worker {job}")
     result = json.loads(out.read_text(encoding="utf-8"))
     result["process_peak_rss_mb"] = run.peak_rss_mb
     return result

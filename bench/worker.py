@@ -2,6 +2,7 @@
 
 python -m bench.worker latency --source DIR --index DIR --out result.json --rounds 3
 python -m bench.worker index --source DIR --index DIR --out result.json [--raw] [--reindex]
+    [--raw-chunks N] [--progress]
 """
 
 from __future__ import annotations
@@ -134,19 +135,28 @@ def _round(
     }
 
 
-def index(source_dir: Path, index_dir: Path, raw: bool, reindex: bool) -> dict:
+def index(
+    source_dir: Path,
+    index_dir: Path,
+    raw: bool,
+    reindex: bool,
+    raw_chunks: int = 0,
+    progress: bool = False,
+) -> dict:
     """Full build throughput, optionally raw encode of the same chunks and an unchanged rebuild.
 
     Raw encode runs half before the build and half after, so a burst of load from other
-    processes weighs on both figures alike.
+    processes weighs on both figures alike. With `raw_chunks`, raw encode takes at most that
+    many of the chunks, evenly spread, for its rate; with `progress`, progress bars on stderr.
     """
     engine = engine_for(source_dir, index_dir)
     engine.embeddings.embed_query("warm up")  # the model loads outside every timing
     texts = _chunk_texts(engine.settings) if raw else []
     result: dict = {"batch_size": engine.embeddings.batch_size}
-    before = _encode_seconds(engine, texts[0::2])
+    texts = spread(texts, raw_chunks)
+    before = _encode_seconds(engine, texts[0::2], progress)
     start = time.perf_counter()
-    report = engine.index()
+    report = engine.index(progress=progress)
     result.update(
         documents=report.documents,
         chunks=report.chunks,
@@ -155,7 +165,7 @@ def index(source_dir: Path, index_dir: Path, raw: bool, reindex: bool) -> dict:
         build_s=time.perf_counter() - start,
         build_peak_rss_mb=peak_rss_mb(),
     )
-    after = _encode_seconds(engine, texts[1::2])
+    after = _encode_seconds(engine, texts[1::2], progress)
     if raw:
         result.update(raw_chunks=len(texts), raw_s=before + after, raw_halves_s=[before, after])
     if reindex:
@@ -178,12 +188,24 @@ def _chunk_texts(settings: Settings) -> list[str]:
     ]
 
 
-def _encode_seconds(engine: DocQA, texts: list[str]) -> float:
+def spread(items: list[str], most: int) -> list[str]:
+    """At most `most` of `items`, evenly spread over them in order (all of them for 0).
+
+    spread(["a", "b", "c", "d"], 2) -> ["a", "c"]
+    """
+    if not most or len(items) <= most:
+        return items
+    return [items[at * len(items) // most] for at in range(most)]
+
+
+def _encode_seconds(engine: DocQA, texts: list[str], progress: bool = False) -> float:
     """Seconds `SentenceTransformer.encode` alone takes over `texts`, at docqa's batch size."""
     if not texts:
         return 0.0
     start = time.perf_counter()
-    engine.embeddings.model.encode(texts, batch_size=engine.embeddings.batch_size)
+    engine.embeddings.model.encode(
+        texts, batch_size=engine.embeddings.batch_size, show_progress_bar=progress
+    )
     return time.perf_counter() - start
 
 
@@ -197,11 +219,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--raw", action="store_true", help="also time raw encode of the chunks")
     parser.add_argument("--reindex", action="store_true", help="also time an unchanged rebuild")
+    parser.add_argument(
+        "--raw-chunks", type=int, default=0, help="raw encode at most this many chunks (0: all)"
+    )
+    parser.add_argument("--progress", action="store_true", help="progress bars on stderr")
     args = parser.parse_args(argv)
     if args.job == "latency":
         result = latency(args.source, args.index, args.rounds)
     else:
-        result = index(args.source, args.index, args.raw, args.reindex)
+        result = index(
+            args.source, args.index, args.raw, args.reindex, args.raw_chunks, args.progress
+        )
     args.out.write_text(json.dumps(result, indent=2), encoding="utf-8")
     return 0
 

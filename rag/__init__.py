@@ -3,6 +3,7 @@
 from rag import answer
 a = answer("How many ballistic missiles did North Korea fire?")
 a.text, a.citations, a.abstained
+source_text(a.citations[0].doc_id)  # the text the citation's offsets point into
 """
 
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from rag.settings import Settings
 from rag.types import Answer, Citation
 
 if TYPE_CHECKING:
-    from rag.chain import DocQA, answer
+    from rag.chain import DocQA, answer, source_text
 
 __all__ = [
     "Answer",
@@ -25,13 +26,14 @@ __all__ = [
     "SourceError",
     "StoreError",
     "answer",
+    "source_text",
 ]
 
 
 def __getattr__(name: str) -> Any:
     # The chain pulls in LangChain; import it on first use, so that the light parts
     # (settings, types, loading) start fast for the UI.
-    if name in ("answer", "DocQA"):
+    if name in ("answer", "DocQA", "source_text"):
         from rag import chain
 
         return getattr(chain, name)

@@ -16,7 +16,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from rag.citations import cite, render
 from rag.documents import load_sources
 from rag.embeddings import SentenceEmbeddings
-from rag.errors import QuestionError
+from rag.errors import QuestionError, SourceError
 from rag.indexing import DocumentIndex
 from rag.lexicon import terms
 from rag.question import (
@@ -67,7 +67,12 @@ class DocQA:
         """Build or refresh the index from the source folder, then load it for answering."""
         with self._lock:
             sources = load_sources(self.settings.source_dir, self.settings.max_file_mb)
-            report, records = self.store.sync(sources.documents, progress=progress)
+            there = {
+                item.name
+                for item in sources.skipped
+                if (self.settings.source_dir / item.name).exists()
+            }
+            report, records = self.store.sync(sources.documents, progress, unreadable=there)
             self._load(records)
             if report.recovered:
                 log.warning("rebuilt a damaged index: %s", report.recovered)
@@ -105,6 +110,19 @@ class DocQA:
         self.corpus  # noqa: B018
         assert self._retriever is not None
         return self._retriever
+
+    def source_text(self, doc_id: str) -> str:
+        """The indexed text of `doc_id`, which every citation's offsets point into: for .txt
+        and .md the file's text as read; for HTML, PDF and Word the text extracted from it.
+        A SourceError when no indexed document has that id."""
+        self.refresh()
+        document = self.corpus.documents.get(doc_id)
+        if document is None:
+            raise SourceError(
+                f"no indexed document is called {doc_id!r}: use a citation's doc_id, or run "
+                "`docqa index` if the file is new"
+            )
+        return document.text
 
     def retrieve(self, question: str, history: list[str] | None = None) -> list[Retrieval]:
         """What the reader is handed for `question`: one retrieval per part of it."""
@@ -236,3 +254,11 @@ def answer(question: str, history: list[str] | None = None) -> Answer:
     source, StoreError for an index that cannot be written.
     """
     return default_docqa().answer(question, history)
+
+
+def source_text(doc_id: str) -> str:
+    """The text a citation of `doc_id` points into (`quote == source_text(doc_id)[start:end]`).
+
+    Raises SourceError when no indexed document has that id.
+    """
+    return default_docqa().source_text(doc_id)

@@ -61,6 +61,8 @@ def _index(args: argparse.Namespace) -> int:
     )
     if report.skipped:
         print(describe_skipped(report.skipped))
+    if report.held:
+        print(f"kept the copies indexed before of {', '.join(report.held)}")
     return 0
 
 

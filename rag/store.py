@@ -20,7 +20,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -60,6 +60,7 @@ class IndexReport:
     recovered: str = ""  # why a damaged index was set aside and rebuilt, if it was
     skipped: tuple[Skipped, ...] = ()  # files in the source folder that were not read
     generation: int = 0  # the generation now serving
+    held: tuple[str, ...] = ()  # skipped files whose copy indexed before is still served
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,15 @@ class Store:
     # -- the public operations -----------------------------------------------------------
 
     def sync(
-        self, documents: Sequence[Document], progress: bool = False
+        self,
+        documents: Sequence[Document],
+        progress: bool = False,
+        unreadable: Collection[str] = (),
     ) -> tuple[IndexReport, list[DocumentIndex]]:
         """Make the live generation hold exactly `documents`, deriving only what changed;
-        returns what it did and the records now served."""
+        returns what it did and the records now served. A file in `unreadable` (there, but
+        skipped this time) keeps the copy indexed before, if there is one: nothing already
+        indexed is lost to a file that cannot be read for a while."""
         with self._lock, self._writer(), self._errors("write"):
             wanted = fingerprint(self.settings)
             live = self._live()
@@ -115,17 +121,21 @@ class Store:
                 if document.doc_id not in kept
                 or kept[document.doc_id].content_hash != hashes[document.doc_id]
             ]
-            removed = sorted(set(kept) - set(hashes))
+            held = sorted(set(unreadable) & set(kept) - set(hashes))
+            removed = sorted(set(kept) - set(hashes) - set(held))
             current = live is not None and live.fingerprint == wanted and not recovered
             if live is not None and current and not changed and not removed:
-                records = [kept[document.doc_id] for document in documents]
+                records = _by_id([kept[d.doc_id] for d in documents] + [kept[i] for i in held])
                 self._serve(live.generation)
-                return self._report(records, 0, (), (), "", live.generation), records
+                return self._report(records, 0, (), (), "", live.generation, held), records
             derived = {
                 record.doc_id: record
                 for record in derive(changed, self.settings, self.embeddings, progress)
             }
-            records = [derived.get(d.doc_id) or kept[d.doc_id] for d in documents]
+            records = _by_id(
+                [derived.get(d.doc_id) or kept[d.doc_id] for d in documents]
+                + [kept[doc_id] for doc_id in held]
+            )
             generation = self._next_generation(live)
             self._write(generation, records)
             self._point(generation, wanted, records)
@@ -139,6 +149,7 @@ class Store:
                 tuple(removed),
                 recovered,
                 generation,
+                held,
             )
             return report, records
 
@@ -308,6 +319,7 @@ class Store:
         removed: tuple[str, ...],
         recovered: str,
         generation: int,
+        held: Sequence[str] = (),
     ) -> IndexReport:
         counts = _counts(records)
         return IndexReport(
@@ -320,6 +332,7 @@ class Store:
             removed=removed,
             recovered=recovered,
             generation=generation,
+            held=tuple(held),
         )
 
     # -- the client, the lock and errors -------------------------------------------------
@@ -444,6 +457,10 @@ class Store:
 
 
 # -- rows ------------------------------------------------------------------------------------
+
+
+def _by_id(records: Sequence[DocumentIndex]) -> list[DocumentIndex]:
+    return sorted(records, key=lambda record: record.doc_id)
 
 
 def _counts(records: Sequence[DocumentIndex]) -> dict[str, int]:

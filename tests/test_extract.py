@@ -328,6 +328,6 @@ def test_answers_cite_the_right_file_and_page(built: dict[str, Path], tmp_path: 
         citation = answer.citations[0]
         assert citation.doc_id == doc_id, (question, citation)
         assert citation.page == page, (question, citation)
-        text = engine.corpus.documents[doc_id].text
+        text = engine.source_text(doc_id)
         assert citation.quote == text[citation.start : citation.end]
         assert word in citation.quote and word in answer.text, (question, answer.text)

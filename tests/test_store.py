@@ -266,3 +266,35 @@ def test_two_writers_at_once_leave_one_complete_index(source_dir: Path, tmp_path
     report = engine.index()
     assert report.embedded == 0 and report.documents == 2
     assert "two" in engine.answer(QUESTION).text
+
+
+def test_a_file_that_turns_unreadable_keeps_its_indexed_copy(
+    source_dir: Path, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "idx"
+    (source_dir / "other.txt").write_text("Tom bought pears on Monday.", encoding="utf-8")
+    built = _engine(source_dir, index_dir).index()
+    (source_dir / "other.txt").write_bytes(b"\xff\xfe half-saved")
+    engine = _engine(source_dir, index_dir)
+    report = engine.index()
+    assert report.held == ("other.txt",) and report.removed == () and report.embedded == 0
+    assert report.chunks == built.chunks and [item.name for item in report.skipped] == [
+        "other.txt"
+    ]
+    assert "pears" in engine.answer("What did Tom buy?").text
+    (source_dir / "other.txt").unlink()  # gone for good: then it goes from the index
+    gone = _engine(source_dir, index_dir).index()
+    assert gone.removed == ("other.txt",) and gone.held == ()
+
+
+def test_source_text_is_what_citations_point_into(source_dir: Path, tmp_path: Path) -> None:
+    from rag.errors import SourceError
+
+    engine = _engine(source_dir, tmp_path / "idx")
+    result = engine.answer(QUESTION)
+    text = engine.source_text(ARTICLE_ID)
+    assert text == (source_dir / ARTICLE_ID).read_bytes().decode("utf-8")
+    for citation in [*result.citations, result.short]:
+        assert citation is not None and text[citation.start : citation.end] == citation.quote
+    with pytest.raises(SourceError, match="no indexed document is called 'nope.txt'"):
+        engine.source_text("nope.txt")
