@@ -48,6 +48,7 @@ STREAM_STEPS = 24  # at most this many partial updates while an answer streams i
 STREAM_DELAY = 0.02  # seconds between partial updates: about half a second per answer
 SHOWN_QUESTION_CHARS = 300  # an over-long question is shown cut to this length
 ABSTAIN_MARK = "⊘"  # plain symbols: emoji fonts are not everywhere
+HISTORY_SENT = 10  # earlier questions sent with each new one
 ERROR_MARK = "⚠"
 FAILURE_MESSAGE = (
     "Something went wrong while answering that question. It has been logged; "
@@ -262,7 +263,8 @@ def respond(
     chat.append({"role": "user", "content": shown_question(message)})
     yield chat, "", "", gr.skip(), gr.skip(), turns
 
-    history = [turn["question"] for turn in turns if not turn.get("failed")]
+    # Follow-ups read the last earlier question; a few are sent, never the whole chat.
+    history = [turn["question"] for turn in turns if not turn.get("failed")][-HISTORY_SENT:]
     result, reply = _answer_for_chat(message, history)
     turn: Turn = {
         "question": message,
@@ -350,7 +352,9 @@ def status_text(documents: Mapping[str, Document], skipped: Sequence[Skipped] = 
 
 def _source_value(doc_id: str | None, citations: list[Citation]) -> list[tuple]:
     """The source panel's value: document `doc_id` with `citations` highlighted."""
-    documents = _DOCUMENTS
+    # Once warm, the engine's documents: the text its newest index generation holds, so a
+    # highlight never lands on text that has changed since the page was served.
+    documents = _docqa().corpus.documents if _WARM.is_set() and not _WARM_FAILURE else _DOCUMENTS
     if doc_id not in documents:
         doc_id = next(iter(documents))
     return highlight_segments(documents[doc_id].text, citations, doc_id)

@@ -191,10 +191,22 @@ class DocQA:
                 "history must be a list of the earlier questions, oldest first, "
                 f"not {type(history).__name__}"
             )
-        for earlier in history:
+        items = self.settings.max_history_items
+        if len(history) > items:
+            raise QuestionError(
+                f"history holds {len(history):,} earlier questions; the limit is {items:,}: "
+                "pass only the most recent ones (follow-ups read the last)"
+            )
+        limit = self.settings.max_question_chars
+        for number, earlier in enumerate(history, 1):
             if earlier is not None and not isinstance(earlier, str):
                 raise QuestionError(
                     f"every earlier question in history must be text, not {type(earlier).__name__}"
+                )
+            if earlier is not None and len(earlier) > limit:
+                raise QuestionError(
+                    f"earlier question {number} in history is {len(earlier):,} characters long; "
+                    f"the limit is {limit:,}: shorten it or leave it out"
                 )
         cleaned = (clean_question(earlier) for earlier in history if earlier is not None)
         return [earlier for earlier in cleaned if earlier]

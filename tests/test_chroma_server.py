@@ -3,6 +3,7 @@ answering and re-opening go through HTTP, and a server that goes away gives a St
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -183,3 +184,66 @@ def test_a_server_that_goes_away_gives_a_store_error(short_lived_server, tmp_pat
     with pytest.raises(StoreError) as answering:  # dense search asks the server every time
         engine.answer(QUESTION)
     _assert_says_what_to_do(answering.value, port)
+
+
+@contextmanager
+def unavailable_proxy() -> Iterator[int]:
+    """A local HTTP server that answers every request with 503 Service Unavailable, as a
+    proxy in front of a Chroma server does while it restarts; yields its port."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Unavailable(BaseHTTPRequestHandler):
+        def _refuse(self) -> None:
+            body = b"upstream unavailable"
+            self.send_response(503)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _refuse
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer((HOST, 0), Unavailable)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_503_from_a_proxy_deletes_nothing(server, tmp_path: Path) -> None:
+    host, port, _process = server
+    settings = _settings(tmp_path, host, port)
+    built = DocQA(settings).index()
+    with unavailable_proxy() as proxy_port:
+        proxied = DocQA(dataclasses.replace(settings, chroma_port=proxy_port))
+        with pytest.raises(StoreError) as failed:
+            proxied.index()
+        assert f"{HOST}:{proxy_port}" in str(failed.value)
+    again = DocQA(settings).index()
+    assert again.embedded == 0 and again.generation == built.generation
+    assert again.chunks == built.chunks
+
+
+def test_two_writers_on_one_server_take_turns(server, tmp_path: Path) -> None:
+    import threading
+
+    host, port, _process = server
+    settings = _settings(tmp_path, host, port)
+    first, second = DocQA(settings), DocQA(settings)
+    reports: list = []
+    writers = [
+        threading.Thread(target=lambda e=e: reports.append(e.index())) for e in (first, second)
+    ]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=120)
+    assert len(reports) == 2
+    assert sorted(report.embedded > 0 for report in reports) == [False, True]
+    assert DocQA(settings).index().embedded == 0
