@@ -245,6 +245,8 @@ def test_bad_questions_raise_a_clear_error(docqa: DocQA, question: str, message:
         ("Who is Ned Price?", "history must be a list of the earlier questions, oldest first"),
         (["Who is Ned Price?", 7], "must be text, not int"),
         ({"question": "Who is Ned Price?"}, "not dict"),
+        (["Who is Ned Price?"] * 101, "history holds 101 earlier questions; the limit is 100"),
+        (["Who?", "x" * 2001], "earlier question 2 in history is 2,001 characters long"),
     ],
 )
 def test_bad_history_raises_a_clear_error(docqa: DocQA, history: object, message: str) -> None:
@@ -262,6 +264,11 @@ def test_markup_is_read_as_text(docqa: DocQA) -> None:
     assert "two" in docqa.answer(markup).text
     result = docqa.answer("<img src=x onerror=alert(1)>")
     assert result.abstained and "<img src=x onerror=alert(1)>" in result.text
+
+
+def test_lone_surrogates_are_not_an_error(docqa: DocQA) -> None:
+    result = docqa.answer("\ud800How many ballistic missiles did North Korea fire?", ["\udcff"])
+    assert "two" in result.text
 
 
 def test_control_characters_are_stripped(docqa: DocQA) -> None:

@@ -113,6 +113,52 @@ def test_index_names_the_files_it_cannot_read(tmp_path: Path) -> None:
     assert "scan.pdf (a damaged PDF" in done.stdout and "Traceback" not in done.stderr
 
 
+def test_terminal_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
+    source = tmp_path / "sources"
+    source.mkdir()
+    (source / "evil\x1b[2J.txt").write_text(
+        "Harbour news. The island ferry \x1b[31mleft the harbour\x1b[0m at noon on Friday.\x9b6n "
+        "The harbour master said the ferry would run again on Monday.",
+        encoding="utf-8",
+    )
+    done = _docqa("index", env_index=tmp_path / "idx", source=source)
+    assert done.returncode == 0 and "\x1b" not in done.stdout, done.stdout
+    done = _docqa(
+        "ask",
+        "When did the island ferry leave the harbour?",
+        env_index=tmp_path / "idx",
+        source=source,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "noon" in done.stdout and "[31m" in done.stdout  # the rest of the text is kept
+    assert "\x1b" not in done.stdout and "\x9b" not in done.stdout
+    done = _docqa(
+        "ask",
+        "--json",
+        "When did the island ferry leave the harbour?",
+        env_index=tmp_path / "idx",
+        source=source,
+    )
+    quote = json.loads(done.stdout)["citations"][0]["quote"]
+    assert "\x1b[31m" in quote  # JSON keeps the exact quote, escaped
+    assert "\x1b" not in done.stdout and "\x9b" not in done.stdout
+
+
+def test_a_missing_model_folder_is_a_setting_error(tmp_path: Path) -> None:
+    import os
+
+    env = {
+        **os.environ,
+        "DOCQA_MODEL_PATH": str(tmp_path / "nope"),
+        "DOCQA_INDEX_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", "hi"], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 2 and "is not a sentence-transformers model folder" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_missing_source_folder(tmp_path: Path) -> None:
     done = _docqa("index", env_index=tmp_path / "idx", source=tmp_path / "nope")
     assert done.returncode == 2
