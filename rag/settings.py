@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ DEFAULT_MAX_QUESTION_CHARS = 2000  # also the limit on each earlier question in 
 DEFAULT_MAX_HISTORY_ITEMS = 100  # earlier questions a request may carry
 DEFAULT_BATCH_SIZE = 64  # sentences per embedding batch
 DEFAULT_COLLECTION = "docqa"
+# A prefix of Chroma collection names (which allow [a-zA-Z0-9._-], alphanumeric at both ends).
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
 DEFAULT_MAX_FILE_MB = 50  # larger source files are skipped, with the reason
 
 
@@ -55,6 +58,11 @@ class Settings:
             raise SettingsError(
                 "DOCQA_CHUNK_OVERLAP must be at least 0 and below DOCQA_CHUNK_SENTENCES "
                 f"({self.chunk_sentences}), not {self.chunk_overlap}"
+            )
+        if not _COLLECTION_NAME.fullmatch(self.collection):
+            raise SettingsError(
+                f"DOCQA_COLLECTION must be letters, digits, '.', '_' or '-', starting with a "
+                f"letter or digit, at most 60 characters, not {self.collection!r}"
             )
         if self.max_history_items < 1:
             raise SettingsError(

@@ -15,7 +15,7 @@ import pytest
 import rag.chunking
 from rag.answer_types import find_phrases
 from rag.chain import DocQA
-from rag.errors import StoreError
+from rag.errors import SettingsError, StoreError
 from rag.indexing import fingerprint
 from rag.settings import Settings
 from tests.conftest import ARTICLE_ID, ROOT
@@ -192,7 +192,7 @@ def test_rows_missing_from_a_generation_count_as_damage(
 def test_a_bad_collection_name_deletes_nothing(source_dir: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "idx"
     _engine(source_dir, index_dir).index()
-    with pytest.raises(StoreError):
+    with pytest.raises(SettingsError, match="DOCQA_COLLECTION must be letters"):
         _engine(source_dir, index_dir, collection="my docs!").index()
     again = _engine(source_dir, index_dir).index()
     assert again.embedded == 0 and again.generation == 1
