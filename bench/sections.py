@@ -14,7 +14,7 @@ from bench.measure import ROOT, checked, child_env, run_process
 
 SEEDS = ROOT / "seeds"
 # Raw encode of this many of the many-docs chunks, evenly spread, gives the floor's rate:
-# encoding every chunk of 10,000 documents would take longer than docqa's whole build.
+# encoding every chunk of 10,000 documents would take nearly as long as docqa's whole build.
 MANY_DOCS_RAW_CHUNKS = 3000
 
 
@@ -79,26 +79,31 @@ def scale(workdir: Path, scales: list[int], rounds: int) -> dict:
 def many_docs(workdir: Path, docs: int, rounds: int) -> dict:
     """`docs` generated documents of every format, indexed with progress bars: chunks/s against
     raw encode, peak RSS against a process holding only the model, and warm answer latency
-    over the whole index against its floor (as in warm_latency)."""
+    over the whole index against its floor (as in warm_latency).
+
+    Raw encode runs in processes of its own, half before the build and half after, so the
+    build's peak RSS is docqa's alone.
+    """
     folder = workdir / f"many-docs-{docs}"
+    source = folder / "sources"
     _progress(f"many docs: writing {docs:,} documents")
     began = time.perf_counter()
-    written = write_documents(folder / "sources", docs, progress=True)
+    written = write_documents(source, docs, progress=True)
     generate_s = time.perf_counter() - began
     _progress("many docs: a process holding only the model (the memory floor)")
     floor_rss_mb = cold.model_floor(workdir).peak_rss_mb
+
+    def raw(part: int) -> dict:
+        _progress(f"many docs: raw encode of chunks, half {part + 1} of 2 (the floor)")
+        options = {"most": MANY_DOCS_RAW_CHUNKS, "part": str(part), "progress": True}
+        return _worker("raw", folder, source, echo=True, out=f"raw-{part}", **options)
+
+    raw_runs = [raw(0)]
     _progress(f"many docs: indexing {docs:,} documents")
-    build = _worker(
-        "index",
-        folder,
-        folder / "sources",
-        raw=True,
-        raw_chunks=MANY_DOCS_RAW_CHUNKS,
-        progress=True,
-        echo=True,
-    )
+    build = _worker("index", folder, source, progress=True, echo=True)
+    raw_runs.append(raw(1))
     _progress(f"many docs: questions over {build['chunks']:,} chunks")
-    serve = _with_ratios(_worker("latency", folder, folder / "sources", rounds=rounds))
+    serve = _with_ratios(_worker("latency", folder, source, rounds=rounds))
     result = {
         "documents": build["documents"],
         "formats": format_counts(written),
@@ -108,16 +113,18 @@ def many_docs(workdir: Path, docs: int, rounds: int) -> dict:
         "sentences": build["sentences"],
         "build_s": build["build_s"],
         "chunks_per_s": build["chunks"] / build["build_s"],
-        "raw_chunks": build["raw_chunks"],
-        "raw_s": build["raw_s"],
-        "raw_chunks_per_s": build["raw_chunks"] / build["raw_s"],
+        "raw_chunks": sum(run["raw_chunks"] for run in raw_runs),
+        "raw_s": sum(run["raw_s"] for run in raw_runs),
+        "raw_halves_s": [run["raw_s"] for run in raw_runs],
         "build_peak_rss_mb": build["process_peak_rss_mb"],
         "serve_peak_rss_mb": serve["process_peak_rss_mb"],
+        "raw_peak_rss_mb": max(run["process_peak_rss_mb"] for run in raw_runs),
         "floor_peak_rss_mb": floor_rss_mb,
         "load_s": serve["load_s"],
         **{key: serve[key] for key in ("questions", "rounds", "k", "per_round")},
         **{key: serve[key] for key in serve if key.endswith("_ms") or key.startswith("ratio_")},
     }
+    result["raw_chunks_per_s"] = result["raw_chunks"] / result["raw_s"]
     result["ratio"] = result["chunks_per_s"] / result["raw_chunks_per_s"]
     result["peak_rss_mb"] = max(result["build_peak_rss_mb"], result["serve_peak_rss_mb"])
     result["rss_ratio"] = result["peak_rss_mb"] / floor_rss_mb
@@ -125,13 +132,15 @@ def many_docs(workdir: Path, docs: int, rounds: int) -> dict:
 
 
 def _worker(
-    job: str, folder: Path, source: Path, echo: bool = False, **options: object
+    job: str, folder: Path, source: Path, echo: bool = False, out: str = "", **options: object
 ) -> dict:
     """Run one bench.worker job in its own process; its result, with the process's peak RSS.
 
-    With `echo`, the job's stderr (its progress bars) shows as it runs."""
+    With `echo`, the job's stderr (its progress bars) shows as it runs; `out` names its result
+    file in `folder` when one job runs there twice.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"{job}.json"
+    result_path = folder / f"{out or job}.json"
     command = [
         sys.executable,
         "-m",
@@ -142,7 +151,7 @@ def _worker(
         "--index",
         str(folder / "index"),
         "--out",
-        str(out),
+        str(result_path),
     ]
     for name, value in options.items():
         if value is True:
@@ -150,7 +159,7 @@ def _worker(
         elif value not in (False, None):
             command += [f"--{name.replace('_', '-')}", str(value)]
     run = checked(run_process(command, child_env(), echo=echo), f"bench.worker {job}")
-    result = json.loads(out.read_text(encoding="utf-8"))
+    result = json.loads(result_path.read_text(encoding="utf-8"))
     result["process_peak_rss_mb"] = run.peak_rss_mb
     return result
 

@@ -2,7 +2,8 @@
 
 python -m bench.worker latency --source DIR --index DIR --out result.json --rounds 3
 python -m bench.worker index --source DIR --index DIR --out result.json [--raw] [--reindex]
-    [--raw-chunks N] [--progress]
+    [--progress]
+python -m bench.worker raw --source DIR --index DIR --out result.json --most 3000 --part 0
 """
 
 from __future__ import annotations
@@ -136,25 +137,18 @@ def _round(
 
 
 def index(
-    source_dir: Path,
-    index_dir: Path,
-    raw: bool,
-    reindex: bool,
-    raw_chunks: int = 0,
-    progress: bool = False,
+    source_dir: Path, index_dir: Path, raw: bool, reindex: bool, progress: bool = False
 ) -> dict:
     """Full build throughput, optionally raw encode of the same chunks and an unchanged rebuild.
 
     Raw encode runs half before the build and half after, so a burst of load from other
-    processes weighs on both figures alike. With `raw_chunks`, raw encode takes at most that
-    many of the chunks, evenly spread, for its rate; with `progress`, progress bars on stderr.
+    processes weighs on both figures alike. With `progress`, the build's progress bar shows.
     """
     engine = engine_for(source_dir, index_dir)
     engine.embeddings.embed_query("warm up")  # the model loads outside every timing
     texts = _chunk_texts(engine.settings) if raw else []
     result: dict = {"batch_size": engine.embeddings.batch_size}
-    texts = spread(texts, raw_chunks)
-    before = _encode_seconds(engine, texts[0::2], progress)
+    before = _encode_seconds(engine, texts[0::2])
     start = time.perf_counter()
     report = engine.index(progress=progress)
     result.update(
@@ -165,7 +159,7 @@ def index(
         build_s=time.perf_counter() - start,
         build_peak_rss_mb=peak_rss_mb(),
     )
-    after = _encode_seconds(engine, texts[1::2], progress)
+    after = _encode_seconds(engine, texts[1::2])
     if raw:
         result.update(raw_chunks=len(texts), raw_s=before + after, raw_halves_s=[before, after])
     if reindex:
@@ -177,6 +171,23 @@ def index(
         result.update(reindex_s=time.perf_counter() - start, reindex_embedded=second.embedded)
     result["peak_rss_mb"] = peak_rss_mb()
     return result
+
+
+def raw(source_dir: Path, index_dir: Path, most: int, part: int, progress: bool = False) -> dict:
+    """Raw encode alone, in a process of its own so a build's peak RSS stays docqa's: of at
+    most `most` of the chunks docqa would index, evenly spread (0: all), every other one
+    from `part` (0 or 1), so two runs, one each side of a build, share the load between them.
+    """
+    engine = engine_for(source_dir, index_dir)
+    engine.embeddings.embed_query("warm up")  # the model loads outside the timing
+    texts = _chunk_texts(engine.settings)
+    chosen = spread(texts, most)[part::2]
+    return {
+        "all_chunks": len(texts),
+        "raw_chunks": len(chosen),
+        "raw_s": _encode_seconds(engine, chosen, progress),
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def _chunk_texts(settings: Settings) -> list[str]:
@@ -212,7 +223,7 @@ def _encode_seconds(engine: DocQA, texts: list[str], progress: bool = False) -> 
 def main(argv: list[str] | None = None) -> int:
     """Run one job and write its result as JSON to --out."""
     parser = argparse.ArgumentParser(prog="python -m bench.worker")
-    parser.add_argument("job", choices=["latency", "index"])
+    parser.add_argument("job", choices=["latency", "index", "raw"])
     parser.add_argument("--source", type=Path, required=True)
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
@@ -220,16 +231,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw", action="store_true", help="also time raw encode of the chunks")
     parser.add_argument("--reindex", action="store_true", help="also time an unchanged rebuild")
     parser.add_argument(
-        "--raw-chunks", type=int, default=0, help="raw encode at most this many chunks (0: all)"
+        "--most", type=int, default=0, help="raw: encode at most this many chunks (0: all)"
     )
+    parser.add_argument("--part", type=int, choices=[0, 1], default=0, help="raw: which half")
     parser.add_argument("--progress", action="store_true", help="progress bars on stderr")
     args = parser.parse_args(argv)
     if args.job == "latency":
         result = latency(args.source, args.index, args.rounds)
+    elif args.job == "raw":
+        result = raw(args.source, args.index, args.most, args.part, args.progress)
     else:
-        result = index(
-            args.source, args.index, args.raw, args.reindex, args.raw_chunks, args.progress
-        )
+        result = index(args.source, args.index, args.raw, args.reindex, args.progress)
     args.out.write_text(json.dumps(result, indent=2), encoding="utf-8")
     return 0
 
