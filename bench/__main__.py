@@ -29,16 +29,25 @@ DEFAULT_SCALES = [1, 100, 1000]  # scale corpora, in multiples of the article's 
 DEFAULT_ROUNDS = 3  # passes over the eval questions; the median pass is reported
 DEFAULT_REPEATS = 5  # cold starts of each process; the median is reported
 DEFAULT_MANY_DOCS = 10_000  # generated documents of every format, indexed at once
+DEFAULT_SPLIT_MB = [1, 8, 50]  # texts whose sentence splitting is timed
 NOISY_SHARE = 0.10  # other processes using this share of the CPUs make figures noisy
-QUICK = {"docs": [20], "scales": [1, 10], "rounds": 1, "repeats": 2, "many_docs": 50}
+QUICK = {
+    "docs": [20],
+    "scales": [1, 10],
+    "rounds": 1,
+    "repeats": 2,
+    "many_docs": 50,
+    "split_mb": [1, 8],
+}
 FULL = {
     "docs": DEFAULT_DOCS,
     "scales": DEFAULT_SCALES,
     "rounds": DEFAULT_ROUNDS,
     "repeats": DEFAULT_REPEATS,
     "many_docs": DEFAULT_MANY_DOCS,
+    "split_mb": DEFAULT_SPLIT_MB,
 }
-SECTIONS = ("warm-latency", "cold-start", "indexing", "scale", "many-docs")
+SECTIONS = ("warm-latency", "cold-start", "indexing", "scale", "many-docs", "splitting")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +84,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
             "rounds": args.rounds,
             "repeats": args.repeats,
             "many_docs": args.many_docs,
+            "split_mb": args.split_mb,
             "ui": not args.no_ui,
             "only": args.only,
         },
@@ -89,6 +99,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         "indexing": lambda: sections.indexing(workdir, args.docs),
         "scale": lambda: sections.scale(workdir, args.scales, args.rounds),
         "many_docs": lambda: sections.many_docs(workdir, args.many_docs, args.rounds),
+        "splitting": lambda: sections.splitting(args.split_mb),
     }
     chosen = [name.replace("-", "_") for name in args.only or SECTIONS]
     meta["load_average_at_start"] = [round(load, 2) for load in os.getloadavg()]
@@ -152,6 +163,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, help="cold starts of each process (5)")
     parser.add_argument(
         "--many-docs", type=_count, help="generated documents of every format, indexed (10000)"
+    )
+    parser.add_argument(
+        "--split-mb", type=_sizes, help="texts to split into sentences, in MB (1,8,50)"
     )
     parser.add_argument(
         "--only", type=_sections, help=f"run just these sections ({','.join(SECTIONS)})"

@@ -21,6 +21,7 @@ MIN_MANY_DOCS_INDEXING_RATIO = 0.5  # chunks/s of the build against raw encode o
 # 3x is about MAX_PEAK_MB, the budget of the scale section.
 MAX_MANY_DOCS_RSS_RATIO = 3.0
 MAX_MANY_DOCS_LATENCY_RATIO = MAX_LATENCY_RATIO  # warm answer() p50 over the whole index
+MAX_SPLIT_GROWTH = 1.5  # sentence splitting's time per MB on a large text against on 1 MB
 
 Row = tuple[str, str, str, str, str, str]
 HEADER: Row = ("measure", "docqa", "floor", "ratio", "target", "met")
@@ -98,6 +99,8 @@ def targets(results: dict) -> list[dict]:
         check(f"{name} chunks/s ratio", many["ratio"], MIN_MANY_DOCS_INDEXING_RATIO, False)
         check(f"{name} peak RSS ratio", many["rss_ratio"], MAX_MANY_DOCS_RSS_RATIO, True)
         check(f"{name} answer p50 ratio", many["ratio_p50"], MAX_MANY_DOCS_LATENCY_RATIO, True)
+    for run in results.get("splitting", {"runs": []})["runs"][1:]:
+        check(f"splitting {run['mb']} MB per-MB ratio", run["ratio"], MAX_SPLIT_GROWTH, True)
     mem = results["memory"]
     if mem["largest_scale"]:
         name = f"peak RSS MiB at {mem['largest_scale']}x"
@@ -109,7 +112,7 @@ def table(results: dict) -> str:
     """The results as an aligned text table, every figure beside its floor and the ratio."""
     rows = [HEADER, *_latency_rows(results), *_cold_rows(results)]
     rows += [*_indexing_rows(results), *_scale_rows(results), *_many_docs_rows(results)]
-    rows += _memory_rows(results)
+    rows += [*_splitting_rows(results), *_memory_rows(results)]
     widths = [max(len(row[column]) for row in rows) for column in range(len(HEADER))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -282,6 +285,24 @@ def _many_docs_rows(results: dict) -> list[Row]:
             many["ratio_p95"],
             note=f"index loaded in {_s(many['load_s'])}",
         ),
+    ]
+
+
+def _splitting_rows(results: dict) -> list[Row]:
+    runs = results.get("splitting", {"runs": []})["runs"]
+    if not runs:
+        return []
+    first = runs[0]
+    return [
+        _row(
+            f"sentence splitting, {run['mb']} MB ({run['sentences']:,} sentences), per MB "
+            f"against {first['mb']} MB",
+            _s(run["seconds"]),
+            _s(first["seconds"] * run["mb"] / first["mb"]),
+            run["ratio"],
+            MAX_SPLIT_GROWTH,
+        )
+        for run in runs[1:]
     ]
 
 

@@ -172,3 +172,21 @@ def _with_ratios(result: dict) -> dict:
 
 def _progress(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def splitting(sizes_mb: list[int]) -> dict:
+    """Sentence splitting's time on texts of `sizes_mb` megabytes (copies of the article, one
+    per line), each against the smallest's time per megabyte: about 1 when it is linear."""
+    from rag.chunking import split_sentences
+
+    article = (SEEDS / "north-korea-missile-tests.txt").read_text(encoding="utf-8") + "\n"
+    runs = []
+    for megabytes in sizes_mb:
+        text = article * (megabytes * 1024 * 1024 // len(article) + 1)
+        started = time.perf_counter()
+        found = len(split_sentences(text))
+        runs.append({"mb": megabytes, "seconds": time.perf_counter() - started, "sentences": found})
+    base = runs[0]["seconds"] / runs[0]["mb"]
+    for run in runs:
+        run["ratio"] = (run["seconds"] / run["mb"]) / base if base else 0.0
+    return {"runs": runs}

@@ -115,7 +115,7 @@ def _numbers(section: dict, *keys: str) -> None:
 @pytest.mark.slow
 def test_tiny_run_writes_every_section_with_numbers_and_ratios(tmp_path: Path) -> None:
     argv = ["--docs", "3", "--scales", "1,2", "--rounds", "1", "--repeats", "1", "--no-ui"]
-    argv += ["--many-docs", "5"]
+    argv += ["--many-docs", "5", "--split-mb", "1,2"]
     assert main([*argv, "--results", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
     assert len(list(tmp_path.glob("bench-*.json"))) == 1
@@ -153,6 +153,13 @@ def test_tiny_run_writes_every_section_with_numbers_and_ratios(tmp_path: Path) -
         "many docs 5: peak RSS ratio",
         "many docs 5: answer p50 ratio",
     ]
+
+    splits = results["splitting"]["runs"]
+    assert [run["mb"] for run in splits] == [1, 2]
+    for run in splits:
+        _numbers(run, "seconds", "sentences", "ratio")
+    assert splits[1]["sentences"] > splits[0]["sentences"]
+    assert "splitting 2 MB per-MB ratio" in names
 
     memory = results["memory"]
     assert memory["largest_scale"] == 2
