@@ -430,7 +430,7 @@ class Store:
         """One writer at a time on a Chroma server: the writer holds a lock collection,
         `<collection>-writer`, which records since when and who; creating it fails while
         another holds it. A lock older than _STALE_LOCK_S is a writer that died: taken over."""
-        client = self._open_client()
+        client = self._retrying(self._open_client)
         name = f"{self.settings.collection}-writer"
         deadline = time.monotonic() + _LOCK_WAIT_S
         waiting = False
