@@ -143,3 +143,25 @@ def test_content_hash_changes_with_text_and_name() -> None:
     assert base == content_hash(Document("a.txt", "x"))
     assert base != content_hash(Document("a.txt", "y"))
     assert base != content_hash(Document("b.txt", "x"))
+
+
+def test_a_file_that_disappears_while_it_is_read_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Deleting a file between listing the folder and reading it is a race the real thing
+    # cannot hit on cue, so the read deletes it first.
+    import rag.documents
+
+    (tmp_path / "good.txt").write_text("Fine.")
+    (tmp_path / "going.txt").write_text("Soon gone.")
+    real_extract = rag.documents.extract
+
+    def vanishing(path: Path, doc_id: str):
+        if path.name == "going.txt":
+            path.unlink()
+        return real_extract(path, doc_id)
+
+    monkeypatch.setattr(rag.documents, "extract", vanishing)
+    sources = load_sources(tmp_path)
+    assert [document.doc_id for document in sources.documents] == ["good.txt"]
+    assert sources.skipped == (Skipped("going.txt", "it disappeared while it was being read"),)
