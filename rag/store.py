@@ -15,6 +15,7 @@ reported as what it is and deletes nothing.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -279,16 +280,17 @@ class Store:
             )
             for kind in KINDS
         }
-        for kind, (ids, vectors, texts, metadatas) in _rows(records).items():
-            collection = made[kind]
-            for first in range(0, len(ids), _WRITE_BATCH):
-                block = slice(first, first + _WRITE_BATCH)
+        for kind in KINDS:
+            # Rows are made a batch at a time: a whole corpus of them at once would hold a
+            # second copy of every vector and text as Python objects.
+            for batch in _batches(_rows(records, kind), _WRITE_BATCH):
+                ids, vectors, texts, metadatas = zip(*batch, strict=True)
                 self._retrying(
-                    collection.upsert,  # upsert: a retried write must not fail as a duplicate
-                    ids=ids[block],
-                    embeddings=vectors[block],
-                    documents=texts[block],
-                    metadatas=metadatas[block],
+                    made[kind].upsert,  # upsert: a retried write must not fail as a duplicate
+                    ids=list(ids),
+                    embeddings=np.asarray(vectors, dtype=np.float32),
+                    documents=list(texts),
+                    metadatas=list(metadatas),
                 )
 
     def _point(self, generation: int, wanted: str, records: Sequence[DocumentIndex]) -> None:
@@ -539,70 +541,70 @@ def _counts(records: Sequence[DocumentIndex]) -> dict[str, int]:
     }
 
 
-def _rows(records: Sequence[DocumentIndex]) -> dict[str, tuple[list, list, list, list]]:
-    """Each kind's (ids, vectors, texts, metadatas) for `records`."""
-    out: dict[str, tuple[list, list, list, list]] = {kind: ([], [], [], []) for kind in KINDS}
+Row = tuple[str, np.ndarray, str, dict]  # id, vector, text, metadata
 
-    def put(kind: str, span_id: str, vector, text: str, metadata: dict) -> None:
-        ids, vectors, texts, metadatas = out[kind]
-        ids.append(span_id)
-        vectors.append(np.asarray(vector, dtype=np.float32))
-        texts.append(text)
-        metadatas.append(metadata)
 
+def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
+    """Consecutive lists of `size` rows (the last may be shorter)."""
+    while batch := list(itertools.islice(rows, size)):
+        yield batch
+
+
+def _rows(records: Sequence[DocumentIndex], kind: str) -> Iterator[Row]:
+    """The rows of one kind ("documents", "chunks", "sentences", "clauses") for `records`."""
     for record in records:
         document = record.document
-        chunk_vectors = record.chunk_vectors()
-        put(
-            "documents",
-            document.doc_id,
-            _document_vector(chunk_vectors, record.sentence_vectors.shape[1]),
-            document.text,
-            {
-                "doc_id": document.doc_id,
-                "hash": record.content_hash,
-                "pages": json.dumps(document.pages),
-                "headings": json.dumps(document.headings),
-            },
-        )
-        for chunk, vector in zip(record.chunks, chunk_vectors, strict=True):
-            put(
-                "chunks",
-                chunk.id,
-                vector,
-                chunk.text,
+        if kind == "documents":
+            width = record.sentence_vectors.shape[1]
+            yield (
+                document.doc_id,
+                _document_vector(record.chunk_vectors(), width),
+                document.text,
                 {
-                    "doc_id": chunk.doc_id,
-                    "start": chunk.start,
-                    "end": chunk.end,
-                    "sentences": json.dumps([[s.start, s.end] for s in chunk.sentences]),
+                    "doc_id": document.doc_id,
+                    "hash": record.content_hash,
+                    "pages": json.dumps(document.pages),
+                    "headings": json.dumps(document.headings),
                 },
             )
-        part_row = 0
-        for sentence, vector, parts, phrases in zip(
-            record.sentences,
-            record.sentence_vectors,
-            record.clauses,
-            record.phrases,
-            strict=True,
-        ):
-            put(
-                "sentences",
-                sentence.id,
-                vector,
-                sentence.text,
-                {
-                    "doc_id": sentence.doc_id,
-                    "start": sentence.start,
-                    "end": sentence.end,
-                    "phrases": phrases_to_json(phrases),
-                },
-            )
-            for part in parts:
-                put(
-                    "clauses",
+        elif kind == "chunks":
+            for chunk, vector in zip(record.chunks, record.chunk_vectors(), strict=True):
+                yield (
+                    chunk.id,
+                    vector,
+                    chunk.text,
+                    {
+                        "doc_id": chunk.doc_id,
+                        "start": chunk.start,
+                        "end": chunk.end,
+                        "sentences": json.dumps([[s.start, s.end] for s in chunk.sentences]),
+                    },
+                )
+        elif kind == "sentences":
+            for sentence, vector, phrases in zip(
+                record.sentences, record.sentence_vectors, record.phrases, strict=True
+            ):
+                yield (
+                    sentence.id,
+                    vector,
+                    sentence.text,
+                    {
+                        "doc_id": sentence.doc_id,
+                        "start": sentence.start,
+                        "end": sentence.end,
+                        "phrases": phrases_to_json(phrases),
+                    },
+                )
+        else:
+            parts = [
+                (s, part)
+                for s, group in zip(record.sentences, record.clauses, strict=True)
+                for part in group
+            ]
+            for (sentence, part), vector in zip(parts, record.clause_vectors, strict=True):
+                yield (
                     part.id,
-                    record.clause_vectors[part_row],
+                    vector,
                     part.text,
                     {
                         "doc_id": part.doc_id,
@@ -611,8 +613,6 @@ def _rows(records: Sequence[DocumentIndex]) -> dict[str, tuple[list, list, list,
                         "sentence": sentence.start,
                     },
                 )
-                part_row += 1
-    return out
 
 
 def _document_vector(chunk_vectors: np.ndarray, width: int) -> np.ndarray:
