@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,20 +15,36 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import gradio as gr
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from hypothesis import given
 from hypothesis import strategies as st
 
-import ui
-from rag import Citation
+from rag import Citation, Settings, SettingsError
+from rag.chain import DocQA
 from rag.documents import Skipped
-from rag.types import Document
+from rag.types import Answer, Document
+from webui import render
+from webui.collection import (
+    MAX_NAME_CHARS,
+    UploadError,
+    document_rows,
+    remove_document,
+    safe_name,
+    store_upload,
+)
+from webui.examples import EXAMPLE_CATEGORIES, EXAMPLES_PER_CATEGORY, load_examples
+from webui.feedback import FeedbackLog, feedback_record
+from webui.handlers import Handlers
+from webui.server import server_address
+from webui.state import AppState
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE_ID = "north-korea-missile-tests.txt"
@@ -61,7 +80,11 @@ def free_port() -> int:
 
 
 def app_environment(folder: Path, port: int) -> dict[str, str]:
-    """The environment for `python ui.py`: private index and feedback file, offline."""
+    """The environment for `python ui.py`: a private copy of the seed folder (uploads land
+    there), private index and feedback file, offline."""
+    sources = folder / "sources"
+    if not sources.exists():
+        shutil.copytree(ROOT / "seeds", sources)
     env = {
         key: value for key, value in os.environ.items() if not key.startswith(("DOCQA_", "GRADIO_"))
     }
@@ -69,6 +92,7 @@ def app_environment(folder: Path, port: int) -> dict[str, str]:
         GRADIO_SERVER_NAME="127.0.0.1",
         GRADIO_SERVER_PORT=str(port),
         GRADIO_ANALYTICS_ENABLED="False",
+        DOCQA_SOURCE_DIR=str(sources),
         DOCQA_INDEX_DIR=str(folder / "index"),
         DOCQA_FEEDBACK_PATH=str(folder / "feedback" / "feedback.jsonl"),
         HF_HUB_OFFLINE="1",
@@ -160,63 +184,252 @@ def _last_text(chat: list[dict]) -> str:
     [MARKUP, "<script>alert(1)</script>", "*bold* _it_ [link](http://x) `code` # h", "a & b"],
 )
 def test_escape_leaves_no_markup(text: str) -> None:
-    shown = ui.escape(text)
+    shown = render.escape(text)
     assert "<" not in shown and ">" not in shown
     assert "[link](" not in shown and "`" not in shown.replace("\\`", "")
 
 
+def _view_text(view: str) -> str:
+    """The characters a source view shows of its document: tags, labels and page marks out."""
+    view = view[view.index("<div class='source-view'") :]
+    view = re.sub(
+        r"<span class='label'>.*?</span>|<span class='page-mark'[^>]*>.*?</span>", "", view
+    )
+    return html.unescape(re.sub(r"<[^>]+>", "", view))
+
+
 @given(st.text(max_size=200), st.lists(st.integers(0, 200), max_size=8))
-def test_highlight_segments_rebuild_the_text(text: str, cuts: list[int]) -> None:
-    """Pieces join to the document; each labelled piece is its citation's text."""
+def test_source_view_shows_the_text_and_marks_each_citation(text: str, cuts: list[int]) -> None:
+    """The view shows the document exactly; each numbered mark holds its citation's text."""
     bounds = sorted(min(cut, len(text)) for cut in cuts)
     citations = [
         Citation("d", start, end, text[start:end])
         for start, end in zip(bounds[::2], bounds[1::2], strict=False)
         if start < end
     ]
-    pieces = ui.highlight_segments(text, citations, "d")
-    assert "".join(piece for piece, _ in pieces) == text
-    labelled = [piece for piece, label in pieces if label]
-    assert labelled == [citation.quote for citation in citations]
+    view = render.source_html(Document("d", text), citations, turn=0)
+    assert _view_text(view) == text
+    marked = re.findall(
+        r"<mark [^>]*data-n='(\d+)'[^>]*><span class='text'>(.*?)</span>", view, re.S
+    )
+    assert [html.unescape(quote) for _, quote in marked] == [c.quote for c in citations]
+    assert [int(n) for n, _ in marked] == list(range(1, len(citations) + 1))
 
 
-def test_highlight_segments_number_citations_across_documents() -> None:
+def test_source_view_numbers_citations_across_documents() -> None:
     citations = [Citation("a", 0, 2, "ab"), Citation("b", 3, 5, "cd")]
-    assert ui.highlight_segments("ab cd", citations, "b") == [("ab ", None), ("cd", "[2]")]
+    view = render.source_html(Document("b", "ab cd"), citations, turn=3, focus=2)
+    assert "data-n='2'" in view and "data-n='1'" not in view
+    assert "data-turn='3'" in view and "data-focus='2'" in view
+
+
+def test_source_view_escapes_markup_in_a_document() -> None:
+    view = render.source_html(Document("evil.html", f"Text {MARKUP} more <script>x</script>"))
+    assert "<img" not in view and "<script" not in view
+    assert _view_text(view) == f"Text {MARKUP} more <script>x</script>"
+
+
+def test_markdown_headings_are_headings_without_their_marks() -> None:
+    text = "## Launches\n\nTwo missiles flew.\n"
+    document = Document("notes.md", text, headings=((0, 11),))
+    view = render.source_html(document)
+    assert "<span class='heading'><span class='md-mark'>## </span>Launches</span>" in view
+    assert _view_text(view) == text  # the marks stay in the text (offsets), hidden by CSS
+    assert render.title(document) == "Launches"
+
+
+def test_pdf_pages_are_marked_and_cited_pages_named() -> None:
+    document = Document("r.pdf", "Page one.\n\nPage two.", pages=(0, 11))
+    view = render.source_html(document)
+    assert "<span class='page-mark' data-page='2'>page 2</span>Page two." in view
+    assert render.place(Citation("r.pdf", 11, 20, "Page two.", page=2)) == (
+        "r\\.pdf, page 2, characters 11–20"
+    )
+
+
+def test_an_answer_shows_the_short_answer_in_bold_before_its_quotes() -> None:
+    text = "Early Friday North Korea fired two missiles into the sea, officials said."
+    quote = Citation("n.txt", 13, 56, text[13:56])
+    result = Answer("Two. …", [quote], short=Citation("n.txt", 31, 34, "two"), question="How many?")
+    shown = render.format_answer(result, 4, {"n.txt": Document("n.txt", text)})
+    assert shown.startswith("<strong class='short'>Two</strong>")
+    assert shown.index("Two") < shown.index("<q class='quote'>")
+    assert "<span class='cite turn-4 n-1'" in shown
+    assert "<span class='context'>Early Friday </span>" in shown  # words around the quote
+    assert "characters 13–56" in shown
+
+
+@pytest.mark.parametrize(
+    ("documents", "expected"),
+    [
+        ({"a.txt": Document("a.txt", "Short title\n\nBody.")}, "“Short title” does not say."),
+        ({"a.md": Document("a.md", "# Notes\n", headings=((0, 7),))}, "“Notes” does not say."),
+        (
+            {"a.txt": Document("a.txt", "A long first sentence that is not a title at all.")},
+            "“a.txt” does not say.",
+        ),
+        (
+            {"a.txt": Document("a.txt", "x"), "b.txt": Document("b.txt", "y")},
+            "The documents do not say.",
+        ),
+    ],
+)
+def test_refusals_name_the_collection_never_an_article(documents: dict, expected: str) -> None:
+    shown = render.format_answer(
+        Answer("The article…", abstained=True, question="Q?"), 0, documents
+    )
+    assert shown.startswith("<span class='abstained'>" + render.ABSTAIN_MARK)
+    assert render.escape(expected) in shown
+    assert "article" not in shown and "Quotes" not in shown
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("notes.md", "notes.md"),
+        ("../../etc/Évian notes.MD", "Evian notes.md"),
+        ("C:\\Users\\x\\report.pdf", "report.pdf"),
+        (".hidden.txt", "hidden.txt"),
+        ("<img src=x onerror=alert(1)>.txt", "img src_x onerror_alert_1.txt"),
+        ("a" * 300 + ".docx", "a" * (MAX_NAME_CHARS - 5) + ".docx"),
+    ],
+)
+def test_safe_name_keeps_only_a_plain_name(sent: str, stored: str) -> None:
+    assert safe_name(sent) == stored
+
+
+@pytest.mark.parametrize("sent", ["run.exe", "noext", "archive.tar.gz", "..", ""])
+def test_safe_name_refuses_what_docqa_does_not_read(sent: str) -> None:
+    with pytest.raises(UploadError, match="upload one of"):
+        safe_name(sent)
+
+
+def test_an_upload_is_stored_only_under_the_source_folder(tmp_path: Path) -> None:
+    sources, uploads = tmp_path / "sources", tmp_path / "uploads"
+    sources.mkdir()
+    uploads.mkdir()
+    sent = uploads / "x.txt"
+    sent.write_text("Some text.", encoding="utf-8")
+    assert store_upload(sources, sent, "../../outside.txt", max_file_mb=1) == "outside.txt"
+    assert (sources / "outside.txt").read_text(encoding="utf-8") == "Some text."
+    assert not (tmp_path / "outside.txt").exists()
+    assert sorted(path.name for path in sources.iterdir()) == ["outside.txt"]  # no temporary
+    big = uploads / "big.txt"
+    big.write_bytes(b"x" * (1024 * 1024 + 1))
+    with pytest.raises(UploadError, match="over the 1 MB limit"):
+        store_upload(sources, big, "big.txt", max_file_mb=1)
+    assert not (sources / "big.txt").exists()
+
+
+def test_removing_deletes_only_a_document_in_the_folder(tmp_path: Path) -> None:
+    sources = tmp_path / "sources"
+    (sources / "sub").mkdir(parents=True)
+    (sources / "sub" / "a.txt").write_text("A.", encoding="utf-8")
+    (tmp_path / "keep.txt").write_text("Keep.", encoding="utf-8")
+    for doc_id in ("../keep.txt", "sub", "nothing.txt"):
+        with pytest.raises(UploadError):
+            remove_document(sources, doc_id)
+    assert (tmp_path / "keep.txt").exists()
+    remove_document(sources, "sub/a.txt")
+    assert not (sources / "sub" / "a.txt").exists()
+
+
+def test_document_rows_list_indexed_skipped_and_waiting_files(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Indexed.", encoding="utf-8")
+    (tmp_path / "new.md").write_text("# New", encoding="utf-8")
+    (tmp_path / "scan.pdf").write_bytes(b"%PDF")
+    (tmp_path / "notes.bin").write_bytes(b"?")
+    documents = {"a.txt": Document("a.txt", "Indexed."), "gone.txt": Document("gone.txt", "x")}
+    rows = document_rows(tmp_path, documents, [Skipped("scan.pdf", "a PDF with no text")])
+    assert rows == [
+        ["a.txt", "8 B", "indexed"],
+        ["gone.txt", "gone", "removed: leaves at the next index"],
+        ["new.md", "5 B", "waiting for the index"],
+        ["scan.pdf", "4 B", "skipped: a PDF with no text"],
+    ]
 
 
 @pytest.mark.parametrize("text", ["", "one", "one two three", "word " * 200])
 def test_stream_prefixes_grow_to_the_whole_text(text: str) -> None:
-    prefixes = list(ui.stream_prefixes(text))
+    prefixes = list(render.stream_prefixes(text))
     assert all(text.startswith(prefix) for prefix in prefixes)
     assert [len(p) for p in prefixes] == sorted({len(p) for p in prefixes})
     assert (prefixes[-1] if prefixes else "") == text
-    assert len(prefixes) <= ui.STREAM_STEPS
+    assert len(prefixes) <= render.STREAM_STEPS
 
 
 def test_load_examples_only_for_loaded_documents(article_text: str) -> None:
     loaded = {ARTICLE_ID: Document(ARTICLE_ID, article_text)}
-    examples = ui.load_examples(loaded)
+    examples = load_examples(loaded)
     assert FIRST_QUESTION in examples
-    assert len(examples) == len(ui.EXAMPLE_CATEGORIES) * ui.EXAMPLES_PER_CATEGORY
-    assert ui.load_examples({"other.txt": Document("other.txt", "x")}) == []
+    assert len(examples) == len(EXAMPLE_CATEGORIES) * EXAMPLES_PER_CATEGORY
+    assert load_examples({"other.txt": Document("other.txt", "x")}) == []
 
 
 def test_feedback_is_one_json_line_per_vote(tmp_path: Path) -> None:
-    path = tmp_path / "new" / "folder" / "feedback.jsonl"
+    log = FeedbackLog(tmp_path / "new" / "folder" / "feedback.jsonl")
     turn = {"question": "q?", "answer": "a [1]", "citations": [{"doc_id": "d"}], "message": 1}
-    ui.append_feedback(path, ui.feedback_record(turn, True))
-    ui.append_feedback(path, ui.feedback_record(turn, False))
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    log.append(feedback_record(turn, True))
+    log.append(feedback_record(turn, False))
+    records = [json.loads(line) for line in log.path.read_text(encoding="utf-8").splitlines()]
     assert [record["vote"] for record in records] == ["up", "down"]
     assert set(records[0]) == {"time", "question", "answer", "citations", "vote"}
     assert records[0]["question"] == "q?" and records[0]["citations"] == [{"doc_id": "d"}]
 
 
-def test_abstention_looks_different_from_an_answer() -> None:
-    shown = ui.format_abstention("The article does not say.")
-    assert shown.startswith("<span class='abstained'>" + ui.ABSTAIN_MARK)
-    assert "Quotes" not in shown
+def test_status_says_loading_ready_or_what_went_wrong() -> None:
+    documents = {"a.txt": Document("a.txt", "Some text.")}
+    loading = render.status_text(False, None, documents)
+    assert "Loading" in loading and "⏳" not in loading
+    assert "Skipped" not in render.status_text(True, None, documents)
+    status = render.status_text(True, None, documents, [Skipped("scan.pdf", "an encrypted PDF")])
+    assert status.startswith("✓ **Ready**: 1 document ")
+    assert render.escape("Skipped 1 file: scan.pdf (an encrypted PDF)") in status
+    assert render.status_text(True, "no index", documents).startswith(render.ERROR_MARK)
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, ("127.0.0.1", 7860)),
+        ({"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "8080"}, ("0.0.0.0", 8080)),
+        ({"GRADIO_SERVER_NAME": "::1", "GRADIO_SERVER_PORT": " 65535 "}, ("::1", 65535)),
+        ({"GRADIO_SERVER_NAME": "my-host.example"}, ("my-host.example", 7860)),
+    ],
+)
+def test_server_address_reads_the_environment(environ: dict, expected: tuple) -> None:
+    assert server_address(environ) == expected
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"GRADIO_SERVER_PORT": "abc"}, "GRADIO_SERVER_PORT"),
+        ({"GRADIO_SERVER_PORT": "0"}, "GRADIO_SERVER_PORT"),
+        ({"GRADIO_SERVER_PORT": "70000"}, "GRADIO_SERVER_PORT"),
+        ({"GRADIO_SERVER_NAME": "not a host"}, "GRADIO_SERVER_NAME"),
+        ({"GRADIO_SERVER_NAME": "http://x"}, "GRADIO_SERVER_NAME"),
+    ],
+)
+def test_a_bad_server_address_is_a_settings_error(environ: dict, named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        server_address(environ)
+
+
+def test_concurrent_questions_get_their_own_answers(docqa: DocQA, tmp_path: Path) -> None:
+    """Handlers share one DocQA and no lock: each of several questions asked at once gets
+    its own answer."""
+    documents = docqa.corpus.documents
+    state = AppState(docqa.settings, documents, FeedbackLog(tmp_path / "f.jsonl"), engine=docqa)
+    state.warm_up()
+    handlers = Handlers(state)
+    questions = [FIRST_QUESTION, EARLIER_QUESTION] * 2
+    with ThreadPoolExecutor(len(questions)) as pool:
+        results = list(pool.map(handlers.ask, questions))
+    expected = {FIRST_QUESTION: "two ballistic missiles", EARLIER_QUESTION: "Donald Trump"}
+    for question, result in zip(questions, results, strict=True):
+        assert result["question"] == question and not result["abstained"]
+        assert expected[question] in result["citations"][0]["quote"]
 
 
 # -- the running app, through its API ----------------------------------------------------
@@ -262,12 +475,12 @@ def test_chat_streams_the_answer_and_highlights_its_quotes(
     for citation in cited:  # each quote's place in the source, as the API reports it
         assert f"characters {citation['start']}–{citation['end']}" in reply
         assert article_text[citation["start"] : citation["end"]] == citation["quote"]
-    assert "".join(piece["token"] for piece in source) == article_text
-    highlighted = [piece for piece in source if piece["class_or_confidence"]]
-    assert [piece["token"] for piece in highlighted] == [c["quote"] for c in cited]
-    assert [piece["class_or_confidence"] for piece in highlighted] == [
-        f"[{n}]" for n in range(1, len(cited) + 1)
-    ]
+    assert _view_text(source) == article_text
+    marked = re.findall(
+        r"<mark [^>]*data-n='(\d+)'[^>]*><span class='text'>(.*?)</span>", source, re.S
+    )
+    assert [html.unescape(quote) for _, quote in marked] == [c["quote"] for c in cited]
+    assert [int(n) for n, _ in marked] == list(range(1, len(cited) + 1))
 
 
 def test_chat_follow_up_uses_the_conversation(client: Client) -> None:
@@ -276,7 +489,7 @@ def test_chat_follow_up_uses_the_conversation(client: Client) -> None:
     assert len(second[0]) == 4
     assert FOLLOW_UP_ANSWER in _last_text(second[0])
     fresh = Client(client.src, verbose=False).predict(FOLLOW_UP, [], api_name="/chat")
-    assert ui.ABSTAIN_MARK in _last_text(fresh[0]), "a new conversation has no history"
+    assert render.ABSTAIN_MARK in _last_text(fresh[0]), "a new conversation has no history"
 
 
 @pytest.mark.parametrize("message", ["", "   ", "\n\t"])
@@ -291,8 +504,8 @@ def test_chat_answers_an_over_long_message_kindly(client: Client) -> None:
     message = "why " * 3000
     chat, *_ = client.predict(message, [], api_name="/chat")
     user, reply = _last_text(chat[:1]), _last_text(chat)
-    assert len(user) <= ui.SHOWN_QUESTION_CHARS + 1
-    assert ui.ERROR_MARK in reply and "limit is 2,000" in reply
+    assert len(user) <= render.SHOWN_QUESTION_CHARS + 1
+    assert render.ERROR_MARK in reply and "limit is 2,000" in reply
     assert "Traceback" not in reply
 
 
@@ -300,19 +513,7 @@ def test_chat_shows_markup_as_text(client: Client) -> None:
     chat, *_ = client.predict(MARKUP, [], api_name="/chat")
     user, reply = _last_text(chat[:1]), _last_text(chat)
     assert "<img" not in user and "&lt;img" in user
-    assert "<img" not in reply and ui.ABSTAIN_MARK in reply
-
-
-def test_status_names_the_files_that_were_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    warm = threading.Event()
-    warm.set()
-    monkeypatch.setattr(ui, "_WARM", warm)
-    monkeypatch.setattr(ui, "_WARM_FAILURE", [])
-    documents = {"a.txt": Document("a.txt", "Some text.")}
-    assert "Skipped" not in ui.status_text(documents)
-    status = ui.status_text(documents, [Skipped("scan.pdf", "an encrypted PDF")])
-    assert status.startswith("✓ **Ready**")
-    assert ui.escape("Skipped 1 file: scan.pdf (an encrypted PDF)") in status
+    assert "<img" not in reply and render.ABSTAIN_MARK in reply
 
 
 def test_missing_source_folder_is_a_friendly_exit(tmp_path: Path) -> None:
@@ -328,3 +529,72 @@ def test_missing_source_folder_is_a_friendly_exit(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "does not exist" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("GRADIO_SERVER_PORT", "abc"), ("GRADIO_SERVER_PORT", "99999"), ("GRADIO_SERVER_NAME", "a b")],
+)
+def test_a_bad_server_setting_is_a_friendly_exit(tmp_path: Path, name: str, value: str) -> None:
+    env = app_environment(tmp_path, free_port())
+    env[name] = value
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "ui.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_TIMEOUT,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"docqa: error: {name} must be")
+    assert "Traceback" not in done.stderr
+
+
+class _HeldIndexer:
+    """An indexer whose build waits until the test lets it finish: a re-index that takes as
+    long as the test needs, which a real build of a small folder cannot be made to."""
+
+    def __init__(self, engine: DocQA) -> None:
+        self.engine, self.release, self.entered = engine, threading.Event(), threading.Event()
+
+    def index(self, progress: bool = False) -> object:
+        self.entered.set()
+        assert self.release.wait(60)
+        return self.engine.index()
+
+
+def test_answers_keep_coming_while_the_folder_is_re_indexed(docqa: DocQA, tmp_path: Path) -> None:
+    documents = docqa.corpus.documents
+    state = AppState(docqa.settings, documents, FeedbackLog(tmp_path / "f.jsonl"), engine=docqa)
+    state.warm_up()
+    held = _HeldIndexer(docqa)
+    state.indexing.indexer = held  # type: ignore[assignment]
+    handlers = Handlers(state)
+    state.reindex()
+    assert held.entered.wait(30)
+    first = handlers.collection()
+    assert "Re-indexing" in first[3] and "<progress" in first[3]
+    result = handlers.ask(FIRST_QUESTION)  # answered from the index being served
+    assert "two ballistic missiles" in result["citations"][0]["quote"]
+    assert state.indexing.running
+    held.release.set()
+    assert state.indexing.idle.wait(60)
+    assert not state.indexing.running and state.indexing.error is None
+    assert "Indexed 1 document." in handlers.collection()[3]
+
+
+def test_a_kept_conversation_highlights_only_spans_still_in_the_text(tmp_path: Path) -> None:
+    """After a reload, an answer kept in the browser may cite text that has changed since."""
+    text = "Alpha beta. Gamma delta."
+    documents = {"d.txt": Document("d.txt", text)}
+    settings = Settings.from_env({}, source_dir=tmp_path, index_dir=tmp_path / "index")
+    handlers = Handlers(AppState(settings, documents, FeedbackLog(tmp_path / "f.jsonl")))
+    stale = {"doc_id": "d.txt", "start": 0, "end": 5, "quote": "Omega", "page": None}
+    valid = {"doc_id": "d.txt", "start": 12, "end": 24, "quote": "Gamma delta.", "page": None}
+    turns = [{"question": "q", "citations": [stale, valid], "message": 1}]
+    doc_id, view = handlers.show_citation("0:2:123", turns)
+    assert doc_id == "d.txt"
+    assert "data-n='1'" not in view
+    assert "<mark class='highlighted' data-n='2'" in view and "data-focus='2'" in view
+    assert handlers.show_citation("5:1:0", turns) == (gr.skip(), gr.skip())  # chat cleared

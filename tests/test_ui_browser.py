@@ -1,4 +1,5 @@
-"""The web UI in a real Chromium: streaming, highlighting, escaping, votes, timings."""
+"""The web UI in a real Chromium: streaming, highlighting and scrolling to cited spans, escaping,
+votes, copy, reload, a phone-sized screen, timings; screenshots go to evals/results/ui_*.png."""
 
 from __future__ import annotations
 
@@ -10,10 +11,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-import ui
-from tests.test_ui import ARTICLE_ID, FIRST_QUESTION, MARKUP, RunningApp, launch_app
+from tests.files import pdf_from_html
+from tests.test_ui import (
+    ARTICLE_ID,
+    EARLIER_QUESTION,
+    FIRST_QUESTION,
+    MARKUP,
+    RunningApp,
+    launch_app,
+)
+from webui import render
+from webui.layout import CONVERSATION_KEY
 
 pytestmark = pytest.mark.browser
 
@@ -30,6 +40,13 @@ CHROMIUM_ARGS = [
 ]
 WAIT_MS = 30_000  # the longest any element may take to appear
 EXAMPLE = "Who is the US Secretary of State quoted in the piece?"  # an example to click on
+# Cites the last paragraph of the article, far below the fold of the 600 px source view.
+BELOW_THE_FOLD = EARLIER_QUESTION
+# Two parts, two citations: [1] near the top of the article, [2] near its end.
+TWO_PARTS = (
+    "How many ballistic missiles did North Korea reportedly fire, and what steps did "
+    "Donald Trump take towards North Korea?"
+)
 
 # Set up before a question is submitted: records, in page time, the Enter key press, the first
 # text of the new answer, the answer complete (its quotes listed), and each distinct partial.
@@ -49,7 +66,7 @@ WATCH_ANSWER_JS = """
     if (!text) return;
     if (t.first === null) t.first = performance.now();
     if (t.partials[t.partials.length - 1] !== text) t.partials.push(text);
-    if (t.full === null && last.querySelector('details')) t.full = performance.now();
+    if (t.full === null && last.querySelector('.cite')) t.full = performance.now();
   };
   new MutationObserver(look).observe(chat, {subtree: true, childList: true, characterData: true});
 }
@@ -64,11 +81,13 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     with launch_app(tmp_path_factory.mktemp("ui-browser")) as running:
         timings["startup_to_url_s"] = round(running.up_after, 3)
         yield running
+        log = running.log_path.read_text(encoding="utf-8")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "ui_timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     print(f"\nUI timings (also in {RESULTS / 'ui_timings.json'}):")
     for name, value in timings.items():
         print(f"  {name}: {value}")
+    assert "Traceback" not in log, log
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +121,7 @@ def page(app: RunningApp, browser: Browser, dialogs: list[str]) -> Iterator[Page
     expect(page.locator("#status")).to_contain_text("Ready", timeout=READY_MS)
     expect(page.locator("#chat")).to_be_visible()
     expect(page.locator("#question textarea")).to_be_editable()
-    expect(page.locator("#source .textfield")).to_be_visible()
+    expect(page.locator("#source .source-view")).to_be_visible()
     timings["startup_to_page_ready_s"] = round(time.perf_counter() - app.started, 3)
     yield page
     page.close()
@@ -131,7 +150,7 @@ def test_answer_streams_and_its_quote_is_highlighted(page: Page, article_text: s
 
     reply = page.locator("#chat [data-testid='bot']").last
     expect(reply).to_contain_text("two ballistic missiles")
-    reply.locator("summary", has_text="Quotes").click()  # open the numbered quotes
+    expect(reply.locator("strong.short")).to_have_text("Two")  # the direct answer, in bold
     place = re.search(r"\[1\].*?characters (\d+)–(\d+)", reply.inner_text(), re.S)
     assert place, reply.inner_text()
     start, end = int(place.group(1)), int(place.group(2))
@@ -144,16 +163,115 @@ def test_answer_streams_and_its_quote_is_highlighted(page: Page, article_text: s
     assert article_text[start - 1] != "\n"
     lines = marked.first.evaluate(
         """mark => {
-          const text = mark.parentElement.previousElementSibling.querySelector('.text');
-          const before = text.getClientRects();
-          const quote = mark.querySelector('.text').getClientRects();
-          return [before[before.length - 1].top, quote[0].top];
+          const range = document.createRange();
+          const before = mark.previousSibling;
+          range.setStart(before, before.length - 1);
+          range.setEnd(before, before.length);
+          return [range.getClientRects()[0].top, mark.getClientRects()[0].top];
         }"""
     )
     assert abs(lines[0] - lines[1]) < 4, lines
     assert ARTICLE_ID in page.locator("#source").inner_text()
+    _screenshot(page, "ui_answer.png")
+
+
+def _screenshot(page: Page, name: str) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(RESULTS / "ui_answer.png"), full_page=True)
+    page.screenshot(path=str(RESULTS / name), full_page=True)
+
+
+# True when span n's highlight lies inside the source view's visible box.
+SPAN_IN_VIEW_JS = """
+n => {
+  const view = document.querySelector('#source .source-view');
+  const mark = view && view.querySelector(`mark.highlighted[data-n="${n}"]`);
+  if (!mark) return false;
+  const box = view.getBoundingClientRect(), span = mark.getBoundingClientRect();
+  return span.top >= box.top && span.bottom <= box.bottom && span.height > 0;
+}
+"""
+
+
+def _span_in_view(page: Page, n: int) -> bool:
+    return page.evaluate(SPAN_IN_VIEW_JS, n)
+
+
+def _wait_span_in_view(page: Page, n: int) -> None:
+    page.wait_for_function(SPAN_IN_VIEW_JS, arg=n, timeout=WAIT_MS)
+
+
+def _answered(page: Page, question: str) -> None:
+    """Ask `question` and wait for its answer's quotes and the view showing its spans."""
+    answers = page.locator("#chat [data-testid='bot']").count()
+    _ask(page, question)
+    expect(page.locator("#chat [data-testid='bot']")).to_have_count(answers + 1)
+    expect(page.locator("#chat [data-testid='bot']").last.locator(".cite").first).to_be_visible()
+    expect(page.locator("#source .source-view")).to_have_attribute("data-turn", _turn(page, -1))
+
+
+def _turn(page: Page, nth: int) -> str:
+    """The number of the nth answer's turn, from its citations' classes ("cite turn-3 n-1")."""
+    cite = page.locator("#chat [data-testid='bot']").nth(nth).locator(".cite").first
+    return re.search(r"turn-(\d+)", cite.get_attribute("class") or "").group(1)
+
+
+def _click_words(page: Page, words: Locator) -> None:
+    """Click the middle of the longest line of `words`, as a reader clicks a quote that starts
+    mid-line (the centre of its box may lie between its lines, on other words)."""
+    words.scroll_into_view_if_needed()
+    x, y, hit = words.evaluate(
+        """e => {
+          const r = [...e.getClientRects()].sort((a, b) => b.width - a.width)[0];
+          const x = r.x + r.width / 2, y = r.y + r.height / 2;
+          const at = document.elementFromPoint(x, y);
+          return [x, y, at === e || e.contains(at) ? '' : (at ? at.outerHTML.slice(0, 120) : '')];
+        }"""
+    )
+    assert not hit, f"something else is where the words are: {hit}"
+    page.mouse.click(x, y)
+
+
+def test_a_cited_span_below_the_fold_is_scrolled_into_view(page: Page) -> None:
+    started = time.perf_counter()
+    _answered(page, BELOW_THE_FOLD)
+    view = page.locator("#source .source-view")
+    # Below the fold: unscrolled, the span would lie under the view's bottom edge.
+    below = view.evaluate(
+        """view => view.querySelector('mark.highlighted').offsetTop > view.clientHeight
+                    || view.querySelector('mark.highlighted').getBoundingClientRect().top
+                       - view.getBoundingClientRect().top + view.scrollTop > view.clientHeight"""
+    )
+    assert below, "the question's span is not below the fold: the test proves nothing"
+    _wait_span_in_view(page, 1)
+    timings["submit_to_span_in_view_s"] = round(time.perf_counter() - started, 3)
+    assert view.evaluate("view => view.scrollTop") > 0
+    _screenshot(page, "ui_scrolled_to_span.png")
+
+
+def test_clicking_a_citation_number_brings_its_span_into_view(page: Page) -> None:
+    _answered(page, TWO_PARTS)
+    reply = page.locator("#chat [data-testid='bot']").last
+    expect(reply.locator(".cite")).to_have_count(2)
+    _wait_span_in_view(page, 1)
+    assert not _span_in_view(page, 2), "[2] is in view already: the click proves nothing"
+    started = time.perf_counter()
+    reply.locator(".cite.n-2 .cite-n").click()
+    _wait_span_in_view(page, 2)
+    timings["click_to_span_in_view_s"] = round(time.perf_counter() - started, 3)
+    _screenshot(page, "ui_clicked_citation_2.png")
+
+    # [1] of the answer before: the server sends that answer's spans, and [1] comes into view.
+    earlier = page.locator("#chat [data-testid='bot']").nth(-2).locator(".cite.n-1")
+    _click_words(page, earlier.locator(".quote"))
+    expect(page.locator("#source .source-view")).to_have_attribute("data-turn", _turn(page, -2))
+    _wait_span_in_view(page, 1)
+    assert "Donald Trump" in page.locator("#source mark.highlighted").first.inner_text()
+
+
+def test_an_answer_has_a_copy_button(page: Page) -> None:
+    reply = page.locator("#chat [data-testid='bot']").last
+    reply.hover()
+    expect(page.locator("#chat button[aria-label*='opy']").last).to_be_visible()
 
 
 def test_markup_in_a_question_is_shown_as_text(page: Page, dialogs: list[str]) -> None:
@@ -199,7 +317,7 @@ def test_an_example_question_is_asked_and_clear_empties_the_chat(page: Page) -> 
     expect(page.locator("#chat [data-testid='user']")).to_have_count(1)
     expect(page.locator("#chat [data-testid='user']").last).to_contain_text(EXAMPLE)
     expect(page.locator("#chat [data-testid='bot']")).to_have_count(1)
-    expect(page.locator("#chat [data-testid='bot']").last).not_to_contain_text(ui.ERROR_MARK)
+    expect(page.locator("#chat [data-testid='bot']").last).not_to_contain_text(render.ERROR_MARK)
     _clear(page)
 
 
@@ -209,4 +327,134 @@ def test_an_example_question_is_answered(page: Page) -> None:
     page.get_by_text(EXAMPLE).click()
     expect(page.locator("#chat [data-testid='bot']").last).to_contain_text("Antony Blinken")
     expect(page.locator("#source .highlighted").first).to_contain_text("Antony Blinken")
-    page.screenshot(path=str(RESULTS / "ui_example.png"), full_page=True)
+    _screenshot(page, "ui_example.png")
+
+
+def test_a_reload_keeps_the_conversation(page: Page, app: RunningApp) -> None:
+    kept = f"() => localStorage.getItem('{CONVERSATION_KEY}')"
+    before = page.evaluate(kept)
+    _answered(page, FIRST_QUESTION)
+    asked = page.locator("#chat [data-testid='user']").all_inner_texts()
+    # The browser keeps the conversation once the answer is complete.
+    page.wait_for_function(f"before => ({kept})() !== before", arg=before)
+    page.reload(wait_until="load")
+    expect(page.locator("#status")).to_contain_text("Ready")
+    expect(page.locator("#chat [data-testid='user']")).to_have_count(len(asked))
+    assert page.locator("#chat [data-testid='user']").all_inner_texts() == asked
+    expect(page.locator("#chat [data-testid='bot']").last).to_contain_text("two ballistic")
+    # Its citations still work: a click on [1] shows the span.
+    _click_words(page, page.locator("#chat [data-testid='bot']").last.locator(".cite.n-1 .quote"))
+    _wait_span_in_view(page, 1)
+    _screenshot(page, "ui_after_reload.png")
+
+
+def test_on_a_phone_the_quote_is_under_its_answer(app: RunningApp, browser: Browser) -> None:
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.set_default_timeout(WAIT_MS)
+    try:
+        phone.goto(app.url, wait_until="load")
+        expect(phone.locator("#status")).to_contain_text("Ready", timeout=READY_MS)
+        _answered(phone, FIRST_QUESTION)
+        reply = phone.locator("#chat [data-testid='bot']").last
+        quote = reply.locator(".cite .quote").first
+        answer_box, quote_box = reply.bounding_box(), quote.bounding_box()
+        assert answer_box and quote_box
+        assert 0 <= quote_box["y"] - answer_box["y"] < 844, (answer_box, quote_box)
+        _screenshot(phone, "ui_phone_answer.png")
+        _click_words(phone, quote)  # opens the source view at the span
+        _wait_span_in_view(phone, 1)
+        top = phone.locator("#source .source-view").evaluate(
+            "view => view.getBoundingClientRect().top"
+        )
+        assert 0 <= top < 844 * 0.6, top
+        phone.screenshot(path=str(RESULTS / "ui_phone_source.png"))
+    finally:
+        phone.close()
+
+
+HARBOUR = """Harbour report
+
+The harbour master of Port Elling said on Tuesday that the new lighthouse would open in June. \
+<img src=x onerror=alert(1)> Workers painted the tower white and red over the winter.
+
+The lighthouse keeper, Mara Lindqvist, said the lamp can be seen from twenty-two miles away on \
+a clear night.
+"""
+GLACIER = (
+    "<html><body><h1>Glacier survey</h1><p>The survey team from Tromvik University measured "
+    "the Blue Glacier in August.</p><p>The team said the glacier retreated forty metres since "
+    "the previous survey, the largest loss on record.</p><p>Professor Ilse Navarro led the "
+    "expedition with eleven students.</p></body></html>"
+)
+TXT_QUESTION = "When would the new lighthouse open?"
+PDF_QUESTION = "How many students went on the expedition?"
+
+
+def _choose(page: Page, dropdown: str, option: str) -> None:
+    page.locator(f"{dropdown} input").click()
+    page.get_by_role("option", name=option).click()
+
+
+def _wait_indexed(page: Page) -> None:
+    expect(page.locator("#indexing")).to_contain_text("Indexed", timeout=READY_MS)
+
+
+def test_uploaded_documents_are_answered_and_a_removed_one_is_not(
+    page: Page, tmp_path_factory: pytest.TempPathFactory, dialogs: list[str]
+) -> None:
+    folder = tmp_path_factory.mktemp("uploads")
+    txt = folder / "harbour report.txt"
+    txt.write_text(HARBOUR, encoding="utf-8")
+    (folder / "glacier.html").write_text(GLACIER, encoding="utf-8")
+    pdf = pdf_from_html(folder / "glacier.html", folder / "glacier-survey.pdf")
+    notes = folder / "notes.md"
+    notes.write_text("# Lighthouse notes\n\nThe lamp was made in Sweden.\n", encoding="utf-8")
+
+    page.get_by_text("Documents: add, list, remove").click()
+    started = time.perf_counter()
+    page.locator("#upload input[type='file']").set_input_files([str(txt), str(pdf), str(notes)])
+    expect(page.locator("#collection-note")).to_contain_text("re-indexing")
+    _wait_indexed(page)
+    expect(page.locator("#intro")).to_contain_text("Ask a question about the documents.")
+    expect(page.locator("#status")).to_contain_text("Ready: 4 documents")
+    timings["upload_to_indexed_s"] = round(time.perf_counter() - started, 3)
+    listed = page.locator("#document-list")
+    expect(listed).to_contain_text("harbour report.txt")
+    expect(listed).to_contain_text("glacier-survey.pdf")
+    _choose(page, "#document-choice", "notes.md")  # Markdown: a heading, without its "#"
+    expect(page.locator("#source .heading")).to_have_text("Lighthouse notes", use_inner_text=True)
+    expect(page.locator("#source .source-view")).not_to_contain_text("#", use_inner_text=True)
+    _screenshot(page, "ui_uploaded.png")
+
+    _answered(page, TXT_QUESTION)
+    reply = page.locator("#chat [data-testid='bot']").last
+    expect(reply.locator("strong.short")).to_have_text("June")
+    expect(reply.locator(".quote-place")).to_contain_text("harbour report.txt")
+    source = page.locator("#source")
+    expect(source.locator(".source-name")).to_have_text("harbour report.txt")
+    expect(source.locator("mark.highlighted").first).to_contain_text(
+        "<img src=x onerror=alert(1)>"  # the document's markup, shown as its text
+    )
+    page.wait_for_timeout(300)  # time for an onerror handler to fire, if one were there
+    assert page.locator("#source img, #chat img").count() == 0
+    assert dialogs == []
+
+    _answered(page, PDF_QUESTION)
+    reply = page.locator("#chat [data-testid='bot']").last
+    expect(reply.locator("strong.short")).to_have_text("Eleven")
+    expect(reply.locator(".quote-place")).to_contain_text("glacier-survey.pdf, page 1")
+    expect(source.locator(".source-name")).to_have_text("glacier-survey.pdf")
+    _screenshot(page, "ui_pdf_answer.png")
+
+    _choose(page, "#remove-choice", "glacier-survey.pdf")
+    page.locator("#remove").click()
+    expect(page.locator("#collection-note")).to_contain_text("Removed glacier-survey.pdf")
+    _wait_indexed(page)
+    expect(listed).not_to_contain_text("glacier-survey.pdf")
+    answers = page.locator("#chat [data-testid='bot']").count()
+    _ask(page, PDF_QUESTION)
+    expect(page.locator("#chat [data-testid='bot']")).to_have_count(answers + 1)
+    last = page.locator("#chat [data-testid='bot']").last
+    expect(last).not_to_contain_text("Eleven")
+    assert "glacier-survey.pdf" not in last.inner_text()
+    _screenshot(page, "ui_removed.png")

@@ -1,0 +1,255 @@
+"""The page: a chat beside the source view (under it on a narrow screen), its CSS and the
+small scripts that scroll the view to a cited span and turn a click on [n] into a request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from webui import render
+from webui.collection import allowed_types, document_rows
+from webui.handlers import Handlers
+
+CITE_REQUEST_ID = "cite-request"
+CONVERSATION_KEY = "docqa-conversation"  # where the browser keeps the conversation
+
+CSS = """
+#status { font-size: 0.95em; }
+#source .source-view {
+  max-height: 600px; overflow-y: auto; white-space: pre-wrap; overflow-wrap: break-word;
+  line-height: 1.6; padding: 8px 12px; border: 1px solid var(--border-color-primary);
+  border-radius: var(--radius-lg); background: var(--background-fill-primary);
+}
+#source .source-head { font-size: 0.9em; color: var(--body-text-color-subdued); margin: 4px 0; }
+#source .source-name { font-weight: 600; color: var(--body-text-color); }
+#source mark.highlighted { color: #111827; padding: 1px 2px; border-radius: 3px; }
+#source mark .label { font-size: 0.75em; font-weight: 600; margin-left: 2px; }
+#source .heading { font-weight: 700; font-size: 1.15em; }
+#source .md-mark { display: none; }
+#source .page-mark {
+  display: block; margin: 6px 0; color: var(--body-text-color-subdued); font-size: 0.8em;
+  user-select: none;
+}
+#cite-request { display: none !important; }
+#indexing progress { vertical-align: middle; margin-right: 6px; }
+.abstained { color: var(--body-text-color-subdued); font-style: italic; }
+.failed { color: var(--error-text-color, #b91c1c); }
+.quote-place, .context { color: var(--body-text-color-subdued); }
+.short { display: block; font-size: 1.1em; }
+.cite { cursor: pointer; }
+.cite:hover .quote { text-decoration: underline; }
+@media (max-width: 720px) {
+  #source .source-view { max-height: 45vh; }
+}
+"""
+
+# Loaded in the page's <head>: whenever the server sends a new source view, its focused span
+# is scrolled into the middle of the view (the view scrolls, not the page).
+HEAD_JS = r"""
+<script>
+(() => {
+  const focusSpan = (view, n) => {
+    const mark = view.querySelector(`mark.highlighted[data-n="${n}"]`);
+    if (!mark) return false;
+    const box = view.getBoundingClientRect();
+    const span = mark.getBoundingClientRect();
+    const offset = span.top - box.top - Math.max(0, (view.clientHeight - span.height) / 2);
+    view.scrollTop = view.scrollTop + offset;
+    view.dataset.focus = String(n);
+    return true;
+  };
+  const bringIntoSight = (view) => {
+    const box = view.getBoundingClientRect();
+    if (box.top < 0 || box.top > window.innerHeight * 0.6) {
+      view.scrollIntoView({block: 'start'});
+    }
+  };
+  // Gradio may update the view in place, so a new view is told by what it shows, not by node.
+  const shown = (view) => `${view.dataset.doc}|${view.dataset.turn}|${view.dataset.focus}`;
+  let seen = null;
+  new MutationObserver(() => {
+    const view = document.querySelector('#source .source-view');
+    if (!view || shown(view) === seen) return;
+    seen = shown(view);
+    const n = Number(view.dataset.focus);
+    if (n > 0) requestAnimationFrame(() => focusSpan(view, n));
+    if (window.__docqaAsked === view.dataset.turn) {
+      window.__docqaAsked = null;
+      bringIntoSight(view);
+    }
+  }).observe(document.documentElement, {childList: true, subtree: true, attributes: true,
+                                         attributeFilter: ['data-turn', 'data-focus', 'data-doc']});
+  window.docqaCite = {focusSpan, bringIntoSight};
+})();
+</script>
+"""
+
+# Run by the hidden #cite-request element: a click on [n] or its quote shows span n of that
+# answer, at once when the view already shows that answer, else by sending "turn:n:time" to
+# the server as this element's value (the chat's sanitiser keeps classes, not data
+# attributes, so a quote is marked "cite turn-3 n-2").
+CITE_CLICK_JS = r"""
+document.addEventListener('click', (event) => {
+  const cite = event.target.closest && event.target.closest('#chat .cite');
+  const found = cite && cite.className.match(/\bturn-(\d+)\b.*\bn-(\d+)\b/);
+  if (!found) return;
+  event.preventDefault();
+  const [turn, n] = [found[1], found[2]];
+  const view = document.querySelector('#source .source-view');
+  if (view && view.dataset.turn === turn && window.docqaCite.focusSpan(view, n)) {
+    window.docqaCite.bringIntoSight(view);
+    return;
+  }
+  window.__docqaAsked = turn;
+  props.value = `${turn}:${n}:${Date.now()}`;
+  trigger('input');
+}, true);
+"""
+
+
+def build_app(handlers: Handlers) -> gr.Blocks:
+    """The Blocks app for `handlers.state`: chat, status, examples, the source view."""
+    state = handlers.state
+    documents = state.documents
+    doc_ids = list(documents)
+    first = doc_ids[0]
+    with gr.Blocks(title="docqa: ask the documents") as app:
+        intro = gr.Markdown(render.intro(documents), elem_id="intro")
+        status = gr.Markdown(
+            render.status_text(state.warm.is_set(), state.failure, documents, state.skipped),
+            elem_id="status",
+        )
+        poll = gr.Timer(0.5, active=not state.warm.is_set())
+        turns = gr.State([])
+        saved = gr.BrowserState({"chat": [], "turns": []}, storage_key=CONVERSATION_KEY)
+        with gr.Row(equal_height=False, elem_id="panes"):
+            with gr.Column(scale=5, min_width=320):
+                chatbot = gr.Chatbot(
+                    label="Conversation",
+                    elem_id="chat",
+                    height=520,
+                    sanitize_html=True,
+                    render_markdown=True,
+                    latex_delimiters=[],
+                    buttons=["copy"],
+                    feedback_options=("Like", "Dislike"),
+                    placeholder="Ask a question below.",
+                )
+                with gr.Row():
+                    box = gr.Textbox(
+                        placeholder=render.placeholder(documents),
+                        label="Question",
+                        show_label=False,
+                        container=False,
+                        scale=8,
+                        elem_id="question",
+                        autofocus=True,
+                    )
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                hint = gr.Markdown("", label="Hint", elem_id="hint")
+                cite_request = gr.HTML("", elem_id=CITE_REQUEST_ID, js_on_load=CITE_CLICK_JS)
+                clear = gr.Button("Clear the conversation", variant="secondary", size="sm")
+            with gr.Column(scale=4, min_width=320):
+                with gr.Accordion("Documents: add, list, remove", open=False, elem_id="documents"):
+                    files = gr.File(
+                        label=f"Add documents ({', '.join(allowed_types())}; at most "
+                        f"{state.settings.max_file_mb} MB each)",
+                        file_count="multiple",
+                        file_types=allowed_types(),
+                        elem_id="upload",
+                    )
+                    table = gr.Dataframe(
+                        document_rows(state.settings.source_dir, documents, state.skipped),
+                        headers=["Document", "Size", "Status"],
+                        interactive=False,
+                        elem_id="document-list",
+                        wrap=True,
+                    )
+                    with gr.Row():
+                        removable = gr.Dropdown(
+                            doc_ids,
+                            value=None,
+                            label="Document to remove",
+                            scale=3,
+                            elem_id="remove-choice",
+                        )
+                        remove = gr.Button("Remove", variant="stop", scale=1, elem_id="remove")
+                    collection_note = gr.Markdown("", elem_id="collection-note")
+                index_line = gr.HTML("", elem_id="indexing")
+                index_poll = gr.Timer(1.0, active=False)
+                selector = gr.Dropdown(
+                    doc_ids,
+                    value=first,
+                    label="Document",
+                    visible=len(doc_ids) > 1,
+                    allow_custom_value=True,  # a removed document may still be shown
+                    elem_id="document-choice",
+                )
+                source = gr.HTML(
+                    render.source_html(documents[first]),
+                    elem_id="source",
+                    js_on_load=None,
+                )
+        example_box = None
+        if state.examples:
+            example_box = gr.Examples(list(state.examples), inputs=[box], label="Example questions")
+
+        chat_io: dict[str, Any] = {
+            "fn": handlers.respond,
+            "inputs": [box, chatbot, turns, selector],
+            "outputs": [chatbot, box, hint, selector, source, turns],
+            "show_progress": "minimal",
+        }
+        events = [
+            box.submit(**chat_io, api_name="chat"),
+            send.click(**chat_io, api_visibility="private"),
+        ]
+        if example_box is not None:
+            events.append(example_box.load_input_event.then(**chat_io, api_visibility="private"))
+        for event in events:
+            event.then(_save, [chatbot, turns], saved, api_visibility="private")
+        cite_request.input(
+            handlers.show_citation,
+            [cite_request, turns],
+            [selector, source],
+            api_visibility="private",
+            show_progress="hidden",
+        )
+        selector.input(handlers.show_document, [selector, turns], source, api_visibility="private")
+        for event in (clear.click, chatbot.clear):
+            event(
+                handlers.clear_chat,
+                [selector],
+                [chatbot, box, hint, source, turns],
+                api_visibility="private",
+            ).then(_save, [chatbot, turns], saved, api_visibility="private")
+        view = [table, selector, removable, index_line, index_poll, intro, box, status]
+        files.upload(
+            handlers.upload, [files], [files, *view, collection_note], api_visibility="private"
+        )
+        remove.click(
+            handlers.remove, [removable], [*view, collection_note], api_visibility="private"
+        )
+        index_poll.tick(handlers.collection, None, view, api_visibility="private")
+        chatbot.like(handlers.record_vote, [turns], None, api_visibility="private")
+        poll.tick(handlers.status, None, [status, poll], api_visibility="private")
+        app.load(handlers.status, None, [status, poll], api_visibility="private")
+        app.load(_restore, [saved], [chatbot, turns], api_visibility="private")
+        gr.api(handlers.ask, api_name="ask")
+    return app
+
+
+def _save(chat: list, turns: list) -> dict[str, list]:
+    """What the browser keeps of the conversation, so a reload shows it again."""
+    return {"chat": chat, "turns": turns}
+
+
+def _restore(saved: dict | None) -> tuple[list, list]:
+    """The conversation the browser kept (empty when it kept none or something unreadable)."""
+    if not isinstance(saved, dict):
+        return [], []
+    chat, turns = saved.get("chat"), saved.get("turns")
+    if not isinstance(chat, list) or not isinstance(turns, list):
+        return [], []
+    return chat, turns

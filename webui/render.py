@@ -1,0 +1,250 @@
+"""Pure presentation: every string the page shows is built here from engine records, with the
+documents' and users' text escaped first. Nothing here touches gradio, the engine or a file."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import pairwise
+
+from rag.documents import Skipped, describe_skipped
+from rag.types import Answer, Citation, Document
+
+STREAM_STEPS = 24  # at most this many partial updates while an answer streams in
+SHOWN_QUESTION_CHARS = 300  # an over-long question is shown cut to this length
+CONTEXT_WORDS = 6  # words of the source shown either side of a quote under its answer
+ABSTAIN_MARK = "⊘"  # plain symbols that common text fonts hold: no emoji font is needed
+ERROR_MARK = "⚠"
+READY_MARK = "✓"
+HIGHLIGHT_COLOURS = ("#fde68a", "#a7f3d0", "#bfdbfe", "#fbcfe8", "#ddd6fe", "#fed7aa")
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
+_MARKDOWN_MARK = re.compile(r" {0,3}#{1,6}[ \t]+")
+_SPACE = re.compile(r"\s+")
+_MARKDOWN_NAMES = (".md", ".markdown")
+_TITLE_CHARS = 80  # a first line longer than this is a paragraph, not a title
+
+
+def escape(text: str) -> str:
+    """Text shown literally by the Markdown chat: escape("<b>*x*</b>") has no tag, no emphasis."""
+    return html.escape(_MARKDOWN_SPECIALS.sub(r"\\\1", text), quote=False)
+
+
+def shown_question(message: str) -> str:
+    """The user's message as the chat shows it: escaped, and cut when it is very long."""
+    if len(message) <= SHOWN_QUESTION_CHARS:
+        return escape(message)
+    return escape(message[:SHOWN_QUESTION_CHARS]) + "…"
+
+
+def title(document: Document) -> str:
+    """What to call a document: its first heading, else a short first line, else its name."""
+    if document.headings:
+        start, end = document.headings[0]
+        return _MARKDOWN_MARK.sub("", document.text[start:end], count=1).strip()
+    first = document.text.strip().split("\n", 1)[0].strip()
+    if first and len(first) <= _TITLE_CHARS and not first.endswith((".", "?", "!", ":")):
+        return first
+    return document.doc_id
+
+
+def collection_name(documents: Mapping[str, Document]) -> str:
+    """How the page names what it answers from: the one document's title, or "the documents"."""
+    if len(documents) == 1:
+        return f"“{title(next(iter(documents.values())))}”"
+    return "the documents"
+
+
+def intro(documents: Mapping[str, Document]) -> str:
+    """The page's heading and how to use it, naming what it answers from."""
+    return (
+        "# docqa: ask the documents\n"
+        f"Ask a question about {escape(collection_name(documents))}. The direct answer comes "
+        "first, in bold, then the words of the source that support it, each numbered; click a "
+        "number or a quote to see it highlighted in the source view. When the source does "
+        "not say, docqa tells you so instead of guessing. Follow-up questions can refer to "
+        "earlier ones."
+    )
+
+
+def placeholder(documents: Mapping[str, Document]) -> str:
+    """The question box's hint: "Ask about the documents… (Enter to send)"."""
+    return f"Ask about {collection_name(documents)}… (Enter to send)"
+
+
+def format_answer(
+    result: Answer, turn: int, documents: Mapping[str, Document] | None = None
+) -> str:
+    """The chat message for an answer: the short answer in bold, then each quote as a
+    clickable "[n]" with a few words of context and its place (document, page, characters).
+
+    `turn` numbers the exchange, so a click on [n] can find this answer's citations.
+    """
+    if result.abstained:
+        return format_abstention(refusal(result.question, documents or {}))
+    parts = []
+    if result.short is not None:
+        short = result.short.quote
+        parts.append(f"<strong class='short'>{escape(short[:1].upper() + short[1:])}</strong>")
+    for number, citation in enumerate(result.citations, 1):
+        document = (documents or {}).get(citation.doc_id)
+        before, after = context(document.text, citation) if document else ("", "")
+        parts.append(
+            f"<span class='cite turn-{turn} n-{number}' title='Show in the source'>"
+            f"<b class='cite-n'>\\[{number}\\]</b> <span class='context'>{escape(before)}</span>"
+            f"<q class='quote'>{escape(citation.quote)}</q>"
+            f"<span class='context'>{escape(after)}</span></span>\n"
+            f"<small class='quote-place'>({place(citation)})</small>"
+        )
+    return "\n\n".join(parts)
+
+
+def place(citation: Citation) -> str:
+    """Where a quote is, escaped: "report.pdf, page 3, characters 120–180"."""
+    page = f", page {citation.page}" if citation.page else ""
+    return f"{escape(citation.doc_id)}{page}, characters {citation.start}–{citation.end}"
+
+
+def context(text: str, citation: Citation, words: int = CONTEXT_WORDS) -> tuple[str, str]:
+    """A few words of `text` before and after the quote, with "…" where more text goes on.
+
+    context("a b c QUOTE d e", Citation("d", 6, 11, "QUOTE"), 2) -> ("…b c ", " d e")
+    """
+    before = re.findall(r"\S+\s*", text[: citation.start])
+    after = re.findall(r"\s*\S+", text[citation.end :])
+    lead = _SPACE.sub(" ", "".join(before[-words:])) if words else ""
+    tail = _SPACE.sub(" ", "".join(after[:words])) if words else ""
+    return ("…" if len(before) > words else "") + lead, tail + ("…" if len(after) > words else "")
+
+
+def refusal(question: str, documents: Mapping[str, Document]) -> str:
+    """The words of a refusal, naming the collection: "The documents do not say. …"."""
+    if len(documents) == 1:
+        return f"{collection_name(documents)} does not say. Nothing in it answers “{question}”."
+    return f"The documents do not say. Nothing in them answers “{question}”."
+
+
+def format_abstention(text: str) -> str:
+    """An abstention looks different from an answer: a mark and italics, no quotes."""
+    return f"<span class='abstained'>{ABSTAIN_MARK} {escape(text)}</span>"
+
+
+def format_error(message: str) -> str:
+    """A friendly error line: a warning mark and the message, first letter capitalised."""
+    message = message[:1].upper() + message[1:]
+    if not message.endswith((".", "!", "?")):
+        message += "."
+    return f"<span class='failed'>{ERROR_MARK} {escape(message)}</span>"
+
+
+def stream_prefixes(text: str, steps: int = STREAM_STEPS) -> Iterator[str]:
+    """Growing prefixes of `text`, ending with all of it; cut at word boundaries."""
+    words = re.findall(r"\S+\s*", text)
+    stride = max(1, -(-len(words) // steps))  # ceiling division
+    for end in range(stride, len(words) + stride, stride):
+        yield "".join(words[:end])
+
+
+def numbered_spans(citations: Sequence[Citation], doc_id: str) -> list[tuple[int, int, int]]:
+    """(start, end, n) of the citations in `doc_id`, in text order, overlaps cut off.
+
+    Numbers follow the answer's citations, so they match the chat even across documents:
+    numbered_spans([Citation("a", 0, 2, "ab"), Citation("b", 3, 5, "cd")], "b") -> [(3, 5, 2)]
+    """
+    spans = []
+    cursor = 0
+    ordered = sorted(
+        (citation.start, citation.end, number)
+        for number, citation in enumerate(citations, 1)
+        if citation.doc_id == doc_id
+    )
+    for start, end, number in ordered:
+        start = max(start, cursor)  # subtle: overlapping spans keep the earlier number
+        if start < end:
+            spans.append((start, end, number))
+            cursor = end
+    return spans
+
+
+def source_html(
+    document: Document, citations: Sequence[Citation] = (), turn: int = -1, focus: int = 1
+) -> str:
+    """The source view: a line naming the document, then its text, escaped, with each cited
+    span in a numbered <mark>, headings set as headings (a Markdown file's "#" marks hidden)
+    and PDF pages marked.
+
+    `data-focus` names the span the page scrolls into view; `data-turn` the answer whose
+    citations are highlighted (-1: none).
+    """
+    text = document.text
+    spans = numbered_spans(citations, document.doc_id)
+    headings = list(document.headings)
+    pages = list(document.pages[1:]) if len(document.pages) > 1 else []
+    cuts = {0, len(text)}
+    for start, end, _ in spans:
+        cuts.update((start, end))
+    for start, end in headings:
+        cuts.update((start, end))
+    cuts.update(pages)
+    markdown = document.doc_id.lower().endswith(_MARKDOWN_NAMES)
+    heading_starts = {start for start, _ in headings}
+    opened = {start: number for start, _, number in spans}
+    closed = {end for _, end, _ in spans}
+    name = html.escape(document.doc_id, quote=False)
+    pages_note = f", {len(document.pages)} pages" if len(document.pages) > 1 else ""
+    out = [
+        f"<div class='source-head'>Source: <span class='source-name'>{name}</span>"
+        f"{pages_note}</div>",
+        f"<div class='source-view' data-doc='{html.escape(document.doc_id, quote=True)}' "
+        f"data-turn='{turn}' data-focus='{focus}' tabindex='0'>",
+    ]
+    bounds = sorted(cut for cut in cuts if 0 <= cut <= len(text))
+    for start, end in pairwise(bounds):
+        if start in pages:
+            page = pages.index(start) + 2
+            out.append(f"<span class='page-mark' data-page='{page}'>page {page}</span>")
+        if start in opened:
+            number = opened[start]
+            colour = HIGHLIGHT_COLOURS[(number - 1) % len(HIGHLIGHT_COLOURS)]
+            out.append(
+                f"<mark class='highlighted' data-n='{number}' style='background:{colour}'>"
+                "<span class='text'>"
+            )
+        piece = text[start:end]
+        if any(h_start <= start < h_end for h_start, h_end in headings):
+            mark = ""
+            if markdown and start in heading_starts:
+                found = _MARKDOWN_MARK.match(piece)
+                if found:
+                    mark = f"<span class='md-mark'>{html.escape(found.group())}</span>"
+                    piece = piece[found.end() :]
+            out.append(f"<span class='heading'>{mark}{html.escape(piece)}</span>")
+        else:
+            out.append(html.escape(piece))
+        if end in closed:
+            number = next(n for _, e, n in spans if e == end)
+            out.append(f"</span><span class='label'>[{number}]</span></mark>")
+    out.append("</div>")
+    return "".join(out)
+
+
+def status_text(
+    ready: bool,
+    failure: str | None,
+    documents: Mapping[str, Document],
+    skipped: Sequence[Skipped] = (),
+) -> str:
+    """The status line: loading, ready (with what is indexed and what was skipped), or what
+    went wrong."""
+    if failure:
+        return f"{ERROR_MARK} **Not ready**: {escape(failure)}"
+    if not ready:
+        return "**Loading** the model and the index…"
+    size = sum(len(document.text) for document in documents.values())
+    count = len(documents)
+    note = describe_skipped(skipped)
+    return (
+        f"{READY_MARK} **Ready**: {count} document{'' if count == 1 else 's'} "
+        f"({size:,} characters) indexed; the model is loaded."
+        + (f" {escape(note[0].upper() + note[1:])}." if note else "")
+    )
