@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from rag.citations import cite, render
+from rag.citations import cite, refusal, render
 from rag.documents import load_sources
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import QuestionError, SourceError
@@ -241,8 +241,7 @@ class DocQA:
         )
 
     def _refusal(self, question: str) -> str:
-        source = "article does" if len(self.corpus.documents) == 1 else "documents do"
-        return f"The {source} not say. Nothing in the source answers “{question}”."
+        return refusal(question, self.corpus.documents)
 
 
 _INSTANCES: dict[Settings, DocQA] = {}

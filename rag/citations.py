@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 
 from rag.chunking import ends_like_sentence
@@ -56,3 +57,34 @@ def _with_ellipses(quote: str) -> str:
     starts_inside = quote[:1].islower()
     stops_inside = not ends_like_sentence(quote)
     return f"{'…' if starts_inside else ''}{quote}{'…' if stops_inside else ''}"
+
+
+_TITLE_CHARS = 80  # a first line longer than this is a paragraph, not a title
+_MARKDOWN_MARK = re.compile(r" {0,3}#{1,6}[ \t]+")
+
+
+def title(document: Document) -> str:
+    """What to call a document: its first heading, else a short first line, else its name."""
+    if document.headings:
+        start, end = document.headings[0]
+        return _MARKDOWN_MARK.sub("", document.text[start:end], count=1).strip()
+    first = document.text.strip().split("\n", 1)[0].strip()
+    if first and len(first) <= _TITLE_CHARS and not first.endswith((".", "?", "!", ":")):
+        return first
+    return document.doc_id
+
+
+def collection_name(documents: Mapping[str, Document]) -> str:
+    """How answers and the UI name what they answer from: the one document's title (in
+    quotes), or "the documents"."""
+    if len(documents) == 1:
+        return f"“{title(next(iter(documents.values())))}”"
+    return "the documents"
+
+
+def refusal(question: str, documents: Mapping[str, Document]) -> str:
+    """The words of a refusal, naming the collection: "The documents do not say. …"."""
+    if len(documents) == 1:
+        name = collection_name(documents)
+        return f"{name} does not say. Nothing in it answers “{question}”."
+    return f"The documents do not say. Nothing in them answers “{question}”."

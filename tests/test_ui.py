@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from rag import Citation, Settings, SettingsError
 from rag.chain import DocQA
+from rag.citations import title
 from rag.documents import Skipped
 from rag.types import Answer, Document
 from webui import render
@@ -235,7 +236,7 @@ def test_markdown_headings_are_headings_without_their_marks() -> None:
     view = render.source_html(document)
     assert "<span class='heading'><span class='md-mark'>## </span>Launches</span>" in view
     assert _view_text(view) == text  # the marks stay in the text (offsets), hidden by CSS
-    assert render.title(document) == "Launches"
+    assert title(document) == "Launches"
 
 
 def test_pdf_pages_are_marked_and_cited_pages_named() -> None:

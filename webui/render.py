@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import pairwise
 
+from rag.citations import collection_name, refusal
 from rag.documents import Skipped, describe_skipped
 from rag.types import Answer, Citation, Document
 
@@ -22,7 +23,6 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
 _MARKDOWN_MARK = re.compile(r" {0,3}#{1,6}[ \t]+")
 _SPACE = re.compile(r"\s+")
 _MARKDOWN_NAMES = (".md", ".markdown")
-_TITLE_CHARS = 80  # a first line longer than this is a paragraph, not a title
 
 
 def escape(text: str) -> str:
@@ -35,24 +35,6 @@ def shown_question(message: str) -> str:
     if len(message) <= SHOWN_QUESTION_CHARS:
         return escape(message)
     return escape(message[:SHOWN_QUESTION_CHARS]) + "…"
-
-
-def title(document: Document) -> str:
-    """What to call a document: its first heading, else a short first line, else its name."""
-    if document.headings:
-        start, end = document.headings[0]
-        return _MARKDOWN_MARK.sub("", document.text[start:end], count=1).strip()
-    first = document.text.strip().split("\n", 1)[0].strip()
-    if first and len(first) <= _TITLE_CHARS and not first.endswith((".", "?", "!", ":")):
-        return first
-    return document.doc_id
-
-
-def collection_name(documents: Mapping[str, Document]) -> str:
-    """How the page names what it answers from: the one document's title, or "the documents"."""
-    if len(documents) == 1:
-        return f"“{title(next(iter(documents.values())))}”"
-    return "the documents"
 
 
 def intro(documents: Mapping[str, Document]) -> str:
@@ -115,13 +97,6 @@ def context(text: str, citation: Citation, words: int = CONTEXT_WORDS) -> tuple[
     lead = _SPACE.sub(" ", "".join(before[-words:])) if words else ""
     tail = _SPACE.sub(" ", "".join(after[:words])) if words else ""
     return ("…" if len(before) > words else "") + lead, tail + ("…" if len(after) > words else "")
-
-
-def refusal(question: str, documents: Mapping[str, Document]) -> str:
-    """The words of a refusal, naming the collection: "The documents do not say. …"."""
-    if len(documents) == 1:
-        return f"{collection_name(documents)} does not say. Nothing in it answers “{question}”."
-    return f"The documents do not say. Nothing in them answers “{question}”."
 
 
 def format_abstention(text: str) -> str:
