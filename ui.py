@@ -13,7 +13,7 @@ import os
 import sys
 
 from rag.errors import DocQAError
-from webui.server import server_address
+from webui.server import check_can_serve, server_address
 
 # Set before gradio is imported (it reads them at import time): no analytics, offline.
 QUIET_ENVIRONMENT = {
@@ -32,6 +32,7 @@ def main() -> int:
         os.environ.setdefault(name, value)
     try:
         host, port = server_address(os.environ)  # before gradio reads them
+        check_can_serve(host, port)
         from rag.documents import describe_skipped, load_sources
         from rag.settings import Settings
 

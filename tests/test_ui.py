@@ -44,7 +44,7 @@ from webui.collection import (
 from webui.examples import EXAMPLE_CATEGORIES, EXAMPLES_PER_CATEGORY, load_examples
 from webui.feedback import FeedbackLog, feedback_record
 from webui.handlers import Handlers
-from webui.server import server_address
+from webui.server import check_can_serve, server_address
 from webui.state import AppState
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -415,6 +415,22 @@ def test_server_address_reads_the_environment(environ: dict, expected: tuple) ->
 def test_a_bad_server_address_is_a_settings_error(environ: dict, named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         server_address(environ)
+
+
+def test_an_address_the_ui_cannot_serve_on_is_a_settings_error() -> None:
+    import socket
+
+    with pytest.raises(SettingsError, match="not a name this machine can resolve"):
+        check_can_serve("nowhere.invalid", 7999)
+    with pytest.raises(SettingsError, match="not an address of this machine"):
+        check_can_serve("192.0.2.1", 7999)  # TEST-NET-1, for documentation: never local
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SettingsError, match=f"port {port} on 127.0.0.1 is already in use"):
+            check_can_serve("127.0.0.1", port)
+    check_can_serve("127.0.0.1", 0)  # any free port: no error
 
 
 def test_concurrent_questions_get_their_own_answers(docqa: DocQA, tmp_path: Path) -> None:

@@ -3,8 +3,10 @@ imported (gradio parses them at import time and would print a traceback for a ba
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import re
+import socket
 from collections.abc import Mapping
 
 from rag.errors import SettingsError
@@ -36,6 +38,39 @@ def server_address(environ: Mapping[str, str]) -> tuple[str, int]:
             f"set it to one, or unset it to serve on port {DEFAULT_PORT}"
         )
     return host, int(port_text)
+
+
+def check_can_serve(host: str, port: int) -> None:
+    """A SettingsError, saying what to change, when the UI could not listen on host:port (a
+    name that does not resolve, an address not of this machine, a port in use); checked
+    before Gradio starts, whose own message for each is about port ranges."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise SettingsError(
+            f"GRADIO_SERVER_NAME {host!r} is not a name this machine can resolve: set it to "
+            f"an address of this machine, or unset it to serve on {DEFAULT_HOST}"
+        ) from None
+    family, kind, protocol, _name, address = found[0]
+    with socket.socket(family, kind, protocol) as probe:
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise SettingsError(
+                    f"port {port} on {host} is already in use: stop what serves there, or set "
+                    "GRADIO_SERVER_PORT to a free port"
+                ) from None
+            if error.errno == errno.EADDRNOTAVAIL:
+                raise SettingsError(
+                    f"GRADIO_SERVER_NAME {host!r} is not an address of this machine: set it to "
+                    f"one (0.0.0.0 for every address), or unset it to serve on {DEFAULT_HOST}"
+                ) from None
+            raise SettingsError(
+                f"cannot serve on {host}:{port} ({error.strerror or error}): set "
+                "GRADIO_SERVER_NAME and GRADIO_SERVER_PORT to an address and port this user "
+                "may use"
+            ) from None
 
 
 def _is_host(host: str) -> bool:
