@@ -52,7 +52,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     thresholds = gate.load_thresholds(args.thresholds) if args.gate else None
     started = report.now()
     clock = time.perf_counter()
-    with setup.run_environment(
+    with setup.run_settings(
         question_set, args.top_k, args.chunk_sentences, args.chunk_overlap, args.index_dir
     ) as (corpus, settings):
         if not args.quiet:
@@ -65,7 +65,10 @@ def _evaluate(args: argparse.Namespace) -> int:
                 flush=True,
             )
         progress = _progress if not args.quiet and sys.stderr.isatty() else None
-        rows = runner.run(chosen, corpus.source_dir, corpus.doc_id, settings.top_k, progress)
+        from rag.chain import DocQA
+
+        docqa = DocQA(settings)
+        rows = runner.run(docqa, chosen, corpus.source_dir, corpus.doc_id, progress)
     seconds = time.perf_counter() - clock
     results = aggregates(rows, question_set.categories)
     run_info: dict[str, Any] = {
@@ -276,7 +279,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--limit", type=_positive, metavar="N", help="at most N questions per article"
     )
-    tune = parser.add_argument_group("retrieval settings (set as DOCQA_* for this run)")
+    tune = parser.add_argument_group("retrieval settings (over the DOCQA_* ones, for this run)")
     tune.add_argument("--top-k", type=_count, help="chunks handed to the reader")
     tune.add_argument("--chunk-sentences", type=_count, help="sentences per chunk")
     tune.add_argument("--chunk-overlap", type=_count, help="sentences shared by neighbours")

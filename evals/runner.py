@@ -1,4 +1,4 @@
-"""Asking the questions: each one through the public `rag.answer()`, timed, then scored."""
+"""Asking the questions: each one through the run's DocQA, timed, then scored."""
 
 from __future__ import annotations
 
@@ -10,30 +10,29 @@ from pathlib import Path
 from evals.dataset import Question, evidence_spans, read_text
 from evals.metrics import CurvePoint, refusal_curve
 from evals.scoring import Row, score
-from rag import answer
+from rag.chain import DocQA
 
 WARM_UP_QUESTION = "What is this document about?"  # loads the model and index; not timed
 
 
 def run(
+    docqa: DocQA,
     questions: Sequence[Question],
     source_dir: Path,
     doc_id: str,
-    k: int,
     progress: Callable[[int, int, Row], None] | None = None,
 ) -> list[Row]:
-    """Answer and score every question in order; `progress(done, total, row)` after each one.
-
-    Reads the settings from the DOCQA_* environment (rag does), so set them first.
-    """
+    """Answer and score every question in order through `docqa.answer`, the same path as the
+    public `rag.answer()`; `progress(done, total, row)` after each one."""
+    k = docqa.settings.top_k
     text = read_text(source_dir / doc_id)
     spans = {q.id: [(doc_id, *span) for span in evidence_spans(q, text)] for q in questions}
     document_text = _reader(source_dir)
-    answer(WARM_UP_QUESTION)
+    docqa.answer(WARM_UP_QUESTION)
     rows = []
     for question in questions:
         started = time.perf_counter()
-        result = answer(question.question, list(question.history))
+        result = docqa.answer(question.question, list(question.history))
         latency = time.perf_counter() - started
         rows.append(score(question, result, spans[question.id], document_text, k, latency))
         if progress is not None:

@@ -1,4 +1,4 @@
-"""Where a run reads its document and keeps its index, set as DOCQA_* variables for rag.
+"""Where a run reads its document and keeps its index: the Settings of the DocQA it holds.
 
 The question file's `document` is looked up in the current source folder (DOCQA_SOURCE_DIR,
 default seeds/) first; when it is not there, next to the question file, then in seeds/.
@@ -8,9 +8,8 @@ one is given), so the main index is never rebuilt for another corpus.
 
 from __future__ import annotations
 
-import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,47 +46,29 @@ def locate(question_set: QuestionSet, current_source_dir: Path) -> Corpus:
 
 
 @contextmanager
-def environment(values: Mapping[str, str | int | Path | None]) -> Iterator[None]:
-    """Set the given DOCQA_* variables (None leaves one alone) and restore them afterwards."""
-    saved = {name: os.environ.get(name) for name in values}
-    try:
-        for name, value in values.items():
-            if value is not None:
-                os.environ[name] = str(value)
-        yield
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
-
-
-@contextmanager
-def run_environment(
+def run_settings(
     question_set: QuestionSet,
     top_k: int | None = None,
     chunk_sentences: int | None = None,
     chunk_overlap: int | None = None,
     index_dir: Path | None = None,
 ) -> Iterator[tuple[Corpus, Settings]]:
-    """Apply the run's settings as DOCQA_* variables; yields the corpus and the settings rag sees.
+    """The run's corpus and the settings of the DocQA it asks: the DOCQA_* settings with the
+    run's own on top. The process environment is never changed.
 
     Raises SettingsError (from rag) for an invalid combination, before any question is asked.
     """
     tuning = {
-        "DOCQA_TOP_K": top_k,
-        "DOCQA_CHUNK_SENTENCES": chunk_sentences,
-        "DOCQA_CHUNK_OVERLAP": chunk_overlap,
-        "DOCQA_INDEX_DIR": index_dir,
+        "top_k": top_k,
+        "chunk_sentences": chunk_sentences,
+        "chunk_overlap": chunk_overlap,
+        "index_dir": index_dir,
     }
-    with environment(tuning):
-        corpus = locate(question_set, Settings.from_env().source_dir)
-        with tempfile.TemporaryDirectory(
-            prefix="docqa-eval-index-", ignore_cleanup_errors=True
-        ) as scratch:
-            moves = {"DOCQA_SOURCE_DIR": corpus.source_dir if corpus.moved else None}
-            if corpus.moved and index_dir is None:
-                moves["DOCQA_INDEX_DIR"] = scratch
-            with environment(moves):
-                yield corpus, Settings.from_env()
+    corpus = locate(question_set, Settings.from_env(**tuning).source_dir)
+    with tempfile.TemporaryDirectory(
+        prefix="docqa-eval-index-", ignore_cleanup_errors=True
+    ) as scratch:
+        moves: dict[str, object] = {"source_dir": corpus.source_dir if corpus.moved else None}
+        if corpus.moved and index_dir is None:
+            moves["index_dir"] = scratch
+        yield corpus, Settings.from_env(**{**tuning, **{k: v for k, v in moves.items() if v}})

@@ -348,14 +348,15 @@ def test_a_document_outside_the_source_folder_moves_the_run() -> None:
     assert there.document.is_file()
 
 
-def test_the_second_file_gets_a_temporary_index_and_the_env_is_restored(
+def test_the_second_file_gets_a_temporary_index_and_the_environment_is_never_changed(
     isolated_index: Path,
 ) -> None:
     before = dict(os.environ)
-    with setup.run_environment(load_questions(SECOND), top_k=2) as (corpus, settings):
+    with setup.run_settings(load_questions(SECOND), top_k=2) as (corpus, settings):
         assert settings.source_dir == corpus.source_dir == SECOND.resolve().parent
         assert settings.index_dir != isolated_index and settings.top_k == 2
-    with setup.run_environment(load_questions(QUESTIONS)) as (corpus, settings):
+        assert dict(os.environ) == before  # the run's DocQA gets these settings, not the env
+    with setup.run_settings(load_questions(QUESTIONS)) as (corpus, settings):
         assert settings.index_dir == isolated_index  # the usual index for the usual corpus
     assert dict(os.environ) == before
 
