@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -63,8 +64,12 @@ class DocQA:
             | RunnableLambda(self._cite, name="cite")
         )
 
-    def index(self, progress: bool = False) -> IndexReport:
-        """Build or refresh the index from the source folder, then load it for answering."""
+    def index(
+        self, progress: bool = False, on_progress: Callable[[int, int], None] | None = None
+    ) -> IndexReport:
+        """Build or refresh the index from the source folder, then load it for answering;
+        `progress` draws a bar on the terminal, `on_progress(done, total)` reports the
+        sentences embedded so far (for a UI's own bar)."""
         with self._lock:
             sources = load_sources(self.settings.source_dir, self.settings.max_file_mb)
             there = {
@@ -72,7 +77,9 @@ class DocQA:
                 for item in sources.skipped
                 if (self.settings.source_dir / item.name).exists()
             }
-            report, records = self.store.sync(sources.documents, progress, unreadable=there)
+            report, records = self.store.sync(
+                sources.documents, progress, unreadable=there, on_progress=on_progress
+            )
             self._load(records)
             if report.recovered:
                 log.warning("rebuilt a damaged index: %s", report.recovered)

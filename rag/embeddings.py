@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -52,7 +53,11 @@ class SentenceEmbeddings(Embeddings):
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_with_parts(
-        self, texts: list[str], parts: list[list[tuple[int, int]]], progress: bool = False
+        self,
+        texts: list[str],
+        parts: list[list[tuple[int, int]]],
+        progress: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Unit vectors for `texts`, and for the given character ranges of each text.
 
@@ -90,6 +95,8 @@ class SentenceEmbeddings(Embeddings):
                         part_vectors[row][index] = _unit(token_vectors[inside].mean(axis=0))
             if bar is not None:
                 bar.update(len(rows))
+            if on_progress is not None:
+                on_progress(rows.stop, len(texts))
         if bar is not None:
             bar.close()
         return vectors, part_vectors

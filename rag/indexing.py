@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -72,8 +72,10 @@ def derive(
     settings: Settings,
     embeddings: SentenceEmbeddings,
     progress: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> list[DocumentIndex]:
-    """Chunk, split, embed and find the phrases of `documents` (one model pass in all)."""
+    """Chunk, split, embed and find the phrases of `documents` (one model pass in all);
+    `on_progress(done, total)` after each block of sentences embedded."""
     chunked = [
         chunk_document(document, settings.chunk_sentences, settings.chunk_overlap)
         for document in documents
@@ -86,7 +88,7 @@ def derive(
         for sentence, sentence_parts in zip(every, parts, strict=True)
     ]
     vectors, part_vectors = embeddings.encode_with_parts(
-        [sentence.text for sentence in every], offsets, progress=progress
+        [sentence.text for sentence in every], offsets, progress, on_progress
     )
     phrases = list(find_phrases(sentence.text for sentence in every))
     width = vectors.shape[1] if len(vectors) else embeddings.dimension

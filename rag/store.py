@@ -23,7 +23,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -99,11 +99,13 @@ class Store:
         documents: Sequence[Document],
         progress: bool = False,
         unreadable: Collection[str] = (),
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> tuple[IndexReport, list[DocumentIndex]]:
         """Make the live generation hold exactly `documents`, deriving only what changed;
         returns what it did and the records now served. A file in `unreadable` (there, but
         skipped this time) keeps the copy indexed before, if there is one: nothing already
-        indexed is lost to a file that cannot be read for a while."""
+        indexed is lost to a file that cannot be read for a while. `on_progress(done, total)`
+        follows the sentences being embedded."""
         with self._lock, self._errors("write"), self._writer():
             wanted = fingerprint(self.settings)
             live = self._live()
@@ -135,7 +137,7 @@ class Store:
                 return self._report(records, 0, (), (), "", live.generation, held), records
             derived = {
                 record.doc_id: record
-                for record in derive(changed, self.settings, self.embeddings, progress)
+                for record in derive(changed, self.settings, self.embeddings, progress, on_progress)
             }
             records = _by_id(
                 [derived.get(d.doc_id) or kept[d.doc_id] for d in documents]

@@ -299,3 +299,12 @@ def test_source_text_is_what_citations_point_into(source_dir: Path, tmp_path: Pa
         assert citation is not None and text[citation.start : citation.end] == citation.quote
     with pytest.raises(SourceError, match=r"no indexed document is called 'nope\.txt'"):
         engine.source_text("nope.txt")
+
+
+def test_index_reports_its_progress_in_sentences(source_dir: Path, tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    report = _engine(source_dir, tmp_path / "idx").index(
+        on_progress=lambda done, total: seen.append((done, total))
+    )
+    assert seen and seen[-1] == (report.embedded, report.embedded)
+    assert [done for done, _total in seen] == sorted(done for done, _total in seen)

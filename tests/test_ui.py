@@ -575,10 +575,10 @@ class _HeldIndexer:
     def __init__(self, engine: DocQA) -> None:
         self.engine, self.release, self.entered = engine, threading.Event(), threading.Event()
 
-    def index(self, progress: bool = False) -> object:
+    def index(self, progress: bool = False, on_progress=None) -> object:
         self.entered.set()
         assert self.release.wait(60)
-        return self.engine.index()
+        return self.engine.index(on_progress=on_progress)
 
 
 def test_answers_keep_coming_while_the_folder_is_re_indexed(docqa: DocQA, tmp_path: Path) -> None:
@@ -615,3 +615,14 @@ def test_a_kept_conversation_highlights_only_spans_still_in_the_text(tmp_path: P
     assert "data-n='1'" not in view
     assert "<mark class='highlighted' data-n='2'" in view and "data-focus='2'" in view
     assert handlers.show_citation("5:1:0", turns) == (gr.skip(), gr.skip())  # chat cleared
+
+
+def test_the_re_index_line_shows_how_far_the_build_has_come(docqa: DocQA, tmp_path: Path) -> None:
+    documents = docqa.corpus.documents
+    state = AppState(docqa.settings, documents, FeedbackLog(tmp_path / "f.jsonl"), engine=docqa)
+    state.indexing.running, state.indexing.started = True, time.monotonic()
+    lines = [part for part in Handlers(state).collection() if isinstance(part, str)]
+    assert any("<progress aria-label='Re-indexing' >" in line for line in lines)  # busy bar
+    state.indexing.embedded, state.indexing.to_embed = 256, 1024
+    (line,) = [p for p in Handlers(state).collection() if isinstance(p, str) and "progress" in p]
+    assert "value='256' max='1024'" in line and "256 of 1,024 sentences embedded" in line

@@ -218,9 +218,15 @@ class Handlers:
         indexing = state.indexing
         if indexing.running:
             seconds = time.monotonic() - indexing.started
+            done, total = indexing.embedded, indexing.to_embed
+            # Until the build knows how many sentences it embeds, the bar has no value
+            # (the browser draws it as busy).
+            bar = f"value='{done}' max='{total}'" if total else ""
+            counted = f"{done:,} of {total:,} sentences embedded, " if total else ""
             line = (
-                f"<progress aria-label='Re-indexing'></progress> Re-indexing the documents "
-                f"({seconds:.0f} s so far); answers come from the previous index meanwhile."
+                f"<progress aria-label='Re-indexing' {bar}></progress> Re-indexing the "
+                f"documents ({counted}{seconds:.0f} s so far); answers come from the previous "
+                "index meanwhile."
             )
         elif indexing.error:
             line = f"{render.ERROR_MARK} Re-indexing failed: {render.escape(indexing.error)}"

@@ -39,6 +39,8 @@ class Indexing:
     finished: float = 0.0
     error: str | None = None
     documents: int = 0
+    embedded: int = 0  # sentences embedded so far by the running build
+    to_embed: int = 0  # sentences it has to embed (0 until it knows)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     idle: threading.Event = field(default_factory=threading.Event, repr=False)  # not running
     indexer: DocQA | None = field(default=None, repr=False)
@@ -130,7 +132,8 @@ class AppState:
                     from rag.chain import DocQA
 
                     self.indexing.indexer = DocQA(self.settings)
-                report = self.indexing.indexer.index()
+                self.indexing.embedded = self.indexing.to_embed = 0
+                report = self.indexing.indexer.index(on_progress=self._embedding)
                 self.skipped = report.skipped
                 self.indexing.documents = report.documents
                 self.docqa.refresh()  # serve the new generation from the next answer on
@@ -146,6 +149,9 @@ class AppState:
                     self.indexing.idle.set()
                     return
                 self.indexing.again = False
+
+    def _embedding(self, done: int, total: int) -> None:
+        self.indexing.embedded, self.indexing.to_embed = done, total
 
     def current_documents(self) -> Mapping[str, Document]:
         """The engine's documents once warm (the text its newest index generation holds, so a
