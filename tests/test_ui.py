@@ -626,3 +626,25 @@ def test_the_re_index_line_shows_how_far_the_build_has_come(docqa: DocQA, tmp_pa
     state.indexing.embedded, state.indexing.to_embed = 256, 1024
     (line,) = [p for p in Handlers(state).collection() if isinstance(p, str) and "progress" in p]
     assert "value='256' max='1024'" in line and "256 of 1,024 sentences embedded" in line
+
+
+def test_the_ui_serves_what_another_process_indexed(tmp_path: Path) -> None:
+    """`docqa index` run elsewhere after the files change: the running UI's next answer and
+    its source view come from the new text, never from what it loaded at start."""
+    from tests.conftest import SEEDS
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    shutil.copy(SEEDS / ARTICLE_ID, sources / ARTICLE_ID)
+    settings = Settings.from_env({}, source_dir=sources, index_dir=tmp_path / "index")
+    state = AppState(settings, {}, FeedbackLog(tmp_path / "f.jsonl"))
+    state.warm_up()
+    handlers = Handlers(state)
+    assert "two ballistic missiles" in handlers.ask(FIRST_QUESTION)["citations"][0]["quote"]
+
+    (sources / "ferry.txt").write_text("The island ferry left the harbour at noon on Friday.")
+    DocQA(settings).index()  # another process
+    result = handlers.ask("When did the island ferry leave the harbour?")
+    (citation,) = result["citations"]
+    assert citation["doc_id"] == "ferry.txt" and "noon" in citation["quote"]
+    assert "ferry.txt" in state.current_documents()
