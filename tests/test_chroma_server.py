@@ -7,12 +7,9 @@ import dataclasses
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,35 +21,16 @@ from rag.chain import DocQA
 from rag.errors import DocQAError, StoreError
 from rag.settings import Settings
 from tests.conftest import ARTICLE_ID, SEEDS
+from tests.servers import HOST, free_port, stop, wait_until_up
 
 pytestmark = pytest.mark.timeout(180)
 
-HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 60  # seconds for `chroma run` to answer its heartbeat
 QUESTION = "How many ballistic missiles did North Korea reportedly fire?"
 CHROMA = Path(sys.executable).with_name("chroma")  # the CLI the chromadb wheel installs
 
 
 # -- a running server ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    """Stop `chroma run` (a no-op when it has already exited)."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @contextmanager
@@ -69,29 +47,13 @@ def chroma_server(folder: Path) -> Iterator[tuple[str, int, subprocess.Popen]]:
             [*command, "--host", HOST], env=env, stdout=log, stderr=subprocess.STDOUT
         )
         try:
-            _wait_until_up(port, process, log_path, started + STARTUP_TIMEOUT)
+            url = f"http://{HOST}:{port}/api/v2/heartbeat"
+            wait_until_up(url, process, log_path, started + STARTUP_TIMEOUT, "`chroma run`")
             up_after = time.perf_counter() - started
             print(f"\n`chroma run` answered on port {port} after {up_after:.2f} s")
             yield HOST, port, process
         finally:
-            stop_server(process)
-
-
-def _wait_until_up(port: int, process: subprocess.Popen, log_path: Path, deadline: float) -> None:
-    url = f"http://{HOST}:{port}/api/v2/heartbeat"
-    while time.perf_counter() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"`chroma run` exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    pytest.fail(
-        f"`chroma run` did not answer {url} in {STARTUP_TIMEOUT} s:\n{log_path.read_text()}"
-    )
+            stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +139,7 @@ def test_a_server_that_goes_away_gives_a_store_error(short_lived_server, tmp_pat
     assert engine.index().embedded > 0
     assert not engine.answer(QUESTION).abstained
 
-    stop_server(process)
+    stop(process)
     with pytest.raises(StoreError) as indexing:
         engine.index()
     _assert_says_what_to_do(indexing.value, port)

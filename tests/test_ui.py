@@ -12,8 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -32,6 +30,7 @@ from rag.chain import DocQA
 from rag.citations import title
 from rag.documents import Skipped
 from rag.types import Answer, Document
+from tests.servers import free_port, stop, wait_until_up
 from webui import render
 from webui.collection import (
     MAX_NAME_CHARS,
@@ -71,13 +70,6 @@ class RunningApp:
     started: float  # time.perf_counter() just before the process was started
     up_after: float  # seconds from start until the URL answered
     process: subprocess.Popen
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def app_environment(folder: Path, port: int) -> dict[str, str]:
@@ -120,7 +112,7 @@ def launch_app(folder: Path) -> Iterator[RunningApp]:
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait_until_up(url, process, log_path, started + STARTUP_TIMEOUT)
+            wait_until_up(url, process, log_path, started + STARTUP_TIMEOUT, "ui.py")
             up_after = time.perf_counter() - started
             print(f"\n`python ui.py` answered at {url} after {up_after:.2f} s")
             yield RunningApp(
@@ -132,26 +124,7 @@ def launch_app(folder: Path) -> Iterator[RunningApp]:
                 process=process,
             )
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path, deadline: float) -> None:
-    while time.perf_counter() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"ui.py exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"ui.py did not answer at {url} in {STARTUP_TIMEOUT} s:\n{log_path.read_text()}")
+            stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -418,7 +391,6 @@ def test_a_bad_server_address_is_a_settings_error(environ: dict, named: str) -> 
 
 
 def test_an_address_the_ui_cannot_serve_on_is_a_settings_error() -> None:
-    import socket
 
     with pytest.raises(SettingsError, match="not a name this machine can resolve"):
         check_can_serve("nowhere.invalid", 7999)
