@@ -20,7 +20,16 @@ import docx
 from pypdf import PdfWriter
 from pypdf._crypt_providers import CryptBase
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = "/usr/bin/chromium"  # Debian's; `playwright install` cannot download here
+# Headless, and quiet on a closed network: without these Chromium keeps trying to reach out.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CHROMIUM_TIMEOUT = 180  # seconds; a cold start on two busy cores takes a few
 # Text that lives only where a reader never sees it: it must never be extracted.
 SCRIPT_TEXT = "trackVisitorScriptToken"
@@ -89,12 +98,7 @@ def pdf_from_html(html_path: Path, pdf_path: Path) -> Path:
         run = subprocess.run(
             [
                 CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
+                *CHROMIUM_ARGS,
                 "--no-first-run",
                 f"--user-data-dir={profile}",
                 "--no-pdf-header-footer",

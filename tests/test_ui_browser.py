@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from tests.files import pdf_from_html
+from tests.files import CHROMIUM, CHROMIUM_ARGS, pdf_from_html
 from tests.test_ui import (
     ARTICLE_ID,
     EARLIER_QUESTION,
@@ -29,15 +29,6 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "evals" / "results"  # git-ignored
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WAIT_MS = 30_000  # the longest any element may take to appear
 EXAMPLE = "Who is the US Secretary of State quoted in the piece?"  # an example to click on
 # Cites the last paragraph of the article, far below the fold of the 600 px source view.
