@@ -9,6 +9,7 @@ indexing runs the model over each sentence exactly once. spaCy, too, reads each 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Sequence
@@ -52,8 +53,10 @@ class DocumentIndex:
         """The document's id."""
         return self.document.doc_id
 
+    @functools.cached_property
     def chunk_vectors(self) -> np.ndarray:
-        """Each chunk's vector: the normalised mean of its sentences' vectors."""
+        """Each chunk's vector: the normalised mean of its sentences' vectors (worked out
+        once per record)."""
         row = {sentence.id: at for at, sentence in enumerate(self.sentences)}
         if not self.chunks:
             return np.zeros((0, self.sentence_vectors.shape[1]), dtype=np.float32)

@@ -560,7 +560,7 @@ def _rows(records: Sequence[DocumentIndex], kind: str) -> Iterator[Row]:
             width = record.sentence_vectors.shape[1]
             yield (
                 document.doc_id,
-                _document_vector(record.chunk_vectors(), width),
+                _document_vector(record.chunk_vectors, width),
                 document.text,
                 {
                     "doc_id": document.doc_id,
@@ -570,7 +570,7 @@ def _rows(records: Sequence[DocumentIndex], kind: str) -> Iterator[Row]:
                 },
             )
         elif kind == "chunks":
-            for chunk, vector in zip(record.chunks, record.chunk_vectors(), strict=True):
+            for chunk, vector in zip(record.chunks, record.chunk_vectors, strict=True):
                 yield (
                     chunk.id,
                     vector,

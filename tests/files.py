@@ -20,6 +20,8 @@ import docx
 from pypdf import PdfWriter
 from pypdf._crypt_providers import CryptBase
 
+from bench.documents import pdf_file
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's; `playwright install` cannot download here
 # Headless, and quiet on a closed network: without these Chromium keeps trying to reach out.
 CHROMIUM_ARGS = [
@@ -200,18 +202,7 @@ def bad_font_pdf(path: Path) -> Path:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(cmap), cmap),
     ]
-    out, offsets = b"%PDF-1.4\n", []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    path.write_bytes(out)
+    path.write_bytes(pdf_file(objects))
     return path
 
 

@@ -505,10 +505,9 @@ def test_chat_shows_markup_as_text(client: Client) -> None:
     assert "<img" not in reply and render.ABSTAIN_MARK in reply
 
 
-def test_missing_source_folder_is_a_friendly_exit(tmp_path: Path) -> None:
-    env = app_environment(tmp_path, free_port())
-    env["DOCQA_SOURCE_DIR"] = str(tmp_path / "nowhere")
-    done = subprocess.run(
+def _run_ui(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`python ui.py` run to its end (for settings that stop it before it serves)."""
+    return subprocess.run(
         [sys.executable, str(ROOT / "ui.py")],
         cwd=ROOT,
         env=env,
@@ -516,6 +515,12 @@ def test_missing_source_folder_is_a_friendly_exit(tmp_path: Path) -> None:
         text=True,
         timeout=STARTUP_TIMEOUT,
     )
+
+
+def test_missing_source_folder_is_a_friendly_exit(tmp_path: Path) -> None:
+    env = app_environment(tmp_path, free_port())
+    env["DOCQA_SOURCE_DIR"] = str(tmp_path / "nowhere")
+    done = _run_ui(env)
     assert done.returncode == 2
     assert "does not exist" in done.stderr and "Traceback" not in done.stderr
 
@@ -527,14 +532,7 @@ def test_missing_source_folder_is_a_friendly_exit(tmp_path: Path) -> None:
 def test_a_bad_server_setting_is_a_friendly_exit(tmp_path: Path, name: str, value: str) -> None:
     env = app_environment(tmp_path, free_port())
     env[name] = value
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "ui.py")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=STARTUP_TIMEOUT,
-    )
+    done = _run_ui(env)
     assert done.returncode == 2
     assert done.stderr.startswith(f"docqa: error: {name} must be")
     assert "Traceback" not in done.stderr
