@@ -53,7 +53,7 @@ bench: setup
 
 # Rebuilds rag/models/reader.json from data/ with a fixed seed (retrievals cached in .cache/train).
 model: setup
-	$(BIN)/python -m rag.train
+	$(BIN)/python -m training
 
 clean:
 	rm -rf $(VENV) index/chroma evals/results bench/results .pytest_cache .ruff_cache

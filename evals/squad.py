@@ -1,6 +1,6 @@
 """The public benchmark: `python -m evals --squad FILE` runs a SQuAD 2.0 file through docqa.
 
-Each article becomes one `.txt` document, read by `rag.squad` (the reader's training reads the
+Each article becomes one `.txt` document, read by `training.squad` (the reader's training reads the
 same file the same way): its paragraphs joined by a blank line, each gold answer's span moved
 from its paragraph to the document and checked to quote it (one that does not is skipped and
 counted). The documents go to a temporary source folder; one `rag.DocQA` indexes it once and
@@ -29,7 +29,7 @@ from evals.dataset import DatasetError, read_text
 from evals.metrics import CurvePoint
 from evals.squad_scoring import Row, aggregates, curves, score
 from rag import Answer, QuestionError, Settings
-from rag.squad import Gold, load_articles, load_split
+from training.squad import Gold, load_articles, load_split
 
 SPLIT_FILE = report.ROOT / "data" / "split.toml"
 UNSEEN = "unseen"  # the split of an article that split.toml does not list

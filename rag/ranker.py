@@ -17,8 +17,8 @@ from rag.answer_types import DEPENDENCIES, LABELS
 from rag.errors import SettingsError
 from rag.features import ANSWER_FEATURES, CATEGORICAL, PHRASE_FEATURES, SENTENCE_FEATURES
 from rag.question import KINDS
+from rag.settings import DEFAULT_READER_PATH
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "reader.json"
 ARTIFACT_FORMAT = 1
 # How many codes each categorical feature has: its width once one-hot encoded.
 CATEGORY_SIZES = {"kind": len(KINDS), "label": len(LABELS), "dependency": len(DEPENDENCIES)}
@@ -102,7 +102,7 @@ _LOCK = threading.Lock()
 _LOADED: dict[Path, ReaderModel] = {}
 
 
-def load_model(path: Path = DEFAULT_MODEL_PATH) -> ReaderModel:
+def load_model(path: Path = DEFAULT_READER_PATH) -> ReaderModel:
     """The reader's models from `path`, loaded once per process; a SettingsError when the
     file is missing or not an artifact of this format."""
     with _LOCK:
@@ -142,7 +142,7 @@ def _read(path: Path) -> ReaderModel:
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise SettingsError(
             f"cannot load the reader's model from {path} ({error}): rebuild it with "
-            "`python -m rag.train`, or point DOCQA_READER_PATH at a model it wrote"
+            "`python -m training`, or point DOCQA_READER_PATH at a model it wrote"
         ) from None
 
 

@@ -80,7 +80,7 @@ class Judgement:
 
 
 def judge(retrieval: Retrieval, model: ReaderModel) -> Judgement:
-    """Run the three models over a retrieval that has candidates (rag.train reuses this)."""
+    """Run the three models over a retrieval that has candidates (training reuses this)."""
     query, found = retrieval.query, retrieval.candidates
     rows = sentence_features(query, found, model.prior)
     scores = model.sentence.predict(rows)

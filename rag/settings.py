@@ -15,6 +15,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE_DIR = PROJECT_ROOT / "seeds"
 DEFAULT_INDEX_DIR = PROJECT_ROOT / "index"
 DEFAULT_FEEDBACK_PATH = PROJECT_ROOT / "feedback" / "feedback.jsonl"
+# The reader's models, written by `python -m training`.
+DEFAULT_READER_PATH = PROJECT_ROOT / "rag" / "models" / "reader.json"
 DEFAULT_TOP_K = 4  # chunks handed from retrieval to the reader
 DEFAULT_CHUNK_SENTENCES = 3  # sentences per chunk
 DEFAULT_CHUNK_OVERLAP = 1  # sentences shared by neighbouring chunks
@@ -111,9 +113,7 @@ class Settings:
         """The reader's model artifact: the setting, else the one shipped with docqa."""
         if self.reader_path:
             return Path(self.reader_path).expanduser()
-        from rag.ranker import DEFAULT_MODEL_PATH
-
-        return DEFAULT_MODEL_PATH
+        return DEFAULT_READER_PATH
 
 
 def _parse(name: str, raw: str, default: object) -> object:

@@ -13,14 +13,14 @@ import pytest
 from rag.chain import DocQA
 from rag.errors import SettingsError
 from rag.features import ANSWER_FEATURES, PHRASE_FEATURES, SENTENCE_FEATURES
-from rag.ranker import DEFAULT_MODEL_PATH, artifact_version, load_model, save_model
-from rag.settings import Settings
+from rag.ranker import artifact_version, load_model, save_model
+from rag.settings import DEFAULT_READER_PATH, Settings
 from tests.conftest import logistic, tiny_model
 
 
 def _edited_copy(folder: Path, threshold: float) -> Path:
     """The shipped artifact with another no-answer threshold."""
-    data = json.loads(DEFAULT_MODEL_PATH.read_text(encoding="utf-8"))
+    data = json.loads(DEFAULT_READER_PATH.read_text(encoding="utf-8"))
     assert data["no_answer_threshold"] != threshold
     data["no_answer_threshold"] = threshold
     edited = folder / "edited.json"
@@ -35,7 +35,7 @@ def test_the_shipped_artifact_loads() -> None:
     assert model.answerable.features == ANSWER_FEATURES
     assert 0.0 <= model.no_answer_threshold <= 1.0 and 0.0 <= model.short_threshold <= 1.0
     assert re.fullmatch(r"[0-9a-f]{16}", model.version)
-    assert model.version == artifact_version(DEFAULT_MODEL_PATH)
+    assert model.version == artifact_version(DEFAULT_READER_PATH)
     assert load_model() is model  # once per process
     rows = np.zeros((3, len(SENTENCE_FEATURES)), dtype=np.float32)
     scores = model.sentence.predict(rows)
@@ -44,13 +44,13 @@ def test_the_shipped_artifact_loads() -> None:
 
 def test_the_version_is_the_content(tmp_path: Path) -> None:
     same = tmp_path / "same.json"
-    same.write_bytes(DEFAULT_MODEL_PATH.read_bytes())
+    same.write_bytes(DEFAULT_READER_PATH.read_bytes())
     assert load_model(same).version == load_model().version
 
     edited = _edited_copy(tmp_path, 0.123)
     model = load_model(edited)
     assert model.no_answer_threshold == 0.123
-    assert model.version != load_model().version == artifact_version(DEFAULT_MODEL_PATH)
+    assert model.version != load_model().version == artifact_version(DEFAULT_READER_PATH)
     assert model.version == artifact_version(edited)
     assert artifact_version(tmp_path / "none.json") == "missing"
 
@@ -92,7 +92,7 @@ def test_logistic_scores_are_probabilities_of_the_weighted_features() -> None:
 )
 def test_a_broken_artifact_is_a_settings_error(tmp_path: Path, name: str, content) -> None:
     path = tmp_path / name
-    path.write_bytes(content(DEFAULT_MODEL_PATH.read_bytes()))
+    path.write_bytes(content(DEFAULT_READER_PATH.read_bytes()))
     with pytest.raises(SettingsError, match=r"python -m rag\.train") as raised:
         load_model(path)
     assert str(path) in str(raised.value)
@@ -106,7 +106,7 @@ def test_a_missing_artifact_is_a_settings_error(tmp_path: Path) -> None:
 
 
 def test_docqa_reader_path_selects_another_artifact(tmp_path: Path) -> None:
-    assert Settings.from_env({}).reader_location() == DEFAULT_MODEL_PATH
+    assert Settings.from_env({}).reader_location() == DEFAULT_READER_PATH
     edited = _edited_copy(tmp_path, 0.321)
     settings = Settings.from_env({"DOCQA_READER_PATH": str(edited)}, index_dir=tmp_path / "index")
     assert settings.reader_location() == edited

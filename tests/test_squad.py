@@ -1,4 +1,4 @@
-"""rag.squad: SQuAD 2.0 files as documents and gold spans, article names, the split file."""
+"""training.squad: SQuAD 2.0 files as documents and gold spans, article names, the split file."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from rag.errors import SourceError
-from rag.squad import MAX_STEM, PARAGRAPH_BREAK, Gold, load_articles, load_split
 from tests.conftest import ROOT
+from training.squad import MAX_STEM, PARAGRAPH_BREAK, Gold, load_articles, load_split
 
 SHIPPED = ROOT / "data" / "squad2-train-10-articles.json"
 SPLIT = ROOT / "data" / "split.toml"

@@ -22,8 +22,8 @@ from rag.chunking import split_sentences
 from rag.embeddings import SentenceEmbeddings
 from rag.lexicon import terms
 from rag.settings import Settings
-from rag.squad import MAX_STEM, file_name, load_split
 from tests.conftest import ROOT
+from training.squad import MAX_STEM, file_name, load_split
 
 SHIPPED = ROOT / "data" / "squad2-train-10-articles.json"
 SPECTRE = "Spectre_(2015_film)"  # validation; the one validation article with unanswerables

@@ -1,4 +1,4 @@
-"""`python -m rag.train` end to end on a small cut of the training data: it writes an
+"""`python -m training` end to end on a small cut of the training data: it writes an
 artifact that loads, that a DocQA answers with, and that a second run reproduces."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from rag.chain import DocQA
 from rag.ranker import load_model
 from rag.settings import Settings
-from rag.train import DATA, main
 from tests.conftest import SEEDS
+from training.train import DATA, main
 
 pytestmark = pytest.mark.slow
 

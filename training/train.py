@@ -1,4 +1,4 @@
-"""`python -m rag.train`: fit the reader's models on public QA data and write the artifact.
+"""`python -m training`: fit the reader's models on public QA data and write the artifact.
 
 The training articles (data/split.toml) are indexed and every question runs through the same
 analysis and retrieval as at run time, so the models learn from exactly the candidates the
@@ -37,11 +37,11 @@ from rag.features import (
     sentence_features,
 )
 from rag.question import KINDS
-from rag.ranker import DEFAULT_MODEL_PATH, ReaderModel, Scorer, one_hot, save_model
+from rag.ranker import ReaderModel, Scorer, one_hot, save_model
 from rag.reader import judge
 from rag.retrieval import Retrieval
-from rag.settings import PROJECT_ROOT, Settings
-from rag.squad import Article, SquadQuestion, load_articles, load_split
+from rag.settings import DEFAULT_READER_PATH, PROJECT_ROOT, Settings
+from training.squad import Article, SquadQuestion, load_articles, load_split
 
 DATA = PROJECT_ROOT / "data" / "squad2-train-10-articles.json"
 SPLIT = PROJECT_ROOT / "data" / "split.toml"
@@ -131,7 +131,7 @@ def _cache_key(articles: Sequence[Article], settings: Settings, split: str) -> s
         for question in article.questions:
             digest.update(question.question.encode())
     code = [
-        Path(__file__).with_name(name)
+        PROJECT_ROOT / "rag" / name
         for name in (
             "retrieval.py",
             "answer_types.py",
@@ -437,20 +437,13 @@ def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m rag.train", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA, help="SQuAD 2.0-format training file")
     parser.add_argument("--split", type=Path, default=SPLIT, help="the train/validation split")
-    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_PATH, help="artifact to write")
+    parser.add_argument("--out", type=Path, default=DEFAULT_READER_PATH, help="artifact to write")
     parser.add_argument("--cache", type=Path, default=CACHE, help="where retrievals are cached")
     parser.add_argument("--top-k", type=int, default=Settings().top_k, help="chunks retrieved")
     parser.add_argument(
         "--model", choices=("both", "lightgbm", "logistic"), default="both", help="routes to fit"
     )
     return parser
-
-
-if __name__ == "__main__":
-    # subtle: run through the importable module, so cached examples pickle as rag.train.Example
-    from rag.train import main as run
-
-    sys.exit(run())

@@ -1,7 +1,7 @@
 """Reading SQuAD 2.0-format files: one document per article (its paragraphs joined by a
 blank line) and each question's gold answers as character spans of that document.
 
-Used by the reader's training (`python -m rag.train`) and the public benchmark
+Used by the reader's training (`python -m training`) and the public benchmark
 (`python -m evals --squad FILE`), so both see the same documents, names and gold spans.
 """
 
