@@ -93,7 +93,7 @@ def test_logistic_scores_are_probabilities_of_the_weighted_features() -> None:
 def test_a_broken_artifact_is_a_settings_error(tmp_path: Path, name: str, content) -> None:
     path = tmp_path / name
     path.write_bytes(content(DEFAULT_READER_PATH.read_bytes()))
-    with pytest.raises(SettingsError, match=r"python -m rag\.train") as raised:
+    with pytest.raises(SettingsError, match=r"python -m training") as raised:
         load_model(path)
     assert str(path) in str(raised.value)
 
