@@ -64,16 +64,23 @@ _JOINED_QUESTION = re.compile(
     re.IGNORECASE,
 )
 
+# What each category of character becomes in a question: dropped when invisible.
+_INVISIBLE = {"Cc": " ", "Zl": " ", "Zp": " ", "Cf": "", "Cs": ""}
+
 
 def clean_question(raw: str) -> str:
-    """The question as searched for: markup and control characters gone, spaces folded."""
-    text = html.unescape(raw)
+    """The question as searched for: compatibility forms folded (NFKC: full-width letters,
+    ligatures), markup gone, invisible characters (zero-width, soft hyphen, lone surrogates)
+    dropped, control characters and line separators as spaces, spaces folded.
+
+    clean_question("ｆｅｒ\u200bry <b>times</b>?") -> "ferry times ?"
+    """
+    text = unicodedata.normalize("NFKC", html.unescape(raw))
     untagged = _TAG.sub(" ", text)
     # A question made only of markup is kept as typed: it is text, not a page to render.
     text = untagged if WORD.search(untagged) else text
-    text = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") else ch for ch in text
-    )
+    # subtle: invisible ones are dropped, not spaced: "fer\u200bry" reads as "ferry".
+    text = "".join(_INVISIBLE.get(unicodedata.category(ch), ch) for ch in text)
     return " ".join(text.split())
 
 

@@ -5,6 +5,8 @@ The sentences are made up for these tests, on purpose not taken from the seed ar
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from rag.question import (
@@ -91,10 +93,26 @@ def test_instructions_around_a_question_are_not_searched(text: str, asked: str) 
         ("", ""),
         (" \n\t ", ""),
         ("\x00\x07", ""),
+        # Invisible and compatibility characters read as what the user sees (NFKC).
+        ("Who ran the fer\u200bry\u00ad?", "Who ran the ferry?"),
+        ("Who ran the ｆｅｒｒｙ？", "Who ran the ferry?"),
+        ("\ufeffWho ran the \ufb01re drill?", "Who ran the fire drill?"),
+        ("Who ran the &#xff46;erry?", "Who ran the ferry?"),
+        ("\ud800Who ran the\udcff ferry?", "Who ran the ferry?"),  # lone surrogates
+        ("\u200b\u200d\u2060", ""),
     ],
 )
 def test_clean_question(raw: str, cleaned: str) -> None:
     assert clean_question(raw) == cleaned
+
+
+def test_a_cleaned_question_is_valid_utf8_in_normal_form() -> None:
+    """Whatever arrives (here every category of character), what is searched can be encoded
+    and is already NFKC: nothing downstream meets a surrogate or a full-width form."""
+    raw = "".join(chr(code) for code in range(0, 0x11000, 7))
+    cleaned = clean_question(raw)
+    cleaned.encode("utf-8")  # raises on a lone surrogate
+    assert unicodedata.is_normalized("NFKC", cleaned)
 
 
 def test_clean_question_keeps_a_long_question_whole() -> None:
