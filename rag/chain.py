@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -22,6 +22,7 @@ from rag.indexing import DocumentIndex
 from rag.lexicon import terms
 from rag.question import (
     clean_question,
+    correct_typos,
     question_kind,
     question_parts,
     questions_asked,
@@ -32,9 +33,12 @@ from rag.reader import Reading, read
 from rag.retrieval import Corpus, Query, Retrieval, Retriever
 from rag.settings import Settings
 from rag.store import IndexReport, Store
-from rag.types import Answer, Span
+from rag.types import Answer, Span, Turn
 
 log = logging.getLogger(__name__)
+
+# What `history` may hold: earlier questions, or (question, Answer or its text) pairs.
+History = Sequence[str | tuple[str, "Answer | str | None"] | Turn]
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,7 @@ class DocQA:
             )
         return document.text
 
-    def retrieve(self, question: str, history: list[str] | None = None) -> list[Retrieval]:
+    def retrieve(self, question: str, history: History | None = None) -> list[Retrieval]:
         """What the reader is handed for `question`: one retrieval per part of it."""
         return self._retrieve(self._prepare({"question": question, "history": history or []}))
 
@@ -140,8 +144,9 @@ class DocQA:
         self.corpus  # noqa: B018
         self.embeddings.embed_query("warm up")
 
-    def answer(self, question: str, history: list[str] | None = None) -> Answer:
-        """Answer `question` from the sources; `history` holds the earlier questions."""
+    def answer(self, question: str, history: History | None = None) -> Answer:
+        """Answer `question` from the sources; `history` holds the earlier turns, oldest
+        first: questions, or (question, answer) pairs so a follow-up can use the answer."""
         self.refresh()
         return self.chain.invoke(
             {"question": question, "history": [] if history is None else history}
@@ -153,7 +158,9 @@ class DocQA:
         """One query per part of the question ("Who X, and when Y?" has two)."""
         asked = self.check_question(request["question"])
         history = self.check_history(request["history"])
-        question = standalone(questions_asked(asked), history)
+        corpus = self.corpus
+        asked = correct_typos(questions_asked(asked), corpus.vocabulary, corpus.knows)
+        question = standalone(asked, history)
         first, *rest = question_parts(question)
         # "Who spoke, and where was he?": a later part's pronoun points into the first part.
         parts = [first, *(standalone(part, [first]) for part in rest)]
@@ -190,33 +197,62 @@ class DocQA:
             )
         return cleaned
 
-    def check_history(self, history: object) -> list[str]:
-        """The earlier questions, cleaned, empty ones (and None) dropped; a QuestionError when
-        `history` is not a list of texts."""
+    def check_history(self, history: object) -> list[Turn]:
+        """The earlier turns, oldest first, cleaned; empty ones (and None) dropped. Each item
+        is an earlier question, or a pair of it and its answer (an `Answer`, or the answer's
+        text); a QuestionError when `history` is anything else."""
         if isinstance(history, str) or not isinstance(history, list | tuple):
             raise QuestionError(
-                "history must be a list of the earlier questions, oldest first, "
-                f"not {type(history).__name__}"
+                "history must be a list of the earlier questions (or of (question, answer) "
+                f"pairs), oldest first, not {type(history).__name__}"
             )
         items = self.settings.max_history_items
         if len(history) > items:
             raise QuestionError(
-                f"history holds {len(history):,} earlier questions; the limit is {items:,}: "
+                f"history holds {len(history):,} earlier turns; the limit is {items:,}: "
                 "pass only the most recent ones (follow-ups read the last)"
             )
+        turns = [self._turn(number, item) for number, item in enumerate(history, 1)]
+        return [turn for turn in turns if turn is not None]
+
+    def _turn(self, number: int, item: object) -> Turn | None:
+        """One history item as a Turn (None for an empty one)."""
+        if item is None:
+            return None
+        said: object = ""
+        if isinstance(item, Turn):
+            item, said = item.question, Turn(item.question, item.answer, item.short)
+        elif isinstance(item, list | tuple):
+            if len(item) != 2:
+                raise QuestionError(
+                    f"history item {number} must be a question or a (question, answer) pair, "
+                    f"not a sequence of {len(item)}"
+                )
+            item, said = item
+        if not isinstance(item, str):
+            raise QuestionError(
+                f"every earlier question in history must be text, not {type(item).__name__}"
+            )
         limit = self.settings.max_question_chars
-        for number, earlier in enumerate(history, 1):
-            if earlier is not None and not isinstance(earlier, str):
-                raise QuestionError(
-                    f"every earlier question in history must be text, not {type(earlier).__name__}"
-                )
-            if earlier is not None and len(earlier) > limit:
-                raise QuestionError(
-                    f"earlier question {number} in history is {len(earlier):,} characters long; "
-                    f"the limit is {limit:,}: shorten it or leave it out"
-                )
-        cleaned = (clean_question(earlier) for earlier in history if earlier is not None)
-        return [earlier for earlier in cleaned if earlier]
+        if len(item) > limit:
+            raise QuestionError(
+                f"earlier question {number} in history is {len(item):,} characters long; "
+                f"the limit is {limit:,}: shorten it or leave it out"
+            )
+        question = clean_question(item)
+        if not question:
+            return None
+        if isinstance(said, Turn):
+            return said if said.question == question else Turn(question, said.answer, said.short)
+        if isinstance(said, Answer):
+            short = said.short.quote if said.short is not None and not said.abstained else ""
+            return Turn(question, "" if said.abstained else said.text, short)
+        if said is None or isinstance(said, str):
+            return Turn(question, clean_question(said or "")[:limit])
+        raise QuestionError(
+            f"the answer in history item {number} must be an Answer or its text, not "
+            f"{type(said).__name__}"
+        )
 
     def _retrieve(self, queries: list[Query]) -> list[Retrieval]:
         retriever = self.retriever
@@ -264,10 +300,12 @@ def default_docqa() -> DocQA:
         return _INSTANCES[settings]
 
 
-def answer(question: str, history: list[str] | None = None) -> Answer:
+def answer(question: str, history: History | None = None) -> Answer:
     """Answer `question` from the source folder, citing verified character spans.
 
-    `history` holds the user's earlier questions in this conversation, oldest first.
+    `history` holds the conversation's earlier turns, oldest first: each an earlier question,
+    or a `(question, answer)` pair (the `Answer` it got, or its text), so "What was he booked
+    for?" can use who the previous answer named.
     Raises QuestionError for an empty or over-long question, SourceError for an unreadable
     source, StoreError for an index that cannot be written.
     """

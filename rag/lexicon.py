@@ -15,6 +15,16 @@ _STEMMER = Stemmer.Stemmer("english")
 STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
 
 
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Some 82,000 common English words (symspellpy's frequency list, from its wheel): a word
+    in it is spelled right even where the documents lack it, so it is never "corrected"."""
+    from importlib.resources import files
+
+    listing = files("symspellpy").joinpath("frequency_dictionary_en_82_765.txt")
+    return frozenset(line.split(" ", 1)[0] for line in listing.read_text("utf-8").splitlines())
+
+
 def words(text: str) -> list[str]:
     """Lower-case words, apostrophes kept inside them: words("Korea’s tests") -> ["korea's",
     "tests"]."""

@@ -10,11 +10,17 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Callable, Collection, Sequence
 
 from rag.chunking import split_sentences
 from rag.lexicon import WORD, terms, words
+from rag.types import Turn
 
 _TAG = re.compile(r"<[^<>]{0,200}>")
+# Words this long or longer, unknown to the index, are matched to its closest word: one edit
+# away up to SHORT_TYPO_WORD letters, two beyond.
+MIN_TYPO_WORD = 4
+SHORT_TYPO_WORD = 6
 
 # The kind of answer a question wants, from the clause of its first wh-word (first match wins).
 KINDS = (
@@ -143,29 +149,105 @@ _CALENDAR_NAME = re.compile(
 )
 
 
-def standalone(question: str, history: list[str]) -> str:
-    """Replace the follow-up's first pronoun by what the latest earlier question was about.
+def standalone(question: str, history: Sequence[str | Turn]) -> str:
+    """The follow-up made standalone from the latest earlier turn.
 
     standalone("What did he say?", ["Where did Ned Price speak?"]) -> "What did Ned Price say?"
-    That is the longest name in the earlier question; for a personal pronoun, a name that is
-    not a day or a month, or else its first definite noun ("the nurse"). With nothing to put
-    in its place, the earlier question is appended, so retrieval still sees what the
-    conversation is about.
+    - A question that names its own subject is left alone: a personal or possessive pronoun
+      after a name or a definite noun of the question itself points to that ("Why did the
+      Quillfeather Rail Company close its line?").
+    - A personal pronoun after a who-question that was answered becomes the answer ("Who
+      scored?" answered "Tomás Reilly", then "What was he booked for?"); "there" after an
+      answered where-question becomes the place.
+    - Otherwise a pronoun becomes the longest name of the earlier question (for a personal
+      pronoun one that is not a day or a month, or else its first definite noun, "the nurse").
+    - An ellipsis ("And in 2024?", "What about Dundee?") is the earlier question asked again
+      with the fragment; a pronoun with nothing to put in its place gets the earlier question
+      appended, so retrieval sees what the conversation is about.
     """
     if not history:
         return question
-    previous = history[-1]
+    previous = _as_turn(history[-1])
+    if _is_ellipsis(question):  # the earlier question first: it says what kind of answer
+        return f"{previous.question} ({question})"
     pronoun = _PRONOUN.search(question)
     if pronoun is None:
         return question
     word = pronoun.group().lower()
-    names = [name for name in _NAME.findall(previous) if name.split()[0].lower() != "i"]
+    before = question[: pronoun.start()]
+    if word in _PERSONAL | _POSSESSIVE and (_NAME.search(before) or _DEFINITE.search(before)):
+        return question
+    replacement = _referent(word, previous)
+    if replacement:
+        if word in _POSSESSIVE:
+            replacement = f"{replacement}'s"
+        return f"{before}{replacement}{question[pronoun.end() :]}"
+    return f"{question} ({previous.question})"
+
+
+def _as_turn(item: str | Turn) -> Turn:
+    return item if isinstance(item, Turn) else Turn(item)
+
+
+def _referent(word: str, previous: Turn) -> str:
+    """What `word` in a follow-up stands for, from the earlier turn, or ""."""
+    kind = question_kind(previous.question)
+    if previous.short and (
+        (word in _PERSONAL and kind == "person") or (word == "there" and kind == "place")
+    ):
+        return previous.short
+    names = [name for name in _NAME.findall(previous.question) if name.split()[0].lower() != "i"]
     if word in _PERSONAL:
         names = [name for name in names if not _CALENDAR_NAME.fullmatch(name)]
-        if not names and (definite := _DEFINITE.search(previous)):
+        if not names and (definite := _DEFINITE.search(previous.question)):
             names = [f"the {definite.group(1)}"]
-    if names:
-        name = max(names, key=len)
-        replacement = f"{name}'s" if word in _POSSESSIVE else name
-        return f"{question[: pronoun.start()]}{replacement}{question[pronoun.end() :]}"
-    return f"{question} ({previous})"
+    return max(names, key=len) if names else ""
+
+
+# "And in 2024?", "What about the Dundee office?", "And for staff in Dundee?": a fragment that
+# asks the earlier question again of something else.
+_ELLIPSIS = re.compile(r"^(?:and|but|or|what about|how about)\b", re.IGNORECASE)
+
+
+def _is_ellipsis(question: str) -> bool:
+    """Whether `question` is a fragment leaning on the earlier question: it opens with "and"
+    or "what about" and has no verb of its own before a wh-word asks something new."""
+    if not _ELLIPSIS.match(question):
+        return False
+    rest = _ELLIPSIS.sub("", question).strip()
+    return not _WH_WORD.match(rest.lower()) and not _AUXILIARY.fullmatch(
+        (words(rest)[:1] or [""])[0]
+    )
+
+
+def correct_typos(question: str, vocabulary: Collection[str], known: Callable[[str], bool]) -> str:
+    """`question` with each misspelt word replaced by the closest word of the index, within a
+    small edit distance (rapidfuzz; a swap of two letters is one edit). Words `known(word)`
+    accepts (the index's, English ones), short words and words with no close match are left
+    as typed.
+
+    correct_typos("How many misiles?", {"missiles", ...}, known) -> "How many missiles?"
+    """
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    if not vocabulary:
+        return question
+    choices = list(vocabulary) if not isinstance(vocabulary, list) else vocabulary
+    fixed = []
+    last = 0
+    for match in WORD.finditer(question):
+        word = match.group()
+        lower = word.lower()
+        if len(lower) < MIN_TYPO_WORD or not lower.isalpha() or known(lower):
+            continue
+        limit = 1 if len(lower) <= SHORT_TYPO_WORD else 2
+        best = process.extractOne(lower, choices, scorer=OSA.distance, score_cutoff=limit)
+        if best is None:
+            continue
+        found = best[0]
+        if word[:1].isupper():
+            found = found[:1].upper() + found[1:]
+        fixed.append(question[last : match.start()] + found)
+        last = match.end()
+    return "".join(fixed) + question[last:] if fixed else question

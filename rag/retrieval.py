@@ -15,7 +15,7 @@ import numpy as np
 from rag.answer_types import Phrase
 from rag.chunking import is_heading
 from rag.indexing import DocumentIndex
-from rag.lexicon import terms
+from rag.lexicon import STOPWORDS, english_words, stem, terms, words
 from rag.types import Chunk, Document, Span
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it narrates every index build
@@ -53,6 +53,7 @@ class Corpus:
     mean_sentence_terms: float
     chunk_bm25: bm25s.BM25
     sentence_bm25: bm25s.BM25
+    vocabulary: list[str]  # every distinct lower-case word of the sentences, sorted
 
     @classmethod
     def build(cls, records: Sequence[DocumentIndex]) -> Corpus:
@@ -105,7 +106,13 @@ class Corpus:
             mean_sentence_terms=float(np.mean([len(t) for t in sentence_terms] or [1.0])),
             chunk_bm25=chunk_bm25,
             sentence_bm25=sentence_bm25,
+            vocabulary=sorted({word for sentence in sentences for word in words(sentence.text)}),
         )
+
+    def knows(self, word: str) -> bool:
+        """Whether a lower-case word is spelled right: in the corpus in some form, or an
+        English word."""
+        return word in STOPWORDS or stem(word) in self.term_idf or word in english_words()
 
     def idf(self, term: str) -> float:
         """How rare `term` is among sentences; a term the corpus lacks is rarest of all."""

@@ -57,6 +57,15 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """An earlier turn of a conversation: the question and, when known, what was answered."""
+
+    question: str
+    answer: str = ""  # the answer's text; "" when it is not known
+    short: str = ""  # the phrase that answered it (`Answer.short`'s quote); "" when none
+
+
+@dataclass(frozen=True)
 class Answer:
     """What `rag.answer()` returns: the answer text, its citations, and whether it abstained.
 

@@ -243,16 +243,33 @@ def test_bad_questions_raise_a_clear_error(docqa: DocQA, question: str, message:
 @pytest.mark.parametrize(
     ("history", "message"),
     [
-        ("Who is Ned Price?", "history must be a list of the earlier questions, oldest first"),
+        ("Who is Ned Price?", "history must be a list of the earlier questions"),
         (["Who is Ned Price?", 7], "must be text, not int"),
         ({"question": "Who is Ned Price?"}, "not dict"),
-        (["Who is Ned Price?"] * 101, "history holds 101 earlier questions; the limit is 100"),
+        (["Who is Ned Price?"] * 101, "history holds 101 earlier turns; the limit is 100"),
+        ([("Who?", "Ned.", "extra")], "item 1 must be a question or a .question, answer. pair"),
+        ([("Who?", 7)], "the answer in history item 1 must be an Answer or its text, not int"),
         (["Who?", "x" * 2001], "earlier question 2 in history is 2,001 characters long"),
     ],
 )
 def test_bad_history_raises_a_clear_error(docqa: DocQA, history: object, message: str) -> None:
     with pytest.raises(QuestionError, match=message):
         docqa.answer("What did he say?", history=history)  # type: ignore[arg-type]
+
+
+def test_a_follow_up_reads_the_earlier_answer(docqa: DocQA) -> None:
+    """ "he" after "Who ...?" is the person the answer named, not a name in the question."""
+    first = docqa.answer("Who fired the missiles?")
+    assert not first.abstained and first.short is not None, first.text
+    follow_up = "What is his country's capital?"
+    with_answer = docqa.answer(follow_up, history=[("Who fired the missiles?", first)])
+    assert with_answer.question == f"What is {first.short.quote}'s country's capital?"
+    # Questions alone, the old shape, keep working, without the answer to go on.
+    alone = docqa.answer(follow_up, history=["Who fired the missiles?"])
+    assert alone.question != with_answer.question and first.short.quote not in alone.question
+    # An answer given as text is read too (no short answer then: the question's own name).
+    as_text = docqa.answer("Where did he speak?", history=[("Who is Ned Price?", "A spokesman.")])
+    assert as_text.question == "Where did Ned Price speak?"
 
 
 def test_empty_earlier_questions_are_ignored(docqa: DocQA) -> None:

@@ -9,14 +9,17 @@ import unicodedata
 
 import pytest
 
+from rag.lexicon import english_words
 from rag.question import (
     KINDS,
     clean_question,
+    correct_typos,
     question_kind,
     question_parts,
     questions_asked,
     standalone,
 )
+from rag.types import Turn
 
 
 @pytest.mark.parametrize(
@@ -160,3 +163,65 @@ def test_without_a_referent_the_earlier_question_is_appended() -> None:
 def test_a_question_without_a_pronoun_or_history_is_left_alone() -> None:
     assert standalone("Who spoke?", ["Where did Ned Price speak?"]) == "Who spoke?"
     assert standalone("What did he say?", []) == "What did he say?"
+
+
+def test_a_personal_pronoun_after_an_answered_who_question_is_the_answer() -> None:
+    earlier = Turn(
+        "Who scored the goal for Castlebridge Rovers?", "Tomás Reilly. “…”", "Tomás Reilly"
+    )
+    assert standalone("What was he booked for?", [earlier]) == "What was Tomás Reilly booked for?"
+    assert standalone("What was his position?", [earlier]) == "What was Tomás Reilly's position?"
+    # Unanswered, the name of the earlier question stands in, as with a plain question.
+    unanswered = Turn("Who scored the goal for Castlebridge Rovers?")
+    assert standalone("What was he booked for?", [unanswered]) == (
+        "What was Castlebridge Rovers booked for?"
+    )
+
+
+def test_there_after_an_answered_where_question_is_the_place() -> None:
+    earlier = Turn("Where is the glass festival held?", "Murano. “…”", "Murano")
+    assert standalone("How many people go there?", [earlier]) == "How many people go Murano?"
+
+
+def test_a_question_that_names_its_own_subject_is_not_rewritten() -> None:
+    history = ["What time does the ferry leave?"]
+    own = "Why did the Quillfeather Rail Company close its northern line?"
+    assert standalone(own, history) == own
+    assert standalone("Why did Maria Lopez resign her seat?", history) == (
+        "Why did Maria Lopez resign her seat?"
+    )
+
+
+@pytest.mark.parametrize(
+    "fragment", ["And in 2024?", "What about the Dundee office?", "And for staff in Dundee?"]
+)
+def test_an_ellipsis_asks_the_earlier_question_again(fragment: str) -> None:
+    earlier = "How many public holidays do staff in England get?"
+    resolved = standalone(fragment, [earlier])
+    assert resolved == f"{earlier} ({fragment})"
+    assert question_kind(resolved) == "number"  # the kind of answer the earlier one asked for
+    # A fragment that asks something new of its own is not an ellipsis.
+    assert standalone("And who pays for it?", [earlier]).startswith("And who pays for")
+
+
+def _knows(vocabulary: set[str]):
+    return lambda word: word in vocabulary or word in english_words()
+
+
+@pytest.mark.parametrize(
+    ("typed", "fixed"),
+    [
+        (
+            "How many balistic misiles did North Korae fire?",
+            "How many ballistic missiles did North Korea fire?",
+        ),
+        # Words spelled right are kept even where the index lacks them; so are short ones.
+        ("How many rockets did North Korea fire?", "How many rockets did North Korea fire?"),
+        ("Who is Ned?", "Who is Ned?"),
+        # A word with no close match in the index stays as typed.
+        ("Where is Zyxwvut?", "Where is Zyxwvut?"),
+    ],
+)
+def test_misspelt_words_become_the_closest_word_of_the_index(typed: str, fixed: str) -> None:
+    vocabulary = {"north", "korea", "fired", "two", "ballistic", "missiles", "ned", "price"}
+    assert correct_typos(typed, sorted(vocabulary), _knows(vocabulary)) == fixed
