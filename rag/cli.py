@@ -90,10 +90,7 @@ def _ask(args: argparse.Namespace) -> int:
             "confidence": round(result.confidence, 4),
             "citations": [asdict(citation) for citation in result.citations],
         }
-        # JSON escapes C0 controls itself; C1 ones are escaped here, so nothing reaches the
-        # terminal raw and the JSON still holds the exact quote.
-        dumped = json.dumps(payload, ensure_ascii=False, indent=2)
-        print(_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped))
+        print(as_json(payload))
         return 0
     print(printable(result.text))
     for number, citation in enumerate(result.citations, 1):
@@ -104,14 +101,32 @@ def _ask(args: argparse.Namespace) -> int:
     return 0
 
 
-_C1 = re.compile("[\x80-\x9f]")
+# JSON escapes C0 controls itself; these are escaped here too, so nothing reaches the terminal
+# raw and the output is valid UTF-8 (a lone surrogate, such as a file name's byte that is not
+# UTF-8, has no UTF-8 form), while the JSON still holds the exact text.
+_JSON_ESCAPED = re.compile("[\x80-\x9f\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def as_json(payload: object) -> str:
+    """`payload` as JSON that is valid UTF-8 and safe on a terminal, exact when read back:
+    as_json({"q": "\\x9b\\udcff"}) holds the escapes "\\u009b" and "\\udcff"."""
+    dumped = json.dumps(payload, ensure_ascii=False, indent=2)
+    return _JSON_ESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
 
 
 def printable(text: str) -> str:
     """`text` without terminal control characters (escape sequences from a source file or a
-    file name never reach the terminal); newlines and tabs stay."""
-    return _CONTROL.sub("", text)
+    file name never reach the terminal), lone surrogates shown as U+FFFD; newlines and tabs
+    stay."""
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+
+
+def argument_text(raw: str) -> str:
+    """An argument as text: bytes that are not UTF-8 (which Python hands over as lone
+    surrogates) become U+FFFD, so they never reach the output as bytes that are not UTF-8."""
+    return _SURROGATE.sub("\ufffd", raw)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -130,11 +145,12 @@ def _parser() -> argparse.ArgumentParser:
     index.set_defaults(run=_index)
 
     ask = commands.add_parser("ask", help="answer a question, quoting the source")
-    ask.add_argument("question")
+    ask.add_argument("question", type=argument_text)
     ask.add_argument(
         "--history",
         action="append",
         default=[],
+        type=argument_text,
         metavar="EARLIER",
         help="an earlier question of the conversation (repeat, oldest first)",
     )

@@ -27,6 +27,9 @@ DEFAULT_COLLECTION = "docqa"
 # A prefix of Chroma collection names (which allow [a-zA-Z0-9._-], alphanumeric at both ends).
 _COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
 DEFAULT_MAX_FILE_MB = 50  # larger source files are skipped, with the reason
+MAX_PATH_BYTES = 4096  # PATH_MAX on Linux: a longer path cannot be opened
+MAX_NAME_BYTES = 255  # NAME_MAX: the longest name of one file or folder
+SHOWN_PATH_CHARS = 80  # a path quoted in an error is cut to this length
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,17 @@ class Settings:
             raise SettingsError(
                 f"DOCQA_MAX_QUESTION_CHARS must be at least 1, not {self.max_question_chars}"
             )
+        if self.batch_size < 1:
+            raise SettingsError(f"DOCQA_BATCH_SIZE must be at least 1, not {self.batch_size}")
+        if not 1 <= self.chroma_port <= 65535:
+            raise SettingsError(
+                f"DOCQA_CHROMA_PORT must be a port number from 1 to 65535, not {self.chroma_port}"
+            )
+        for name in ("source_dir", "index_dir", "feedback_path", "model_path", "reader_path"):
+            _check_length(name, getattr(self, name))
+        _check_place("source_dir", self.source_dir, folder=True)
+        _check_place("index_dir", self.index_dir, folder=True)
+        _check_place("feedback_path", self.feedback_path, folder=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -114,6 +128,55 @@ class Settings:
         if self.reader_path:
             return Path(self.reader_path).expanduser()
         return DEFAULT_READER_PATH
+
+
+def _check_length(name: str, path: Path | str) -> None:
+    """A SettingsError when `path` is longer than a path, or holds a name longer than a name,
+    may be (checked first: the file system answers anything else about it with an OSError)."""
+    if not path:
+        return
+    try:
+        encoded = os.fsencode(path)
+    except UnicodeEncodeError:
+        encoded = b"\0"
+    if b"\0" in encoded:
+        raise SettingsError(
+            f"DOCQA_{name.upper()} {_shown(path)!r} is not a path this system can open: "
+            "choose another"
+        )
+    if len(encoded) > MAX_PATH_BYTES:
+        raise SettingsError(
+            f"DOCQA_{name.upper()} is {len(encoded):,} bytes long ({_shown(path)}); a path may "
+            f"be at most {MAX_PATH_BYTES:,}: choose a shorter one"
+        )
+    longest = max(encoded.split(b"/"), key=len)
+    if len(longest) > MAX_NAME_BYTES:
+        raise SettingsError(
+            f"DOCQA_{name.upper()} holds a name of {len(longest):,} bytes ({_shown(path)}); a "
+            f"file or folder name may be at most {MAX_NAME_BYTES}: choose a shorter one"
+        )
+
+
+def _check_place(name: str, path: Path, folder: bool) -> None:
+    """A SettingsError when `path`, which should be a folder (or a file when not `folder`),
+    is the other kind, or a file stands where one of the folders above it should be."""
+    wanted, other = ("folder", "file") if folder else ("file", "folder")
+    if path.exists() and path.is_dir() != folder:
+        raise SettingsError(
+            f"DOCQA_{name.upper()} {_shown(path)} is a {other}, not a {wanted}: point "
+            f"DOCQA_{name.upper()} at a {wanted}"
+        )
+    above = next((parent for parent in path.parents if parent.exists()), None)
+    if above is not None and not above.is_dir():
+        raise SettingsError(
+            f"DOCQA_{name.upper()} {_shown(path)} lies under {_shown(above)}, which is a file, "
+            f"not a folder: point DOCQA_{name.upper()} at a {wanted} elsewhere"
+        )
+
+
+def _shown(path: Path | str) -> str:
+    text = str(path)
+    return text if len(text) <= SHOWN_PATH_CHARS else text[: SHOWN_PATH_CHARS - 1] + "…"
 
 
 def _parse(name: str, raw: str, default: object) -> object:

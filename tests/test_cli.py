@@ -173,3 +173,64 @@ def test_bad_setting(tmp_path: Path) -> None:
         [sys.executable, "-m", "rag.cli", "ask", "hi"], capture_output=True, text=True, env=env
     )
     assert done.returncode == 2 and "DOCQA_TOP_K must be a whole number" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "value", "message"),
+    [
+        ("index", "DOCQA_BATCH_SIZE", "-1", "DOCQA_BATCH_SIZE must be at least 1, not -1"),
+        ("ask", "DOCQA_BATCH_SIZE", "0", "DOCQA_BATCH_SIZE must be at least 1, not 0"),
+        ("index", "DOCQA_CHROMA_PORT", "-1", "DOCQA_CHROMA_PORT must be a port number"),
+        ("ask", "DOCQA_CHROMA_PORT", "0", "DOCQA_CHROMA_PORT must be a port number"),
+        ("index", "DOCQA_CHROMA_PORT", "70000", "from 1 to 65535, not 70000"),
+        ("ask", "DOCQA_CHROMA_PORT", "9" * 20, "from 1 to 65535, not 9999"),
+        ("index", "DOCQA_INDEX_DIR", "/tmp/" + "i" * 5000, "DOCQA_INDEX_DIR is 5,005 bytes long"),
+        ("ask", "DOCQA_SOURCE_DIR", "/tmp/" + "s" * 5000, "DOCQA_SOURCE_DIR is 5,005 bytes"),
+        ("index", "DOCQA_INDEX_DIR", "/etc/passwd", "DOCQA_INDEX_DIR /etc/passwd is a file"),
+        ("ask", "DOCQA_INDEX_DIR", "/etc/passwd", "DOCQA_INDEX_DIR /etc/passwd is a file"),
+        ("index", "DOCQA_SOURCE_DIR", "/etc/passwd", "DOCQA_SOURCE_DIR /etc/passwd is a file"),
+    ],
+)
+def test_a_bad_setting_is_one_line_before_any_data_is_touched(
+    tmp_path: Path, command: str, name: str, value: str, message: str
+) -> None:
+    import os
+
+    index = tmp_path / "idx"
+    env = {**os.environ, "DOCQA_INDEX_DIR": str(index), name: value}
+    args = ["index"] if command == "index" else ["ask", "Who fired the missiles?"]
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"docqa: error: {name}") and message in done.stderr
+    assert done.stderr.count("\n") == 1 and done.stdout == ""
+    assert not index.exists(), "nothing was written"
+
+
+def test_ask_json_is_valid_utf8_whatever_the_question_bytes(built_index: Path) -> None:
+    """A question with bytes that are not UTF-8 (a mistyped terminal, a pasted file name):
+    the JSON written is valid UTF-8 and shows each such byte as U+FFFD."""
+    import os
+
+    env = {**os.environ, "DOCQA_INDEX_DIR": str(built_index)}
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", "--json", b"How many \xff\xfe missiles?"],
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout.decode("utf-8"))  # strict: raises on a bad byte
+    assert payload["question"] == "How many \ufffd\ufffd missiles?"
+
+
+def test_json_output_escapes_what_has_no_place_on_a_terminal() -> None:
+    from rag.cli import as_json
+
+    payload = {"doc_id": "ferry\udcff.txt", "quote": "a \x9b6n b \x1b[2J"}
+    dumped = as_json(payload)
+    dumped.encode("utf-8")  # raises on a lone surrogate
+    assert "\x9b" not in dumped and "\x1b" not in dumped
+    assert json.loads(dumped) == payload  # the exact text, read back
