@@ -76,10 +76,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - clock
     results = aggregates(rows, question_set.categories)
     outcomes = [outcome(row) for row in rows]
+    # what the run is about, in reports: its document, or the folder of a file asking several
+    about = corpus.doc_ids[0] if len(corpus.doc_ids) == 1 else question_set.path.parent.name
     run_info: dict[str, Any] = {
         "questions_file": report.shown(question_set.path),
         "questions_version": question_set.version,
-        "document": corpus.name,
+        "document": about,
         "documents": list(corpus.doc_ids),
         "source_dir": str(corpus.source_dir),
         "k": settings.top_k,
@@ -97,7 +99,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     )
     saved["reliability"] = reliability.by_split(outcomes, others, SPLITS)
     saved["reliability_curves"] = reliability.curves_by_split(outcomes, SPLITS)
-    stem = report.stem(started, corpus.name)
+    stem = report.stem(started, about)
     json_path = report.write_json(saved, args.results_dir / f"{stem}.json")
     if args.quiet:
         print(json_path)
@@ -228,7 +230,8 @@ def _evaluate_squad(args: argparse.Namespace) -> int:
     print()
     print(tables.squad_tables(done.aggregates))
     print()
-    print(tables.reliability_table(done.reliability, "docqa, split"))
+    print("whether docqa's answers hold up:")
+    print(tables.reliability_table(done.reliability, "split"))
     print(tables.RELIABILITY_NOTE)
     print()
     print(

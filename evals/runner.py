@@ -13,11 +13,11 @@ from evals.dataset import DatasetError, Question, evidence_spans, read_text
 from evals.metrics import CurvePoint, contains_answer, refusal_curve
 from evals.reliability import Outcome
 from evals.scoring import Row, score
-from rag import Answer, QuestionError
+from rag import Answer
 from rag.chain import DocQA
 
 WARM_UP_QUESTION = "What is this document about?"  # loads the model and index; not timed
-Turn = tuple[str, Answer]  # an earlier question and docqa's answer to it
+Exchange = tuple[str, Answer]  # an earlier question and docqa's answer to it
 
 
 def run(
@@ -38,7 +38,7 @@ def run(
     for question in questions:
         turns = conversation(docqa, question.history)
         started = time.perf_counter()
-        result = ask(docqa, question.question, turns)
+        result = docqa.answer(question.question, turns)
         latency = time.perf_counter() - started
         rows.append(score(question, result, spans[question.id], document_text, k, latency))
         if progress is not None:
@@ -46,25 +46,13 @@ def run(
     return rows
 
 
-def conversation(docqa: DocQA, earlier: Sequence[str]) -> list[Turn]:
-    """The earlier questions, oldest first, each asked with the turns before it, and their
-    answers."""
-    turns: list[Turn] = []
+def conversation(docqa: DocQA, earlier: Sequence[str]) -> list[Exchange]:
+    """The earlier questions, oldest first, each asked with the exchanges before it, paired
+    with their answers: the history a follow-up is asked with."""
+    turns: list[Exchange] = []
     for question in earlier:
-        turns.append((question, ask(docqa, question, turns)))
+        turns.append((question, docqa.answer(question, list(turns))))
     return turns
-
-
-def ask(docqa: DocQA, question: str, turns: Sequence[Turn]) -> Answer:
-    """`docqa.answer(question, history)` with the earlier turns as (question, answer) pairs."""
-    try:
-        return docqa.answer(question, list(turns))
-    except QuestionError:
-        if not turns:
-            raise
-        # Fallback for a DocQA whose history holds earlier questions only (before issue 18's
-        # API): it refuses the pairs, so it is asked with their questions.
-        return docqa.answer(question, [earlier for earlier, _answer in turns])
 
 
 def baselines(docqa: DocQA, questions: Sequence[Question]) -> dict[str, list[Outcome]]:

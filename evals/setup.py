@@ -29,11 +29,6 @@ class Corpus:
     doc_ids: tuple[str, ...]  # the ids rag gives the documents: paths relative to source_dir
     moved: bool  # True when source_dir is not the one the settings named
 
-    @property
-    def name(self) -> str:
-        """The one document's id, or the source folder's name for several (for reports)."""
-        return self.doc_ids[0] if len(self.doc_ids) == 1 else self.source_dir.name
-
 
 def locate(question_set: QuestionSet, current_source_dir: Path) -> Corpus:
     """Find the question file's documents; raises DatasetError when no folder holds them all."""

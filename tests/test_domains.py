@@ -68,8 +68,7 @@ def test_a_follow_up_is_asked_with_the_earlier_question_and_its_answer(
     question, history = asked[1]
     assert question == follow_up.question
     assert history == [(earlier, answers[earlier])] and isinstance(history[0][1], Answer)
-    # A DocQA that takes earlier questions only is asked again with them (the fallback).
-    assert asked[2:] in ([], [(follow_up.question, [earlier])])
+    assert len(asked) == 2
     assert (row.id, row.history) == ("follow-01", (earlier,))
 
 

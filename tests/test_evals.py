@@ -397,7 +397,7 @@ def test_a_document_outside_the_source_folder_moves_the_run() -> None:
     assert (here.source_dir, here.doc_ids, here.moved) == (SEEDS, (ARTICLE_ID,), False)
     there = setup.locate(load_questions(SECOND), SEEDS)
     assert there.source_dir == SECOND.resolve().parent and there.moved
-    assert (there.source_dir / there.name).is_file()
+    assert (there.source_dir / there.doc_ids[0]).is_file()
 
 
 def test_the_second_file_gets_a_temporary_index_and_the_environment_is_never_changed(
