@@ -869,3 +869,60 @@ def test_a_re_index_can_be_cancelled_and_a_waiting_file_removed(tmp_path: Path) 
         and not (sources / "timetable.txt").exists()
     )
     assert state.indexing.idle.wait(120) and state.indexing.error is None
+
+
+@pytest.mark.slow
+def test_every_handler_says_when_the_chroma_server_has_gone(tmp_path: Path) -> None:
+    """A StoreError (the index's server stopped) escaped the chat, upload and poll handlers:
+    each now says what went wrong, in its reply, its line or a warning, and raises nothing."""
+    from tests.conftest import SEEDS
+    from tests.test_chroma_server import chroma_server
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    shutil.copy(SEEDS / ARTICLE_ID, sources / ARTICLE_ID)
+    (tmp_path / "chroma").mkdir()
+    gone = "reach the Chroma server"
+    with chroma_server(tmp_path / "chroma") as (host, port, process):
+        settings = Settings.from_env(
+            {},
+            source_dir=sources,
+            index_dir=tmp_path / "index",
+            chroma_host=host,
+            chroma_port=port,
+        )
+        state = AppState(settings, {}, FeedbackLog(tmp_path / "f.jsonl"))
+        state.warm_up()
+        assert state.ready, state.failure
+        handlers = Handlers(state)
+        *_, (chat, _box, _hint, _doc, _source, turns) = handlers.respond(
+            FIRST_QUESTION, [], [], None
+        )
+        assert "two ballistic missiles" in chat[-1]["content"]
+        stop(process)
+
+    with pytest.warns(UserWarning, match=gone):  # the source view stays as it was
+        *_, (chat, _box, _hint, doc, source, turns) = handlers.respond(
+            FIRST_QUESTION, chat, turns, ARTICLE_ID
+        )
+    assert doc == source == gr.skip()
+    assert render.ERROR_MARK in chat[-1]["content"] and gone in chat[-1]["content"]
+    assert turns[-1]["failed"]
+    line, _timer = handlers.status()
+    assert line.startswith(render.ERROR_MARK) and gone in line
+    view = handlers.collection()
+    assert gone in view[3] and gone in view[7]
+    assert [row[0] for row in view[0]] == [ARTICLE_ID]  # the files are still listed
+    upload = tmp_path / "ferry.txt"
+    upload.write_text("The ferry left at noon.", encoding="utf-8")
+    *view, note = handlers.upload([str(upload)])
+    assert "Added ferry\\.txt" in note and (sources / "ferry.txt").exists()
+    assert state.indexing.idle.wait(120) and gone in (state.indexing.error or "")
+    *view, note = handlers.remove("ferry.txt")
+    assert "Removed ferry\\.txt" in note
+    with pytest.warns(UserWarning, match=gone):
+        assert handlers.show_document(ARTICLE_ID, turns) == gr.skip()
+    with pytest.warns(UserWarning, match=gone):
+        assert handlers.show_citation("0:1:0", turns) == (gr.skip(), gr.skip())
+    with pytest.warns(UserWarning, match=gone):
+        assert handlers.clear_chat(ARTICLE_ID)[3] == gr.skip()
