@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from rag.citations import cite, refusal, render
-from rag.documents import load_sources
+from rag.documents import Skipped, describe_skipped, load_sources
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import QuestionError, SourceError
 from rag.indexing import DocumentIndex
@@ -61,6 +61,7 @@ class DocQA:
         self._corpus: Corpus | None = None
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()
+        self._warned: set[Skipped] = set()  # files skipped, already logged
         self.chain: Runnable = (
             RunnableLambda(self._prepare, name="analyse")
             | RunnableLambda(self._retrieve, name="retrieve")
@@ -75,7 +76,17 @@ class DocQA:
         `progress` draws a bar on the terminal, `on_progress(done, total)` reports the
         sentences embedded so far (for a UI's own bar)."""
         with self._lock:
-            sources = load_sources(self.settings.source_dir, self.settings.max_file_mb)
+            settings = self.settings
+            sources = load_sources(
+                settings.source_dir,
+                settings.max_file_mb,
+                settings.max_file_chars,
+                settings.max_pdf_pages,
+            )
+            new = [item for item in sources.skipped if item not in self._warned]
+            if new:
+                log.warning("%s", describe_skipped(new))
+            self._warned = set(sources.skipped)
             there = {
                 item.name
                 for item in sources.skipped

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import SourceError
-from rag.extract import SUFFIXES, ExtractionError, extract
-from rag.settings import DEFAULT_MAX_FILE_MB
+from rag.extract import SUFFIXES, ExtractionError, Limits, extract
+from rag.settings import DEFAULT_MAX_FILE_CHARS, DEFAULT_MAX_FILE_MB, DEFAULT_MAX_PDF_PAGES
 from rag.types import Document
+
+_DETAIL_CHARS = 200  # of a parser's error message, in the reason a file was skipped
 
 
 @dataclass(frozen=True)
@@ -31,13 +35,20 @@ class Sources:
     skipped: tuple[Skipped, ...] = ()
 
 
-def load_sources(source_dir: Path, max_file_mb: int = DEFAULT_MAX_FILE_MB) -> Sources:
+def load_sources(
+    source_dir: Path,
+    max_file_mb: int = DEFAULT_MAX_FILE_MB,
+    max_file_chars: int = DEFAULT_MAX_FILE_CHARS,
+    max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES,
+) -> Sources:
     """Read every file of a format docqa knows under `source_dir`, sorted by path.
 
-    A file that cannot be read (not UTF-8, encrypted, damaged, empty of text, too large, a
-    link leading out of the folder, gone before it was read) is skipped with its reason.
-    Raises SourceError, saying what to do, when the folder is missing or nothing in it can
-    be read.
+    Each file is a unit of failure: one that cannot be read (not UTF-8, encrypted, damaged,
+    empty, too large or expanding past `max_file_chars` characters or `max_pdf_pages` pages,
+    a link or hard link that may lead out of the folder, gone before it was read, or
+    anything else going wrong in its parser) is skipped with its reason, and the rest are
+    read. Raises SourceError, saying what to do, when the folder is missing or nothing in
+    it can be read.
     """
     if not source_dir.is_dir():
         raise SourceError(
@@ -45,22 +56,18 @@ def load_sources(source_dir: Path, max_file_mb: int = DEFAULT_MAX_FILE_MB) -> So
             "(.txt, .md, .html, .pdf, .docx), or point DOCQA_SOURCE_DIR at one"
         )
     root = source_dir.resolve()
+    limits = Limits(max_file_chars, max_pdf_pages)
     documents: list[Document] = []
     skipped: list[Skipped] = []
-    for path in _visible_files(source_dir, skipped):
+    paths = _visible_files(source_dir, skipped)
+    links = _links_inside(paths)
+    for path in paths:
         name = path.relative_to(source_dir).as_posix()
-        reason = _unreadable(path, root, max_file_mb)
-        if reason:
-            skipped.append(Skipped(name, reason))
-            continue
-        try:
-            documents.append(extract(path, name))
-        except ExtractionError as error:
-            skipped.append(Skipped(name, str(error)))
-        except FileNotFoundError:
-            skipped.append(Skipped(name, "it disappeared while it was being read"))
-        except OSError as error:
-            skipped.append(Skipped(name, f"cannot read it: {error.strerror or error}"))
+        read = _read(path, name, root, max_file_mb, limits, links)
+        if isinstance(read, Document):
+            documents.append(read)
+        else:
+            skipped.append(Skipped(name, read))
     skipped.sort(key=lambda item: item.name)
     if not documents:
         why = f" ({describe_skipped(skipped)})" if skipped else ""
@@ -69,9 +76,28 @@ def load_sources(source_dir: Path, max_file_mb: int = DEFAULT_MAX_FILE_MB) -> So
             ".md, .html, .pdf or .docx files, or point DOCQA_SOURCE_DIR at the folder that "
             "has them"
         )
-    if not any(document.text.strip() for document in documents):
-        raise SourceError(f"every file in {source_dir} is empty: add some text to answer from")
     return Sources(tuple(documents), tuple(skipped))
+
+
+def _read(
+    path: Path, name: str, root: Path, max_file_mb: int, limits: Limits, links: Counter
+) -> Document | str:
+    """The document in the file at `path`, or why it is skipped. Nothing raised while one
+    file is read stops the others from being read."""
+    try:
+        reason = _unreadable(path, root, max_file_mb, links)
+        return reason or extract(path, name, limits)
+    except ExtractionError as error:
+        return str(error)
+    except FileNotFoundError:
+        return "it disappeared while it was being read"
+    except OSError as error:
+        return f"cannot read it: {error.strerror or error}"
+    except Exception as error:  # a parser's own failure (lxml, pypdf, memory, recursion)
+        detail = " ".join(str(error).split())
+        if len(detail) > _DETAIL_CHARS:
+            detail = detail[: _DETAIL_CHARS - 1] + "…"
+        return f"could not be read ({type(error).__name__}{': ' + detail if detail else ''})"
 
 
 def describe_skipped(skipped: Sequence[Skipped], shown: int = 5) -> str:
@@ -103,7 +129,21 @@ def _visible_files(source_dir: Path, skipped: list[Skipped]) -> list[Path]:
     return sorted(found)
 
 
-def _unreadable(path: Path, root: Path, max_file_mb: int) -> str:
+def _links_inside(paths: Sequence[Path]) -> Counter:
+    """How many of `paths` are each file (device, inode): its hard links inside the folder.
+    Links to files (symbolic ones) are not hard links and are not counted."""
+    found: Counter = Counter()
+    for path in paths:
+        try:
+            status = path.lstat()
+        except OSError:
+            continue
+        if stat.S_ISREG(status.st_mode):
+            found[status.st_dev, status.st_ino] += 1
+    return found
+
+
+def _unreadable(path: Path, root: Path, max_file_mb: int, links: Counter) -> str:
     """Why `path` is not read before opening it, or ""."""
     if path.suffix.lower() not in SUFFIXES:
         return "not a format docqa reads (.txt, .md, .html, .pdf, .docx)"
@@ -117,9 +157,16 @@ def _unreadable(path: Path, root: Path, max_file_mb: int) -> str:
         return "a link to a file outside the source folder"
     if not target.is_file():
         return "not a regular file"
-    size = target.stat().st_size
-    if size > max_file_mb * 1024 * 1024:
-        return f"{size / 1024 / 1024:,.1f} MB, over the {max_file_mb} MB limit (DOCQA_MAX_FILE_MB)"
+    status = target.stat()
+    if status.st_nlink > links[status.st_dev, status.st_ino]:
+        # Another name of the same file lies outside the folder (or in a hidden part of it):
+        # reading it could quote a file the folder's owner never put there.
+        return "a hard link (it may be a file outside the source folder): copy the file in"
+    if status.st_size == 0:
+        return "empty"
+    if status.st_size > max_file_mb * 1024 * 1024:
+        size = status.st_size / 1024 / 1024
+        return f"{size:,.1f} MB, over the {max_file_mb} MB limit (DOCQA_MAX_FILE_MB)"
     return ""
 
 

@@ -27,6 +27,10 @@ DEFAULT_COLLECTION = "docqa"
 # A prefix of Chroma collection names (which allow [a-zA-Z0-9._-], alphanumeric at both ends).
 _COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
 DEFAULT_MAX_FILE_MB = 50  # larger source files are skipped, with the reason
+# What one file may expand to: characters of text extracted (about 10,000 pages of
+# prose), and pages of a PDF. Larger files are skipped, with the reason.
+DEFAULT_MAX_FILE_CHARS = 20_000_000
+DEFAULT_MAX_PDF_PAGES = 2000
 MAX_PATH_BYTES = 4096  # PATH_MAX on Linux: a longer path cannot be opened
 MAX_NAME_BYTES = 255  # NAME_MAX: the longest name of one file or folder
 SHOWN_PATH_CHARS = 80  # a path quoted in an error is cut to this length
@@ -51,6 +55,8 @@ class Settings:
     reader_path: str = ""  # empty: the reader's models shipped in rag/models/reader.json
     feedback_path: Path = DEFAULT_FEEDBACK_PATH
     max_file_mb: int = DEFAULT_MAX_FILE_MB
+    max_file_chars: int = DEFAULT_MAX_FILE_CHARS
+    max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -75,6 +81,12 @@ class Settings:
             )
         if self.max_file_mb < 1:
             raise SettingsError(f"DOCQA_MAX_FILE_MB must be at least 1, not {self.max_file_mb}")
+        if self.max_file_chars < 1:
+            raise SettingsError(
+                f"DOCQA_MAX_FILE_CHARS must be at least 1, not {self.max_file_chars}"
+            )
+        if self.max_pdf_pages < 1:
+            raise SettingsError(f"DOCQA_MAX_PDF_PAGES must be at least 1, not {self.max_pdf_pages}")
         if self.max_question_chars < 1:
             raise SettingsError(
                 f"DOCQA_MAX_QUESTION_CHARS must be at least 1, not {self.max_question_chars}"
