@@ -37,7 +37,12 @@ def main() -> int:
         from rag.settings import Settings
 
         settings = Settings.from_env()
-        sources = load_sources(settings.source_dir, settings.max_file_mb)
+        sources = load_sources(
+            settings.source_dir,
+            settings.max_file_mb,
+            settings.max_file_chars,
+            settings.max_pdf_pages,
+        )
     except DocQAError as error:
         print(f"docqa: error: {error}", file=sys.stderr)
         return 2
