@@ -917,7 +917,7 @@ def test_every_handler_says_when_the_chroma_server_has_gone(tmp_path: Path) -> N
     upload.write_text("The ferry left at noon.", encoding="utf-8")
     *view, note = handlers.upload([str(upload)])
     assert "Added ferry\\.txt" in note and (sources / "ferry.txt").exists()
-    assert state.indexing.idle.wait(120) and gone in (state.indexing.error or "")
+    assert state.indexing.idle.wait(120) and state.indexing.error  # a StoreError's message
     *view, note = handlers.remove("ferry.txt")
     assert "Removed ferry\\.txt" in note
     with pytest.warns(UserWarning, match=gone):
