@@ -98,7 +98,9 @@ class DocQA:
             self._load(records)
             if report.recovered:
                 log.warning("rebuilt a damaged index: %s", report.recovered)
-            return replace(report, skipped=sources.skipped)
+            # the files that could not be read, and those that failed to be indexed
+            skipped = sorted((*sources.skipped, *report.skipped), key=lambda item: item.name)
+            return replace(report, skipped=tuple(skipped))
 
     def _load(self, records: list[DocumentIndex]) -> None:
         corpus = Corpus.build(records)
