@@ -449,3 +449,36 @@ def test_uploaded_documents_are_answered_and_a_removed_one_is_not(
     expect(last).not_to_contain_text("Eleven")
     assert "glacier-survey.pdf" not in last.inner_text()
     _screenshot(page, "ui_removed.png")
+
+
+def test_a_re_index_can_be_cancelled_and_a_waiting_file_removed(
+    page: Page, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A long re-index has a Cancel button; once cancelled, the previous index keeps serving,
+    the new file waits for the next index, and it can be removed (it was not a choice)."""
+    folder = tmp_path_factory.mktemp("long-upload")
+    timetable = folder / "timetable.txt"
+    sentences = (f"Ferry {n} leaves the harbour at {n % 12 + 1} o'clock." for n in range(20_000))
+    timetable.write_text(" ".join(sentences), encoding="utf-8")
+
+    if not page.locator("#upload").is_visible():
+        page.get_by_text("Documents: add, list, remove").click()
+    page.locator("#upload input[type='file']").set_input_files([str(timetable)])
+    expect(page.locator("#collection-note")).to_contain_text("Added timetable.txt")
+    cancel = page.locator("#cancel-indexing")
+    expect(cancel).to_be_visible()
+    expect(page.locator("#indexing progress[max]")).to_be_visible(timeout=READY_MS)  # embedding
+    cancel.click()
+    # It stops once the block of sentences being embedded is done (1,024 at the defaults).
+    expect(page.locator("#indexing")).to_contain_text("Re-indexing was cancelled", timeout=READY_MS)
+    expect(cancel).to_be_hidden()
+    listed = page.locator("#document-list")
+    expect(listed).to_contain_text("waiting for the index")
+    _answered(page, FIRST_QUESTION)  # from the previous index
+    _screenshot(page, "ui_cancelled.png")
+
+    _choose(page, "#remove-choice", "timetable.txt")
+    page.locator("#remove").click()
+    expect(page.locator("#collection-note")).to_contain_text("Removed timetable.txt")
+    _wait_indexed(page)
+    expect(listed).not_to_contain_text("timetable.txt")

@@ -164,9 +164,10 @@ class AppState:
                 self.indexing.again = False
 
     def cancel_reindex(self) -> None:
-        """Stop the running re-index at its next batch of sentences (and any run queued after
-        it); what it had embedded is dropped and answers keep coming from the previous index.
-        A build already past embedding finishes."""
+        """Stop the running re-index once the block of sentences it is embedding is done (the
+        progress callback's next call), and any run queued after it; what it had embedded is
+        dropped and answers keep coming from the previous index. A build already past
+        embedding finishes."""
         self.indexing.cancel.set()
 
     def _embedding(self, done: int, total: int) -> None:
