@@ -482,3 +482,40 @@ def test_a_re_index_can_be_cancelled_and_a_waiting_file_removed(
     expect(page.locator("#collection-note")).to_contain_text("Removed timetable.txt")
     _wait_indexed(page)
     expect(listed).not_to_contain_text("timetable.txt")
+
+
+def test_an_upload_with_a_taken_name_is_stored_beside_it_and_not_left_to_download(
+    page: Page, app: RunningApp, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Uploading a file named like an indexed one stores it under a numbered name, says so,
+    and Gradio's temporary copy of it is gone: its file route no longer serves it."""
+    folder = tmp_path_factory.mktemp("same-name")
+    upload = folder / ARTICLE_ID.upper()  # the same name, as the eye reads it
+    upload.write_text("The island ferry left the harbour at noon.", encoding="utf-8")
+    copies: list[str] = []
+
+    def collect(response) -> None:
+        if response.url.endswith("/gradio_api/upload") or "/gradio_api/upload?" in response.url:
+            copies.extend(response.json())
+
+    page.on("response", collect)
+    if not page.locator("#upload").is_visible():
+        page.get_by_text("Documents: add, list, remove").click()
+    page.locator("#upload input[type='file']").set_input_files([str(upload)])
+    stored = "NORTH-KOREA-MISSILE-TESTS (2).txt"
+    expect(page.locator("#collection-note")).to_contain_text(
+        f"{upload.name} as {stored} (that name was taken)"
+    )
+    page.remove_listener("response", collect)
+    assert copies, "the page uploaded nothing"
+    for copy in copies:
+        served = page.request.get(f"{app.url}gradio_api/file={copy}")
+        assert served.status >= 400, (copy, served.status)
+    _wait_indexed(page)
+    listed = page.locator("#document-list")
+    expect(listed).to_contain_text(stored)
+    _choose(page, "#remove-choice", stored)
+    page.locator("#remove").click()
+    expect(page.locator("#collection-note")).to_contain_text(f"Removed {stored}")
+    _wait_indexed(page)
+    expect(listed).not_to_contain_text(stored)
