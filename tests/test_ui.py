@@ -926,3 +926,23 @@ def test_every_handler_says_when_the_chroma_server_has_gone(tmp_path: Path) -> N
         assert handlers.show_citation("0:1:0", turns) == (gr.skip(), gr.skip())
     with pytest.warns(UserWarning, match=gone):
         assert handlers.clear_chat(ARTICLE_ID)[3] == gr.skip()
+
+
+def test_the_ui_can_be_restarted_on_the_same_port_at_once(tmp_path: Path) -> None:
+    """Stopping `python ui.py` leaves its connections in TIME-WAIT for a minute; starting it
+    again on the same port was refused as "already in use" by docqa's own check."""
+    with launch_app(tmp_path) as running:
+        port = int(running.url.rstrip("/").rsplit(":", 1)[1])
+        Client(running.url, verbose=False).predict(FIRST_QUESTION, [], api_name="/ask")
+    check_can_serve("127.0.0.1", port)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("DOCQA_INDEX_DIR", "/etc/passwd"), ("DOCQA_BATCH_SIZE", "0")]
+)
+def test_a_bad_docqa_setting_is_a_friendly_exit(tmp_path: Path, name: str, value: str) -> None:
+    env = app_environment(tmp_path, free_port())
+    env[name] = value
+    done = _run_ui(env)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"docqa: error: {name}") and done.stderr.count("\n") == 1
