@@ -524,9 +524,20 @@ def test_the_reliability_table_fits_and_shows_every_scope() -> None:
     assert lines[2].count("0.123") == len(reliability.METRICS) - 1  # "questions" is whole
 
 
-def test_spread_keeps_evenly_spaced_questions_in_order() -> None:
+def test_spread_keeps_the_share_of_unanswerables_and_spaces_each_kind_evenly() -> None:
     from evals.squad import spread
+    from training.squad import Gold, SquadQuestion
 
-    assert list(spread("abcdefgh", 4)) == ["a", "c", "e", "g"]
-    assert list(spread("abc", 5)) == ["a", "b", "c"] and spread("abc", None) == "abc"
-    assert list(spread(range(10), 3)) == [0, 3, 6]
+    gold = (Gold(0, 1, "x"),)
+    # four paragraphs of three answerable questions, then two unanswerable ones
+    questions = [
+        SquadQuestion(f"{paragraph}{kind}{number}", "?", gold if kind == "a" else ())
+        for paragraph in range(4)
+        for kind, count in (("a", 3), ("u", 2))
+        for number in range(count)
+    ]
+    # 2 of 5 unanswerable, as 8 of 20; one stride for all (every 4th: 0a0, 1a0, 2a0, 3a0)
+    # would miss them all
+    assert [q.id for q in spread(questions, 5)] == ["0a0", "0u0", "1a1", "2a2", "2u0"]
+    assert [q.id for q in spread(questions, 4)] == ["0a0", "0u0", "2a0", "2u0"]
+    assert spread(questions, 20) == spread(questions, None) == questions
