@@ -158,7 +158,7 @@ def _unreadable(path: Path, root: Path, max_file_mb: int, links: Counter) -> str
     if not target.is_file():
         return "not a regular file"
     status = target.stat()
-    if status.st_nlink > links[status.st_dev, status.st_ino]:
+    if status.st_nlink > max(1, links[status.st_dev, status.st_ino]):
         # Another name of the same file lies outside the folder (or in a hidden part of it):
         # reading it could quote a file the folder's owner never put there.
         return "a hard link (it may be a file outside the source folder): copy the file in"

@@ -211,9 +211,12 @@ def test_a_hard_link_to_a_file_outside_the_folder_is_skipped(tmp_path: Path) -> 
     os.link(outside, source / "secret.txt")  # the same file, under a name in the folder
     (source / "twin-a.txt").write_text("Both names of this file are in the folder.")
     os.link(source / "twin-a.txt", source / "twin-b.txt")
+    (source / ".drafts").mkdir()  # a link to a hidden file inside: no hard link at all
+    (source / ".drafts" / "note.txt").write_text("A draft.")
+    (source / "note.txt").symlink_to(source / ".drafts" / "note.txt")
     sources = load_sources(source)
     read = [document.doc_id for document in sources.documents]
-    assert read == ["good.txt", "twin-a.txt", "twin-b.txt"]
+    assert read == ["good.txt", "note.txt", "twin-a.txt", "twin-b.txt"]
     assert sources.skipped == (
         Skipped(
             "secret.txt",
