@@ -422,6 +422,31 @@ def test_concurrent_questions_get_their_own_answers(docqa: DocQA, tmp_path: Path
         assert expected[question] in result["citations"][0]["quote"]
 
 
+def test_a_chat_follow_up_is_sent_with_the_earlier_answer(docqa: DocQA, tmp_path: Path) -> None:
+    """The chat sends each earlier turn with its answer and short answer, so "he" can be the
+    person the answer named; a refusal is sent without its text."""
+    documents = docqa.corpus.documents
+    state = AppState(docqa.settings, documents, FeedbackLog(tmp_path / "f.jsonl"), engine=docqa)
+    state.warm_up()
+    sent: list = []
+    answer = state.answer
+
+    def spying(question, history):  # the real engine answers; the spy notes what it was sent
+        sent.append(list(history))
+        return answer(question, history)
+
+    state.answer = spying  # type: ignore[method-assign]
+    handlers = Handlers(state)
+    *_, (chat, *_rest, turns) = handlers.respond(FIRST_QUESTION, [], [], None)
+    first = docqa.answer(FIRST_QUESTION)
+    *_, (chat, *_rest, turns) = handlers.respond("Where were they fired from?", chat, turns, None)
+    (earlier,) = sent[-1]
+    assert earlier.question == FIRST_QUESTION
+    assert earlier.answer == first.text and earlier.short == (
+        first.short.quote if first.short else ""
+    )
+
+
 # -- the running app, through its API ----------------------------------------------------
 
 

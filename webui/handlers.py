@@ -17,6 +17,7 @@ import gradio as gr
 
 from rag.errors import DocQAError
 from rag.types import Answer, Citation, Document
+from rag.types import Turn as RagTurn  # an earlier turn sent with a follow-up
 from webui import render
 from webui.collection import document_rows, removable, remove_document, safe_name, store_upload
 from webui.feedback import feedback_record
@@ -75,8 +76,13 @@ class Handlers:
         chat.append({"role": "user", "content": render.shown_question(message)})
         yield chat, "", "", gr.skip(), gr.skip(), turns
 
-        # Follow-ups read the last earlier question; a few are sent, never the whole chat.
-        history = [turn["question"] for turn in turns if not turn.get("failed")][-HISTORY_SENT:]
+        # Follow-ups read the last earlier turn, with its answer ("he" after "Who scored?" is
+        # the scorer); a few turns are sent, never the whole chat.
+        history = [
+            RagTurn(turn["question"], "" if turn["abstained"] else turn["answer"], turn["short"])
+            for turn in turns
+            if not turn.get("failed")
+        ][-HISTORY_SENT:]
         number = len(turns)
         result, reply = self._answer_for_chat(message, history, number)
         turns.append(
@@ -85,6 +91,7 @@ class Handlers:
                 "answer": result.text if result else reply,
                 "citations": [asdict(c) for c in result.citations] if result else [],
                 "abstained": bool(result and result.abstained),
+                "short": result.short.quote if result and result.short else "",
                 "failed": result is None,
                 "message": len(chat),
             }
@@ -106,7 +113,7 @@ class Handlers:
         yield chat, "", "", shown_doc, source, turns
 
     def _answer_for_chat(
-        self, question: str, history: list[str], number: int
+        self, question: str, history: list[RagTurn], number: int
     ) -> tuple[Answer | None, str]:
         """(answer, its chat message), or (None, a friendly error message); never raises."""
         try:
@@ -345,10 +352,11 @@ def _turn(item: object) -> Turn | None:
     if not isinstance(item, dict):
         return None
     question, answer, message = item.get("question"), item.get("answer", ""), item.get("message")
-    citations = item.get("citations", [])
+    citations, short = item.get("citations", []), item.get("short", "")
     if not (
         isinstance(question, str)
         and isinstance(answer, str)
+        and isinstance(short, str)
         and _is_count(message)
         and isinstance(citations, list)
     ):
@@ -361,6 +369,7 @@ def _turn(item: object) -> Turn | None:
         "answer": render.without_surrogates(answer),
         "citations": cited,
         "abstained": item.get("abstained") is True,
+        "short": render.without_surrogates(short),
         "failed": item.get("failed") is True,
         "message": message,
     }

@@ -18,7 +18,7 @@ from rag.types import Answer, Document
 from webui.feedback import FeedbackLog
 
 if TYPE_CHECKING:  # rag.chain (LangChain, the model, Chroma) loads on first use, not here,
-    from rag.chain import DocQA  # so the page is served without waiting for it
+    from rag.chain import DocQA, History  # so the page is served without waiting for it
 
 log = logging.getLogger("docqa.ui")
 
@@ -115,7 +115,7 @@ class AppState:
         if self.failure:
             raise DocQAError(self.failure)
 
-    def answer(self, question: str, history: list[str]) -> Answer:
+    def answer(self, question: str, history: History) -> Answer:
         """The engine's answer; answers run side by side (DocQA is safe across threads)."""
         self.docqa.check_question(question)
         self.wait_until_warm()
