@@ -85,6 +85,41 @@ def test_ask_with_history(built_index: Path) -> None:
     assert payload["abstained"] is False and "leader" in payload["text"]
 
 
+def test_ask_with_history_json_reads_the_earlier_answer(built_index: Path) -> None:
+    """The JSON `docqa ask --json` prints is a history item as it is: its short answer is
+    who "he" is."""
+    first = json.loads(
+        _docqa("ask", "--json", "Who fired the missiles?", env_index=built_index).stdout
+    )
+    assert first["short"], first["text"]
+    done = _docqa(
+        "ask",
+        "--json",
+        "What is his country's capital?",
+        "--history-json",
+        json.dumps([first]),
+        env_index=built_index,
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["question"] == "What is his country's capital?"  # as asked
+    assert payload["searched"] == f"What is {first['short']['quote']}'s country's capital?"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("not json", "not JSON"),
+        ('{"question": "x"}', "must be a JSON list"),
+        ("[7]", "turn 1 must be a question, a [question, answer] pair"),
+        ("@/nonexistent/history.json", "cannot read"),
+    ],
+)
+def test_bad_history_json_is_one_line(built_index: Path, value: str, message: str) -> None:
+    done = _docqa("ask", "Who?", "--history-json", value, env_index=built_index)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
