@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from rag.citations import cite, refusal, render
-from rag.documents import Skipped, describe_skipped, load_sources
+from rag.documents import Skipped, describe_skipped, load_collection, source_path
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import QuestionError, SourceError
 from rag.indexing import DocumentIndex
@@ -77,20 +77,13 @@ class DocQA:
         sentences embedded so far (for a UI's own bar)."""
         with self._lock:
             settings = self.settings
-            sources = load_sources(
-                settings.source_dir,
-                settings.max_file_mb,
-                settings.max_file_chars,
-                settings.max_pdf_pages,
-            )
+            sources = load_collection(settings)
             new = [item for item in sources.skipped if item not in self._warned]
             if new:
                 log.warning("%s", describe_skipped(new))
             self._warned = set(sources.skipped)
             there = {
-                item.name
-                for item in sources.skipped
-                if (self.settings.source_dir / item.name).exists()
+                item.name for item in sources.skipped if source_path(settings, item.name).exists()
             }
             report, records = self.store.sync(
                 sources.documents, progress, unreadable=there, on_progress=on_progress

@@ -13,6 +13,8 @@ from rag.errors import SettingsError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_SOURCE_DIR = PROJECT_ROOT / "seeds"
+# Where the UI stores uploads: docqa's own folder (git-ignored), indexed beside the sources.
+DEFAULT_UPLOAD_DIR = PROJECT_ROOT / "uploads"
 DEFAULT_INDEX_DIR = PROJECT_ROOT / "index"
 DEFAULT_FEEDBACK_PATH = PROJECT_ROOT / "feedback" / "feedback.jsonl"
 # The reader's models, written by `python -m training`.
@@ -41,6 +43,7 @@ class Settings:
     """Everything docqa can be told; `Settings.from_env()` reads the DOCQA_* overrides."""
 
     source_dir: Path = DEFAULT_SOURCE_DIR
+    upload_dir: Path = DEFAULT_UPLOAD_DIR
     index_dir: Path = DEFAULT_INDEX_DIR
     top_k: int = DEFAULT_TOP_K
     chunk_sentences: int = DEFAULT_CHUNK_SENTENCES
@@ -97,9 +100,17 @@ class Settings:
             raise SettingsError(
                 f"DOCQA_CHROMA_PORT must be a port number from 1 to 65535, not {self.chroma_port}"
             )
-        for name in ("source_dir", "index_dir", "feedback_path", "model_path", "reader_path"):
+        for name in (
+            "source_dir",
+            "upload_dir",
+            "index_dir",
+            "feedback_path",
+            "model_path",
+            "reader_path",
+        ):
             _check_length(name, getattr(self, name))
         _check_place("source_dir", self.source_dir, folder=True)
+        _check_place("upload_dir", self.upload_dir, folder=True)
         _check_place("index_dir", self.index_dir, folder=True)
         _check_place("feedback_path", self.feedback_path, folder=False)
 
