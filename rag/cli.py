@@ -117,7 +117,7 @@ def _count(number: int, noun: str) -> str:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from rag.chain import answer
+    from rag.chain import answer, default_docqa
 
     history = [*args.history, *(args.history_json or [])]
     result = answer(args.question, history)
@@ -133,12 +133,7 @@ def _ask(args: argparse.Namespace) -> int:
         }
         print(as_json(payload))
         return 0
-    print(printable(result.text))
-    for number, citation in enumerate(result.citations, 1):
-        page = f" page {citation.page}" if citation.page else ""
-        where = f"{citation.doc_id}{page} {citation.start}-{citation.end}"
-        print(f"\n[{number}] {printable(where)}")
-        print(f"    {printable(citation.quote)}")
+    print(printable(result.as_text(default_docqa().corpus.documents)))  # what the UI copies
     return 0
 
 

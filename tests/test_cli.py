@@ -51,12 +51,14 @@ def test_ask_prints_numbered_quotes_with_offsets(built_index: Path, article_text
     question = "How many ballistic missiles did North Korea fire?"
     done = _docqa("ask", question, env_index=built_index)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("Two.") and "[1] north-korea-missile-tests.txt " in done.stdout
+    assert done.stdout.startswith("Two.\n\n[1] “")  # Answer.as_text(), as the UI copies it
     quoted = re.findall(
-        r"^\[\d+\] north-korea-missile-tests\.txt (\d+)-(\d+)\n    (.*)$", done.stdout, re.M
+        r"^\[\d+\] “(.*)”\n    .*north-korea-missile-tests\.txt\)?, characters (\d+)–(\d+)$",
+        done.stdout,
+        re.M,
     )
     assert quoted
-    for start, end, quote in quoted:
+    for quote, start, end in quoted:
         assert article_text[int(start) : int(end)] == quote
     assert "Traceback" not in done.stderr
 
