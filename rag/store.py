@@ -166,8 +166,17 @@ class Store:
         fails to be derived (reported in `skipped`). `on_progress(done, total)` follows the
         sentences being embedded."""
         with self._lock, self._errors("write"):
-            plan = self._plan(documents, unreadable)
-            if not plan.work:  # found without the lock: readers never wait for a writer
+            try:
+                plan = self._plan(documents, unreadable)
+            except Exception as error:
+                if _is_connection(error):
+                    raise
+                # Read while a writer dropped the generation being read, or held the
+                # database for a moment: look again under the lock, where nothing moves.
+                log.debug("reading the index without the lock failed", exc_info=True)
+                self.close()  # a client that failed to open is not opened again from cache
+                plan = None
+            if plan is not None and not plan.work:  # readers never wait for a writer
                 return self._unchanged(plan)
             with self._writer() as hold:
                 plan = self._plan(documents, unreadable, plan)  # a writer may have finished
@@ -326,15 +335,20 @@ class Store:
         """The records of the live generation; a StoreError when there is none yet."""
         with self._lock, self._errors("read"):
             live = self._live()
-            if live is None:
-                raise StoreError(f"there is no index at {self._where()} yet: run `docqa index`")
-            try:
-                records = self._load(live)
-            except DamagedIndex as damage:
-                raise StoreError(
-                    f"the index at {self._where()} is damaged ({damage}): run `docqa index` "
-                    "to rebuild it"
-                ) from None
+            while True:
+                if live is None:
+                    raise StoreError(f"there is no index at {self._where()} yet: run `docqa index`")
+                try:
+                    records = self._load(live)
+                    break
+                except DamagedIndex as damage:
+                    if (newer := self._live()) != live:  # a writer switched meanwhile
+                        live = newer
+                        continue
+                    raise StoreError(
+                        f"the index at {self._where()} is damaged ({damage}): run `docqa "
+                        "index` to rebuild it"
+                    ) from None
             self._serve(live.generation)
             return records
 
