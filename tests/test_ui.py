@@ -238,6 +238,36 @@ def test_an_answer_shows_the_short_answer_in_bold_before_its_quotes() -> None:
     assert "characters 13–56" in shown
 
 
+def test_an_answer_copies_as_plain_text_with_each_quote_and_its_place() -> None:
+    """The copy button copied the chat's markup; it now copies Answer.as_text(), which the
+    answer message carries in a hidden element (the page's script reads it)."""
+    text = "Harbour report\n\nEarly Friday North Korea fired two missiles, officials said."
+    document = Document("n & m.pdf", text, pages=(0, 16))
+    quote = Citation("n & m.pdf", 16, 59, text[16:59], page=2)
+    result = Answer("Two. …", [quote], short=Citation("n & m.pdf", 45, 48, "two"))
+    copied = result.as_text({"n & m.pdf": document})
+    assert copied == (
+        "Two.\n\n[1] “Early Friday North Korea fired two missiles”\n"
+        "    Harbour report (n & m.pdf), page 2, characters 16–59"
+    )
+    assert result.as_text().endswith("\n    n & m.pdf, page 2, characters 16–59")
+    shown = render.format_answer(result, 0, {"n & m.pdf": document})
+    kept = re.search(r"<pre class='copy-text'>(.*)</pre>$", shown, re.S)
+    assert kept and html.unescape(kept.group(1)) == copied and "<" not in kept.group(1)
+    refused = Answer("“Harbour report” does not say.", abstained=True)
+    assert refused.as_text() == refused.text
+
+
+def test_an_answer_as_text_quotes_the_document_exactly(docqa: DocQA, article_text: str) -> None:
+    result = docqa.answer(FIRST_QUESTION)
+    copied = result.as_text(docqa.corpus.documents)
+    places = re.findall(r"^\[\d+\] “(.*)”\n    (.+), characters (\d+)–(\d+)$", copied, re.M)
+    assert len(places) == len(result.citations) > 0
+    for quote, name, start, end in places:
+        assert name == ARTICLE_ID and article_text[int(start) : int(end)] == quote
+    assert copied.startswith(f"{result.short.quote.capitalize()}.\n\n[1] “")
+
+
 @pytest.mark.parametrize(
     ("documents", "expected"),
     [
@@ -649,6 +679,47 @@ def test_a_kept_conversation_highlights_only_spans_still_in_the_text(tmp_path: P
     assert "data-n='1'" not in view
     assert "<mark class='highlighted' data-n='2'" in view and "data-focus='2'" in view
     assert handlers.show_citation("5:1:0", turns) == (gr.skip(), gr.skip())  # chat cleared
+
+
+def test_a_citation_of_a_removed_document_says_so_and_shows_no_other(tmp_path: Path) -> None:
+    """A click on [1] of an answer whose document was removed showed another document, with
+    nothing highlighted; the source view now says the document is gone."""
+    documents = {"kept.txt": Document("kept.txt", "Kept text.")}
+    handlers = Handlers(AppState(_settings(tmp_path, tmp_path), documents, FeedbackLog(tmp_path)))
+    gone = {"doc_id": "gone.txt", "start": 0, "end": 4, "quote": "Gone", "page": None}
+    doc_id, view = handlers.show_citation("0:1:0", [{"question": "q", "citations": [gone]}])
+    assert doc_id == "gone.txt"
+    assert "This document was removed after the answer was given" in view
+    assert "Kept text" not in view and "kept.txt" not in view
+    # Choosing a document that is not cited still falls back to one that is there.
+    assert "Kept text." in handlers.show_document("gone.txt", [])
+
+
+def test_the_page_is_sent_the_collection_only_when_it_changed(tmp_path: Path) -> None:
+    """On load and every few seconds the page asks for the collection: the first time (a
+    reload) it gets the current one, then nothing until another process changes it."""
+    from tests.conftest import SEEDS
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    shutil.copy(SEEDS / ARTICLE_ID, sources / ARTICLE_ID)
+    settings = _settings(tmp_path, sources)
+    startup = {ARTICLE_ID: Document(ARTICLE_ID, "As read at start.")}
+    state = AppState(settings, startup, FeedbackLog(tmp_path / "f.jsonl"))
+    state.warm_up()
+    handlers = Handlers(state)
+    seen, rows, selector, *_ = handlers.watch("")
+    assert [row[0] for row in rows] == [ARTICLE_ID] and selector.visible is False
+    assert all(part == gr.skip() for part in handlers.watch(seen))
+
+    (sources / "ferry.txt").write_text("The island ferry left the harbour at noon on Friday.")
+    DocQA(settings).index()  # another process
+    now, rows, selector, _remove, _line, _timer, intro, box, status, *_ = handlers.watch(seen)
+    assert now != seen
+    assert [row[:3:2] for row in rows] == [["ferry.txt", "indexed"], [ARTICLE_ID, "indexed"]]
+    assert selector.visible is True and ("ferry.txt", "ferry.txt") in selector.choices
+    assert "the documents" in intro and "the documents" in box.placeholder
+    assert "2 documents" in status
 
 
 def test_the_re_index_line_shows_how_far_the_build_has_come(docqa: DocQA, tmp_path: Path) -> None:
