@@ -174,7 +174,6 @@ class Store:
                 # Read while a writer dropped the generation being read, or held the
                 # database for a moment: look again under the lock, where nothing moves.
                 log.debug("reading the index without the lock failed", exc_info=True)
-                self.close()  # a client that failed to open is not opened again from cache
                 plan = None
             if plan is not None and not plan.work:  # readers never wait for a writer
                 return self._unchanged(plan)
@@ -635,9 +634,11 @@ class Store:
                             path=str(path), settings=chroma_settings
                         )
                     except Exception as error:
+                        # Chroma caches the system that failed to start: the next open
+                        # would reuse it, half made.
+                        chromadb.api.client.SharedSystemClient.clear_system_cache()
                         if not _is_unreadable_database(error):
                             raise
-                        chromadb.api.client.SharedSystemClient.clear_system_cache()
                         self._set_aside(error)
                         self._client = chromadb.PersistentClient(
                             path=str(self.chroma_path), settings=chroma_settings
