@@ -265,7 +265,7 @@ class Handlers:
         message = (f"Added {', '.join(stored)}; re-indexing. " if stored else "") + " ".join(
             problems
         )
-        return (None, *self.collection(), render.escape(message.strip()))
+        return (None, *self.collection(keep_choices=False), render.escape(message.strip()))
 
     def remove(self, doc_id: str | None) -> tuple[Any, ...]:
         """Take `doc_id` (indexed, skipped or waiting) out of the collection: an upload is
@@ -291,7 +291,7 @@ class Handlers:
             message = f"{doc_id!r} could not be {doing}: {error.strerror}"
             return (*self.collection(), render.escape(message))
         self.state.reindex()
-        return (*self.collection(), render.escape(f"{done}; re-indexing."))
+        return (*self.collection(keep_choices=False), render.escape(f"{done}; re-indexing."))
 
     def cancel_reindex(self) -> tuple[Any, ...]:
         """Stop the running re-index; the previous index keeps serving."""
@@ -308,14 +308,17 @@ class Handlers:
             return (gr.skip(),) * (len(view) + 1)
         return (now, *view)
 
-    def collection(self) -> tuple[Any, ...]:
+    def collection(self, keep_choices: bool = True) -> tuple[Any, ...]:
         """(documents table, document selector, removable files, indexing line, timer, intro,
         question box, status line, restorable files, restore button, cancel button): the
-        timer keeps polling, and the cancel button shows, while a re-index runs."""
+        timer keeps polling, and the cancel button shows, while a re-index runs. A choice
+        being made to remove or restore is kept, unless `keep_choices` is False (it was
+        acted on)."""
         state = self.state
         documents, problem = self._documents()
         rows = document_rows(state.settings, documents, state.skipped)
         hidden = restorable(state.settings)
+        chosen: dict[str, Any] = {} if keep_choices else {"value": None}
         names = list(documents)
         indexing = state.indexing
         if indexing.running:
@@ -344,13 +347,13 @@ class Handlers:
         return (
             rows,
             gr.Dropdown(choices=names, visible=len(names) > 1),
-            gr.Dropdown(choices=removable(state.settings, rows), value=None),
+            gr.Dropdown(choices=removable(state.settings, rows), **chosen),
             line,
             gr.Timer(active=indexing.running),
             render.intro(documents),
             gr.Textbox(placeholder=render.placeholder(documents)),
             self._status_line(documents, problem),
-            gr.Dropdown(choices=hidden, value=None, visible=bool(hidden)),
+            gr.Dropdown(choices=hidden, visible=bool(hidden), **chosen),
             gr.Button(visible=bool(hidden)),
             gr.Button(visible=indexing.running),
         )

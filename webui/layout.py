@@ -230,6 +230,7 @@ def build_app(handlers: Handlers) -> gr.Blocks:
                             removable(state.settings, rows),
                             value=None,
                             label="Document to remove",
+                            allow_custom_value=True,  # one gone since: the handler says so
                             scale=3,
                             elem_id="remove-choice",
                         )
@@ -240,6 +241,7 @@ def build_app(handlers: Handlers) -> gr.Blocks:
                             hidden,
                             value=None,
                             label="Removed from the index (your files are kept)",
+                            allow_custom_value=True,
                             scale=3,
                             visible=bool(hidden),
                             elem_id="restore-choice",
