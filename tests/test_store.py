@@ -486,6 +486,25 @@ def test_zero_vectors_from_a_bad_batch_size_are_never_stored(
     assert np.allclose(norms, 1.0, atol=1e-3)
 
 
+def test_clauses_past_the_model_s_reach_get_their_sentence_s_vector(
+    source_dir: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    part = "the ferry number {} left the northern pier at dawn, which surprised the harbour master"
+    # One sentence of 325 tokens (the model reads 256) whose last clauses lie past that.
+    text = ", and ".join(part.format(n) for n in range(18)).capitalize() + "."
+    (source_dir / "long-sentence.txt").write_text(text, encoding="utf-8")
+    engine = _engine(source_dir, tmp_path / "idx")
+    report = engine.index()
+    assert report.skipped == () and report.documents == 2
+    record = {r.doc_id: r for r in engine.store.load()}["long-sentence.txt"]
+    assert len(record.sentences) == 1 and len(record.clause_vectors) == 19
+    assert np.allclose(record.clause_vectors[-1], record.sentence_vectors[0])
+    norms = np.linalg.norm(np.asarray(_stored_vectors(engine)), axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-3)
+
+
 def test_answering_never_waits_for_a_writer(
     source_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
