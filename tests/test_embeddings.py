@@ -1,22 +1,54 @@
-"""The model from its wheel: sentence vectors, and clause vectors pooled from its tokens."""
+"""The model from its wheel, run on ONNX Runtime: sentence vectors equal to the torch model's,
+clause vectors pooled from its tokens, and answering without torch."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from rag.chain import DocQA
 from rag.embeddings import SentenceEmbeddings
+from rag.indexing import model_identity
+from rag.onnx_model import EXPORT_NAME, export_folder
 from rag.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTION = "How many ballistic missiles did North Korea fire?"
+# Past the model's 256-token limit, so both runtimes must cut it at the same place.
+LONG = " ".join(f"The harbour wall number {n} was repaired by the council." for n in range(60))
 
 
 @pytest.fixture(scope="module")
-def embeddings() -> SentenceEmbeddings:
-    return SentenceEmbeddings(Settings.from_env({}).model_location())
+def embeddings(tmp_path_factory: pytest.TempPathFactory) -> SentenceEmbeddings:
+    settings = Settings.from_env({})
+    folder = export_folder(tmp_path_factory.mktemp("index"), model_identity(settings))
+    return SentenceEmbeddings(settings.model_location(), settings.batch_size, folder)
 
 
-def test_sentence_vectors_are_the_models_own(embeddings: SentenceEmbeddings) -> None:
-    texts = ["The ferry left at dawn.", "Talks collapsed late on Sunday, the union said."]
-    vectors, parts = embeddings.encode_with_parts(texts, [[], []])
-    assert np.allclose(vectors, embeddings.encode(texts), atol=1e-5)
-    assert [part.shape for part in parts] == [(0, vectors.shape[1])] * 2
+@pytest.mark.parametrize("batch_size", [1, 64])
+def test_onnx_vectors_equal_the_torch_models(
+    embeddings: SentenceEmbeddings, batch_size: int
+) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    texts = [
+        "The ferry left at dawn.",
+        "",
+        "Zürich’s café «naïve» — 東京の港、ferry 🚢 Ünïcödé",
+        LONG,
+        "Talks collapsed late on Sunday, the union said.",
+        "?",
+    ]
+    torch_model = SentenceTransformer(embeddings.model_path, device="cpu", local_files_only=True)
+    expected = torch_model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    onnx = SentenceEmbeddings(embeddings.model_path, batch_size, embeddings.export_folder)
+    with_parts, _parts = onnx.encode_with_parts(texts, [[] for _text in texts])
+    for got in (onnx.encode(texts), with_parts):
+        assert got.shape == expected.shape
+        assert np.all(1 - np.sum(got * expected, axis=1) <= 1e-5)
 
 
 def test_part_vectors_are_unit_and_follow_their_words(embeddings: SentenceEmbeddings) -> None:
@@ -32,3 +64,28 @@ def test_part_vectors_are_unit_and_follow_their_words(embeddings: SentenceEmbedd
 def test_no_texts_give_empty_results(embeddings: SentenceEmbeddings) -> None:
     vectors, parts = embeddings.encode_with_parts([], [])
     assert vectors.shape[0] == 0 and parts == []
+
+
+def test_answering_imports_neither_torch_nor_sentence_transformers(isolated_index: Path) -> None:
+    settings = Settings.from_env()
+    DocQA(settings).index()
+    folder = export_folder(isolated_index, model_identity(settings))
+    # The export is whole and alone: no temporary file left beside it.
+    assert [path.name for path in folder.iterdir()] == [EXPORT_NAME]
+    script = (
+        "import sys, rag, rag.cli\n"
+        f"answer = rag.answer({QUESTION!r})\n"
+        "assert not answer.abstained and answer.citations, answer\n"
+        f"assert rag.cli.main(['ask', {QUESTION!r}]) == 0\n"
+        "print('loaded:', sorted({'torch', 'sentence_transformers'} & set(sys.modules)))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=os.environ | {"HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "loaded: []"
