@@ -8,13 +8,14 @@ the model's identity; `docqa index` writes it, and answering processes only read
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
 import os
-import shutil
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ DEFAULT_MAX_TOKENS = 512
 _OPSET = 17  # ONNX operator set: the legacy exporter's newest, read by every onnxruntime since 1.12
 _INPUTS = ("input_ids", "attention_mask")
 
+log = logging.getLogger(__name__)
 _LOCK = threading.Lock()
 _MODELS: dict[str, TokenModel] = {}  # export digest → the model loaded from it
 _FILES: dict[str, Path] = {}  # export digest → a copy of it on disk this process has seen
@@ -91,10 +93,7 @@ def token_model(model_folder: str, folder: Path) -> TokenModel:
     """The model of `model_folder` run from its export in `folder`: loaded once per process,
     and exported there first (which imports torch) when no copy is there yet."""
     with _LOCK:
-        path = folder / EXPORT_NAME
-        if not path.is_file():
-            known = _FILES.get(folder.name)
-            _write(path, lambda tmp: _copy_or_export(known, model_folder, tmp))
+        path = _export_file(model_folder, folder)
         _FILES[folder.name] = path
         if folder.name not in _MODELS:
             _MODELS[folder.name] = TokenModel(path, model_folder)
@@ -110,16 +109,33 @@ def max_tokens(folder: Path) -> int:
     return DEFAULT_MAX_TOKENS
 
 
-def _copy_or_export(known: Path | None, model_folder: str, target: str) -> None:
-    # A process that indexes into several folders (tests, the SQuAD evals) exports once.
-    if known is not None and known.is_file():
-        shutil.copyfile(known, target)
-    else:
-        export(model_folder, target)
+def _export_file(model_folder: str, folder: Path) -> Path:
+    """The export's file in `folder`, put there when missing: copied from one this process
+    has seen (a process that indexes into several folders exports once), else exported.
+    Where the folder cannot take it (read-only, full), a copy in the system's temporary
+    folder serves instead."""
+    path = folder / EXPORT_NAME
+    if path.is_file():
+        return path
+    spare = Path(tempfile.gettempdir()) / "docqa-onnx" / folder.name / EXPORT_NAME
+    known = [file for file in (_FILES.get(folder.name), spare) if file and file.is_file()]
+    data = known[0].read_bytes() if known else export(model_folder)
+    for place in (path, spare):
+        try:
+            _write(place, data)
+            return place
+        except OSError as error:
+            log.warning("could not write the model's ONNX export to %s (%s)", place.parent, error)
+    if known:
+        return known[0]
+    raise StoreError(
+        f"could not write the embedding model's ONNX export to {folder} or {spare.parent}: "
+        "make DOCQA_INDEX_DIR writable and give it about 100 MB, then run `docqa index`"
+    )
 
 
-def export(model_folder: str, target: str) -> None:
-    """Write the model's graph, token ids → token vectors, to `target` as ONNX."""
+def export(model_folder: str) -> bytes:
+    """The model's graph, token ids → token vectors, as ONNX (imports torch)."""
     import torch
     from transformers import AutoModel
 
@@ -134,13 +150,14 @@ def export(model_folder: str, target: str) -> None:
             return self.model(input_ids=input_ids, attention_mask=attention_mask)[0]
 
     example = torch.ones((2, 8), dtype=torch.long)
+    graph = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         # The exporter's notes on tracing a transformer are about its code, not the user's.
         warnings.simplefilter("ignore")
         torch.onnx.export(
             TokenVectors(),
             (example, torch.ones_like(example)),
-            target,
+            graph,
             input_names=list(_INPUTS),
             output_names=["token_vectors"],
             dynamic_axes={
@@ -149,22 +166,20 @@ def export(model_folder: str, target: str) -> None:
             opset_version=_OPSET,
             dynamo=False,
         )
+    return graph.getvalue()
 
 
-def _write(path: Path, make: Callable[[str], None]) -> None:
-    """`make(tmp)` writes a file that then takes `path`'s place at once: another process
-    sees no file or the whole of it, never a half."""
+def _write(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary file that then takes `path`'s place at once: another
+    process sees no file or the whole of it, never a half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-        os.close(handle)
-    except OSError as error:
-        raise StoreError(
-            f"cannot write the embedding model's ONNX export to {path.parent} ({error}): make "
-            "DOCQA_INDEX_DIR writable, or run `docqa index` once where it is"
-        ) from error
-    try:
-        make(tmp)
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.chmod(
+            tmp, 0o644
+        )  # mkstemp's file is its owner's alone; any reader of the index reads this
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
