@@ -489,6 +489,13 @@ def test_uploaded_documents_are_answered_and_a_removed_one_is_not(
     _screenshot(page, "ui_removed.png")
 
 
+def _row(page: Page, name: str) -> Locator:
+    """The documents table's row of `name`."""
+    return page.locator("#document-list").get_by_role(
+        "row", name=re.compile(f"^{re.escape(name)} ")
+    )
+
+
 def _open_documents(page: Page) -> None:
     if not page.locator("#upload").is_visible():
         page.get_by_text("Documents: add, list, remove").click()
@@ -514,69 +521,46 @@ def test_a_reload_shows_the_current_collection(page: Page) -> None:
     _screenshot(page, "ui_reload_collection.png")
 
 
-FERRY = "Ferry notice\n\nThe island ferry left the harbour at noon on Friday, the port said.\n"
-FERRY_QUESTION = "When did the island ferry leave the harbour?"
-
-
-def test_a_re_index_by_another_process_is_shown_without_a_reload(
-    page: Page, app: RunningApp
+def test_removing_a_source_file_hides_it_and_never_deletes_it(
+    page: Page, app: RunningApp, article_text: str
 ) -> None:
-    """`docqa index` run elsewhere after a file is added to the source folder: the open page
-    lists it, and the status line counts it, within a few seconds."""
-    folder = app.log_path.parent
-    (folder / "sources" / "ferry.txt").write_text(FERRY, encoding="utf-8")
-    env = app_environment(folder, int(app.url.rstrip("/").rsplit(":", 1)[1]))
-    done = subprocess.run(
-        [str(Path(sys.executable).with_name("docqa")), "index"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    _open_documents(page)
-    row = page.locator("#document-list tr", has_text="ferry.txt")
-    expect(row).to_contain_text("indexed", timeout=WAIT_MS)
-    expect(page.locator("#status")).to_contain_text("Ready: 4 documents")
-
-
-def test_removing_a_source_file_hides_it_and_never_deletes_it(page: Page, app: RunningApp) -> None:
     """Remove deleted the user's own file. Now a file of the source folder is left out of the
     index, listed with a way to restore it, and stays on disk; a click on a citation of it
     says it was removed, never showing another document; Restore indexes it again."""
-    ferry = app.log_path.parent / "sources" / "ferry.txt"
-    _answered(page, FERRY_QUESTION)
+    article = app.log_path.parent / "sources" / ARTICLE_ID
+    _answered(page, FIRST_QUESTION)
     reply = page.locator("#chat [data-testid='bot']").last
-    expect(reply.locator(".quote-place").first).to_contain_text("ferry.txt")
+    expect(reply.locator(".quote-place").first).to_contain_text(ARTICLE_ID)
     _open_documents(page)
-    _choose(page, "#remove-choice", "ferry.txt")
+    _choose(page, "#remove-choice", ARTICLE_ID)
     page.locator("#remove").click()
     expect(page.locator("#collection-note")).to_contain_text(
-        "Removed ferry.txt from the index (your file stays in the source folder)"
+        f"Removed {ARTICLE_ID} from the index (your file stays in the source folder)"
     )
     _wait_indexed(page)
-    assert ferry.read_text(encoding="utf-8") == FERRY
-    row = page.locator("#document-list tr", has_text="ferry.txt")
+    assert article.read_text(encoding="utf-8") == article_text
+    row = _row(page, ARTICLE_ID)
     expect(row).to_contain_text("removed from the index (the file is kept)")
     expect(page.locator("#restore-choice")).to_be_visible()
+    expect(page.locator("#status")).to_contain_text("Ready: 2 documents")
     _screenshot(page, "ui_removed_source_file.png")
 
     reply.locator(".cite.n-1 .cite-n").click()
     source = page.locator("#source")
     expect(source).to_contain_text("This document was removed after the answer was given")
-    expect(source.locator(".source-name")).to_have_text("ferry.txt")
+    expect(source.locator(".source-name")).to_have_text(ARTICLE_ID)
     assert source.locator("mark.highlighted").count() == 0
-    assert ARTICLE_ID not in source.inner_text()
+    assert len(source.inner_text()) < 300, "no document's text is shown in its place"
     _screenshot(page, "ui_citation_of_removed.png")
 
-    _choose(page, "#restore-choice", "ferry.txt")
+    _choose(page, "#restore-choice", ARTICLE_ID)
     page.locator("#restore").click()
-    expect(page.locator("#collection-note")).to_contain_text("Restored ferry.txt")
+    expect(page.locator("#collection-note")).to_contain_text(f"Restored {ARTICLE_ID}")
     _wait_indexed(page)
     expect(row).to_contain_text("indexed")
     expect(page.locator("#restore-choice")).to_be_hidden()
-    _answered(page, FERRY_QUESTION)
-    expect(page.locator("#source .source-name")).to_have_text("ferry.txt")
+    reply.locator(".cite.n-1 .cite-n").click()  # the earlier answer's span is there again
+    _wait_span_in_view(page, 1)
 
 
 def test_a_re_index_can_be_cancelled_and_a_waiting_file_removed(
@@ -645,3 +629,32 @@ def test_an_upload_with_a_taken_name_is_stored_beside_it_and_not_left_to_downloa
     expect(page.locator("#collection-note")).to_contain_text(f"Removed {stored}")
     _wait_indexed(page)
     expect(listed).not_to_contain_text(stored)
+
+
+FERRY = "Ferry notice\n\nThe island ferry left the harbour at noon on Friday, the port said.\n"
+FERRY_QUESTION = "When did the island ferry leave the harbour?"
+
+
+def test_a_re_index_by_another_process_is_shown_without_a_reload(
+    page: Page, app: RunningApp
+) -> None:
+    """`docqa index` run elsewhere after a file is added to the source folder: the open page
+    lists it, and the status line counts it, within a few seconds, and answers from it.
+    Last in this module: once, the UI's own next re-index after another process had written
+    the embedded index failed in Chroma ("Error in compaction"), which is the store's to fix."""
+    folder = app.log_path.parent
+    (folder / "sources" / "ferry.txt").write_text(FERRY, encoding="utf-8")
+    env = app_environment(folder, int(app.url.rstrip("/").rsplit(":", 1)[1]))
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("docqa")), "index"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    _open_documents(page)
+    expect(_row(page, "ferry.txt")).to_contain_text("indexed", timeout=WAIT_MS)
+    expect(page.locator("#status")).to_contain_text("Ready: 4 documents")
+    _answered(page, FERRY_QUESTION)
+    expect(page.locator("#source .source-name")).to_have_text("ferry.txt")

@@ -88,9 +88,17 @@ HEAD_JS = r"""
   // Gradio may update the view in place, so a new view is told by what it shows, not by node.
   const shown = (view) => `${view.dataset.doc}|${view.dataset.turn}|${view.dataset.focus}`;
   let seen = null;
-  new MutationObserver(() => {
+  // Once the documents table changes, the view may show text no longer indexed (a removed
+  // document): a click on [n] then asks the server again instead of using the view.
+  const inTable = (node) => {
+    const element = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
+    return Boolean(element && element.closest('#document-list'));
+  };
+  new MutationObserver((mutations) => {
+    if (mutations.some((mutation) => inTable(mutation.target))) window.__docqaStale = true;
     const view = document.querySelector('#source .source-view');
     if (!view || shown(view) === seen) return;
+    window.__docqaStale = false;
     const turn = seen && seen.split('|')[1];
     seen = shown(view);
     const n = Number(view.dataset.focus);
@@ -103,6 +111,7 @@ HEAD_JS = r"""
       requestAnimationFrame(keepAnswerInSight);
     }
   }).observe(document.documentElement, {childList: true, subtree: true, attributes: true,
+                                         characterData: true,
                                          attributeFilter: ['data-turn', 'data-focus', 'data-doc']});
   // The page opens at its top, the chat in sight: the question box takes the focus only on
   // a wide screen, and without scrolling (autofocus would scroll a phone to the box).
@@ -145,7 +154,8 @@ HEAD_JS = r"""
 """
 
 # Run by the hidden #cite-request element: a click on [n] or its quote shows span n of that
-# answer, at once when the view already shows that answer, else by sending "turn:n:time" to
+# answer, at once when the view already shows that answer (and the documents have not changed
+# since), else by sending "turn:n:time" to
 # the server as this element's value (the chat's sanitiser keeps classes, not data
 # attributes, so a quote is marked "cite turn-3 n-2").
 CITE_CLICK_JS = r"""
@@ -156,7 +166,8 @@ document.addEventListener('click', (event) => {
   event.preventDefault();
   const [turn, n] = [found[1], found[2]];
   const view = document.querySelector('#source .source-view');
-  if (view && view.dataset.turn === turn && window.docqaCite.focusSpan(view, n)) {
+  const fresh = view && !window.__docqaStale && view.dataset.turn === turn;
+  if (fresh && window.docqaCite.focusSpan(view, n)) {
     window.docqaCite.bringIntoSight(view);
     return;
   }
