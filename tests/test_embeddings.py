@@ -72,11 +72,17 @@ def test_answering_imports_neither_torch_nor_sentence_transformers(isolated_inde
     folder = export_folder(isolated_index, model_identity(settings))
     # The export is whole and alone: no temporary file left beside it.
     assert [path.name for path in folder.iterdir()] == [EXPORT_NAME]
+    # The three ways in: the API, `docqa ask`, and the UI's state (warm-up, then an answer).
     script = (
         "import sys, rag, rag.cli\n"
+        "from webui.state import AppState, FeedbackLog\n"
         f"answer = rag.answer({QUESTION!r})\n"
         "assert not answer.abstained and answer.citations, answer\n"
         f"assert rag.cli.main(['ask', {QUESTION!r}]) == 0\n"
+        "settings = rag.Settings.from_env()\n"
+        "ui = AppState(settings, {}, FeedbackLog(settings.feedback_path))\n"
+        "ui.warm_up()\n"
+        f"assert ui.answer({QUESTION!r}, []).citations\n"
         "print('loaded:', sorted({'torch', 'sentence_transformers'} & set(sys.modules)))\n"
     )
     run = subprocess.run(
