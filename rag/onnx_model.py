@@ -7,6 +7,7 @@ the model's identity; `docqa index` writes it, and answering processes only read
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -14,6 +15,7 @@ import logging
 import os
 import tempfile
 import threading
+import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -110,15 +112,19 @@ def max_tokens(folder: Path) -> int:
 
 
 def _export_file(model_folder: str, folder: Path) -> Path:
-    """The export's file in `folder`, put there when missing: copied from one this process
-    has seen (a process that indexes into several folders exports once), else exported.
-    Where the folder cannot take it (read-only, full), a copy in the system's temporary
-    folder serves instead."""
+    """The export's file in `folder`, put there when missing: linked to (or copied from) one
+    this process has seen (a process that indexes into several folders exports once), else
+    exported. Where the folder cannot take it (read-only, full), a copy in the system's
+    temporary folder serves instead."""
     path = folder / EXPORT_NAME
     if path.is_file():
         return path
     spare = Path(tempfile.gettempdir()) / "docqa-onnx" / folder.name / EXPORT_NAME
     known = [file for file in (_FILES.get(folder.name), spare) if file and file.is_file()]
+    if known:
+        with contextlib.suppress(OSError):  # another file system, or no room: copied below
+            _link(known[0], path)
+            return path
     data = known[0].read_bytes() if known else export(model_folder)
     for place in (path, spare):
         try:
@@ -167,6 +173,18 @@ def export(model_folder: str) -> bytes:
             dynamo=False,
         )
     return graph.getvalue()
+
+
+def _link(source: Path, path: Path) -> None:
+    """`path` made a second name of `source`, whole or not at all (an export is never changed
+    in place, so both names may share one file: an index takes no room for it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{uuid.uuid4().hex}.tmp")
+    try:
+        os.link(source, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _write(path: Path, data: bytes) -> None:

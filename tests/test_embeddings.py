@@ -61,6 +61,18 @@ def test_part_vectors_are_unit_and_follow_their_words(embeddings: SentenceEmbedd
     assert parts[1] @ repairs > parts[0] @ repairs
 
 
+def test_another_index_shares_the_export_without_a_copy(
+    embeddings: SentenceEmbeddings, tmp_path: Path
+) -> None:
+    embeddings.encode(["warm up"])
+    made = embeddings.export_folder / EXPORT_NAME
+    other = tmp_path / "onnx" / embeddings.export_folder.name
+    again = SentenceEmbeddings(embeddings.model_path, embeddings.batch_size, other)
+    assert np.allclose(again.encode(["The ferry left."]), embeddings.encode(["The ferry left."]))
+    assert (other / EXPORT_NAME).stat().st_ino == made.stat().st_ino
+    assert [path.name for path in other.iterdir()] == [EXPORT_NAME]
+
+
 def test_no_texts_give_empty_results(embeddings: SentenceEmbeddings) -> None:
     vectors, parts = embeddings.encode_with_parts([], [])
     assert vectors.shape[0] == 0 and parts == []
