@@ -598,11 +598,18 @@ def test_a_re_index_can_be_cancelled_and_a_waiting_file_removed(
 def test_an_upload_with_a_taken_name_is_stored_beside_it_and_not_left_to_download(
     page: Page, app: RunningApp, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """Uploading a file named like an uploaded one stores it under a numbered name, says so,
-    and Gradio's temporary copy of it is gone: its file route no longer serves it."""
+    """Uploading a file named like an earlier upload stores it under a numbered name, says
+    so, and Gradio's temporary copy of it is gone: its file route no longer serves it."""
     folder = tmp_path_factory.mktemp("same-name")
-    upload = folder / "HARBOUR REPORT.TXT"  # the name of the earlier upload, as the eye reads it
-    upload.write_text("The island ferry left the harbour at noon.", encoding="utf-8")
+    first = folder / "ferry log.txt"
+    first.write_text("The island ferry left the harbour at noon.", encoding="utf-8")
+    (folder / "again").mkdir()
+    upload = folder / "again" / "FERRY LOG.TXT"  # the same name, as the eye reads it
+    upload.write_text("The island ferry came back at six.", encoding="utf-8")
+    _open_documents(page)
+    page.locator("#upload input[type='file']").set_input_files([str(first)])
+    expect(page.locator("#collection-note")).to_contain_text("Added uploads/ferry log.txt;")
+    _wait_indexed(page)
     copies: list[str] = []
 
     def collect(response) -> None:
@@ -610,9 +617,8 @@ def test_an_upload_with_a_taken_name_is_stored_beside_it_and_not_left_to_downloa
             copies.extend(response.json())
 
     page.on("response", collect)
-    _open_documents(page)
     page.locator("#upload input[type='file']").set_input_files([str(upload)])
-    stored = "uploads/HARBOUR REPORT (2).txt"
+    stored = "uploads/FERRY LOG (2).txt"
     expect(page.locator("#collection-note")).to_contain_text(
         f"{upload.name} as {stored} (that name was taken)"
     )
@@ -629,6 +635,7 @@ def test_an_upload_with_a_taken_name_is_stored_beside_it_and_not_left_to_downloa
     expect(page.locator("#collection-note")).to_contain_text(f"Removed {stored}")
     _wait_indexed(page)
     expect(listed).not_to_contain_text(stored)
+    expect(listed).to_contain_text("uploads/ferry log.txt")
 
 
 FERRY = "Ferry notice\n\nThe island ferry left the harbour at noon on Friday, the port said.\n"
@@ -643,6 +650,7 @@ def test_a_re_index_by_another_process_is_shown_without_a_reload(
     Last in this module: once, the UI's own next re-index after another process had written
     the embedded index failed in Chroma ("Error in compaction"), which is the store's to fix."""
     folder = app.log_path.parent
+    count = int(re.search(r"Ready: (\d+) document", page.locator("#status").inner_text()).group(1))
     (folder / "sources" / "ferry.txt").write_text(FERRY, encoding="utf-8")
     env = app_environment(folder, int(app.url.rstrip("/").rsplit(":", 1)[1]))
     done = subprocess.run(
@@ -655,6 +663,6 @@ def test_a_re_index_by_another_process_is_shown_without_a_reload(
     assert done.returncode == 0, done.stderr
     _open_documents(page)
     expect(_row(page, "ferry.txt")).to_contain_text("indexed", timeout=WAIT_MS)
-    expect(page.locator("#status")).to_contain_text("Ready: 4 documents")
+    expect(page.locator("#status")).to_contain_text(f"Ready: {count + 1} documents")
     _answered(page, FERRY_QUESTION)
     expect(page.locator("#source .source-name")).to_have_text("ferry.txt")
