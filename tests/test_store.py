@@ -649,4 +649,5 @@ def test_the_index_stays_its_size_across_re_indexes(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh"
     _engine(sources, fresh).index()
     assert _segment_folders(index_dir) == _segment_folders(fresh)
-    assert _folder_size(index_dir) <= 1.2 * _folder_size(fresh)
+    # The Chroma folder only: the model's export beside it is the same size in both.
+    assert _folder_size(index_dir / "chroma") <= 1.2 * _folder_size(fresh / "chroma")
