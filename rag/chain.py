@@ -29,7 +29,7 @@ from rag.question import (
     standalone,
 )
 from rag.ranker import ReaderModel, load_model
-from rag.reader import Reading, read
+from rag.reader import SURE_CONFIDENCE, Reading, read
 from rag.retrieval import Corpus, Query, Retrieval, Retriever
 from rag.settings import Settings
 from rag.store import IndexReport, Store
@@ -271,8 +271,10 @@ class DocQA:
         short = cite(shorts[:1], documents)
         chunks = {chunk.id: chunk for part in parts for chunk in part.retrieval.chunks}
         query = parts[0].retrieval.query
+        confidence = max(part.reading.confidence for part in parts)
+        hedged = bool(citations) and confidence < SURE_CONFIDENCE
         return Answer(
-            text=render(citations, short[0] if short else None)
+            text=render(citations, short[0] if short else None, hedged)
             if citations
             else self._refusal(query.asked),
             citations=citations,
@@ -280,7 +282,8 @@ class DocQA:
             short=short[0] if short and citations else None,
             question=query.standalone,
             retrieved=list(chunks.values()),
-            confidence=max(part.reading.confidence for part in parts),
+            confidence=confidence,
+            hedged=hedged,
         )
 
     def _refusal(self, question: str) -> str:

@@ -73,7 +73,8 @@ class Answer:
     verified like every citation and lying inside the first cited span, or None;
     `retrieved` holds the chunks retrieval handed to the reader, best first, so tools can
     measure retrieval; `question` is the standalone question that was searched for;
-    `confidence` is the reader's probability that the source answers the question.
+    `confidence` is the reader's probability that the source answers the question;
+    `hedged` is True for an answer given with middling confidence (its text says so).
     """
 
     text: str
@@ -83,3 +84,4 @@ class Answer:
     question: str = ""
     retrieved: list[Chunk] = field(default_factory=list)
     confidence: float = 0.0
+    hedged: bool = False
