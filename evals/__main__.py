@@ -1,10 +1,11 @@
 """`python -m evals` (or `docqa eval`): ask every eval question through `rag.answer()`, score it.
 
-Prints a table per question and the aggregate metrics (overall and per category), and
-writes a JSON report and a PNG chart to evals/results/. With `--squad FILE` it runs a SQuAD
-2.0 file instead, against two one-sentence baselines (see evals/squad.py). Exit status: 0
-done, 1 below the gate (with --gate), 2 bad input (question file, options, settings), 130
-interrupted.
+Prints a table per question, the aggregate metrics (overall and per category) and whether
+the answers hold up (evals.reliability), and writes a JSON report and a PNG chart to
+evals/results/. With `--squad FILE` it runs SQuAD 2.0 files instead, against two
+one-sentence baselines (see evals/squad.py); with `--domains`, every domain at once, one row
+each and the worst (see evals/domains.py). Exit status: 0 done, 1 below the gate (with
+--gate), 2 bad input (question file, options, settings), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evals import gate, report, runner, setup, squad, tables
+from evals import domains, gate, reliability, report, runner, setup, squad, tables
 from evals.dataset import SPLITS, DatasetError, load_questions
-from evals.scoring import Row, aggregates
+from evals.scoring import Row, aggregates, outcome
 from rag import DocQAError
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.toml"
@@ -44,10 +45,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     _check_mode(args)
+    if args.domains:
+        return _evaluate_domains(args)
     if args.squad is not None:
         return _evaluate_squad(args)
     question_set = load_questions(args.questions)
-    chosen = question_set.select(args.category or (), args.id or (), args.split)
+    chosen = question_set.select(args.category or (), args.id or (), args.split or "all")
     old = report.load_json(args.compare) if args.compare else None
     thresholds = gate.load_thresholds(args.thresholds) if args.gate else None
     started = report.now()
@@ -58,7 +61,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(
                 f"docqa eval: {len(chosen)} questions from {report.shown(question_set.path)} about "
-                f"{corpus.doc_id} (source {report.shown(corpus.source_dir)}, index "
+                f"{', '.join(corpus.doc_ids)} (source {report.shown(corpus.source_dir)}, index "
                 f"{report.shown(settings.index_dir)}, top_k={settings.top_k}, "
                 f"chunk_sentences={settings.chunk_sentences}, "
                 f"chunk_overlap={settings.chunk_overlap})",
@@ -68,13 +71,18 @@ def _evaluate(args: argparse.Namespace) -> int:
         from rag.chain import DocQA
 
         docqa = DocQA(settings)
-        rows = runner.run(docqa, chosen, corpus.source_dir, corpus.doc_id, progress)
+        rows = runner.run(docqa, chosen, corpus.source_dir, progress)
+        others = runner.baselines(docqa, chosen)
     seconds = time.perf_counter() - clock
     results = aggregates(rows, question_set.categories)
+    outcomes = [outcome(row) for row in rows]
+    # what the run is about, in reports: its document, or the folder of a file asking several
+    about = corpus.doc_ids[0] if len(corpus.doc_ids) == 1 else question_set.path.parent.name
     run_info: dict[str, Any] = {
         "questions_file": report.shown(question_set.path),
         "questions_version": question_set.version,
-        "document": corpus.doc_id,
+        "document": about,
+        "documents": list(corpus.doc_ids),
         "source_dir": str(corpus.source_dir),
         "k": settings.top_k,
         "filters": {"category": args.category, "id": args.id, "split": args.split},
@@ -89,13 +97,17 @@ def _evaluate(args: argparse.Namespace) -> int:
         started=started,
         seconds=seconds,
     )
-    stem = report.stem(started, corpus.doc_id)
+    saved["reliability"] = reliability.by_split(outcomes, others, SPLITS)
+    saved["reliability_curves"] = reliability.curves_by_split(outcomes, SPLITS)
+    stem = report.stem(started, about)
     json_path = report.write_json(saved, args.results_dir / f"{stem}.json")
     if args.quiet:
         print(json_path)
     else:
         chart = report.write_chart(results, args.results_dir / f"{stem}.png", settings.top_k, curve)
         _print_results(rows, results, settings.top_k, seconds)
+        print(tables.reliability_table(saved["reliability"], "split"))
+        print(f"{tables.RELIABILITY_NOTE}\n")
         print(f"report: {report.shown(json_path)}\nchart:  {report.shown(chart)}")
     if old is not None:
         _print_comparison(old, saved, args.compare)
@@ -110,37 +122,91 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _check_mode(args: argparse.Namespace) -> None:
-    """Options of one mode given in the other are an error, not silently ignored."""
-    if args.squad is not None:
-        wrong = [
-            option
-            for option, given in (
-                ("--questions", args.questions != QUESTIONS),
-                ("--category", args.category),
-                ("--id", args.id),
-                ("--split", args.split != "all"),
-                ("--compare", args.compare),
-                ("--gate", args.gate),
-            )
-            if given
-        ]
-        if wrong:
-            raise DatasetError(f"{', '.join(wrong)} cannot be used with --squad")
+    """Options of one mode given in another are an error, not silently ignored."""
+    if args.domains:
+        _refuse(
+            "--domains",
+            ("--questions", args.questions != QUESTIONS),
+            ("--category", args.category),
+            ("--id", args.id),
+            ("--articles", args.articles),
+            ("--index-dir", args.index_dir),
+            ("--compare", args.compare),
+            ("--gate", args.gate),
+        )
+    elif args.squad is not None:
+        _refuse(
+            "--squad",
+            ("--questions", args.questions != QUESTIONS),
+            ("--category", args.category),
+            ("--id", args.id),
+            ("--split", args.split is not None),
+            ("--compare", args.compare),
+            ("--gate", args.gate),
+        )
     elif args.squad_split or args.articles or args.limit is not None:
-        raise DatasetError("--squad-split, --articles and --limit need --squad FILE")
+        raise DatasetError("--squad-split, --articles and --limit need --squad FILE (or --domains)")
+
+
+def _refuse(mode: str, *options: tuple[str, object]) -> None:
+    if wrong := [option for option, given in options if given]:
+        raise DatasetError(f"{', '.join(wrong)} cannot be used with {mode}")
+
+
+def _squad_splits(args: argparse.Namespace) -> list[str]:
+    """The --squad-split names, repeated or comma-separated."""
+    names = (name.strip() for value in args.squad_split or () for name in value.split(","))
+    return [name for name in names if name]
+
+
+def _evaluate_domains(args: argparse.Namespace) -> int:
+    split = args.split or "tune"
+    files = args.squad or list(domains.SQUAD_FILES)
+    if not files:
+        raise DatasetError("no SQuAD file in data/ (squad2-*.json): give one with --squad FILE")
+    squad_split = ",".join(_squad_splits(args)) or domains.SQUAD_SPLIT
+    if "," in squad_split:
+        raise DatasetError("--domains takes one --squad-split, the SQuAD articles of one split")
+    tuning = {
+        "top_k": args.top_k,
+        "chunk_sentences": args.chunk_sentences,
+        "chunk_overlap": args.chunk_overlap,
+    }
+    clock = time.perf_counter()
+    say = None if args.quiet else domains.say_on_stderr
+    done = domains.run(split, files, squad_split, args.limit, tuning, say)
+    seconds = time.perf_counter() - clock
+    run_info = {
+        "split": split,
+        "squad_files": [report.shown(path) for path in files],
+        "squad_split": squad_split,
+        "squad_limit": args.limit,
+        "tuning": tuning,
+        "seconds": round(seconds, 3),
+    }
+    json_path = domains.write(done, run_info, args.results_dir)
+    if args.quiet:
+        print(json_path)
+        return 0
+    print()
+    print(tables.reliability_table(domains.summaries(done), "domain"))
+    print(tables.RELIABILITY_NOTE)
+    print()
+    for domain in done:
+        print(f"{domain.name}: {domain.source} ({domain.seconds:.1f} s)")
+    print(f"the run took {seconds:.1f} s\nreport: {report.shown(json_path)}")
+    return 0
 
 
 def _evaluate_squad(args: argparse.Namespace) -> int:
-    splits = [name.strip() for value in args.squad_split or () for name in value.split(",")]
-    benchmark = squad.build(
-        args.squad, [name for name in splits if name], args.articles or (), args.limit
-    )
+    benchmark = squad.build(args.squad, _squad_splits(args), args.articles or (), args.limit)
     items = benchmark.items
     if not args.quiet:
         print(
             f"docqa eval --squad: {len(items)} questions "
             f"({sum(not item.answerable for item in items)} unanswerable) on "
-            f"{len(benchmark.articles)} articles of {report.shown(args.squad)} "
+            f"{len(benchmark.articles)} articles of "
+            f"{', '.join(report.shown(path) for path in args.squad)} "
             f"(splits: {', '.join(benchmark.splits)}); docqa and the bm25 and cosine "
             "one-sentence baselines",
             flush=True,
@@ -163,6 +229,10 @@ def _evaluate_squad(args: argparse.Namespace) -> int:
     answering = sum(row.latency for row in done.rows if row.system == "docqa")
     print()
     print(tables.squad_tables(done.aggregates))
+    print()
+    print("whether docqa's answers hold up:")
+    print(tables.reliability_table(done.reliability, "split"))
+    print(tables.RELIABILITY_NOTE)
     print()
     print(
         f"top_k={done.settings.top_k}; the run took {done.seconds:.1f} s (indexing "
@@ -257,14 +327,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     pick.add_argument("--category", action="append", help="only this category (repeatable)")
     pick.add_argument("--id", action="append", help="only this question id (repeatable)")
-    pick.add_argument("--split", choices=("tune", "heldout", "all"), default="all")
+    pick.add_argument(
+        "--split",
+        choices=("tune", "heldout", "all"),
+        help="only this half of the questions (default all; with --domains, tune)",
+    )
     bench = parser.add_argument_group("public benchmark (instead of the question file)")
     bench.add_argument(
         "--squad",
         type=Path,
+        action="append",
         metavar="FILE",
-        help="run a SQuAD 2.0 JSON file (e.g. data/squad2-train-10-articles.json): docqa "
-        "against BM25 and cosine one-sentence baselines",
+        help="run a SQuAD 2.0 JSON file (e.g. data/squad2-train-10-articles.json; repeatable: "
+        "one benchmark of them all): docqa against BM25 and cosine one-sentence baselines",
     )
     bench.add_argument(
         "--squad-split",
@@ -277,7 +352,19 @@ def _parser() -> argparse.ArgumentParser:
         "--articles", action="append", metavar="TITLE", help="only this article (repeatable)"
     )
     bench.add_argument(
-        "--limit", type=_positive, metavar="N", help="at most N questions per article"
+        "--limit",
+        "--squad-limit",
+        type=_positive,
+        metavar="N",
+        help="at most N questions per article, spread evenly over it",
+    )
+    every = parser.add_argument_group("every domain at once")
+    every.add_argument(
+        "--domains",
+        action="store_true",
+        help="one row per domain and the worst: the SQuAD validation articles (of --squad "
+        "FILEs, default data/squad2-*.json; --squad-split, --squad-limit) and the --split "
+        "half (default tune) of the article, second and calibration question sets",
     )
     tune = parser.add_argument_group("retrieval settings (over the DOCQA_* ones, for this run)")
     tune.add_argument("--top-k", type=_count, help="chunks handed to the reader")

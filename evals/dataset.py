@@ -1,9 +1,12 @@
 """The question file: loading, validating and locating its evidence in the document.
 
-A question file is TOML: `version`, `document` (the file name of the one document the
-questions are about; `evals.setup` says where it is looked up) and `[[question]]` tables
-with `id`, `category`, `split` ("tune" or "heldout"), `question`, `history` (earlier
-questions, oldest first), `answers` and `evidence` (exact quotes of the document).
+A question file is TOML: `version`, `document` (the file name of the document the
+questions are about; `evals.setup` says where it is looked up), optionally `source` (the
+folder, relative to the file, the questions are asked of) and `[[question]]` tables with
+`id`, `category`, `split` ("tune" or "heldout"), `question`, `history` (earlier questions,
+oldest first), `answers` and `evidence` (exact quotes of the document). A question may name
+its own `document` (data/calibration/questions.toml does, for four documents); the
+top-level one is then needed only by questions that do not.
 
 How `answers` is read:
 - `answers == []` (and `evidence == []`): the question is unanswerable; abstaining is right.
@@ -16,7 +19,7 @@ Every evidence quote is needed: retrieval and citation recall look for all of th
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from rag import DocQAError
 SPLITS = ("tune", "heldout")
 ALL_PARTS_CATEGORY = "multi_sentence"  # the one category whose answers are all required
 _KEYS = frozenset({"id", "category", "split", "question", "history", "answers", "evidence"})
+_OPTIONAL_KEYS = frozenset({"document"})
 
 
 class DatasetError(DocQAError):
@@ -42,6 +46,7 @@ class Question:
     history: tuple[str, ...]
     answers: tuple[str, ...]
     evidence: tuple[str, ...]
+    document: str = ""  # the file name of the document it asks about
 
     @property
     def answerable(self) -> bool:
@@ -56,12 +61,18 @@ class Question:
 
 @dataclass(frozen=True)
 class QuestionSet:
-    """A loaded question file: its questions in file order and the document they ask about."""
+    """A loaded question file: its questions in file order, the documents they ask about and
+    the folder they are asked of (None: looked up, see evals.setup)."""
 
     path: Path
     version: int
-    document: str
     questions: tuple[Question, ...]
+    source: Path | None = None
+
+    @property
+    def documents(self) -> tuple[str, ...]:
+        """The documents asked about, in order of first appearance."""
+        return tuple(dict.fromkeys(question.document for question in self.questions))
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -100,24 +111,33 @@ def load_questions(path: Path) -> QuestionSet:
         raise DatasetError(f"no question file at {path}: check the --questions path") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise DatasetError(f"cannot read the question file {path}: {error}") from None
-    version, document = data.get("version"), data.get("document")
+    version, document, source = data.get("version"), data.get("document"), data.get("source")
     if not isinstance(version, int):
         raise DatasetError(f"{path}: `version` must be a whole number, not {version!r}")
-    if not isinstance(document, str) or not document.strip():
+    if document is not None and not _text(document):
         raise DatasetError(f"{path}: `document` must name the file the questions are about")
+    if source is not None and not _text(source):
+        raise DatasetError(f"{path}: `source` must name a folder next to the question file")
     entries = data.get("question")
     if not isinstance(entries, list) or not entries:
         raise DatasetError(f"{path}: holds no [[question]] tables")
-    questions = tuple(_question(path, number, entry) for number, entry in enumerate(entries, 1))
+    questions = tuple(
+        _question(path, number, entry, document) for number, entry in enumerate(entries, 1)
+    )
     seen: set[str] = set()
     for question in questions:
         if question.id in seen:
             raise DatasetError(f"{path}: the id {question.id!r} is used twice; ids must be unique")
         seen.add(question.id)
-    return QuestionSet(path, version, document, questions)
+    folder = None if source is None else path.parent / source
+    return QuestionSet(path, version, questions, folder)
 
 
-def _question(path: Path, number: int, entry: object) -> Question:
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _question(path: Path, number: int, entry: object, document: str | None) -> Question:
     where = f"{path}: question #{number}"
     if not isinstance(entry, dict):
         raise DatasetError(f"{where} is not a table")
@@ -125,7 +145,7 @@ def _question(path: Path, number: int, entry: object) -> Question:
         where = f"{path}: question {entry['id']!r}"
     if missing := _KEYS - entry.keys():
         raise DatasetError(f"{where} lacks {', '.join(sorted(missing))}")
-    if extra := entry.keys() - _KEYS:
+    if extra := entry.keys() - _KEYS - _OPTIONAL_KEYS:
         raise DatasetError(f"{where} has unknown keys {', '.join(sorted(extra))} (a typo?)")
     for key in ("id", "category", "split", "question"):
         if not isinstance(entry[key], str) or not entry[key].strip():
@@ -134,6 +154,11 @@ def _question(path: Path, number: int, entry: object) -> Question:
         value = entry[key]
         if not isinstance(value, list) or not all(isinstance(s, str) and s for s in value):
             raise DatasetError(f"{where}: `{key}` must be a list of non-empty strings")
+    document = entry.get("document", document)
+    if not _text(document):
+        raise DatasetError(
+            f"{where}: names no `document`; give it one, or the file a top-level `document`"
+        )
     if entry["split"] not in SPLITS:
         raise DatasetError(f"{where}: split {entry['split']!r} is not one of {', '.join(SPLITS)}")
     if entry["category"] in (*SPLITS, "overall"):
@@ -152,6 +177,7 @@ def _question(path: Path, number: int, entry: object) -> Question:
         history=tuple(entry["history"]),
         answers=tuple(entry["answers"]),
         evidence=tuple(entry["evidence"]),
+        document=document,
     )
 
 
@@ -182,14 +208,16 @@ def evidence_spans(question: Question, text: str) -> tuple[tuple[int, int], ...]
     return tuple(spans)
 
 
-def problems(question_set: QuestionSet, text: str) -> list[str]:
-    """What is wrong between the questions and the document's `text` (empty when all is well).
+def problems(question_set: QuestionSet, texts: Mapping[str, str]) -> list[str]:
+    """What is wrong between the questions and their documents' `texts` (file name -> text);
+    empty when all is well.
 
-    Every evidence quote must be in the text, and every gold answer in one of its
-    question's evidence quotes (case-insensitive).
+    Every evidence quote must be in its question's document, and every gold answer in one of
+    its question's evidence quotes (case-insensitive).
     """
     found = []
     for question in question_set.questions:
+        text = texts[question.document]
         found.extend(
             f"{question.id}: evidence not in the document: {quote[:60]!r}"
             for quote in question.evidence

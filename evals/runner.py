@@ -1,4 +1,5 @@
-"""Asking the questions: each one through the run's DocQA, timed, then scored."""
+"""Asking the questions: each one through the run's DocQA, timed, then scored; and the
+one-sentence baselines on the same questions."""
 
 from __future__ import annotations
 
@@ -7,37 +8,73 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 
-from evals.dataset import Question, evidence_spans, read_text
-from evals.metrics import CurvePoint, refusal_curve
+from evals.baselines import BM25Baseline, CosineBaseline, Sentences
+from evals.dataset import DatasetError, Question, evidence_spans, read_text
+from evals.metrics import CurvePoint, contains_answer, refusal_curve
+from evals.reliability import Outcome
 from evals.scoring import Row, score
+from rag import Answer
 from rag.chain import DocQA
 
 WARM_UP_QUESTION = "What is this document about?"  # loads the model and index; not timed
+Exchange = tuple[str, Answer]  # an earlier question and docqa's answer to it
 
 
 def run(
     docqa: DocQA,
     questions: Sequence[Question],
     source_dir: Path,
-    doc_id: str,
     progress: Callable[[int, int, Row], None] | None = None,
 ) -> list[Row]:
     """Answer and score every question in order through `docqa.answer`, the same path as the
-    public `rag.answer()`; `progress(done, total, row)` after each one."""
+    public `rag.answer()`; `progress(done, total, row)` after each one. A follow-up's earlier
+    questions are asked first, each with the turns before it, so it is asked with the
+    earlier questions and their answers, as in a conversation."""
     k = docqa.settings.top_k
-    text = read_text(source_dir / doc_id)
-    spans = {q.id: [(doc_id, *span) for span in evidence_spans(q, text)] for q in questions}
     document_text = _reader(source_dir)
+    spans = {q.id: _evidence(q, document_text) for q in questions}
     docqa.answer(WARM_UP_QUESTION)
     rows = []
     for question in questions:
+        turns = conversation(docqa, question.history)
         started = time.perf_counter()
-        result = docqa.answer(question.question, list(question.history))
+        result = docqa.answer(question.question, turns)
         latency = time.perf_counter() - started
         rows.append(score(question, result, spans[question.id], document_text, k, latency))
         if progress is not None:
             progress(len(rows), len(questions), rows[-1])
     return rows
+
+
+def conversation(docqa: DocQA, earlier: Sequence[str]) -> list[Exchange]:
+    """The earlier questions, oldest first, each asked with the exchanges before it, paired
+    with their answers: the history a follow-up is asked with."""
+    turns: list[Exchange] = []
+    for question in earlier:
+        turns.append((question, docqa.answer(question, list(turns))))
+    return turns
+
+
+def baselines(docqa: DocQA, questions: Sequence[Question]) -> dict[str, list[Outcome]]:
+    """Each one-sentence baseline's outcome on every question, from the sentences of the
+    documents `docqa` indexed; a follow-up is searched with its earlier questions before it."""
+    documents = {doc_id: docqa.source_text(doc_id) for doc_id in docqa.corpus.documents}
+    sentences = Sentences.of(documents)
+    systems = (BM25Baseline(sentences), CosineBaseline(sentences, docqa.embeddings))
+    return {
+        system.name: [
+            _baseline_outcome(q, system.answer(" ".join([*q.history, q.question])))
+            for q in questions
+        ]
+        for system in systems
+    }
+
+
+def _baseline_outcome(question: Question, answer: Answer) -> Outcome:
+    right = question.answerable and contains_answer(
+        answer.text, question.answers, question.all_answers_needed
+    )
+    return Outcome(question.answerable, False, right, answer.confidence, split=question.split)
 
 
 def curve(rows: Sequence[Row]) -> list[CurvePoint] | None:
@@ -46,6 +83,17 @@ def curve(rows: Sequence[Row]) -> list[CurvePoint] | None:
     if not rows or len(pairs) < len(rows):
         return None
     return refusal_curve(pairs)
+
+
+def _evidence(
+    question: Question, document_text: Callable[[str], str | None]
+) -> list[tuple[str, int, int]]:
+    """The question's evidence spans in its own document."""
+    doc_id = Path(question.document).as_posix()
+    text = document_text(doc_id)
+    if text is None:
+        raise DatasetError(f"question {question.id!r}: cannot read its document {doc_id}")
+    return [(doc_id, *span) for span in evidence_spans(question, text)]
 
 
 def _reader(source_dir: Path) -> Callable[[str], str | None]:

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 from evals import metrics
 from evals.dataset import SPLITS, Question
+from evals.reliability import Outcome, short_label
 from rag import Answer, Citation
+from rag.question import question_kind
 
 METRICS = (
     "questions",
@@ -65,6 +67,9 @@ class Row:
     citations_on_evidence: int
     evidence_cited: bool | None  # every gold quote overlapped by a citation (answered only)
     passed: bool
+    kind: str  # the kind of answer the searched question asks for (rag.question.question_kind)
+    short: str | None  # Answer.short's quote, when one is shown
+    short_label: str | None  # its entity label (evals.reliability.short_label)
 
     @property
     def first_quote(self) -> str:
@@ -97,6 +102,7 @@ def score(
         said, question.answers, question.all_answers_needed
     )
     on_evidence = sum(any(metrics.spans_overlap(c, e) for e in evidence) for c in cited)
+    shown = None if answer.abstained else answer.short
     evidence_cited = None
     if answerable and not answer.abstained:
         evidence_cited = all(any(metrics.spans_overlap(c, e) for c in cited) for e in evidence)
@@ -127,6 +133,22 @@ def score(
         citations_on_evidence=on_evidence if answerable else 0,
         evidence_cited=evidence_cited,
         passed=(not answer.abstained and contained) if answerable else answer.abstained,
+        kind=question_kind(answer.question or question.question),
+        short=shown.quote if shown is not None else None,
+        short_label=short_label(shown, None if shown is None else document_text(shown.doc_id)),
+    )
+
+
+def outcome(row: Row) -> Outcome:
+    """The row as evals.reliability reads it: answered right when it holds a gold answer."""
+    return Outcome(
+        answerable=row.answerable,
+        abstained=row.abstained,
+        right=bool(row.contained) and not row.abstained,
+        confidence=row.confidence or 0.0,
+        kind=row.kind,
+        short_label=row.short_label,
+        split=row.split,
     )
 
 

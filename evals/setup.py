@@ -1,9 +1,10 @@
-"""Where a run reads its document and keeps its index: the Settings of the DocQA it holds.
+"""Where a run reads its documents and keeps its index: the Settings of the DocQA it holds.
 
-The question file's `document` is looked up in the current source folder (DOCQA_SOURCE_DIR,
-default seeds/) first; when it is not there, next to the question file, then in seeds/.
-When the run moves to another source folder it also gets a temporary index folder (unless
-one is given), so the main index is never rebuilt for another corpus.
+A question file with a `source` folder is asked of that folder. Otherwise its documents are
+looked up in the current source folder (DOCQA_SOURCE_DIR, default seeds/) first; when they
+are not all there, next to the question file, then in seeds/. When the run moves to another
+source folder it also gets a temporary index folder (unless one is given), so the main
+index is never rebuilt for another corpus.
 """
 
 from __future__ import annotations
@@ -22,26 +23,30 @@ DEFAULT_SOURCE_DIR = Settings().source_dir  # seeds/, where the project's articl
 
 @dataclass(frozen=True)
 class Corpus:
-    """The source folder a run answers from and the document's path and id inside it."""
+    """The source folder a run answers from and the ids of the questions' documents in it."""
 
     source_dir: Path
-    document: Path
-    doc_id: str  # the id rag gives the document: its path relative to source_dir
+    doc_ids: tuple[str, ...]  # the ids rag gives the documents: paths relative to source_dir
     moved: bool  # True when source_dir is not the one the settings named
 
 
 def locate(question_set: QuestionSet, current_source_dir: Path) -> Corpus:
-    """Find the question file's document; raises DatasetError when it is nowhere."""
-    name = question_set.document
-    folders = [current_source_dir, question_set.path.resolve().parent, DEFAULT_SOURCE_DIR]
+    """Find the question file's documents; raises DatasetError when no folder holds them all."""
+    names = question_set.documents
+    if question_set.source is not None:
+        folders = [question_set.source]
+    else:
+        folders = [current_source_dir, question_set.path.resolve().parent, DEFAULT_SOURCE_DIR]
     for folder in folders:
-        if (folder / name).is_file():
+        if all((folder / name).is_file() for name in names):
             moved = folder.resolve() != current_source_dir.resolve()
-            return Corpus(folder, folder / name, Path(name).as_posix(), moved)
+            return Corpus(folder, tuple(Path(name).as_posix() for name in names), moved)
     looked = ", ".join(str(folder) for folder in dict.fromkeys(folders))
+    shown = ", ".join(repr(name) for name in names)
     raise DatasetError(
-        f"the document {name!r} of {question_set.path} is in none of {looked}: put it next "
-        "to the question file or point DOCQA_SOURCE_DIR at its folder"
+        f"the documents {shown} of {question_set.path} are not all in any of {looked}: put "
+        "them next to the question file (or in its `source` folder) or point "
+        "DOCQA_SOURCE_DIR at their folder"
     )
 
 

@@ -1,12 +1,15 @@
-"""The public benchmark: `python -m evals --squad FILE` runs a SQuAD 2.0 file through docqa.
+"""The public benchmark: `python -m evals --squad FILE` runs SQuAD 2.0 files through docqa.
 
-Each article becomes one `.txt` document, read by `training.squad` (the reader's training reads the
-same file the same way): its paragraphs joined by a blank line, each gold answer's span moved
-from its paragraph to the document and checked to quote it (one that does not is skipped and
-counted). The documents go to a temporary source folder; one `rag.DocQA` indexes it once and
-answers every question, timed; two one-sentence baselines (evals.baselines: BM25 and MiniLM
-cosine) answer the same questions. evals.squad_scoring scores them, per system, per split and
-overall; evals.tables prints the tables and evals.report draws the chart.
+Each article becomes one `.txt` document, read by `training.squad` (the reader's training
+reads the same file the same way): its paragraphs joined by a blank line, each gold answer's
+span moved from its paragraph to the document and checked to quote it (one that does not is
+skipped and counted). The documents go to a temporary source folder; one `rag.DocQA` indexes
+it once and answers every question, timed; two one-sentence baselines (evals.baselines: BM25
+and MiniLM cosine) answer the same questions. evals.squad_scoring scores them, per system,
+per split and overall, and evals.reliability sums docqa's answers up as a domain;
+evals.tables prints the tables and evals.report draws the chart. Several files make one
+benchmark (their article titles must differ); `limit` keeps that many questions of each
+article, spread evenly over it.
 
 An article's split is the one data/split.toml gives its title; an article it does not list is
 in split "unseen".
@@ -23,13 +26,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evals import report
+from evals import reliability, report
 from evals.baselines import BM25Baseline, CosineBaseline, Sentences
 from evals.dataset import DatasetError, read_text
 from evals.metrics import CurvePoint
-from evals.squad_scoring import Row, aggregates, curves, score
+from evals.squad_scoring import Row, aggregates, curves, outcomes, score
 from rag import Answer, QuestionError, Settings
-from training.squad import Gold, load_articles, load_split
+from training.squad import Article, Gold, load_articles, load_split
 
 SPLIT_FILE = report.ROOT / "data" / "split.toml"
 UNSEEN = "unseen"  # the split of an article that split.toml does not list
@@ -56,9 +59,9 @@ class Item:
 
 @dataclass(frozen=True)
 class Benchmark:
-    """The chosen articles of a SQuAD file as documents, and their questions in file order."""
+    """The chosen articles of SQuAD files as documents, and their questions in file order."""
 
-    path: Path
+    paths: tuple[Path, ...]
     documents: dict[str, str]  # doc_id (file name) -> text
     articles: dict[str, tuple[str, str]]  # doc_id -> (title, split)
     items: tuple[Item, ...]
@@ -68,19 +71,21 @@ class Benchmark:
 
 
 def build(
-    path: Path,
+    paths: Sequence[Path],
     splits: Iterable[str] = (),
     articles: Iterable[str] = (),
     limit: int | None = None,
     split_file: Path = SPLIT_FILE,
 ) -> Benchmark:
-    """The articles of the SQuAD file at `path` that are in one of `splits` and among
-    `articles` (empty: no filter), at most `limit` questions each, in file order.
+    """The articles of the SQuAD files at `paths` that are in one of `splits` and among
+    `articles` (empty: no filter), with at most `limit` questions each, spread evenly over
+    the article, in file order.
 
     Raises SourceError for a bad SQuAD or split file, DatasetError for an unknown split or
-    article, or an empty choice.
+    article, an article in two files, or an empty choice.
     """
-    loaded = load_articles(path, limit)
+    loaded = _load(paths)
+    path = ", ".join(str(path) for path in paths)  # for messages
     split_of = load_split(split_file)
     if reserved := [name for name in RESERVED if name in split_of.values()]:
         raise DatasetError(f"{split_file}: the split name {reserved[0]!r} is reserved")
@@ -111,7 +116,7 @@ def build(
             continue
         items += [
             Item(q.id, title, split, doc_id, q.question, q.answerable, q.answers)
-            for q in article.questions
+            for q in spread(article.questions, limit)
         ]
         skipped_golds += article.dropped_golds
         skipped_questions += article.dropped_questions
@@ -129,7 +134,7 @@ def build(
         )
     present = {split for _title, split in chosen.values()}
     return Benchmark(
-        path=path,
+        paths=tuple(paths),
         documents=documents,
         articles=chosen,
         items=tuple(items),
@@ -137,6 +142,32 @@ def build(
         skipped_questions=skipped_questions,
         splits=tuple(split for split in known_splits if split in present),
     )
+
+
+def _load(paths: Sequence[Path]) -> list[Article]:
+    """The articles of every file, in order; DatasetError for a title in two of them."""
+    loaded: list[Article] = []
+    where: dict[str, Path] = {}
+    for path in paths:
+        for article in load_articles(path):
+            if article.title in where:
+                raise DatasetError(
+                    f"the article {article.title!r} is in both {where[article.title]} and "
+                    f"{path}: give each article once"
+                )
+            where[article.title] = path
+            loaded.append(article)
+    return loaded
+
+
+def spread(questions: Sequence[Any], limit: int | None) -> Sequence[Any]:
+    """At most `limit` of `questions`, evenly spaced from the first, in order.
+
+    spread("abcdefgh", 4) -> "a", "c", "e", "g"
+    """
+    if limit is None or limit >= len(questions):
+        return questions
+    return [questions[index * len(questions) // limit] for index in range(limit)]
 
 
 def _present(split_of: Mapping[str, str], titles: Sequence[str]) -> list[str]:
@@ -163,6 +194,17 @@ def write_sources(benchmark: Benchmark, folder: Path) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class Answered:
+    """Every question answered by docqa and the baselines, and scored."""
+
+    settings: Settings
+    rows: list[Row]  # system by system, each in file order
+    index_seconds: float  # docqa's .index()
+    setup_seconds: float  # the baselines' sentence indexes
+    question_errors: int  # questions rag refused as invalid (scored as abstentions)
+
+
+@dataclass(frozen=True)
 class Run:
     """A finished benchmark run: its rows and figures, and where its report went."""
 
@@ -170,6 +212,7 @@ class Run:
     settings: Settings
     rows: list[Row]
     aggregates: dict[str, dict[str, dict]]
+    reliability: dict[str, dict[str, float | None]]  # split or "overall" -> summary
     curves: dict[str, list[CurvePoint]]
     seconds: float  # the whole run
     index_seconds: float  # docqa's .index()
@@ -183,23 +226,19 @@ class Run:
 Progress = Callable[[int, int, str], None]
 
 
-def run(
+def answer_all(
     benchmark: Benchmark,
-    results_dir: Path = report.RESULTS_DIR,
     top_k: int | None = None,
     chunk_sentences: int | None = None,
     chunk_overlap: int | None = None,
     index_dir: Path | None = None,
-    chart: bool = True,
     progress: Progress | None = None,
     show_bars: bool = False,
-) -> Run:
-    """Answer every question with docqa and the baselines, score them, write the report (and
-    the chart). The documents and (without `index_dir`) the index live in a temporary folder."""
+) -> Answered:
+    """Answer every question with docqa and the baselines and score the answers. The
+    documents and (without `index_dir`) the index live in a temporary folder."""
     from rag import DocQA  # loads LangChain, Chroma and the model's libraries
 
-    started = report.now()
-    clock = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="docqa-squad-", ignore_cleanup_errors=True) as tmp:
         source_dir = Path(tmp) / "sources"
         documents = write_sources(benchmark, source_dir)
@@ -237,17 +276,46 @@ def run(
                 begun = time.perf_counter()
                 result = baseline.answer(item.question)
                 latency = time.perf_counter() - begun
-                rows.append(score(baseline.name, item, result, latency, documents))
+                rows.append(score(baseline.name, item, result, latency, documents, label=False))
             if progress is not None:
                 progress(done, total, item.id)
     rows.sort(key=lambda row: SYSTEMS.index(row.system))  # system by system, each in file order
+    return Answered(settings, rows, index_seconds, setup_seconds, question_errors)
+
+
+def run(
+    benchmark: Benchmark,
+    results_dir: Path = report.RESULTS_DIR,
+    top_k: int | None = None,
+    chunk_sentences: int | None = None,
+    chunk_overlap: int | None = None,
+    index_dir: Path | None = None,
+    chart: bool = True,
+    progress: Progress | None = None,
+    show_bars: bool = False,
+) -> Run:
+    """Answer every question with docqa and the baselines (`answer_all`), score them, write
+    the report (and the chart)."""
+    started = report.now()
+    clock = time.perf_counter()
+    answered = answer_all(
+        benchmark, top_k, chunk_sentences, chunk_overlap, index_dir, progress, show_bars
+    )
+    rows, settings = answered.rows, answered.settings
     figures = aggregates(rows, benchmark.splits)
     trade_offs = curves(rows)
+    by_system = outcomes(rows)
+    docqa = by_system.pop("docqa")
+    holding_up = reliability.by_split(docqa, by_system, benchmark.splits)
     seconds = time.perf_counter() - clock
-    saved = _report(benchmark, settings, rows, figures, trade_offs, started, seconds, index_seconds)
-    saved["run"]["question_errors"] = question_errors
-    saved["run"]["baseline_setup_seconds"] = round(setup_seconds, 3)
-    name = report.stem(started, f"squad-{benchmark.path.stem}")
+    saved = _report(
+        benchmark, settings, rows, figures, trade_offs, started, seconds, answered.index_seconds
+    )
+    saved["run"]["question_errors"] = answered.question_errors
+    saved["run"]["baseline_setup_seconds"] = round(answered.setup_seconds, 3)
+    saved["reliability"] = holding_up
+    saved["reliability_curves"] = reliability.curves_by_split(docqa, benchmark.splits)
+    name = report.stem(started, f"squad-{benchmark.paths[0].stem}")
     json_path = report.write_json(saved, results_dir / f"{name}.json")
     chart_path = (
         report.write_squad_chart(figures, trade_offs, results_dir / f"{name}.png", settings.top_k)
@@ -259,11 +327,12 @@ def run(
         settings=settings,
         rows=rows,
         aggregates=figures,
+        reliability=holding_up,
         curves=trade_offs,
         seconds=seconds,
-        index_seconds=index_seconds,
-        setup_seconds=setup_seconds,
-        question_errors=question_errors,
+        index_seconds=answered.index_seconds,
+        setup_seconds=answered.setup_seconds,
+        question_errors=answered.question_errors,
         report=saved,
         json_path=json_path,
         chart_path=chart_path,
@@ -284,7 +353,8 @@ def _report(
     saved = report.build(
         run={
             "mode": "squad",
-            "squad_file": report.shown(benchmark.path),
+            "squad_file": ", ".join(report.shown(path) for path in benchmark.paths),
+            "squad_files": [report.shown(path) for path in benchmark.paths],
             "splits": list(benchmark.splits),
             "articles": [
                 {"title": title, "split": split, "doc_id": doc_id}

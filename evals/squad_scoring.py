@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING
 
 from evals import metrics
 from evals.metrics import CurvePoint
+from evals.reliability import Outcome, short_label
 from rag import Answer
+from rag.question import question_kind
 
 if TYPE_CHECKING:
     from evals.squad import Item
@@ -83,12 +85,20 @@ class Row:
     latency: float  # seconds
     first_quote: str = ""
     spans: tuple[tuple[str, int, int], ...] = field(default=())  # the cited spans
+    kind: str = "other"  # the kind of answer the question asks for (rag.question)
+    short_label: str | None = None  # the shown short answer's label (evals.reliability)
 
 
 def score(
-    system: str, item: Item, answer: Answer, latency: float, documents: Mapping[str, str]
+    system: str,
+    item: Item,
+    answer: Answer,
+    latency: float,
+    documents: Mapping[str, str],
+    label: bool = True,
 ) -> Row:
-    """Score one answer; `documents` holds the texts read back from disk."""
+    """Score one answer; `documents` holds the texts read back from disk. With `label`, the
+    shown short answer's entity label is found (the baselines' whole sentences need none)."""
     cited = list(answer.citations) + ([answer.short] if answer.short is not None else [])
     valid = sum(
         metrics.quote_matches(citation, documents.get(citation.doc_id)) for citation in cited
@@ -131,6 +141,12 @@ def score(
         latency=latency,
         first_quote=answer.citations[0].quote if answer.citations else "",
         spans=tuple((c.doc_id, c.start, c.end) for c in answer.citations),
+        kind=question_kind(item.question),
+        short_label=(
+            short_label(answer.short, documents.get(answer.short.doc_id))
+            if label and short is not None and answer.short is not None
+            else None
+        ),
     )
 
 
@@ -181,3 +197,22 @@ def curves(rows: Sequence[Row]) -> dict[str, list[CurvePoint]]:
         )
         for system in systems
     }
+
+
+def outcomes(rows: Sequence[Row]) -> dict[str, list[Outcome]]:
+    """Each system's rows as evals.reliability reads them: right when answered and holding a
+    gold answer."""
+    result: dict[str, list[Outcome]] = {}
+    for row in rows:
+        result.setdefault(row.system, []).append(
+            Outcome(
+                answerable=row.answerable,
+                abstained=row.abstained,
+                right=bool(row.found) and not row.abstained,
+                confidence=row.confidence,
+                kind=row.kind,
+                short_label=row.short_label,
+                split=row.split,
+            )
+        )
+    return result

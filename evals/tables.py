@@ -205,3 +205,41 @@ def _squad_cell(value: float | None, metric: str) -> str:
     if metric in ("median_words", "latency_p50_ms"):
         return f"{value:.1f}"
     return f"{value:.3f}"
+
+
+# -- reliability (evals.reliability): rows per split or domain, then the worst ---------------
+
+RELIABILITY = {  # metric -> column header
+    "questions": "n",
+    "answer_rate": "answer rate",
+    "false_refusals": "false ref",
+    "refusals": "unans ref",
+    "confidently_wrong": "conf wrong",
+    "ece": "ECE",
+    "wrong_kind_shorts": "wrong kind",
+    "bm25_answer_rate": "bm25",
+    "cosine_answer_rate": "cosine",
+}
+
+
+def reliability_table(summaries: Mapping[str, Mapping[str, float | None]], first: str) -> str:
+    """One row per scope (a split, a domain, "WORST"), RELIABILITY's metrics across; `first`
+    heads the scopes' column."""
+    body = [
+        [scope, *(fmt(values.get(metric), metric) for metric in RELIABILITY)]
+        for scope, values in summaries.items()
+    ]
+    return render(
+        [first, *RELIABILITY.values()],
+        body,
+        right=[False, *([True] * len(RELIABILITY))],
+        min_widths=[8, *([4] * len(RELIABILITY))],
+    )
+
+
+RELIABILITY_NOTE = """\
+answer rate: answerable questions answered right; false ref: answerable ones refused;
+unans ref: unanswerable ones refused; conf wrong: answered wrong at confidence >= 0.9, of
+those answered; ECE: calibration error of the confidence (10 bins); wrong kind: short
+answers whose label does not fit the question's kind; bm25, cosine: the one-sentence
+baselines' answer rate"""

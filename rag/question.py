@@ -122,10 +122,21 @@ def question_parts(question: str) -> list[str]:
     """A question split where a second question is joined to it with "and".
 
     question_parts("Who spoke, and where was he?") -> ["Who spoke", "where was he?"]
+    question_parts("When and where is it?") -> ["When is it?", "where is it?"]
     """
+    if paired := _PAIRED_WH.match(question):
+        # "When and where is the meeting?": one question of each kind, about the same thing.
+        rest = question[paired.end() :]
+        return [f"{paired.group(1)}{rest}", f"{paired.group(2)}{rest}"]
     parts = [part.strip() for part in _JOINED_QUESTION.split(question)]
     # "Who resigned and why?": a part with no words of its own cannot be searched alone.
     return parts if all(terms(part) for part in parts) else [question]
+
+
+_PAIRED_WH = re.compile(
+    r"^(when|where|who|why|how|what|which)\s*,?\s+and\s+(when|where|who|why|how|what|which)\b",
+    re.IGNORECASE,
+)
 
 
 # -- follow-ups ---------------------------------------------------------------------------

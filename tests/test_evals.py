@@ -10,28 +10,60 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evals import gate, metrics, setup, tables
-from evals.dataset import SPLITS, DatasetError, Question, load_questions, problems, read_text
+from evals import gate, metrics, reliability, setup, tables
+from evals.dataset import (
+    SPLITS,
+    DatasetError,
+    Question,
+    evidence_spans,
+    load_questions,
+    problems,
+    read_text,
+)
 from evals.scoring import METRICS, aggregate, aggregates, score
 from rag.types import Answer, Chunk, Citation
 from tests.conftest import ARTICLE_ID, ROOT, SEEDS
 
 QUESTIONS = ROOT / "evals" / "questions.toml"
 SECOND = ROOT / "evals" / "second" / "questions.toml"
+CALIBRATION = ROOT / "data" / "calibration" / "questions.toml"
 MIN_PER_CATEGORY = 6
 
 # -- the question files ---------------------------------------------------------------------
 
 
 def test_main_file_is_about_the_seed_article() -> None:
-    assert load_questions(QUESTIONS).document == ARTICLE_ID
+    assert load_questions(QUESTIONS).documents == (ARTICLE_ID,)
 
 
-@pytest.mark.parametrize("path", [QUESTIONS, SECOND], ids=["main", "second"])
-def test_every_quote_and_answer_is_in_the_document(path: Path) -> None:
+@pytest.mark.parametrize(
+    ("path", "folder"),
+    [(QUESTIONS, SEEDS), (SECOND, SECOND.parent), (CALIBRATION, CALIBRATION.parent / "docs")],
+    ids=["main", "second", "calibration"],
+)
+def test_every_quote_and_answer_is_in_its_document(path: Path, folder: Path) -> None:
     question_set = load_questions(path)
-    folder = SEEDS if path == QUESTIONS else path.parent
-    assert problems(question_set, read_text(folder / question_set.document)) == []
+    texts = {name: read_text(folder / name) for name in question_set.documents}
+    assert problems(question_set, texts) == []
+
+
+def test_the_calibration_set_asks_four_documents_of_its_own_folder() -> None:
+    question_set = load_questions(CALIBRATION)
+    assert len(question_set.questions) == 100
+    assert question_set.source == CALIBRATION.parent / "docs"
+    assert sorted(question_set.documents) == sorted(p.name for p in question_set.source.iterdir())
+    corpus = setup.locate(question_set, SEEDS)
+    assert corpus.source_dir == question_set.source and corpus.moved
+    assert corpus.doc_ids == question_set.documents
+    # each question's evidence is found in its own document, and only there
+    for question in question_set.questions:
+        own = read_text(corpus.source_dir / question.document)
+        assert len(evidence_spans(question, own)) == len(question.evidence), question.id
+        for other in set(question_set.documents) - {question.document}:
+            text = read_text(corpus.source_dir / other)
+            assert not any(quote in text for quote in question.evidence), (question.id, other)
+    by_split = Counter(question.split for question in question_set.questions)
+    assert by_split == {"tune": 50, "heldout": 50}
 
 
 def test_main_file_quotes_are_substrings_of_the_article(article_text: str) -> None:
@@ -42,7 +74,7 @@ def test_main_file_quotes_are_substrings_of_the_article(article_text: str) -> No
             assert any(gold.lower() in quote.lower() for quote in question.evidence), question.id
 
 
-@pytest.mark.parametrize("path", [QUESTIONS, SECOND], ids=["main", "second"])
+@pytest.mark.parametrize("path", [QUESTIONS, SECOND, CALIBRATION], ids=["main", "second", "cal"])
 def test_ids_are_unique_and_answerability_is_consistent(path: Path) -> None:
     questions = load_questions(path).questions
     assert len({q.id for q in questions}) == len(questions)
@@ -98,7 +130,8 @@ evidence = ["Tom came."]
         (("history = []", "history = [1]"), "`history` must be a list"),
         (("history = []\n", ""), "lacks history"),
         (("history = []", "history = []\nanswer = []"), "unknown keys answer"),
-        (('document = "a.txt"', ""), "`document`"),
+        (('document = "a.txt"', ""), "names no `document`"),
+        (('document = "a.txt"', 'document = "a.txt"\nsource = 3'), "`source` must name"),
         (("version = 1", "version = 1\n[[question]"), "cannot read"),
     ],
     ids=[
@@ -111,6 +144,7 @@ evidence = ["Tom came."]
         "missing",
         "typo",
         "doc",
+        "source",
         "toml",
     ],
 )
@@ -122,6 +156,24 @@ def test_loader_rejects_malformed_files(tmp_path: Path, change: tuple, message: 
     else:
         with pytest.raises(DatasetError, match=message):
             load_questions(path)
+
+
+def test_a_question_may_name_its_own_document_and_the_set_its_folder(tmp_path: Path) -> None:
+    path = tmp_path / "questions.toml"
+    own = GOOD.replace('document = "a.txt"', 'source = "docs"').replace(
+        'id = "q1"', 'id = "q1"\ndocument = "b.md"'
+    )
+    path.write_text(own + GOOD.split("\n\n", 1)[1].replace("q1", "q2"), encoding="utf-8")
+    with pytest.raises(DatasetError, match="question 'q2': names no `document`"):
+        load_questions(path)
+    path.write_text(own, encoding="utf-8")
+    question_set = load_questions(path)
+    assert question_set.documents == ("b.md",) and question_set.source == tmp_path / "docs"
+    with pytest.raises(DatasetError, match=r"b\.md"):  # the set's folder, and no other
+        setup.locate(question_set, SEEDS)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "b.md").write_text("Tom came.", encoding="utf-8")
+    assert setup.locate(question_set, SEEDS).doc_ids == ("b.md",)
 
 
 def test_loader_rejects_a_duplicate_id(tmp_path: Path) -> None:
@@ -342,10 +394,10 @@ def test_the_real_thresholds_gate_quality_not_latency() -> None:
 
 def test_a_document_outside_the_source_folder_moves_the_run() -> None:
     here = setup.locate(load_questions(QUESTIONS), SEEDS)
-    assert (here.source_dir, here.doc_id, here.moved) == (SEEDS, ARTICLE_ID, False)
+    assert (here.source_dir, here.doc_ids, here.moved) == (SEEDS, (ARTICLE_ID,), False)
     there = setup.locate(load_questions(SECOND), SEEDS)
     assert there.source_dir == SECOND.resolve().parent and there.moved
-    assert there.document.is_file()
+    assert (there.source_dir / there.doc_ids[0]).is_file()
 
 
 def test_the_second_file_gets_a_temporary_index_and_the_environment_is_never_changed(
@@ -366,3 +418,115 @@ def test_a_missing_document_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text(GOOD.replace("a.txt", "absent.txt"), encoding="utf-8")
     with pytest.raises(DatasetError, match=r"absent\.txt"):
         setup.locate(load_questions(path), SEEDS)
+
+
+# -- reliability: hand-built outcomes --------------------------------------------------------
+
+
+def _outcome(answerable: bool, abstained: bool, right: bool, confidence: float, **more):
+    return reliability.Outcome(answerable, abstained, right, confidence, **more)
+
+
+def test_expected_calibration_error_by_hand() -> None:
+    ece = reliability.expected_calibration_error
+    assert ece([]) is None
+    assert ece([(0.9, True), (0.9, False)]) == pytest.approx(0.4)  # one bin: |0.9 - 0.5|
+    # bins [0.1, 0.2) and [0.9, 1.0]; 1.0 falls in the top bin, not an eleventh
+    pairs = [(0.15, False), (0.15, True), (1.0, True), (0.9, True)]
+    assert ece(pairs) == pytest.approx((2 * abs(0.15 - 0.5) + 2 * abs(0.95 - 1.0)) / 4)
+    assert ece([(0.05, False), (0.95, True)]) == pytest.approx(0.05)
+    assert ece([(0.35, True)] * 3, bins=2) == pytest.approx(0.65)
+
+
+def test_confidently_wrong_counts_answered_wrong_at_high_confidence() -> None:
+    outcomes = [
+        _outcome(True, False, True, 0.95),  # right
+        _outcome(True, False, False, 0.95),  # wrong, confident
+        _outcome(False, False, False, 0.9),  # an unanswerable one answered, at the bound
+        _outcome(True, False, False, 0.89),  # wrong, not confident
+        _outcome(True, True, False, 0.99),  # refused: not an answer at all
+    ]
+    assert reliability.confidently_wrong(outcomes) == pytest.approx(2 / 4)
+    assert reliability.confidently_wrong(outcomes, at=0.95) == pytest.approx(1 / 4)
+    assert reliability.confidently_wrong(outcomes[4:]) is None  # nothing answered
+
+
+def test_summary_denominators_and_the_worst_row() -> None:
+    outcomes = [
+        _outcome(True, False, True, 0.95, kind="person", short_label="PERSON", split="tune"),
+        _outcome(True, False, False, 0.92, kind="number", short_label="PERSON", split="tune"),
+        _outcome(True, True, False, 0.3, kind="date", split="heldout"),
+        _outcome(False, True, False, 0.2, split="heldout"),
+        _outcome(False, False, False, 0.97, kind="other", short_label="DATE", split="heldout"),
+    ]
+    bm25 = [_outcome(o.answerable, False, o.answerable, 1.0, split=o.split) for o in outcomes]
+    values = reliability.summary(outcomes, {"bm25": bm25})
+    assert list(values) == list(reliability.METRICS)
+    assert values["questions"] == 5
+    assert values["answer_rate"] == pytest.approx(1 / 3)
+    assert values["false_refusals"] == pytest.approx(1 / 3)
+    assert values["refusals"] == 0.5
+    assert values["confidently_wrong"] == pytest.approx(2 / 3)
+    assert values["wrong_kind_shorts"] == 0.5  # "other" asks for no label: not counted
+    assert values["bm25_answer_rate"] == 1.0 and values["cosine_answer_rate"] is None
+    split = reliability.by_split(outcomes, {"bm25": bm25}, SPLITS)
+    assert list(split) == ["tune", "heldout", "overall"] and split["overall"] == values
+    assert split["tune"]["answer_rate"] == 0.5 and split["heldout"]["refusals"] == 0.5
+    assert list(reliability.by_split(outcomes[:2], None, SPLITS)) == ["overall"]
+    worst = reliability.worst({"a": values, "b": {**values, "ece": 0.0, "answer_rate": 0.9}})
+    assert worst["answer_rate"] == pytest.approx(1 / 3) and worst["ece"] == values["ece"]
+    assert worst["questions"] == 10 and worst["cosine_answer_rate"] is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "label", "wrong"),
+    [
+        ("person", "PERSON", False),
+        ("person", "DATE", True),
+        ("place", "NP", False),
+        ("number", "NP", True),
+        ("number", "DATE", False),  # "25 days" is DATE to spaCy
+        ("date", "CARDINAL", True),
+        ("amount", "MONEY", False),
+        ("reason", "DATE", None),
+        ("time", None, None),
+    ],
+)
+def test_wrong_kind(kind: str, label: str | None, wrong: bool | None) -> None:
+    assert _outcome(True, False, True, 1.0, kind=kind, short_label=label).wrong_kind is wrong
+
+
+def test_short_label_is_spacys_in_the_sentence() -> None:
+    text = "Notes.\n\nTom Baker came on Monday 3 May 2021. He paid £40 for 12 tickets."
+    labels = {
+        quote: reliability.short_label(
+            Citation("d", text.index(quote), text.index(quote) + len(quote), quote), text
+        )
+        for quote in ("Tom Baker", "Monday 3 May 2021", "£40", "12", "Baker")
+    }
+    assert labels == {
+        "Tom Baker": "PERSON",
+        "Monday 3 May 2021": "DATE",
+        "£40": "MONEY",
+        "12": "CARDINAL",
+        "Baker": "PERSON",  # no whole phrase: the one overlapping it most
+    }
+    assert reliability.short_label(None, text) is None
+    assert reliability.short_label(Citation("d", 0, 3, "Tom"), text) is None  # not the text
+
+
+def test_the_reliability_table_fits_and_shows_every_scope() -> None:
+    values = dict.fromkeys(reliability.METRICS, 0.123456)
+    table = tables.reliability_table({"calibration": values, "WORST": values}, "domain")
+    lines = table.splitlines()
+    assert max(len(line) for line in lines) <= tables.WIDTH
+    assert [line.split()[0] for line in lines[2:]] == ["calibration", "WORST"]
+    assert lines[2].count("0.123") == len(reliability.METRICS) - 1  # "questions" is whole
+
+
+def test_spread_keeps_evenly_spaced_questions_in_order() -> None:
+    from evals.squad import spread
+
+    assert list(spread("abcdefgh", 4)) == ["a", "c", "e", "g"]
+    assert list(spread("abc", 5)) == ["a", "b", "c"] and spread("abc", None) == "abc"
+    assert list(spread(range(10), 3)) == [0, 3, 6]

@@ -62,6 +62,10 @@ def test_joined_questions_split_at_the_second_wh_word() -> None:
     # "and why?" has no words of its own to search for: the question stays whole.
     assert question_parts("Who resigned and why?") == ["Who resigned and why?"]
     assert question_parts("Who resigned?") == ["Who resigned?"]
+    assert question_parts("When and where is the town meeting?") == [
+        "When is the town meeting?",
+        "where is the town meeting?",
+    ]
     # "and" between two nouns joins no second question.
     assert question_parts("Who met the mayor and the bishop?") == [
         "Who met the mayor and the bishop?"

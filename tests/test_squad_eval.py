@@ -14,7 +14,7 @@ import bm25s
 import numpy as np
 import pytest
 
-from evals import squad, squad_scoring
+from evals import squad, squad_scoring, tables
 from evals.__main__ import main
 from evals.dataset import DatasetError, read_text
 from evals.metrics import contains_answer, exact_match
@@ -70,7 +70,7 @@ def tiny_file(tmp_path: Path) -> Path:
 
 def test_every_gold_answer_of_the_shipped_file_maps_exactly(tmp_path: Path) -> None:
     shipped = json.loads(SHIPPED.read_text(encoding="utf-8"))
-    benchmark = squad.build(SHIPPED)
+    benchmark = squad.build([SHIPPED])
     assert benchmark.skipped_golds == benchmark.skipped_questions == 0
     questions = sum(len(p["qas"]) for a in shipped["data"] for p in a["paragraphs"])
     assert len(benchmark.items) == questions
@@ -88,7 +88,7 @@ def test_every_gold_answer_of_the_shipped_file_maps_exactly(tmp_path: Path) -> N
 
 def test_documents_join_paragraphs_and_questions_keep_file_order(tiny_file: Path) -> None:
     data = _tiny()["data"]
-    benchmark = squad.build(tiny_file)
+    benchmark = squad.build([tiny_file])
     texts = ["\n\n".join(p["context"] for p in article["paragraphs"]) for article in data]
     assert list(benchmark.documents.values()) == texts
     assert list(benchmark.documents) == ["Spectre__2015_film_.txt", "To_Kill_a_Mockingbird.txt"]
@@ -101,16 +101,37 @@ def test_documents_join_paragraphs_and_questions_keep_file_order(tiny_file: Path
 
 
 def test_filters_by_split_article_and_limit(tiny_file: Path, tmp_path: Path) -> None:
-    train = squad.build(tiny_file, splits=["train"])
+    train = squad.build([tiny_file], splits=["train"])
     assert {item.article for item in train.items} == {MOCKINGBIRD} and train.splits == ("train",)
-    limited = squad.build(tiny_file, articles=[SPECTRE], limit=4)
-    assert [item.id for item in limited.items] == [
-        qa["id"] for qa in _tiny()["data"][0]["paragraphs"][0]["qas"][:4]
+    limited = squad.build([tiny_file], articles=[SPECTRE], limit=4)
+    kept = [  # the bad-gold question is dropped before the choice
+        qa["id"]
+        for paragraph in _tiny()["data"][0]["paragraphs"]
+        for qa in paragraph["qas"]
+        if qa["id"] != BAD_GOLD_ID
     ]
+    assert len(kept) == 10  # 4 of 10, spread over both paragraphs
+    assert [item.id for item in limited.items] == [kept[i] for i in (0, 2, 5, 7)]
     split_file = tmp_path / "split.toml"
     split_file.write_text(f'train = ["{MOCKINGBIRD}"]\n', encoding="utf-8")
-    unseen = squad.build(tiny_file, splits=["unseen"], split_file=split_file)
+    unseen = squad.build([tiny_file], splits=["unseen"], split_file=split_file)
     assert {item.split for item in unseen.items} == {"unseen"} and unseen.splits == ("unseen",)
+
+
+def test_several_files_make_one_benchmark(tiny_file: Path, tmp_path: Path) -> None:
+    data = _tiny()
+    other = tmp_path / "other.json"
+    renamed = [dict(article, title=f"{article['title']}_b") for article in data["data"]]
+    other.write_text(json.dumps({**data, "data": renamed}), encoding="utf-8")
+    split_file = tmp_path / "split.toml"
+    split_file.write_text(f'validation = ["{SPECTRE}", "{SPECTRE}_b"]\n', encoding="utf-8")
+    both = squad.build([tiny_file, other], splits=["validation"], split_file=split_file)
+    assert both.paths == (tiny_file, other)
+    assert [title for title, _split in both.articles.values()] == [SPECTRE, f"{SPECTRE}_b"]
+    one = squad.build([tiny_file], splits=["validation"], split_file=split_file)
+    assert len(both.items) == 2 * len(one.items)
+    with pytest.raises(DatasetError, match="is in both"):
+        squad.build([tiny_file, tiny_file])
 
 
 def test_file_names_are_safe_and_unique() -> None:
@@ -160,6 +181,7 @@ def _bad(tmp_path: Path, name: str, content: str) -> str:
             "--split cannot be used with --squad",
         ),
         (lambda tmp, tiny: ["--limit", "3"], "need --squad FILE"),
+        (lambda tmp, tiny: ["--domains", "--id", "fact-01"], "--id cannot be used with --domains"),
     ],
     ids=[
         "missing",
@@ -171,6 +193,7 @@ def _bad(tmp_path: Path, name: str, content: str) -> str:
         "limit",
         "mixed",
         "no-squad",
+        "domains",
     ],
 )
 def test_bad_input_exits_2_with_a_message(
@@ -219,6 +242,26 @@ def test_the_run_reports_every_metric_for_every_system(tiny_run) -> None:
     assert report["run"]["splits"] == ["train", "validation"] and "commit" in report
     assert len(report["rows"]) == 3 * 16
     assert {len(report["refusal_curves"][system]) > 0 for system in squad.SYSTEMS} == {True}
+    holding_up = report["reliability"]
+    assert list(holding_up) == ["train", "validation", "overall"]
+    pairs = (
+        ("docqa", "answer_rate"),
+        ("bm25", "bm25_answer_rate"),
+        ("cosine", "cosine_answer_rate"),
+    )
+    for scope, values in holding_up.items():  # the answer rate is the benchmark's answer found
+        for system, metric in pairs:
+            assert values[metric] == report["aggregates"][system][scope]["answer_found"]
+        docqa = report["aggregates"]["docqa"][scope]
+        assert values["refusals"] == docqa["unanswerable_refused"]
+        assert values["false_refusals"] == docqa["answerable_refused"]
+    answered = [r for r in report["rows"] if r["system"] == "docqa" and not r["abstained"]]
+    wrong = [r for r in answered if not r["found"] and r["confidence"] >= 0.9]
+    assert holding_up["overall"]["confidently_wrong"] == (
+        pytest.approx(len(wrong) / len(answered)) if answered else None
+    )
+    reliability_lines = tables.reliability_table(holding_up, "split").splitlines()
+    assert all(line in printed for line in reliability_lines)
     assert report["refusal_curve"] == report["refusal_curves"]["docqa"]
     for key in (
         "id",
@@ -302,9 +345,9 @@ def test_docqa_rows_quote_the_documents(tiny_run) -> None:
 
 
 def test_read_text_keeps_the_written_offsets(tmp_path: Path) -> None:
-    benchmark = squad.build(SHIPPED, articles=[SPECTRE])
+    benchmark = squad.build([SHIPPED], articles=[SPECTRE])
     on_disk = squad.write_sources(benchmark, tmp_path)
     (doc_id,) = on_disk
     assert read_text(tmp_path / doc_id) == benchmark.documents[doc_id]
     with pytest.raises(DatasetError, match="no question"):
-        squad.build(SHIPPED, splits=["unseen"])
+        squad.build([SHIPPED], splits=["unseen"])

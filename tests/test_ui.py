@@ -36,6 +36,7 @@ from webui.collection import (
     MAX_NAME_CHARS,
     UploadError,
     document_rows,
+    removable,
     remove_document,
     safe_name,
     store_upload,
@@ -618,3 +619,310 @@ def test_the_ui_serves_what_another_process_indexed(tmp_path: Path) -> None:
     (citation,) = result["citations"]
     assert citation["doc_id"] == "ferry.txt" and "noon" in citation["quote"]
     assert "ferry.txt" in state.current_documents()
+
+
+# -- hostile input and failing parts (issue 22) -----------------------------------------
+
+
+def _handlers_over(docqa: DocQA, tmp_path: Path) -> Handlers:
+    """Handlers over the session's engine (warm), answering from the seed article."""
+    state = AppState(
+        docqa.settings, docqa.corpus.documents, FeedbackLog(tmp_path / "f.jsonl"), engine=docqa
+    )
+    state.warm_up()
+    return Handlers(state)
+
+
+def test_a_lone_surrogate_in_a_chat_message_is_answered(docqa: DocQA, tmp_path: Path) -> None:
+    """Gradio serialises every output with orjson, which refuses a lone surrogate: the stream
+    would be cut by a TypeError. What the handler yields can be sent, and is answered."""
+    import orjson
+
+    handlers = _handlers_over(docqa, tmp_path)
+    outputs = list(handlers.respond(f"\ud800{FIRST_QUESTION}\udcff", [], [], None))
+    for chat, *_, turns in outputs:
+        orjson.dumps(chat)  # raises TypeError on a lone surrogate
+        orjson.dumps(turns)
+    chat, *_, turns = outputs[-1]
+    assert (
+        chat[0]["content"].startswith("\ufffd") and "two ballistic missiles" in chat[-1]["content"]
+    )
+    assert turns[0]["question"] == f"\ufffd{FIRST_QUESTION}\ufffd" and not turns[0]["failed"]
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        {"chat": [1, 2, 3], "turns": [1, 2, 3]},
+        {"chat": "earlier", "turns": "earlier"},
+        {"turns": [{"question": 5, "message": 1}, {"question": "q", "message": "1"}]},
+        {"turns": [{"question": "q", "message": True, "citations": []}]},
+        {"turns": [{"question": "q", "message": 1, "citations": "c"}]},
+        {"turns": [{"question": "q", "message": 1, "citations": [{"doc_id": "d", "start": "0"}]}]},
+        {"turns": [{"question": "q", "message": 1, "citations": [[1, 2]]}]},
+        {"chat": [{"role": "system", "content": "x"}, {"role": "user", "content": 5}]},
+        {
+            "chat": [
+                {"role": "user", "content": [{"type": "file", "file": {"path": "/etc/passwd"}}]}
+            ]
+        },
+        {"chat": [{"role": "user", "content": {"path": "/etc/passwd"}}]},
+        ["chat", "turns"],
+        None,
+    ],
+)
+def test_a_tampered_conversation_is_left_out_and_questions_go_on(
+    docqa: DocQA, tmp_path: Path, saved: object
+) -> None:
+    handlers = _handlers_over(docqa, tmp_path)
+    chat, turns = handlers.restore(saved)
+    assert chat == [] and turns == []
+    *_, (chat, _box, _hint, _doc, _source, turns) = handlers.respond(
+        FIRST_QUESTION, chat, turns, None
+    )
+    assert "two ballistic missiles" in chat[-1]["content"] and not turns[-1]["failed"]
+
+
+def test_a_readable_kept_conversation_is_restored_and_followed_up(
+    docqa: DocQA, tmp_path: Path
+) -> None:
+    handlers = _handlers_over(docqa, tmp_path)
+    *_, (chat, _box, _hint, _doc, _source, turns) = handlers.respond(EARLIER_QUESTION, [], [], None)
+    # As Gradio hands the chat to _save: each content a list of text parts.
+    kept = [{**m, "content": [{"type": "text", "text": m["content"]}]} for m in chat]
+    tampered = {"chat": [*kept, 7], "turns": [*turns, [1, 2, 3]]}
+    restored_chat, restored_turns = handlers.restore(tampered)
+    assert restored_chat == chat and restored_turns == turns
+    *_, (chat, *_rest, turns) = handlers.respond(FOLLOW_UP, restored_chat, restored_turns, None)
+    assert FOLLOW_UP_ANSWER in chat[-1]["content"] and len(turns) == 2
+
+
+def test_history_as_a_plain_string_is_refused_not_spelled_out(docqa: DocQA, tmp_path: Path) -> None:
+    """history="earlier" was taken as seven one-letter questions; like the Python API, it is
+    a QuestionError saying what history must be."""
+    handlers = _handlers_over(docqa, tmp_path)
+    with pytest.raises(gr.Error, match="history must be a list of the earlier questions"):
+        handlers.ask(FIRST_QUESTION, "earlier")  # type: ignore[arg-type]
+    assert handlers.ask(FIRST_QUESTION, None)["citations"]
+
+
+def test_ask_refuses_history_as_a_plain_string(client: Client) -> None:
+    with pytest.raises(AppError, match="history must be a list"):
+        client.predict(FIRST_QUESTION, "earlier", api_name="/ask")
+
+
+def test_a_port_left_in_time_wait_is_free_to_serve() -> None:
+    """A UI restarted within a minute: its old connections wait in TIME-WAIT on the port,
+    which the server (uvicorn binds with SO_REUSEADDR) may use; docqa's check agrees."""
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's does
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            connection, _ = server.accept()
+            connection.close()  # the server closes first: its end of it waits in TIME-WAIT
+            assert client.recv(1) == b""
+    time.sleep(0.2)  # for the last FIN to arrive
+    states = Path("/proc/net/tcp").read_text(encoding="ascii")
+    assert re.search(rf"^\s*\d+: 0100007F:{port:04X} \S+ 06 ", states, re.M), "no TIME-WAIT"
+    check_can_serve("127.0.0.1", port)
+
+
+def test_a_stored_or_refused_upload_leaves_no_copy_for_gradio_to_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import SEEDS
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    shutil.copy(SEEDS / ARTICLE_ID, sources / ARTICLE_ID)
+    (sources / "ferry.txt").write_text("The ferry left at noon.", encoding="utf-8")
+    settings = Settings.from_env({}, source_dir=sources, index_dir=tmp_path / "index")
+    state = AppState(settings, {}, FeedbackLog(tmp_path / "f.jsonl"))
+    sent = []
+    for number, (name, text) in enumerate(
+        [("ｆｅｒｒｙ.txt", "The ferry left at one."), ("run.exe", "MZ")]
+    ):
+        upload = tmp_path / "gradio" / f"{number:040x}" / name
+        upload.parent.mkdir(parents=True)
+        upload.write_text(text, encoding="utf-8")
+        sent.append(str(upload))
+    mine = tmp_path / "mine.txt"  # a file outside Gradio's folder is never deleted
+    mine.write_text("Mine.", encoding="utf-8")
+    result = Handlers(state).upload([*sent, str(mine)])
+    message = result[-1]
+    assert "ｆｅｒｒｙ\\.txt as ferry \\(2\\)\\.txt \\(that name was taken\\)" in message
+    assert "mine\\.txt" in message and "run\\.exe" in message  # refused, with why
+    assert (sources / "ferry.txt").read_text(encoding="utf-8") == "The ferry left at noon."
+    assert (sources / "ferry (2).txt").read_text(encoding="utf-8") == "The ferry left at one."
+    assert list((tmp_path / "gradio").iterdir()) == [], "Gradio's copies are gone"
+    assert mine.exists()
+    assert state.indexing.idle.wait(180) and state.indexing.error is None
+
+
+@pytest.mark.parametrize(
+    "sent", ["ferry.txt", "ｆｅｒｒｙ.txt", "férry.txt", "FERRY.TXT", "Ferry.txt", "ferry.txt "]
+)
+def test_an_upload_never_replaces_a_document(tmp_path: Path, sent: str) -> None:
+    sources, upload = tmp_path / "sources", tmp_path / "upload.txt"
+    sources.mkdir()
+    (sources / "ferry.txt").write_text("Old.", encoding="utf-8")
+    (sources / "Ferry (2).txt").write_text("Also old.", encoding="utf-8")
+    upload.write_text("New.", encoding="utf-8")
+    stored = store_upload(sources, upload, sent, max_file_mb=1)
+    assert stored.casefold() == "ferry (3).txt"
+    assert (sources / stored).read_text(encoding="utf-8") == "New."
+    assert (sources / "ferry.txt").read_text(encoding="utf-8") == "Old."
+    assert (sources / "Ferry (2).txt").read_text(encoding="utf-8") == "Also old."
+    assert len(list(sources.iterdir())) == 3  # and no temporary left behind
+
+
+def test_a_long_name_keeps_its_number_within_the_limit(tmp_path: Path) -> None:
+    sources, upload = tmp_path / "sources", tmp_path / "upload.txt"
+    sources.mkdir()
+    upload.write_text("x", encoding="utf-8")
+    first = store_upload(sources, upload, "a" * 300 + ".md", max_file_mb=1)
+    second = store_upload(sources, upload, "a" * 300 + ".md", max_file_mb=1)
+    assert len(first) == len(second) == MAX_NAME_CHARS and second.endswith(" (2).md")
+
+
+def test_removing_a_link_removes_the_link_never_its_target(tmp_path: Path) -> None:
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "real.txt").write_text("Real.", encoding="utf-8")
+    (sources / "alias.txt").symlink_to("real.txt")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("Secret.", encoding="utf-8")
+    (sources / "away.txt").symlink_to(outside / "secret.txt")
+    (sources / "linked").symlink_to(outside, target_is_directory=True)
+    remove_document(sources, "alias.txt")
+    assert not (sources / "alias.txt").is_symlink()
+    assert (sources / "real.txt").read_text(encoding="utf-8") == "Real."
+    remove_document(sources, "away.txt")  # a link out of the folder: the link goes
+    assert (outside / "secret.txt").exists()
+    for doc_id in ("linked/secret.txt", str(outside / "secret.txt"), "x/../../outside/secret.txt"):
+        with pytest.raises(UploadError, match="refresh the list"):
+            remove_document(sources, doc_id)
+    assert (outside / "secret.txt").read_text(encoding="utf-8") == "Secret."
+
+
+def test_skipped_and_waiting_files_can_be_chosen_for_removal(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Indexed.", encoding="utf-8")
+    (tmp_path / "new.md").write_text("# New", encoding="utf-8")
+    (tmp_path / "scan.pdf").write_bytes(b"%PDF")
+    documents = {"a.txt": Document("a.txt", "Indexed."), "gone.txt": Document("gone.txt", "x")}
+    rows = document_rows(tmp_path, documents, [Skipped("scan.pdf", "a damaged PDF")])
+    assert removable(tmp_path, rows) == ["a.txt", "new.md", "scan.pdf"]  # not the gone one
+
+
+def _wait(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_re_index_can_be_cancelled_and_a_waiting_file_removed(tmp_path: Path) -> None:
+    """Cancel stops the build at its next batch: nothing of it is written, the previous index
+    keeps serving, and the file that was waiting for it can be removed."""
+    from tests.conftest import SEEDS
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    shutil.copy(SEEDS / ARTICLE_ID, sources / ARTICLE_ID)
+    settings = Settings.from_env({}, source_dir=sources, index_dir=tmp_path / "index", batch_size=4)
+    state = AppState(settings, {}, FeedbackLog(tmp_path / "f.jsonl"))
+    state.warm_up()
+    handlers = Handlers(state)
+    store = state.docqa.store
+    before = (
+        store.live_generation(),
+        sorted(c.name for c in store._open_client().list_collections()),
+    )
+    sentences = (f"Ferry {n} left the harbour at {n % 12 + 1} o'clock." for n in range(4000))
+    (sources / "timetable.txt").write_text(" ".join(sentences), encoding="utf-8")
+    state.reindex()
+    _wait(lambda: state.indexing.embedded > 0, 120, "the build to embed its first batch")
+    view = handlers.collection()
+    assert view[-1].visible is True, "the cancel button shows while it runs"
+    view = handlers.cancel_reindex()
+    assert state.indexing.idle.wait(60)
+    assert state.indexing.cancelled and state.indexing.error is None
+    assert state.indexing.embedded < 4000
+    view = handlers.collection()
+    assert "cancelled" in view[3] and view[-1].visible is False
+    after = (
+        store.live_generation(),
+        sorted(c.name for c in store._open_client().list_collections()),
+    )
+    assert after == before, "the cancelled build wrote nothing"
+    assert "two ballistic missiles" in handlers.ask(FIRST_QUESTION)["citations"][0]["quote"]
+    rows = {name: status for name, _, status in view[0]}
+    assert rows["timetable.txt"] == "waiting for the index"
+    assert ("timetable.txt", "timetable.txt") in view[2].choices
+    *_, note = handlers.remove("timetable.txt")
+    assert (
+        note == "Removed timetable\\.txt; re\\-indexing\\."
+        and not (sources / "timetable.txt").exists()
+    )
+    assert state.indexing.idle.wait(120) and state.indexing.error is None
+
+
+@pytest.mark.slow
+def test_every_handler_says_when_the_chroma_server_has_gone(tmp_path: Path) -> None:
+    """A StoreError (the index's server stopped) escaped the chat, upload and poll handlers:
+    each now says what went wrong, in its reply, its line or a warning, and raises nothing."""
+    from tests.conftest import SEEDS
+    from tests.test_chroma_server import chroma_server
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    shutil.copy(SEEDS / ARTICLE_ID, sources / ARTICLE_ID)
+    (tmp_path / "chroma").mkdir()
+    gone = "reach the Chroma server"
+    with chroma_server(tmp_path / "chroma") as (host, port, process):
+        settings = Settings.from_env(
+            {},
+            source_dir=sources,
+            index_dir=tmp_path / "index",
+            chroma_host=host,
+            chroma_port=port,
+        )
+        state = AppState(settings, {}, FeedbackLog(tmp_path / "f.jsonl"))
+        state.warm_up()
+        assert state.ready, state.failure
+        handlers = Handlers(state)
+        *_, (chat, _box, _hint, _doc, _source, turns) = handlers.respond(
+            FIRST_QUESTION, [], [], None
+        )
+        assert "two ballistic missiles" in chat[-1]["content"]
+        stop(process)
+
+    with pytest.warns(UserWarning, match=gone):  # the source view stays as it was
+        *_, (chat, _box, _hint, doc, source, turns) = handlers.respond(
+            FIRST_QUESTION, chat, turns, ARTICLE_ID
+        )
+    assert doc == source == gr.skip()
+    assert render.ERROR_MARK in chat[-1]["content"] and gone in chat[-1]["content"]
+    assert turns[-1]["failed"]
+    line, _timer = handlers.status()
+    assert line.startswith(render.ERROR_MARK) and gone in line
+    view = handlers.collection()
+    assert gone in view[3] and gone in view[7]
+    assert [row[0] for row in view[0]] == [ARTICLE_ID]  # the files are still listed
+    upload = tmp_path / "ferry.txt"
+    upload.write_text("The ferry left at noon.", encoding="utf-8")
+    *view, note = handlers.upload([str(upload)])
+    assert "Added ferry\\.txt" in note and (sources / "ferry.txt").exists()
+    assert state.indexing.idle.wait(120) and gone in (state.indexing.error or "")
+    *view, note = handlers.remove("ferry.txt")
+    assert "Removed ferry\\.txt" in note
+    with pytest.warns(UserWarning, match=gone):
+        assert handlers.show_document(ARTICLE_ID, turns) == gr.skip()
+    with pytest.warns(UserWarning, match=gone):
+        assert handlers.show_citation("0:1:0", turns) == (gr.skip(), gr.skip())
+    with pytest.warns(UserWarning, match=gone):
+        assert handlers.clear_chat(ARTICLE_ID)[3] == gr.skip()

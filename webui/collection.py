@@ -1,6 +1,7 @@
 """The documents in the source folder, managed from the page: an uploaded file is checked
-(type, size), given a safe name and stored only directly under the source folder; a listed
-document can be removed. Re-indexing is the app state's job (`AppState.reindex`)."""
+(type, size), given a safe name that no file there has yet and stored only directly under the
+source folder; a listed file can be removed. Re-indexing is the app state's job
+(`AppState.reindex`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from rag.documents import Skipped
@@ -18,6 +19,7 @@ from rag.extract import SUFFIXES
 from rag.types import Document
 
 MAX_NAME_CHARS = 120  # a stored file's name, suffix included
+MAX_NAME_TRIES = 1000  # "name (2).txt" ... "name (1000).txt", then the upload is refused
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
@@ -51,8 +53,10 @@ def safe_name(name: str) -> str:
 
 
 def store_upload(source_dir: Path, upload: Path, name: str, max_file_mb: int) -> str:
-    """Copy the uploaded file `upload` (sent as `name`) into `source_dir` under a safe name,
-    replacing a file of that name; returns the name. An UploadError says what is wrong."""
+    """Copy the uploaded file `upload` (sent as `name`) into `source_dir` under a safe name
+    that no entry there has, compared as the eye reads them (NFKC, casefolded: "Ferry.TXT",
+    "ｆｅｒｒｙ.txt" and "ferry.txt" are one name); a taken name gets a number, "ferry (2).txt".
+    Never replaces a file; returns the name stored. An UploadError says what is wrong."""
     stored = safe_name(name)
     size = upload.stat().st_size
     if size > max_file_mb * 1024 * 1024:
@@ -61,27 +65,62 @@ def store_upload(source_dir: Path, upload: Path, name: str, max_file_mb: int) ->
             "split it, or raise DOCQA_MAX_FILE_MB"
         )
     folder = source_dir.resolve()
-    target = folder / stored
-    if target.parent != folder or target.is_symlink() or target.is_dir():
-        raise UploadError(f"{name!r} cannot be stored as {stored!r}: rename it and upload again")
-    # Written beside the target and moved into place, so an index never reads half a file.
+    # Written beside the target and linked into place, so an index never reads half a file.
     handle, temporary = tempfile.mkstemp(prefix=".upload-", dir=folder)
     os.close(handle)
     try:
         shutil.copyfile(upload, temporary)
-        os.replace(temporary, target)
+        taken = {_folded(entry) for entry in os.listdir(folder)}
+        for candidate in _numbered(stored):
+            if _folded(candidate) in taken:
+                continue
+            try:
+                os.link(temporary, folder / candidate)  # subtle: fails, never replaces, if taken
+            except FileExistsError:
+                continue
+            return candidate
     finally:
         Path(temporary).unlink(missing_ok=True)
-    return stored
+    raise UploadError(f"{name!r} cannot be stored: {stored!r} and its numbered names are taken")
+
+
+def _numbered(name: str) -> Iterator[str]:
+    """name, then "stem (2).suffix", "stem (3).suffix" ..., each within MAX_NAME_CHARS."""
+    yield name
+    stem, suffix = name[: -len(Path(name).suffix)], Path(name).suffix
+    for number in range(2, MAX_NAME_TRIES + 1):
+        tail = f" ({number}){suffix}"
+        yield stem[: MAX_NAME_CHARS - len(tail)] + tail
+
+
+def _folded(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).casefold()
 
 
 def remove_document(source_dir: Path, doc_id: str) -> None:
-    """Delete the file of document `doc_id` from `source_dir`; never a file outside it."""
+    """Delete the entry named `doc_id` under `source_dir`: a link itself, never the file it
+    points to, and never anything outside the folder (no "..", no linked folder out of it)."""
     folder = source_dir.resolve()
-    target = (source_dir / doc_id).resolve()
-    if folder not in target.parents or not target.is_file():
+    target = source_dir / doc_id
+    within = target.parent.resolve()
+    if (
+        Path(doc_id).is_absolute()
+        or ".." in Path(doc_id).parts
+        or (within != folder and folder not in within.parents)
+        or not (target.is_symlink() or target.is_file())
+    ):
         raise UploadError(f"no document {doc_id!r} in the source folder: refresh the list")
     target.unlink()
+
+
+def removable(source_dir: Path, rows: Sequence[Sequence[str]]) -> list[str]:
+    """The names of the documents table (`document_rows`) that are still there to remove:
+    indexed, skipped or waiting files, and links."""
+    return [
+        name
+        for name, *_ in rows
+        if (source_dir / name).is_symlink() or (source_dir / name).is_file()
+    ]
 
 
 def document_rows(

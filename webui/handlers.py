@@ -1,12 +1,14 @@
 """What each event of the page does, as methods of `Handlers`, which holds the `AppState`.
 They return values for the layout's components and never raise into the page: an engine error
-becomes a friendly message, anything else is logged and reported without a traceback."""
+becomes a friendly message, anything else is logged and reported without a traceback. What
+comes from the browser (a message, a kept conversation) is read as text and checked first."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -14,9 +16,9 @@ from typing import Any
 import gradio as gr
 
 from rag.errors import DocQAError
-from rag.types import Answer, Citation
+from rag.types import Answer, Citation, Document
 from webui import render
-from webui.collection import document_rows, remove_document, store_upload
+from webui.collection import document_rows, removable, remove_document, safe_name, store_upload
 from webui.feedback import feedback_record
 from webui.state import FAILURE_MESSAGE, AppState
 
@@ -41,7 +43,9 @@ class Handlers:
     def ask(self, question: str, history: list[str] | None = None) -> dict[str, Any]:
         """Answer `question` (history: the earlier questions, oldest first) as JSON."""
         try:
-            result = self.state.answer(question, list(history or []))
+            # History goes to the engine as sent: it refuses a plain string (which list()
+            # would turn into one-letter questions) with a message, as the Python API does.
+            result = self.state.answer(question, [] if history is None else history)
         except DocQAError as error:
             raise gr.Error(str(error), print_exception=False) from None
         except Exception:
@@ -62,7 +66,7 @@ class Handlers:
         turns)."""
         chat = list(chat or [])
         turns = list(turns or [])
-        message = message or ""
+        message = render.without_surrogates(message or "")
         if not message.strip():
             hint = "Type a question about the documents first, or click one of the examples."
             gr.Info(hint, duration=4)
@@ -87,7 +91,11 @@ class Handlers:
         )
         citations = result.citations if result else []
         shown_doc = citations[0].doc_id if citations else doc_id
-        shown_doc, source = self._source(shown_doc, citations, number if citations else -1, 1)
+        try:
+            shown_doc, source = self._source(shown_doc, citations, number if citations else -1, 1)
+        except DocQAError as error:
+            gr.Warning(str(error))
+            shown_doc, source = gr.skip(), gr.skip()
         chat.append({"role": "assistant", "content": ""})
         if result is not None and not result.abstained:
             for partial in render.stream_prefixes(result.text):
@@ -134,7 +142,11 @@ class Handlers:
         """Switch the source view to `doc_id`, keeping the latest answer's highlights."""
         turn = len(turns) - 1 if turns else -1
         citations = [Citation(**c) for c in turns[-1]["citations"]] if turns else []
-        return self._source(doc_id, citations, turn, 0)[1]
+        try:
+            return self._source(doc_id, citations, turn, 0)[1]
+        except DocQAError as error:
+            gr.Warning(str(error))
+            return gr.skip()
 
     def show_citation(self, wanted: str, turns: list[Turn] | None) -> tuple[Any, Any]:
         """Show span n of answer t ("t:n:time", sent by a click on [n]): its document, with that
@@ -145,18 +157,48 @@ class Handlers:
             cited = citations[number - 1]
         except (ValueError, IndexError, KeyError, TypeError):
             return gr.skip(), gr.skip()  # a stale click (the chat was cleared): nothing to show
-        return self._source(cited.doc_id, citations, turn, number)
+        try:
+            return self._source(cited.doc_id, citations, turn, number)
+        except DocQAError as error:
+            gr.Warning(str(error))
+            return gr.skip(), gr.skip()
 
-    def clear_chat(self, doc_id: str | None) -> tuple[Chat, str, str, str, list[Turn]]:
+    def clear_chat(self, doc_id: str | None) -> tuple[Chat, str, str, Any, list[Turn]]:
         """An empty conversation and the source without highlights."""
-        return [], "", "", self._source(doc_id, [], -1, 0)[1], []
+        try:
+            source: Any = self._source(doc_id, [], -1, 0)[1]
+        except DocQAError as error:
+            gr.Warning(str(error))
+            source = gr.skip()
+        return [], "", "", source, []
+
+    def restore(self, saved: object) -> tuple[Chat, list[Turn]]:
+        """The conversation the browser kept, as far as it can be read: each chat message with
+        a role and text, each turn with a question, an answer and well-formed citations; the
+        rest (tampered, or from an older page) is left out, so it never breaks a question."""
+        if not isinstance(saved, dict):
+            return [], []
+        chat, turns = saved.get("chat"), saved.get("turns")
+        messages = [_message(item) for item in chat] if isinstance(chat, list) else []
+        kept = [_turn(item) for item in turns] if isinstance(turns, list) else []
+        return [m for m in messages if m is not None], [t for t in kept if t is not None]
 
     def status(self) -> tuple[str, Any]:
         """The status line, and the poll timer (stopped once warm-up has finished)."""
+        return self._status_line(*self._documents()), gr.Timer(active=not self.state.warm.is_set())
+
+    def _documents(self) -> tuple[Mapping[str, Document], str | None]:
+        """(the engine's current documents, None), or, when the index cannot be read (a Chroma
+        server gone away), (the documents read at start, what went wrong)."""
+        try:
+            return self.state.current_documents(), None
+        except DocQAError as error:
+            return self.state.documents, str(error)
+
+    def _status_line(self, documents: Mapping[str, Document], problem: str | None) -> str:
         state = self.state
-        documents = state.current_documents()
-        text = render.status_text(state.warm.is_set(), state.failure, documents, state.skipped)
-        return text, gr.Timer(active=not state.warm.is_set())
+        failure = problem or state.failure
+        return render.status_text(state.warm.is_set(), failure, documents, state.skipped)
 
     def record_vote(self, data: gr.LikeData, turns: list[Turn] | None) -> None:
         """Append a thumbs up/down on an answer to the feedback file."""
@@ -179,17 +221,17 @@ class Handlers:
         settings = self.state.settings
         stored, problems = [], []
         for path in files or []:
+            sent = Path(path).name
             try:
-                stored.append(
-                    store_upload(
-                        settings.source_dir, Path(path), Path(path).name, settings.max_file_mb
-                    )
-                )
+                name = store_upload(settings.source_dir, Path(path), sent, settings.max_file_mb)
+                stored.append(_stored_as(sent, name))
             except DocQAError as error:
                 problems.append(str(error))
             except OSError as error:
                 log.exception("storing upload %s failed", path)
-                problems.append(f"{Path(path).name!r} could not be stored: {error.strerror}")
+                problems.append(f"{sent!r} could not be stored: {error.strerror}")
+            finally:
+                _discard_upload(Path(path))
         if stored:
             self.state.reindex()
         message = (f"Added {', '.join(stored)}; re-indexing. " if stored else "") + " ".join(
@@ -198,21 +240,32 @@ class Handlers:
         return (None, *self.collection(), render.escape(message.strip()))
 
     def remove(self, doc_id: str | None) -> tuple[Any, ...]:
-        """Delete document `doc_id` from the source folder and re-index in the background."""
+        """Delete the file `doc_id` (indexed, skipped or waiting) from the source folder and
+        re-index in the background."""
         if not doc_id:
             return (*self.collection(), "Choose a document to remove first.")
         try:
             remove_document(self.state.settings.source_dir, doc_id)
         except DocQAError as error:
             return (*self.collection(), render.escape(str(error)))
+        except OSError as error:
+            log.exception("removing %s failed", doc_id)
+            message = f"{doc_id!r} could not be removed: {error.strerror}"
+            return (*self.collection(), render.escape(message))
         self.state.reindex()
         return (*self.collection(), render.escape(f"Removed {doc_id}; re-indexing."))
 
+    def cancel_reindex(self) -> tuple[Any, ...]:
+        """Stop the running re-index; the previous index keeps serving."""
+        self.state.cancel_reindex()
+        return self.collection()
+
     def collection(self) -> tuple[Any, ...]:
-        """(documents table, document selector, removable documents, indexing line, timer,
-        intro, question box, status line): the timer keeps polling while a re-index runs."""
+        """(documents table, document selector, removable files, indexing line, timer,
+        intro, question box, status line, cancel button): the timer keeps polling, and the
+        cancel button shows, while a re-index runs."""
         state = self.state
-        documents = state.current_documents()
+        documents, problem = self._documents()
         rows = document_rows(state.settings.source_dir, documents, state.skipped)
         names = list(documents)
         indexing = state.indexing
@@ -228,8 +281,12 @@ class Handlers:
                 f"documents ({counted}{seconds:.0f} s so far); answers come from the previous "
                 "index meanwhile."
             )
+        elif problem:
+            line = f"{render.ERROR_MARK} {render.escape(problem)}"
         elif indexing.error:
             line = f"{render.ERROR_MARK} Re-indexing failed: {render.escape(indexing.error)}"
+        elif indexing.cancelled:
+            line = "Re-indexing was cancelled; answers come from the previous index."
         elif indexing.finished:
             count = indexing.documents
             line = f"{render.READY_MARK} Indexed {count} document{'' if count == 1 else 's'}."
@@ -238,10 +295,89 @@ class Handlers:
         return (
             rows,
             gr.Dropdown(choices=names, visible=len(names) > 1),
-            gr.Dropdown(choices=names, value=None),
+            gr.Dropdown(choices=removable(state.settings.source_dir, rows), value=None),
             line,
             gr.Timer(active=indexing.running),
             render.intro(documents),
             gr.Textbox(placeholder=render.placeholder(documents)),
-            self.status()[0],
+            self._status_line(documents, problem),
+            gr.Button(visible=indexing.running),
         )
+
+
+def _stored_as(sent: str, name: str) -> str:
+    """How an upload is named in the message: "ferry.txt", or "ｆｅｒｒｙ.txt as ferry (2).txt
+    (that name was taken)" when it was stored under another name."""
+    if name == sent:
+        return name
+    taken = " (that name was taken)" if name != safe_name(sent) else ""
+    return f"{sent} as {name}{taken}"
+
+
+def _discard_upload(upload: Path) -> None:
+    """Delete Gradio's temporary copy of an upload (and its folder, once empty), so Gradio's
+    file route no longer serves it after it is stored, refused or later removed. Only a file
+    inside Gradio's upload folder is touched."""
+    folder = Path(gr.utils.get_upload_folder()).resolve()
+    if folder in upload.resolve().parents:
+        upload.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            upload.parent.rmdir()
+
+
+def _message(item: object) -> dict[str, str] | None:
+    """A chat message kept in the browser, as {"role", "content"} text, or None: only text
+    (never a file path the page would then serve)."""
+    if not isinstance(item, dict) or item.get("role") not in ("user", "assistant"):
+        return None
+    content = item.get("content")
+    if isinstance(content, list):  # Gradio's form: [{"type": "text", "text": ...}, ...]
+        if not all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+            return None
+        content = "".join(str(part.get("text", "")) for part in content)
+    if not isinstance(content, str):
+        return None
+    return {"role": item["role"], "content": render.without_surrogates(content)}
+
+
+def _turn(item: object) -> Turn | None:
+    """A turn kept in the browser, checked field by field, or None when any is unreadable."""
+    if not isinstance(item, dict):
+        return None
+    question, answer, message = item.get("question"), item.get("answer", ""), item.get("message")
+    citations = item.get("citations", [])
+    if not (
+        isinstance(question, str)
+        and isinstance(answer, str)
+        and _is_count(message)
+        and isinstance(citations, list)
+    ):
+        return None
+    cited = [_citation(citation) for citation in citations]
+    if any(citation is None for citation in cited):
+        return None
+    return {
+        "question": render.without_surrogates(question),
+        "answer": render.without_surrogates(answer),
+        "citations": cited,
+        "abstained": item.get("abstained") is True,
+        "failed": item.get("failed") is True,
+        "message": message,
+    }
+
+
+def _citation(item: object) -> dict[str, Any] | None:
+    if not isinstance(item, dict):
+        return None
+    doc_id, quote, page = item.get("doc_id"), item.get("quote"), item.get("page")
+    start, end = item.get("start"), item.get("end")
+    if not (isinstance(doc_id, str) and isinstance(quote, str) and _is_count(start)):
+        return None
+    if not (_is_count(end) and (page is None or _is_count(page))):
+        return None
+    clean = render.without_surrogates
+    return asdict(Citation(clean(doc_id), start, end, clean(quote), page))
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

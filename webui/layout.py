@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 
 from webui import render
-from webui.collection import allowed_types, document_rows
+from webui.collection import allowed_types, document_rows, removable
 from webui.handlers import Handlers
 
 CITE_REQUEST_ID = "cite-request"
@@ -159,16 +159,17 @@ def build_app(handlers: Handlers) -> gr.Blocks:
                         file_types=allowed_types(),
                         elem_id="upload",
                     )
+                    rows = document_rows(state.settings.source_dir, documents, state.skipped)
                     table = gr.Dataframe(
-                        document_rows(state.settings.source_dir, documents, state.skipped),
+                        rows,
                         headers=["Document", "Size", "Status"],
                         interactive=False,
                         elem_id="document-list",
                         wrap=True,
                     )
                     with gr.Row():
-                        removable = gr.Dropdown(
-                            doc_ids,
+                        to_remove = gr.Dropdown(
+                            removable(state.settings.source_dir, rows),
                             value=None,
                             label="Document to remove",
                             scale=3,
@@ -176,7 +177,16 @@ def build_app(handlers: Handlers) -> gr.Blocks:
                         )
                         remove = gr.Button("Remove", variant="stop", scale=1, elem_id="remove")
                     collection_note = gr.Markdown("", elem_id="collection-note")
-                index_line = gr.HTML("", elem_id="indexing")
+                with gr.Row():
+                    index_line = gr.HTML("", elem_id="indexing")
+                    cancel = gr.Button(
+                        "Cancel re-indexing",
+                        variant="secondary",
+                        size="sm",
+                        visible=False,
+                        scale=0,
+                        elem_id="cancel-indexing",
+                    )
                 index_poll = gr.Timer(1.0, active=False)
                 selector = gr.Dropdown(
                     doc_ids,
@@ -224,18 +234,19 @@ def build_app(handlers: Handlers) -> gr.Blocks:
                 [chatbot, box, hint, source, turns],
                 api_visibility="private",
             ).then(_save, [chatbot, turns], saved, api_visibility="private")
-        view = [table, selector, removable, index_line, index_poll, intro, box, status]
+        view = [table, selector, to_remove, index_line, index_poll, intro, box, status, cancel]
         files.upload(
             handlers.upload, [files], [files, *view, collection_note], api_visibility="private"
         )
         remove.click(
-            handlers.remove, [removable], [*view, collection_note], api_visibility="private"
+            handlers.remove, [to_remove], [*view, collection_note], api_visibility="private"
         )
+        cancel.click(handlers.cancel_reindex, None, view, api_visibility="private")
         index_poll.tick(handlers.collection, None, view, api_visibility="private")
         chatbot.like(handlers.record_vote, [turns], None, api_visibility="private")
         poll.tick(handlers.status, None, [status, poll], api_visibility="private")
         app.load(handlers.status, None, [status, poll], api_visibility="private")
-        app.load(_restore, [saved], [chatbot, turns], api_visibility="private")
+        app.load(handlers.restore, [saved], [chatbot, turns], api_visibility="private")
         gr.api(handlers.ask, api_name="ask")
     return app
 
@@ -243,13 +254,3 @@ def build_app(handlers: Handlers) -> gr.Blocks:
 def _save(chat: list, turns: list) -> dict[str, list]:
     """What the browser keeps of the conversation, so a reload shows it again."""
     return {"chat": chat, "turns": turns}
-
-
-def _restore(saved: dict | None) -> tuple[list, list]:
-    """The conversation the browser kept (empty when it kept none or something unreadable)."""
-    if not isinstance(saved, dict):
-        return [], []
-    chat, turns = saved.get("chat"), saved.get("turns")
-    if not isinstance(chat, list) or not isinstance(turns, list):
-        return [], []
-    return chat, turns

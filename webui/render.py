@@ -22,12 +22,19 @@ HIGHLIGHT_COLOURS = ("#fde68a", "#a7f3d0", "#bfdbfe", "#fbcfe8", "#ddd6fe", "#fe
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
 _MARKDOWN_MARK = re.compile(r" {0,3}#{1,6}[ \t]+")
 _SPACE = re.compile(r"\s+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MARKDOWN_NAMES = (".md", ".markdown")
 
 
 def escape(text: str) -> str:
     """Text shown literally by the Markdown chat: escape("<b>*x*</b>") has no tag, no emphasis."""
     return html.escape(_MARKDOWN_SPECIALS.sub(r"\\\1", text), quote=False)
+
+
+def without_surrogates(text: str) -> str:
+    """`text` with each lone surrogate (which has no UTF-8 form, so the page could not be sent
+    it) as U+FFFD: without_surrogates("a\\ud800b") -> "a\\ufffdb"."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def shown_question(message: str) -> str:

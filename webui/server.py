@@ -53,6 +53,9 @@ def check_can_serve(host: str, port: int) -> None:
         ) from None
     family, kind, protocol, _name, address = found[0]
     with socket.socket(family, kind, protocol) as probe:
+        # As the server itself binds (uvicorn sets it too): connections of a UI that just
+        # stopped, left in TIME-WAIT, do not hold the port; a listening socket still does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
         except OSError as error:

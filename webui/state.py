@@ -29,12 +29,20 @@ FAILURE_MESSAGE = (
 )
 
 
+class _Cancelled(BaseException):
+    """Raised from the embedding loop's progress callback to stop a re-index. A BaseException,
+    like asyncio.CancelledError, so the store's `except Exception` (which turns failures into
+    StoreErrors) lets it through: the build stops before it writes anything, and the previous
+    generation keeps serving."""
+
+
 @dataclass
 class Indexing:
     """Re-indexing after an upload or a removal: running or not, since when, how it ended."""
 
     running: bool = False
     again: bool = False  # the folder changed while it ran: run once more when it is done
+    cancelled: bool = False  # the last build was cancelled
     started: float = 0.0
     finished: float = 0.0
     error: str | None = None
@@ -43,6 +51,7 @@ class Indexing:
     to_embed: int = 0  # sentences it has to embed (0 until it knows)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     idle: threading.Event = field(default_factory=threading.Event, repr=False)  # not running
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)  # asked to stop
     indexer: DocQA | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -121,6 +130,8 @@ class AppState:
                 self.indexing.again = True
                 return
             self.indexing.running, self.indexing.again = True, False
+            self.indexing.cancelled = False
+            self.indexing.cancel.clear()
             self.indexing.idle.clear()
             self.indexing.started, self.indexing.error = time.monotonic(), None
         threading.Thread(target=self._reindex, name="docqa-reindex", daemon=True).start()
@@ -137,20 +148,30 @@ class AppState:
                 self.skipped = report.skipped
                 self.indexing.documents = report.documents
                 self.docqa.refresh()  # serve the new generation from the next answer on
+            except _Cancelled:
+                self.indexing.cancelled = True
             except DocQAError as error:
                 self.indexing.error = str(error)
             except Exception:
                 log.exception("re-indexing failed")
                 self.indexing.error = "re-indexing failed; the server log says why"
             with self.indexing.lock:
-                if not self.indexing.again:
+                if not self.indexing.again or self.indexing.cancel.is_set():
                     self.indexing.running = False
                     self.indexing.finished = time.monotonic()
                     self.indexing.idle.set()
                     return
                 self.indexing.again = False
 
+    def cancel_reindex(self) -> None:
+        """Stop the running re-index at its next batch of sentences (and any run queued after
+        it); what it had embedded is dropped and answers keep coming from the previous index.
+        A build already past embedding finishes."""
+        self.indexing.cancel.set()
+
     def _embedding(self, done: int, total: int) -> None:
+        if self.indexing.cancel.is_set():
+            raise _Cancelled
         self.indexing.embedded, self.indexing.to_embed = done, total
 
     def current_documents(self) -> Mapping[str, Document]:
