@@ -29,7 +29,7 @@ from rag.question import (
     standalone,
 )
 from rag.ranker import ReaderModel, load_model
-from rag.reader import SURE_CONFIDENCE, Reading, read
+from rag.reader import Reading, read
 from rag.retrieval import Corpus, Query, Retrieval, Retriever
 from rag.settings import Settings
 from rag.store import IndexReport, Store
@@ -272,7 +272,7 @@ class DocQA:
         chunks = {chunk.id: chunk for part in parts for chunk in part.retrieval.chunks}
         query = parts[0].retrieval.query
         confidence = max(part.reading.confidence for part in parts)
-        hedged = bool(citations) and confidence < SURE_CONFIDENCE
+        hedged = bool(citations) and confidence < self.model.sure_threshold
         return Answer(
             text=render(citations, short[0] if short else None, hedged)
             if citations

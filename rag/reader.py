@@ -29,9 +29,6 @@ from rag.retrieval import Candidate, Retrieval
 from rag.types import Span
 
 MAX_QUOTE_WORDS = 25  # a longer sentence is quoted by its answering clauses
-# An answer this confident is stated plainly; one between the no-answer threshold and this
-# says that it may be wrong (the eval suite counts answers at or above it that are wrong).
-SURE_CONFIDENCE = 0.9
 
 
 class Abstention(enum.Enum):

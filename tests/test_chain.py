@@ -371,3 +371,23 @@ def test_in_look_alike_files_the_answer_comes_from_the_file_the_question_names(
                 and {c.doc_id for c in result.citations} == {f"{town.lower()}.txt"}
             )
     assert sum(right) / len(right) >= 0.95, f"{sum(right)} of {len(right)} right"
+
+
+def test_the_ui_example_questions_are_answered_right(docqa: DocQA) -> None:
+    """Each example question the chat offers on the seed article gets its gold answer."""
+    import tomllib
+
+    from webui.examples import EVALS_DIR, load_examples
+
+    gold = {
+        item["question"]: item["answers"]
+        for item in tomllib.loads((EVALS_DIR / "questions.toml").read_text("utf-8"))["question"]
+    }
+    examples = load_examples(docqa.corpus.documents)
+    assert examples
+    for question in examples:
+        result = docqa.answer(question)
+        assert not result.abstained, f"{question} was refused ({result.confidence:.2f})"
+        assert any(answer.lower() in result.text.lower() for answer in gold[question]), (
+            f"{question} -> {result.text}"
+        )

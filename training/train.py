@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +67,7 @@ MAX_FALSE_REFUSALS = 0.10  # the no-answer threshold refuses at most this share 
 # keep every article and its unanswerable questions in play at a quarter of the time.
 QUESTIONS_PER_ARTICLE = 120
 DOMAIN_WEIGHT = 0.25  # the answerability rows of ANSWERABILITY_DOMAINS, as a share of SQuAD's
+MIN_SURE_PRECISION = 0.85  # answers stated plainly are right this often on every domain
 MIN_SHORT_F1 = 0.5  # short answers shown must reach this mean F1 on validation
 LIGHTGBM = {
     "objective": "binary",
@@ -460,8 +461,10 @@ def out_of_fold(route: str, train: Sequence[Example], prior: LabelPrior) -> list
 
 
 def answer_table(train: Sequence[Example], scores: list[np.ndarray], prior: LabelPrior):
-    """Answerability rows of the training questions (from out-of-fold sentence scores) and
-    whether each question is answerable."""
+    """Confidence rows of the training questions (from out-of-fold sentence scores) and
+    whether the sentence those scores choose answers the question: the confidence is the
+    probability that the answer given is right, so an unanswerable question and a wrong
+    sentence for an answerable one both count against it."""
     rows, labels = [], []
     for example, question_scores in zip(train, scores, strict=True):
         found = example.retrieval.candidates
@@ -469,7 +472,7 @@ def answer_table(train: Sequence[Example], scores: list[np.ndarray], prior: Labe
             continue
         sentence_rows = sentence_features(example.retrieval.query, found, prior)
         rows.append(answer_features(sentence_rows, question_scores))
-        labels.append(example.question.answerable)
+        labels.append(bool(sentence_labels(example)[int(np.argmax(question_scores))]))
     return np.vstack(rows), np.array(labels, dtype=np.int8)
 
 
@@ -544,6 +547,8 @@ def fit(
             for name, found in measured.items()
         )
         lines.append(f"  {at:.2f}: {cells}")
+    sure = sure_threshold(measured.values())
+    lines.append(f"sure threshold {sure:.3f} (answers at or above it are stated plainly)")
     short, short_lines = short_threshold(measured["squad"])
     lines += short_lines
     lines.append(f"short-answer threshold {short:.2f}")
@@ -555,8 +560,24 @@ def fit(
         threshold,
         short,
         "",
+        sure,
     )
     return final, "\n".join(lines)
+
+
+def sure_threshold(measured: Iterable[Measured]) -> float:
+    """The lowest confidence at or above which at least MIN_SURE_PRECISION of the answers
+    given are right on every domain (1.0 when none reaches it): above it an answer is
+    stated plainly, below it the answer says it may be wrong."""
+    found = list(measured)
+    for at in np.arange(0.3, 1.0, 0.01):
+        given = [(m.confidence >= at) for m in found]
+        if all(
+            not shown.any() or m.right[shown].mean() >= MIN_SURE_PRECISION
+            for m, shown in zip(found, given, strict=True)
+        ):
+            return float(round(at, 2))
+    return 1.0
 
 
 def _scores(scorer: Scorer, example: Example, prior: LabelPrior) -> np.ndarray:
