@@ -33,11 +33,11 @@ def main() -> int:
     try:
         host, port = server_address(os.environ)  # before gradio reads them
         check_can_serve(host, port)
-        from rag.documents import describe_skipped, load_sources
+        from rag.documents import describe_skipped, load_collection
         from rag.settings import Settings
 
         settings = Settings.from_env()
-        sources = load_sources(settings.source_dir, settings.max_file_mb)
+        sources = load_collection(settings)
     except DocQAError as error:
         print(f"docqa: error: {error}", file=sys.stderr)
         return 2

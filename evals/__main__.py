@@ -130,7 +130,6 @@ def _check_mode(args: argparse.Namespace) -> None:
             ("--category", args.category),
             ("--id", args.id),
             ("--articles", args.articles),
-            ("--index-dir", args.index_dir),
             ("--compare", args.compare),
             ("--gate", args.gate),
         )
@@ -174,7 +173,8 @@ def _evaluate_domains(args: argparse.Namespace) -> int:
     }
     clock = time.perf_counter()
     say = None if args.quiet else domains.say_on_stderr
-    done = domains.run(split, files, squad_split, args.limit, tuning, say)
+    index_root = args.index_dir or domains.INDEX_CACHE
+    done = domains.run(split, files, squad_split, args.limit, tuning, say, None, index_root)
     seconds = time.perf_counter() - clock
     run_info = {
         "split": split,
@@ -182,6 +182,7 @@ def _evaluate_domains(args: argparse.Namespace) -> int:
         "squad_split": squad_split,
         "squad_limit": args.limit,
         "tuning": tuning,
+        "index_root": str(index_root),
         "seconds": round(seconds, 3),
     }
     json_path = domains.write(done, run_info, args.results_dir)
@@ -374,7 +375,8 @@ def _parser() -> argparse.ArgumentParser:
         "--index-dir",
         type=Path,
         help="index folder (default: the usual one; a temporary one when the question "
-        "file's document is outside the source folder)",
+        "file's document is outside the source folder); with --domains, the folder of "
+        "each domain's index (default .cache/evals/, kept between runs)",
     )
     out = parser.add_argument_group("output")
     out.add_argument(

@@ -10,6 +10,9 @@ another's gain. The domains:
   (evals/second/questions.toml) and the four calibration documents
   (data/calibration/questions.toml), each through its own DocQA (evals.setup, evals.runner).
 Each domain is summed up by evals.reliability, beside the same-run one-sentence baselines.
+Each keeps its index in a folder of its own under INDEX_CACHE, kept between runs: the store
+rebuilds it when its documents or what derives it (settings, model, code) change, so a
+second run skips indexing.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ QUESTION_SETS = {
 }
 SQUAD_FILES = tuple(sorted((report.ROOT / "data").glob("squad2-*.json")))
 SQUAD_SPLIT = "validation"  # the SQuAD articles models and thresholds are chosen on
+INDEX_CACHE = report.ROOT / ".cache" / "evals"  # git-ignored
 WORST = "WORST"
 
 
@@ -57,16 +61,19 @@ def run(
     tuning: Mapping[str, Any] | None = None,
     say: Callable[[str], None] | None = None,
     question_sets: Mapping[str, Path] | None = None,
+    index_root: Path = INDEX_CACHE,
 ) -> list[Domain]:
     """Run every domain: the `squad_split` articles of `squad_files`, at most `limit`
     questions per article, then `split` ("tune", "heldout" or "all") of each of
     `question_sets` (domain name -> question file; None: QUESTION_SETS). `tuning` holds
     top_k, chunk_sentences, chunk_overlap (None: the DOCQA_* ones); `say` hears one line
-    as each domain starts."""
+    as each domain starts. Each domain's index is the folder of its name in `index_root`."""
     tuning = dict(tuning or {})
-    domains = [_squad(squad_files, squad_split, limit, tuning, say)]
+    index = {"index_dir": index_root / f"squad-{squad_split}"}
+    domains = [_squad(squad_files, squad_split, limit, {**tuning, **index}, say)]
     for name, path in (QUESTION_SETS if question_sets is None else question_sets).items():
-        domains.append(_question_set(name, path, split, tuning, say))
+        index = {"index_dir": index_root / name}
+        domains.append(_question_set(name, path, split, {**tuning, **index}, say))
     return domains
 
 

@@ -32,7 +32,7 @@ from evals.dataset import DatasetError, read_text
 from evals.metrics import CurvePoint
 from evals.squad_scoring import Row, aggregates, curves, outcomes, score
 from rag import Answer, QuestionError, Settings
-from training.squad import Article, Gold, load_articles, load_split
+from training.squad import Article, Gold, SquadQuestion, load_articles, load_split
 
 SPLIT_FILE = report.ROOT / "data" / "split.toml"
 UNSEEN = "unseen"  # the split of an article that split.toml does not list
@@ -160,14 +160,23 @@ def _load(paths: Sequence[Path]) -> list[Article]:
     return loaded
 
 
-def spread(questions: Sequence[Any], limit: int | None) -> Sequence[Any]:
-    """At most `limit` of `questions`, evenly spaced from the first, in order.
-
-    spread("abcdefgh", 4) -> "a", "c", "e", "g"
-    """
+def spread(questions: Sequence[SquadQuestion], limit: int | None) -> Sequence[SquadQuestion]:
+    """At most `limit` of `questions`, in order: the unanswerable ones in their share of the
+    article (rounded), each kind evenly spaced over its questions from the first. (Spacing
+    all alike would fall in step with SQuAD's paragraphs, which list their unanswerable
+    questions last, and could miss every one.)"""
     if limit is None or limit >= len(questions):
         return questions
-    return [questions[index * len(questions) // limit] for index in range(limit)]
+    unanswerable = [index for index, q in enumerate(questions) if not q.answerable]
+    answerable = [index for index, q in enumerate(questions) if q.answerable]
+    refused = round(limit * len(unanswerable) / len(questions))
+    chosen = _evenly(unanswerable, refused) + _evenly(answerable, limit - refused)
+    return [questions[index] for index in sorted(chosen)]
+
+
+def _evenly(indices: Sequence[int], count: int) -> list[int]:
+    """`count` of `indices`, evenly spaced from the first: _evenly([0, ..., 7], 4) -> 0, 2, 4, 6."""
+    return [indices[number * len(indices) // count] for number in range(count)]
 
 
 def _present(split_of: Mapping[str, str], titles: Sequence[str]) -> list[str]:

@@ -11,7 +11,9 @@ import json
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from rag.chunking import MAX_SENTENCE_CHARS, pieces
 
 # spaCy's OntoNotes entity labels, then the phrase kinds found without the recogniser.
 LABELS = (
@@ -55,6 +57,9 @@ DEPENDENCIES = (
 )
 _QUOTED = re.compile(r"[“\"]([^“”\"]{1,80})[”\"]")
 _BATCH = 256  # sentences per spaCy batch
+# and characters per batch: the parser's memory grows with them (256 pieces of 2,000
+# characters took 1 GB more than 32 did)
+_BATCH_CHARS = 64_000
 _LOCK = threading.Lock()
 _PIPELINE: list = []
 
@@ -82,32 +87,69 @@ def pipeline():  # -> spacy.language.Language
 
 def find_phrases(texts: Iterable[str]) -> Iterator[tuple[Phrase, ...]]:
     """For each text, its candidate phrases in order of start, each span once (an entity's
-    label wins over a noun phrase with the same span)."""
-    for doc in pipeline().pipe(texts, batch_size=_BATCH):
-        found: dict[tuple[int, int], str] = {}
-        for entity in doc.ents:
-            found[_trimmed(doc.text, entity.start_char, entity.end_char)] = entity.label_
-        for chunk in doc.noun_chunks:
-            span = _trimmed(doc.text, chunk.start_char, chunk.end_char)
-            found.setdefault(span, "NP")
-            # "the east" also offers "east": SQuAD-style answers drop the article.
-            if chunk[0].lower_ in ("the", "a", "an") and len(chunk) > 1:
-                found.setdefault(_trimmed(doc.text, chunk[1].idx, chunk.end_char), "NP")
-        for match in _QUOTED.finditer(doc.text):
-            found.setdefault(_trimmed(doc.text, *match.span(1)), "QUOTE")
-        phrases = []
-        for (start, end), label in sorted(found.items()):
-            if start >= end:
-                continue
-            span = doc.char_span(start, end, alignment_mode="expand")
-            if span is None:
-                phrases.append(Phrase(start, end, label))
-                continue
-            head = span.root
-            dependency = head.dep_ if head.dep_ in DEPENDENCIES else "other"
-            governor = "" if head.head is head else head.head.lower_
-            phrases.append(Phrase(start, end, label, dependency, governor))
-        yield tuple(phrases)
+    label wins over a noun phrase with the same span). A text longer than
+    MAX_SENTENCE_CHARS is read in pieces of at most that length (see `chunking.pieces`), so
+    spaCy is never handed more than it can take, nor asked for the memory a long text needs.
+    """
+    texts = list(texts)
+    cuts = [
+        [(0, len(text))]
+        if len(text) <= MAX_SENTENCE_CHARS
+        else pieces(text, 0, len(text), MAX_SENTENCE_CHARS)
+        for text in texts
+    ]
+    docs = _read(
+        text[start:end] for text, cut in zip(texts, cuts, strict=True) for start, end in cut
+    )
+    for cut in cuts:
+        yield tuple(
+            replace(phrase, start=phrase.start + start, end=phrase.end + start)
+            for start, _ in cut
+            for phrase in _phrases(next(docs))
+        )
+
+
+def _read(texts: Iterable[str]) -> Iterator:  # of spacy.tokens.Doc
+    """spaCy's reading of each text, in batches of at most _BATCH texts and _BATCH_CHARS
+    characters."""
+    batch: list[str] = []
+    size = 0
+    for text in texts:
+        if batch and (len(batch) == _BATCH or size + len(text) > _BATCH_CHARS):
+            yield from pipeline().pipe(batch, batch_size=len(batch))
+            batch, size = [], 0
+        batch.append(text)
+        size += len(text)
+    if batch:
+        yield from pipeline().pipe(batch, batch_size=len(batch))
+
+
+def _phrases(doc) -> list[Phrase]:  # doc: spacy.tokens.Doc
+    """The phrases of one text spaCy has read, in order of start."""
+    found: dict[tuple[int, int], str] = {}
+    for entity in doc.ents:
+        found[_trimmed(doc.text, entity.start_char, entity.end_char)] = entity.label_
+    for chunk in doc.noun_chunks:
+        span = _trimmed(doc.text, chunk.start_char, chunk.end_char)
+        found.setdefault(span, "NP")
+        # "the east" also offers "east": SQuAD-style answers drop the article.
+        if chunk[0].lower_ in ("the", "a", "an") and len(chunk) > 1:
+            found.setdefault(_trimmed(doc.text, chunk[1].idx, chunk.end_char), "NP")
+    for match in _QUOTED.finditer(doc.text):
+        found.setdefault(_trimmed(doc.text, *match.span(1)), "QUOTE")
+    phrases = []
+    for (start, end), label in sorted(found.items()):
+        if start >= end:
+            continue
+        span = doc.char_span(start, end, alignment_mode="expand")
+        if span is None:
+            phrases.append(Phrase(start, end, label))
+            continue
+        head = span.root
+        dependency = head.dep_ if head.dep_ in DEPENDENCIES else "other"
+        governor = "" if head.head is head else head.head.lower_
+        phrases.append(Phrase(start, end, label, dependency, governor))
+    return phrases
 
 
 def phrases_to_json(phrases: Iterable[Phrase]) -> str:

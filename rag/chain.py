@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from rag.citations import cite, refusal, render
-from rag.documents import load_sources
+from rag.documents import Skipped, describe_skipped, load_collection, source_path
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import QuestionError, SourceError
 from rag.indexing import DocumentIndex
@@ -61,6 +61,7 @@ class DocQA:
         self._corpus: Corpus | None = None
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()
+        self._warned: set[Skipped] = set()  # files skipped, already logged
         self.chain: Runnable = (
             RunnableLambda(self._prepare, name="analyse")
             | RunnableLambda(self._retrieve, name="retrieve")
@@ -75,11 +76,14 @@ class DocQA:
         `progress` draws a bar on the terminal, `on_progress(done, total)` reports the
         sentences embedded so far (for a UI's own bar)."""
         with self._lock:
-            sources = load_sources(self.settings.source_dir, self.settings.max_file_mb)
+            settings = self.settings
+            sources = load_collection(settings)
+            new = [item for item in sources.skipped if item not in self._warned]
+            if new:
+                log.warning("%s", describe_skipped(new))
+            self._warned = set(sources.skipped)
             there = {
-                item.name
-                for item in sources.skipped
-                if (self.settings.source_dir / item.name).exists()
+                item.name for item in sources.skipped if source_path(settings, item.name).exists()
             }
             report, records = self.store.sync(
                 sources.documents, progress, unreadable=there, on_progress=on_progress
@@ -87,7 +91,9 @@ class DocQA:
             self._load(records)
             if report.recovered:
                 log.warning("rebuilt a damaged index: %s", report.recovered)
-            return replace(report, skipped=sources.skipped)
+            # the files that could not be read, and those that failed to be indexed
+            skipped = sorted((*sources.skipped, *report.skipped), key=lambda item: item.name)
+            return replace(report, skipped=tuple(skipped))
 
     def _load(self, records: list[DocumentIndex]) -> None:
         corpus = Corpus.build(records)

@@ -22,6 +22,13 @@ _ABBREVIATION = re.compile(
 )
 
 
+# A "sentence" longer than this is cut into pieces (a text with no full stops, a table
+# flattened into one line): nothing reads that much as one unit, and the embedding model
+# sees only its first few hundred words. Also the most spaCy is handed at once.
+MAX_SENTENCE_CHARS = 2000
+_UP_TO_LAST_SPACE = re.compile(r".*\s", re.DOTALL)
+
+
 def _last_visible(text: str, end: int) -> str:
     """The last character before `end` that is not a space, tab or carriage return ("" at
     the start); it looks back only as far as it must, so splitting stays linear."""
@@ -32,7 +39,8 @@ def _last_visible(text: str, end: int) -> str:
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans of `text`, white space trimmed.
+    """Sentence spans of `text`, white space trimmed; one longer than MAX_SENTENCE_CHARS is
+    cut into pieces (see `pieces`).
 
     split_sentences("Hi there. Bye!") -> [(0, 9), (10, 14)]
     """
@@ -62,8 +70,37 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             start += 1
         while end > start and text[end - 1].isspace():
             end -= 1
-        if start < end:
+        if end - start > MAX_SENTENCE_CHARS:
+            spans += pieces(text, start, end, MAX_SENTENCE_CHARS)
+        elif start < end:
             spans.append((start, end))
+    return spans
+
+
+def pieces(text: str, start: int, end: int, size: int) -> list[tuple[int, int]]:
+    """text[start:end] in spans of at most `size` characters, trimmed of white space. Each
+    cut is at the last white space that leaves a piece at least half that long, else at
+    `size` characters.
+
+    pieces("one two three", 0, 13, 8) -> [(0, 7), (8, 13)]
+    """
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    spans = []
+    while True:
+        while start < end and text[start].isspace():
+            start += 1
+        if end - start <= size:
+            break
+        space = _UP_TO_LAST_SPACE.match(text, start + size // 2, start + size + 1)
+        cut = space.end() - 1 if space else start + size
+        last = cut
+        while text[last - 1].isspace():  # subtle: stops by text[start], which is not
+            last -= 1
+        spans.append((start, last))
+        start = cut
+    if start < end:
+        spans.append((start, end))
     return spans
 
 

@@ -8,8 +8,10 @@ import logging
 import re
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 from rag.errors import DocQAError
+from rag.types import Turn
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,17 +75,56 @@ def _index(args: argparse.Namespace) -> int:
     return 0
 
 
+def history_json(value: str) -> list[Turn | str]:
+    """The --history-json argument as history items; an argparse error says what is wrong.
+
+    history_json('[["Who scored?", "Reilly."]]') -> [Turn("Who scored?", "Reilly.")]
+    """
+    try:
+        if value.startswith("@"):
+            where = value[1:]
+            value = sys.stdin.read() if where == "-" else Path(where).read_text(encoding="utf-8")
+        items = json.loads(value)
+    except (OSError, UnicodeDecodeError) as error:
+        raise argparse.ArgumentTypeError(f"cannot read {value[1:]!r}: {error}") from None
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error.msg} at {error.pos})") from None
+    if not isinstance(items, list):
+        raise argparse.ArgumentTypeError("must be a JSON list of the earlier turns")
+    return [_history_item(number, item) for number, item in enumerate(items, 1)]
+
+
+def _history_item(number: int, item: object) -> Turn | str:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item):
+        return Turn(item[0], item[1])
+    if isinstance(item, dict) and isinstance(item.get("question"), str):
+        said = item.get("text", item.get("answer", ""))
+        short = item.get("short") or ""
+        short = short.get("quote", "") if isinstance(short, dict) else short
+        if isinstance(said, str) and isinstance(short, str):
+            abstained = item.get("abstained") is True
+            return Turn(item["question"], "" if abstained else said, "" if abstained else short)
+    raise argparse.ArgumentTypeError(
+        f"turn {number} must be a question, a [question, answer] pair, or an object with "
+        '"question" and "text" (as `docqa ask --json` prints it)'
+    )
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from rag.chain import answer
+    from rag.chain import answer, default_docqa
 
-    result = answer(args.question, args.history)
+    history = [*args.history, *(args.history_json or [])]
+    result = answer(args.question, history)
     if args.json:
         payload = {
             "question": args.question,
+            "searched": result.question,  # with the conversation's references resolved
             "text": result.text,
             "abstained": result.abstained,
             "short": asdict(result.short) if result.short else None,
@@ -92,12 +133,7 @@ def _ask(args: argparse.Namespace) -> int:
         }
         print(as_json(payload))
         return 0
-    print(printable(result.text))
-    for number, citation in enumerate(result.citations, 1):
-        page = f" page {citation.page}" if citation.page else ""
-        where = f"{citation.doc_id}{page} {citation.start}-{citation.end}"
-        print(f"\n[{number}] {printable(where)}")
-        print(f"    {printable(citation.quote)}")
+    print(printable(result.as_text(default_docqa().corpus.documents)))  # what the UI copies
     return 0
 
 
@@ -153,6 +189,14 @@ def _parser() -> argparse.ArgumentParser:
         type=argument_text,
         metavar="EARLIER",
         help="an earlier question of the conversation (repeat, oldest first)",
+    )
+    ask.add_argument(
+        "--history-json",
+        type=history_json,
+        metavar="JSON",
+        help="the earlier turns with their answers, oldest first: a JSON list of questions, "
+        '[question, answer] pairs, or objects as `docqa ask --json` prints them ("question", '
+        '"text", "short"); read from a file with @FILE, from standard input with @-',
     )
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.set_defaults(run=_ask)

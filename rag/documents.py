@@ -4,15 +4,26 @@ skipped with its reason, and everything else is read."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import stat
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.errors import SourceError
-from rag.extract import SUFFIXES, ExtractionError, extract
-from rag.settings import DEFAULT_MAX_FILE_MB
+from rag.extract import SUFFIXES, ExtractionError, Limits, extract
+from rag.settings import (
+    DEFAULT_MAX_FILE_CHARS,
+    DEFAULT_MAX_FILE_MB,
+    DEFAULT_MAX_PDF_PAGES,
+    Settings,
+)
 from rag.types import Document
+
+_DETAIL_CHARS = 200  # of a parser's error message, in the reason a file was skipped
+UPLOADS = "uploads/"  # the doc ids of the upload folder's documents start with this
 
 
 @dataclass(frozen=True)
@@ -29,49 +40,176 @@ class Sources:
 
     documents: tuple[Document, ...]
     skipped: tuple[Skipped, ...] = ()
+    excluded: tuple[str, ...] = ()  # source files removed from the index, still on disk
 
 
-def load_sources(source_dir: Path, max_file_mb: int = DEFAULT_MAX_FILE_MB) -> Sources:
+def load_sources(
+    source_dir: Path,
+    max_file_mb: int = DEFAULT_MAX_FILE_MB,
+    max_file_chars: int = DEFAULT_MAX_FILE_CHARS,
+    max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES,
+) -> Sources:
     """Read every file of a format docqa knows under `source_dir`, sorted by path.
 
-    A file that cannot be read (not UTF-8, encrypted, damaged, empty of text, too large, a
-    link leading out of the folder, gone before it was read) is skipped with its reason.
-    Raises SourceError, saying what to do, when the folder is missing or nothing in it can
-    be read.
+    Each file is a unit of failure: one that cannot be read (not UTF-8, encrypted, damaged,
+    empty, too large or expanding past `max_file_chars` characters or `max_pdf_pages` pages,
+    a link or hard link that may lead out of the folder, gone before it was read, or
+    anything else going wrong in its parser) is skipped with its reason, and the rest are
+    read. Raises SourceError, saying what to do, when the folder is missing or nothing in
+    it can be read.
     """
+    _check_source_dir(source_dir)
+    limits = Limits(max_file_chars, max_pdf_pages)
+    return _checked(source_dir, _read_folder(source_dir, "", max_file_mb, limits))
+
+
+def load_collection(settings: Settings) -> Sources:
+    """What docqa answers from: the files under DOCQA_SOURCE_DIR, less those removed from the
+    index (`read_excluded`, listed in `Sources.excluded`), and the files under DOCQA_UPLOAD_DIR
+    as "uploads/<name>". An upload whose id a source file has is skipped, so ids stay unique.
+    Raises SourceError as `load_sources` does."""
+    _check_source_dir(settings.source_dir)
+    limits = Limits(settings.max_file_chars, settings.max_pdf_pages)
+    source, uploads = settings.source_dir, settings.upload_dir
+    own = _read_folder(
+        source, "", settings.max_file_mb, limits, uploads, excluded=read_excluded(settings)
+    )
+    taken = {document.doc_id for document in own.documents}
+    taken |= {item.name for item in own.skipped} | set(own.excluded)
+    added = Sources(())
+    if uploads.is_dir():
+        added = _read_folder(uploads, UPLOADS, settings.max_file_mb, limits, source, taken=taken)
+    both = Sources(
+        own.documents + added.documents,
+        tuple(sorted(own.skipped + added.skipped, key=lambda item: item.name)),
+        own.excluded,
+    )
+    return _checked(source, both)
+
+
+def source_path(settings: Settings, doc_id: str) -> Path:
+    """The file a doc id names: "uploads/a.txt" under DOCQA_UPLOAD_DIR, anything else under
+    DOCQA_SOURCE_DIR."""
+    if doc_id.startswith(UPLOADS):
+        return settings.upload_dir / doc_id.removeprefix(UPLOADS)
+    return settings.source_dir / doc_id
+
+
+def excluded_path(settings: Settings) -> Path:
+    """The exclusion list, kept with the index: the source files removed from it."""
+    return settings.index_dir / f"{settings.collection}-excluded.json"
+
+
+def read_excluded(settings: Settings) -> frozenset[str]:
+    """The doc ids of the source folder's files removed from the index (none when no list)."""
+    path = excluded_path(settings)
+    try:
+        names = json.loads(path.read_text(encoding="utf-8"))["excluded"]
+    except FileNotFoundError:
+        return frozenset()
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SourceError(
+            f"the list of documents removed from the index, {path}, cannot be read ({error}): "
+            "delete it to index every document again"
+        ) from None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise SourceError(
+            f"the list of documents removed from the index, {path}, is not a list of names: "
+            "delete it to index every document again"
+        )
+    return frozenset(names)
+
+
+def set_excluded(settings: Settings, doc_id: str, excluded: bool) -> None:
+    """Remove the source file `doc_id` from the index (`excluded`) or restore it; the file
+    itself is never touched. The list is replaced whole, so a reader never sees half of it."""
+    names = set(read_excluded(settings))
+    names = names | {doc_id} if excluded else names - {doc_id}
+    path = excluded_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps({"excluded": sorted(names)}, indent=1), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _check_source_dir(source_dir: Path) -> None:
     if not source_dir.is_dir():
         raise SourceError(
             f"source folder {source_dir} does not exist: create it with your documents "
             "(.txt, .md, .html, .pdf, .docx), or point DOCQA_SOURCE_DIR at one"
         )
-    root = source_dir.resolve()
+
+
+def _read_folder(
+    folder: Path,
+    prefix: str,
+    max_file_mb: int,
+    limits: Limits,
+    leave_out: Path | None = None,
+    excluded: frozenset[str] = frozenset(),
+    taken: set[str] | frozenset[str] = frozenset(),
+) -> Sources:
+    """The documents under `folder`, their ids `prefix` + path inside it; the folder
+    `leave_out` (another folder docqa reads) is not entered, ids in `excluded` are not read
+    and ids in `taken` are skipped."""
+    root = folder.resolve()
     documents: list[Document] = []
-    skipped: list[Skipped] = []
-    for path in _visible_files(source_dir, skipped):
-        name = path.relative_to(source_dir).as_posix()
-        reason = _unreadable(path, root, max_file_mb)
-        if reason:
-            skipped.append(Skipped(name, reason))
+    linked: list[Skipped] = []  # links to folders, named inside `folder`
+    hidden: list[str] = []
+    paths = _visible_files(folder, linked, leave_out)
+    skipped = [replace(item, name=prefix + item.name) for item in linked]
+    links = _links_inside(paths)
+    for path in paths:
+        name = prefix + path.relative_to(folder).as_posix()
+        if name in excluded:
+            hidden.append(name)
             continue
-        try:
-            documents.append(extract(path, name))
-        except ExtractionError as error:
-            skipped.append(Skipped(name, str(error)))
-        except FileNotFoundError:
-            skipped.append(Skipped(name, "it disappeared while it was being read"))
-        except OSError as error:
-            skipped.append(Skipped(name, f"cannot read it: {error.strerror or error}"))
-    skipped.sort(key=lambda item: item.name)
-    if not documents:
+        if name in taken:
+            read = f"a file of the source folder has the same name, {name}: rename one of them"
+        else:
+            read = _read(path, name, root, max_file_mb, limits, links)
+        if isinstance(read, Document):
+            documents.append(read)
+        else:
+            skipped.append(Skipped(name, read))
+    return Sources(tuple(documents), tuple(skipped), tuple(hidden))
+
+
+def _checked(source_dir: Path, sources: Sources) -> Sources:
+    """`sources` with its skipped files sorted; a SourceError when it holds no document."""
+    skipped = tuple(sorted(sources.skipped, key=lambda item: item.name))
+    if not sources.documents:
         why = f" ({describe_skipped(skipped)})" if skipped else ""
+        hidden = len(sources.excluded)
+        if hidden:
+            why += f" ({hidden} removed from the index: restore them from the UI's Documents)"
         raise SourceError(
             f"source folder {source_dir} holds no document docqa can read{why}: add .txt, "
             ".md, .html, .pdf or .docx files, or point DOCQA_SOURCE_DIR at the folder that "
             "has them"
         )
-    if not any(document.text.strip() for document in documents):
-        raise SourceError(f"every file in {source_dir} is empty: add some text to answer from")
-    return Sources(tuple(documents), tuple(skipped))
+    return replace(sources, skipped=skipped)
+
+
+def _read(
+    path: Path, name: str, root: Path, max_file_mb: int, limits: Limits, links: Counter
+) -> Document | str:
+    """The document in the file at `path`, or why it is skipped. Nothing raised while one
+    file is read stops the others from being read."""
+    try:
+        reason = _unreadable(path, root, max_file_mb, links)
+        return reason or extract(path, name, limits)
+    except ExtractionError as error:
+        return str(error)
+    except FileNotFoundError:
+        return "it disappeared while it was being read"
+    except OSError as error:
+        return f"cannot read it: {error.strerror or error}"
+    except Exception as error:  # a parser's own failure (lxml, pypdf, memory, recursion)
+        detail = " ".join(str(error).split())
+        if len(detail) > _DETAIL_CHARS:
+            detail = detail[: _DETAIL_CHARS - 1] + "…"
+        return f"could not be read ({type(error).__name__}{': ' + detail if detail else ''})"
 
 
 def describe_skipped(skipped: Sequence[Skipped], shown: int = 5) -> str:
@@ -88,13 +226,21 @@ def describe_skipped(skipped: Sequence[Skipped], shown: int = 5) -> str:
     return f"skipped {files}: {listed}{more}"
 
 
-def _visible_files(source_dir: Path, skipped: list[Skipped]) -> list[Path]:
-    """Every file under `source_dir`, sorted, except those in or under a dot name. Links to
-    folders are not followed (they could loop, or lead out of the folder): they are skipped."""
+def _visible_files(
+    source_dir: Path, skipped: list[Skipped], leave_out: Path | None = None
+) -> list[Path]:
+    """Every file under `source_dir`, sorted, except those in or under a dot name or in the
+    folder `leave_out`. Links to folders are not followed (they could loop, or lead out of the
+    folder): they are skipped."""
     found = []
+    left_out = leave_out.resolve() if leave_out is not None else None
     for folder, folders, files in os.walk(source_dir, followlinks=False):
         here = Path(folder)
-        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        folders[:] = sorted(
+            name
+            for name in folders
+            if not name.startswith(".") and (here / name).resolve() != left_out
+        )
         for name in folders:
             if (here / name).is_symlink():
                 relative = (here / name).relative_to(source_dir).as_posix()
@@ -103,7 +249,21 @@ def _visible_files(source_dir: Path, skipped: list[Skipped]) -> list[Path]:
     return sorted(found)
 
 
-def _unreadable(path: Path, root: Path, max_file_mb: int) -> str:
+def _links_inside(paths: Sequence[Path]) -> Counter:
+    """How many of `paths` are each file (device, inode): its hard links inside the folder.
+    Links to files (symbolic ones) are not hard links and are not counted."""
+    found: Counter = Counter()
+    for path in paths:
+        try:
+            status = path.lstat()
+        except OSError:
+            continue
+        if stat.S_ISREG(status.st_mode):
+            found[status.st_dev, status.st_ino] += 1
+    return found
+
+
+def _unreadable(path: Path, root: Path, max_file_mb: int, links: Counter) -> str:
     """Why `path` is not read before opening it, or ""."""
     if path.suffix.lower() not in SUFFIXES:
         return "not a format docqa reads (.txt, .md, .html, .pdf, .docx)"
@@ -117,9 +277,16 @@ def _unreadable(path: Path, root: Path, max_file_mb: int) -> str:
         return "a link to a file outside the source folder"
     if not target.is_file():
         return "not a regular file"
-    size = target.stat().st_size
-    if size > max_file_mb * 1024 * 1024:
-        return f"{size / 1024 / 1024:,.1f} MB, over the {max_file_mb} MB limit (DOCQA_MAX_FILE_MB)"
+    status = target.stat()
+    if status.st_nlink > max(1, links[status.st_dev, status.st_ino]):
+        # Another name of the same file lies outside the folder (or in a hidden part of it):
+        # reading it could quote a file the folder's owner never put there.
+        return "a hard link (it may be a file outside the source folder): copy the file in"
+    if status.st_size == 0:
+        return "empty"
+    if status.st_size > max_file_mb * 1024 * 1024:
+        size = status.st_size / 1024 / 1024
+        return f"{size:,.1f} MB, over the {max_file_mb} MB limit (DOCQA_MAX_FILE_MB)"
     return ""
 
 

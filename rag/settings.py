@@ -13,6 +13,8 @@ from rag.errors import SettingsError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_SOURCE_DIR = PROJECT_ROOT / "seeds"
+# Where the UI stores uploads: docqa's own folder (git-ignored), indexed beside the sources.
+DEFAULT_UPLOAD_DIR = PROJECT_ROOT / "uploads"
 DEFAULT_INDEX_DIR = PROJECT_ROOT / "index"
 DEFAULT_FEEDBACK_PATH = PROJECT_ROOT / "feedback" / "feedback.jsonl"
 # The reader's models, written by `python -m training`.
@@ -27,6 +29,10 @@ DEFAULT_COLLECTION = "docqa"
 # A prefix of Chroma collection names (which allow [a-zA-Z0-9._-], alphanumeric at both ends).
 _COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}")
 DEFAULT_MAX_FILE_MB = 50  # larger source files are skipped, with the reason
+# What one file may expand to: characters of text extracted (about 10,000 pages of
+# prose), and pages of a PDF. Larger files are skipped, with the reason.
+DEFAULT_MAX_FILE_CHARS = 20_000_000
+DEFAULT_MAX_PDF_PAGES = 2000
 MAX_PATH_BYTES = 4096  # PATH_MAX on Linux: a longer path cannot be opened
 MAX_NAME_BYTES = 255  # NAME_MAX: the longest name of one file or folder
 SHOWN_PATH_CHARS = 80  # a path quoted in an error is cut to this length
@@ -37,6 +43,7 @@ class Settings:
     """Everything docqa can be told; `Settings.from_env()` reads the DOCQA_* overrides."""
 
     source_dir: Path = DEFAULT_SOURCE_DIR
+    upload_dir: Path = DEFAULT_UPLOAD_DIR
     index_dir: Path = DEFAULT_INDEX_DIR
     top_k: int = DEFAULT_TOP_K
     chunk_sentences: int = DEFAULT_CHUNK_SENTENCES
@@ -51,6 +58,8 @@ class Settings:
     reader_path: str = ""  # empty: the reader's models shipped in rag/models/reader.json
     feedback_path: Path = DEFAULT_FEEDBACK_PATH
     max_file_mb: int = DEFAULT_MAX_FILE_MB
+    max_file_chars: int = DEFAULT_MAX_FILE_CHARS
+    max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -75,6 +84,12 @@ class Settings:
             )
         if self.max_file_mb < 1:
             raise SettingsError(f"DOCQA_MAX_FILE_MB must be at least 1, not {self.max_file_mb}")
+        if self.max_file_chars < 1:
+            raise SettingsError(
+                f"DOCQA_MAX_FILE_CHARS must be at least 1, not {self.max_file_chars}"
+            )
+        if self.max_pdf_pages < 1:
+            raise SettingsError(f"DOCQA_MAX_PDF_PAGES must be at least 1, not {self.max_pdf_pages}")
         if self.max_question_chars < 1:
             raise SettingsError(
                 f"DOCQA_MAX_QUESTION_CHARS must be at least 1, not {self.max_question_chars}"
@@ -85,9 +100,17 @@ class Settings:
             raise SettingsError(
                 f"DOCQA_CHROMA_PORT must be a port number from 1 to 65535, not {self.chroma_port}"
             )
-        for name in ("source_dir", "index_dir", "feedback_path", "model_path", "reader_path"):
+        for name in (
+            "source_dir",
+            "upload_dir",
+            "index_dir",
+            "feedback_path",
+            "model_path",
+            "reader_path",
+        ):
             _check_length(name, getattr(self, name))
         _check_place("source_dir", self.source_dir, folder=True)
+        _check_place("upload_dir", self.upload_dir, folder=True)
         _check_place("index_dir", self.index_dir, folder=True)
         _check_place("feedback_path", self.feedback_path, folder=False)
 

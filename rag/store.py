@@ -9,28 +9,39 @@ same code runs on an embedded index (`index_dir/chroma`) and on a Chroma server.
 
 Damage is proven, never assumed: rows that disagree with the pointer's counts, or a database
 file SQLite cannot read. A bad setting, a permission problem or an unreachable server is
-reported as what it is and deletes nothing.
+reported as what it is and deletes nothing; so is a full disk, after the half-written
+generation is removed.
+
+Whether anything changed is found without the writer lock, so answering never waits for a
+writer and a read-only index answers; the lock is taken only to write.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import json
 import logging
 import os
 import re
+import shutil
 import socket
+import sqlite3
+import tempfile
 import threading
 import time
+import uuid
+import weakref
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rag.answer_types import phrases_from_json, phrases_to_json
-from rag.documents import Skipped, content_hash
+from rag.documents import Skipped, content_hash, describe_skipped
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import StoreError
 from rag.indexing import DocumentIndex, derive, fingerprint
@@ -47,8 +58,14 @@ KINDS = ("documents", "chunks", "sentences", "clauses")
 _WRITE_BATCH = 1000  # rows per Chroma write
 _READ_BATCH = 5000  # rows per Chroma read
 _LOCK_WAIT_S = 600  # how long a second `docqa index` waits for the first
-_STALE_LOCK_S = 6 * 3600  # a server lock this old was left by a writer that died
+_LOCK_POLL_S = 0.5  # how often a waiting writer looks at the lock again
+_BEAT_S = 5.0  # how often the holder of a server lock renews its beat
+_STALE_LOCK_S = 30.0  # a server lock whose beat has not moved for this long lost its holder
 _RETRY_PAUSES_S = (0.3, 1.0, 3.0)  # backoff while a Chroma server does not answer
+_SQLITE_WAIT_S = 30  # how long compaction waits for readers of the embedded database
+# With less free than this, Chroma's failure to write ("Error in compaction") is a full disk.
+_NEARLY_FULL_BYTES = 64 * 1024 * 1024
+_OUT_OF_SPACE = ("no space left", "database or disk is full", "disk full", "disk quota")
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,46 @@ class Live:
     generation: int
     fingerprint: str
     counts: dict[str, int]
+    # documents that could not be indexed as they are now: doc_id -> (content hash, reason)
+    failed: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a sync has to do, found by reading the live generation."""
+
+    documents: Sequence[Document]
+    wanted: str  # the fingerprint of the data these settings derive
+    live: Live | None
+    kept: dict[str, DocumentIndex]  # the live generation's records
+    recovered: str  # why the live generation is damaged, or ""
+    hashes: dict[str, str]  # doc_id -> content hash, for `documents`
+    changed: list[Document]  # not in `kept` as they are now
+    held: list[str]  # unreadable now: the copy in `kept` stays
+    removed: list[str]
+    known: dict[str, str]  # doc_id -> reason: changed, but failed before exactly as they are
+
+    @property
+    def current(self) -> bool:
+        """Whether the live generation was derived as these settings derive, and loads."""
+        return self.live is not None and self.live.fingerprint == self.wanted and not self.recovered
+
+    @property
+    def work(self) -> bool:
+        """Whether anything must be written."""
+        return (
+            not self.current
+            or bool(self.removed)
+            or any(document.doc_id not in self.known for document in self.changed)
+            or set(self.live.failed) != set(self.known)  # forget failures of files now gone
+        )
+
+
+@dataclass
+class _Hold:
+    """The writer lock, as held: `lost` turns True when another writer took it over."""
+
+    lost: bool = False
 
 
 class DamagedIndex(Exception):
@@ -91,6 +148,7 @@ class Store:
         self._lock = threading.RLock()
         self._vectorstore: Chroma | None = None
         self._served = 0  # the generation dense_search reads
+        self._read_only_copy: Path | None = None
 
     # -- the public operations -----------------------------------------------------------
 
@@ -104,75 +162,192 @@ class Store:
         """Make the live generation hold exactly `documents`, deriving only what changed;
         returns what it did and the records now served. A file in `unreadable` (there, but
         skipped this time) keeps the copy indexed before, if there is one: nothing already
-        indexed is lost to a file that cannot be read for a while. `on_progress(done, total)`
-        follows the sentences being embedded."""
-        with self._lock, self._errors("write"), self._writer():
-            wanted = fingerprint(self.settings)
-            live = self._live()
-            kept: dict[str, DocumentIndex] = {}
-            recovered = ""
-            if live is not None and live.fingerprint == wanted:
+        indexed is lost to a file that cannot be read for a while; so does a document that
+        fails to be derived (reported in `skipped`). `on_progress(done, total)` follows the
+        sentences being embedded."""
+        with self._lock, self._errors("write"):
+            try:
+                plan = self._plan(documents, unreadable)
+            except Exception as error:
+                if _is_connection(error):
+                    raise
+                # Read while a writer dropped the generation being read, or held the
+                # database for a moment: look again under the lock, where nothing moves.
+                log.debug("reading the index without the lock failed", exc_info=True)
+                plan = None
+            if plan is not None and not plan.work:  # readers never wait for a writer
+                return self._unchanged(plan)
+            with self._writer() as hold:
+                plan = self._plan(documents, unreadable, plan)  # a writer may have finished
+                if not plan.work:
+                    return self._unchanged(plan)
+                if plan.recovered:
+                    log.warning(
+                        "the index at %s is damaged (%s); rebuilding it beside the damaged one",
+                        self._where(),
+                        plan.recovered,
+                    )
+                return self._build(plan, hold, progress, on_progress)
+
+    def _plan(
+        self,
+        documents: Sequence[Document],
+        unreadable: Collection[str],
+        before: _Plan | None = None,
+    ) -> _Plan:
+        """What syncing `documents` takes; the records loaded for `before` are reused while
+        the live generation is still the one they came from."""
+        wanted = fingerprint(self.settings)
+        live = self._live()
+        kept: dict[str, DocumentIndex] = {}
+        recovered = ""
+        if live is not None and live.fingerprint == wanted:
+            if before is not None and before.live == live and not before.recovered:
+                kept = before.kept
+            else:
                 try:
                     kept = {record.doc_id: record for record in self._load(live)}
                 except DamagedIndex as damage:
                     recovered = str(damage)
-                    log.warning(
-                        "the index at %s is damaged (%s); rebuilding it beside the damaged one",
-                        self._where(),
-                        recovered,
-                    )
-            hashes = {document.doc_id: content_hash(document) for document in documents}
-            changed = [
+        hashes = {document.doc_id: content_hash(document) for document in documents}
+        held = sorted(set(unreadable) & set(kept) - set(hashes))
+        current = live is not None and live.fingerprint == wanted and not recovered
+        return _Plan(
+            documents=documents,
+            wanted=wanted,
+            live=live,
+            kept=kept,
+            recovered=recovered,
+            hashes=hashes,
+            changed=[
                 document
                 for document in documents
                 if document.doc_id not in kept
                 or kept[document.doc_id].content_hash != hashes[document.doc_id]
+            ],
+            held=held,
+            removed=sorted(set(kept) - set(hashes) - set(held)),
+            known={
+                doc_id: reason
+                for doc_id, (digest, reason) in (live.failed if live and current else {}).items()
+                if hashes.get(doc_id) == digest
+            },
+        )
+
+    def _unchanged(self, plan: _Plan) -> tuple[IndexReport, list[DocumentIndex]]:
+        """The live generation, served as it is."""
+        assert plan.live is not None
+        kept = plan.kept
+        records = _by_id(
+            [kept[d.doc_id] for d in plan.documents if d.doc_id in kept]
+            + [kept[doc_id] for doc_id in plan.held]
+        )
+        held = sorted({*plan.held, *(doc_id for doc_id in plan.known if doc_id in kept)})
+        skipped = tuple(Skipped(doc_id, reason) for doc_id, reason in sorted(plan.known.items()))
+        self._serve(plan.live.generation)
+        report = self._report(records, 0, (), (), "", plan.live.generation, held)
+        return replace(report, skipped=skipped), records
+
+    def _build(
+        self,
+        plan: _Plan,
+        hold: _Hold,
+        progress: bool,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> tuple[IndexReport, list[DocumentIndex]]:
+        """Derive what changed and write it as a new generation (or, when every change
+        failed, keep the live one and remember why)."""
+        derived, failures = derive(
+            plan.changed, self.settings, self.embeddings, progress, on_progress
+        )
+        fresh = {record.doc_id: record for record in derived}
+        kept = plan.kept
+        records = _by_id(
+            [
+                fresh.get(d.doc_id) or kept[d.doc_id]
+                for d in plan.documents
+                if d.doc_id in fresh or d.doc_id in kept
             ]
-            held = sorted(set(unreadable) & set(kept) - set(hashes))
-            removed = sorted(set(kept) - set(hashes) - set(held))
-            current = live is not None and live.fingerprint == wanted and not recovered
-            if live is not None and current and not changed and not removed:
-                records = _by_id([kept[d.doc_id] for d in documents] + [kept[i] for i in held])
-                self._serve(live.generation)
-                return self._report(records, 0, (), (), "", live.generation, held), records
-            derived = {
-                record.doc_id: record
-                for record in derive(changed, self.settings, self.embeddings, progress, on_progress)
-            }
-            records = _by_id(
-                [derived.get(d.doc_id) or kept[d.doc_id] for d in documents]
-                + [kept[doc_id] for doc_id in held]
+            + [kept[doc_id] for doc_id in plan.held]
+        )
+        if not records:
+            raise StoreError(
+                f"no document could be indexed ({describe_skipped(failures)}): fix or remove "
+                "those files and run `docqa index` again"
             )
-            generation = self._next_generation(live)
+        failed = {item.name: (plan.hashes[item.name], item.reason) for item in failures}
+        held = sorted({*plan.held, *(doc_id for doc_id in failed if doc_id in kept)})
+        if plan.current and not fresh and not plan.removed:
+            assert plan.live is not None  # only failures: the live generation stays as it is
+            generation = plan.live.generation
+            self._point(generation, plan.wanted, records, failed)
+        else:
+            generation = self._next_generation(plan.live)
+            live = plan.live.generation if plan.live else 0
+            self._switch(generation, live, plan.wanted, records, failed, hold)
+        self._serve(generation)
+        report = self._report(
+            records,
+            sum(len(record.sentences) for record in derived),
+            tuple(d.doc_id for d in plan.changed if d.doc_id in fresh),
+            tuple(plan.removed),
+            plan.recovered,
+            generation,
+            held,
+        )
+        return replace(report, skipped=failures), records
+
+    def _switch(
+        self,
+        generation: int,
+        live: int,
+        wanted: str,
+        records: Sequence[DocumentIndex],
+        failed: dict[str, tuple[str, str]],
+        hold: _Hold,
+    ) -> None:
+        """Write `records` as `generation` beside the `live` one, point the index at it, drop
+        the others. A write that fails removes what it wrote: `live` goes on serving."""
+        try:
+            if self._drop_all_but(generation, live):  # leftovers of builds that died
+                self._compact()  # room for this one
             self._write(generation, records)
-            self._point(generation, wanted, records)
-            self._drop_all_but(generation)
-            self._serve(generation)
-            embedded = sum(len(record.sentences) for record in derived.values())
-            report = self._report(
-                records,
-                embedded,
-                tuple(document.doc_id for document in changed),
-                tuple(removed),
-                recovered,
-                generation,
-                held,
+            if hold.lost:
+                raise StoreError(
+                    f"another docqa took over the index lock on {self._where()} while this one "
+                    "was writing (this one stopped renewing it): run `docqa index` again"
+                )
+            self._point(generation, wanted, records, failed)
+        except Exception as error:
+            full = _out_of_space(error) or (
+                "error in compaction" in str(error).lower()
+                and self._free_bytes() < _NEARLY_FULL_BYTES
             )
-            return report, records
+            self._discard(generation)
+            if full:
+                raise self._full(error) from error
+            raise
+        self._drop_all_but(generation)
+        self._compact()
 
     def load(self) -> list[DocumentIndex]:
         """The records of the live generation; a StoreError when there is none yet."""
         with self._lock, self._errors("read"):
             live = self._live()
-            if live is None:
-                raise StoreError(f"there is no index at {self._where()} yet: run `docqa index`")
-            try:
-                records = self._load(live)
-            except DamagedIndex as damage:
-                raise StoreError(
-                    f"the index at {self._where()} is damaged ({damage}): run `docqa index` "
-                    "to rebuild it"
-                ) from None
+            while True:
+                if live is None:
+                    raise StoreError(f"there is no index at {self._where()} yet: run `docqa index`")
+                try:
+                    records = self._load(live)
+                    break
+                except DamagedIndex as damage:
+                    if (newer := self._live()) != live:  # a writer switched meanwhile
+                        live = newer
+                        continue
+                    raise StoreError(
+                        f"the index at {self._where()} is damaged ({damage}): run `docqa "
+                        "index` to rebuild it"
+                    ) from None
             self._serve(live.generation)
             return records
 
@@ -235,10 +410,18 @@ class Store:
         meta = pointer.metadata or {}
         if "generation" not in meta:
             return None
+        try:
+            failed = {
+                str(doc_id): (str(digest), str(reason))
+                for doc_id, (digest, reason) in json.loads(str(meta.get("failed", "{}"))).items()
+            }
+        except (ValueError, TypeError, AttributeError):
+            failed = {}  # unreadable: those documents are simply tried again
         return Live(
             int(meta["generation"]),
             str(meta.get("fingerprint", "")),
             {kind: int(meta.get(kind, -1)) for kind in KINDS},
+            failed,
         )
 
     def _load(self, live: Live) -> list[DocumentIndex]:
@@ -251,7 +434,7 @@ class Store:
                 if _is_missing(error):
                     raise DamagedIndex(f"its {kind} collection is missing") from None
                 raise
-            rows[kind] = _read_all(collection, with_vectors=kind != "documents")
+            rows[kind] = _read_all(collection)
             if len(rows[kind]["ids"]) != live.counts[kind]:
                 raise DamagedIndex(
                     f"{collection.name} holds {len(rows[kind]['ids'])} rows, the index's "
@@ -265,15 +448,17 @@ class Store:
                 if _is_connection(error):
                     raise
                 raise DamagedIndex(f"its vector index cannot be searched ({error})") from None
-        return _records(rows)
+        try:
+            return _records(rows)
+        except DamagedIndex:
+            raise
+        except (ValueError, KeyError, TypeError, IndexError) as error:  # an older build's rows
+            raise DamagedIndex(f"its rows cannot be read ({_brief(error)})") from None
 
     # -- writing -------------------------------------------------------------------------
 
     def _write(self, generation: int, records: Sequence[DocumentIndex]) -> None:
         client = self._open_client()
-        for kind in KINDS:  # leftovers of a build that died under the same number
-            with contextlib.suppress(Exception):
-                client.delete_collection(self._name(generation, kind))
         made = {
             kind: client.create_collection(
                 self._name(generation, kind),
@@ -295,27 +480,108 @@ class Store:
                     metadatas=list(metadatas),
                 )
 
-    def _point(self, generation: int, wanted: str, records: Sequence[DocumentIndex]) -> None:
+    def _point(
+        self,
+        generation: int,
+        wanted: str,
+        records: Sequence[DocumentIndex],
+        failed: dict[str, tuple[str, str]],
+    ) -> None:
         counts = _counts(records)
         pointer = self._open_client().get_or_create_collection(
             self._pointer_name(), embedding_function=None
         )
-        pointer.modify(metadata={"generation": generation, "fingerprint": wanted, **counts})
+        pointer.modify(
+            metadata={
+                "generation": generation,
+                "fingerprint": wanted,
+                **counts,
+                "failed": json.dumps(failed),
+            }
+        )
 
-    def _drop_all_but(self, generation: int) -> None:
-        """Drop every other generation of this index (and collections of older formats)."""
-        client = self._open_client()
+    def _generations(self) -> dict[str, int]:
+        """This index's collections and the generation of each (0: an older format's)."""
         ours = re.compile(
             rf"{re.escape(self.settings.collection)}-(?:g(\d+)-)?(?:{'|'.join(KINDS)})"
         )
-        for name in _collection_names(client):
-            match = ours.fullmatch(name)
-            if match and match.group(1) != str(generation):
+        found = {}
+        for name in _collection_names(self._open_client()):
+            if match := ours.fullmatch(name):
+                found[name] = int(match.group(1) or 0)
+        return found
+
+    def _drop_all_but(self, *generations: int) -> bool:
+        """Drop every other generation of this index (and collections of older formats);
+        whether there was any."""
+        client = self._open_client()
+        others = [name for name, number in self._generations().items() if number not in generations]
+        for name in others:
+            with contextlib.suppress(Exception):
+                client.delete_collection(name)
+        return bool(others)
+
+    def _discard(self, generation: int) -> None:
+        """Remove what a failed build wrote as `generation`, unless it went live after all
+        (a pointer switch whose answer was lost)."""
+        with contextlib.suppress(Exception):
+            live = self._live()
+            if live is not None and live.generation == generation:
+                return
+            names = [self._name(generation, kind) for kind in KINDS]
+            # Their vector folders go first: on a full disk, SQLite needs room to delete.
+            for segment in self._segments(names):
+                shutil.rmtree(self.chroma_path / segment, ignore_errors=True)
+            client = self._open_client()
+            for name in names:
                 with contextlib.suppress(Exception):
                     client.delete_collection(name)
+        self._compact()
+
+    def _segments(self, names: Sequence[str]) -> list[str]:
+        """The ids of the embedded index's segments (each a folder of vectors, once it has
+        any) of the collections called `names`."""
+        if self.settings.chroma_host:
+            return []
+        database = (self.chroma_path / "chroma.sqlite3").as_uri() + "?mode=ro"
+        marks = ", ".join("?" * len(names))
+        with contextlib.closing(sqlite3.connect(database, uri=True)) as db:
+            return [
+                str(row[0])
+                for row in db.execute(
+                    "SELECT segments.id FROM segments JOIN collections "
+                    f"ON segments.collection = collections.id WHERE collections.name IN ({marks})",
+                    list(names),
+                )
+            ]
+
+    def _compact(self) -> None:
+        """Give the space of dropped collections back: Chroma leaves the folders of their
+        vectors behind, and SQLite keeps freed pages (and full-text index entries) in its
+        file. Only for an embedded index; nothing live is touched, and a failure leaves the
+        index intact, only larger."""
+        if self.settings.chroma_host:
+            return
+        database = self.chroma_path / "chroma.sqlite3"
+        try:
+            with contextlib.closing(
+                sqlite3.connect(database, timeout=_SQLITE_WAIT_S, isolation_level=None)
+            ) as db:
+                used = {str(row[0]) for row in db.execute("SELECT id FROM segments")}
+                for folder in self.chroma_path.iterdir():
+                    if folder.is_dir() and _is_uuid(folder.name) and folder.name not in used:
+                        shutil.rmtree(folder, ignore_errors=True)
+                db.execute(
+                    "INSERT INTO embedding_fulltext_search(embedding_fulltext_search) "
+                    "VALUES ('optimize')"
+                )
+                db.execute("VACUUM")
+        except (sqlite3.Error, OSError) as error:
+            log.info("could not compact the index at %s (%s)", self._where(), _brief(error))
 
     def _next_generation(self, live: Live | None) -> int:
-        return (live.generation if live else 0) + 1
+        """A number above the live generation's and every leftover's."""
+        return max([live.generation if live else 0, *self._generations().values()]) + 1
 
     def _serve(self, generation: int) -> None:
         if generation != self._served:
@@ -330,7 +596,7 @@ class Store:
         removed: tuple[str, ...],
         recovered: str,
         generation: int,
-        held: Sequence[str] = (),
+        held: Sequence[str],
     ) -> IndexReport:
         counts = _counts(records)
         return IndexReport(
@@ -362,20 +628,38 @@ class Store:
                         settings=chroma_settings,
                     )
                 else:
-                    self.chroma_path.mkdir(parents=True, exist_ok=True)
+                    path = self._embedded_path()
                     try:
                         self._client = chromadb.PersistentClient(
-                            path=str(self.chroma_path), settings=chroma_settings
+                            path=str(path), settings=chroma_settings
                         )
                     except Exception as error:
+                        # Chroma caches the system that failed to start: the next open
+                        # would reuse it, half made.
+                        chromadb.api.client.SharedSystemClient.clear_system_cache()
                         if not _is_unreadable_database(error):
                             raise
-                        chromadb.api.client.SharedSystemClient.clear_system_cache()
                         self._set_aside(error)
                         self._client = chromadb.PersistentClient(
                             path=str(self.chroma_path), settings=chroma_settings
                         )
             return self._client
+
+    def _embedded_path(self) -> Path:
+        """Where the embedded index is opened: its folder, or for a read-only one a private
+        copy (Chroma writes to its database as it opens it), which is only read: a write
+        takes the lock in the read-only folder first, and is refused there."""
+        path = self.chroma_path
+        if not path.is_dir() or _writable(path):
+            path.mkdir(parents=True, exist_ok=True)
+            return path
+        if self._read_only_copy is None:
+            copy = Path(tempfile.mkdtemp(prefix="docqa-read-only-")) / "chroma"
+            shutil.copytree(path, copy)
+            weakref.finalize(self, shutil.rmtree, copy.parent, ignore_errors=True)
+            log.info("the index at %s is read-only: answering from a copy at %s", path, copy)
+            self._read_only_copy = copy
+        return self._read_only_copy
 
     def _set_aside(self, error: Exception) -> None:
         """Move a database SQLite cannot read out of the way (kept, never deleted)."""
@@ -395,12 +679,12 @@ class Store:
         return self.settings.index_dir / "chroma"
 
     @contextlib.contextmanager
-    def _writer(self) -> Iterator[None]:
-        """One writer at a time: a file lock beside an embedded index (a Chroma server has
-        none; run one indexer per collection)."""
+    def _writer(self) -> Iterator[_Hold]:
+        """One writer at a time: a file lock beside an embedded index, a lock collection on
+        a Chroma server."""
         if self.settings.chroma_host:
-            with self._server_writer():
-                yield
+            with self._server_writer() as hold:
+                yield hold
             return
         import fcntl
 
@@ -425,55 +709,80 @@ class Store:
                             ) from None
                         time.sleep(0.2)
             try:
-                yield
+                yield _Hold()  # the kernel drops the lock of a process that dies
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
-    def _server_writer(self) -> Iterator[None]:
+    def _server_writer(self) -> Iterator[_Hold]:
         """One writer at a time on a Chroma server: the writer holds a lock collection,
-        `<collection>-writer`, which records since when and who; creating it fails while
-        another holds it. A lock older than _STALE_LOCK_S is a writer that died: taken over."""
+        `<collection>-writer`, whose `beat` it renews every _BEAT_S from a thread of its own;
+        creating it fails while another holds it. A lock whose beat has not moved for
+        _STALE_LOCK_S lost its writer (killed, or cut off): it is taken over."""
         client = self._retrying(self._open_client)
         name = f"{self.settings.collection}-writer"
+        token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        lock = self._take_server_lock(client, name, token)
+        hold, stop = _Hold(), threading.Event()
+        beat = threading.Thread(
+            target=_renew, args=(lock, token, hold, stop), name="docqa-index-lock", daemon=True
+        )
+        beat.start()
+        try:
+            yield hold
+        finally:
+            stop.set()
+            beat.join()
+            _remove_collection(client, lock)
+
+    def _take_server_lock(self, client, name: str, token: str):
+        """The lock collection, once this process has created it."""
         deadline = time.monotonic() + _LOCK_WAIT_S
-        waiting = False
+        seen, since, waiting = None, 0.0, False
         while True:
             try:
-                client.create_collection(
-                    name,
-                    metadata={"since": time.time(), "by": f"{socket.gethostname()}:{os.getpid()}"},
-                    embedding_function=None,
+                return client.create_collection(
+                    name, metadata={"by": token, "beat": time.time()}, embedding_function=None
                 )
-                break
             except Exception as error:
                 if _is_connection(error) or "already exists" not in str(error):
                     raise
-            held = (self._retrying(client.get_collection, name).metadata) or {}
-            if time.time() - float(held.get("since", 0)) > _STALE_LOCK_S:
-                log.warning("taking over the index lock %s left by %s", name, held.get("by"))
-                with contextlib.suppress(Exception):
-                    client.delete_collection(name)
+            try:
+                held = self._retrying(client.get_collection, name)
+            except Exception as error:
+                if _is_missing(error):
+                    continue  # released meanwhile
+                raise
+            meta = held.metadata or {}
+            # subtle: staleness is timed on this machine's clock, from when the beat was
+            # last seen to move, so clocks that disagree between machines do not matter.
+            mark = (held.id, meta.get("beat", meta.get("since")))
+            if mark != seen:
+                seen, since = mark, time.monotonic()
+            elif time.monotonic() - since > _STALE_LOCK_S:
+                log.warning(
+                    "taking over the index lock %s on %s: its holder (%s) has not renewed it "
+                    "for %.0f s",
+                    name,
+                    self._where(),
+                    meta.get("by", "?"),
+                    _STALE_LOCK_S,
+                )
+                _remove_collection(client, held)
                 continue
             if not waiting:
                 log.warning(
                     "another docqa (%s) is writing the index on %s; waiting for it",
-                    held.get("by", "?"),
+                    meta.get("by", "?"),
                     self._where(),
                 )
                 waiting = True
             if time.monotonic() > deadline:
                 raise StoreError(
-                    f"another docqa ({held.get('by', '?')}) has been writing the index on "
-                    f"{self._where()} for over {_LOCK_WAIT_S} s: wait for it, or if none is "
-                    f"running, delete the collection {name} on the server"
+                    f"another docqa ({meta.get('by', '?')}) has been writing the index on "
+                    f"{self._where()} for over {_LOCK_WAIT_S} s: wait for it to finish, or stop it"
                 )
-            time.sleep(0.5)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(Exception):
-                client.delete_collection(name)
+            time.sleep(_LOCK_POLL_S)
 
     def _retrying(self, call, *args, **kwargs):
         """`call(*args, **kwargs)`, tried again with backoff while a Chroma server cannot be
@@ -504,16 +813,43 @@ class Store:
                     "start it (`chroma run --path <folder> --port "
                     f"{self.settings.chroma_port}`) or fix DOCQA_CHROMA_HOST/DOCQA_CHROMA_PORT"
                 ) from error
-            if isinstance(error, PermissionError) or "readonly" in str(error).lower():
+            if _out_of_space(error):
+                raise self._full(error) from error
+            if (
+                isinstance(error, PermissionError)
+                or getattr(error, "errno", None) == errno.EROFS
+                or "readonly" in str(error).lower()
+            ):
                 raise StoreError(
-                    f"cannot {doing} the index at {self._where()}: permission denied "
-                    f"({_brief(error)}); make the folder writable or set DOCQA_INDEX_DIR to one "
-                    "that is"
+                    f"cannot {doing} the index at {self._where()}: it is read-only or "
+                    f"permission is denied ({_brief(error)}); make the folder writable or set "
+                    "DOCQA_INDEX_DIR to one that is"
                 ) from error
             raise StoreError(
                 f"could not {doing} the index at {self._where()} ({_brief(error)}); run "
                 "`docqa index` again, and if it fails again report it"
             ) from error
+
+    def _full(self, error: BaseException) -> StoreError:
+        where = (
+            f"the Chroma server at {self._where()}"
+            if self.settings.chroma_host
+            else str(self.settings.index_dir)
+        )
+        return StoreError(
+            f"no space left on {where} ({_brief(error)}): free some space there, or set "
+            "DOCQA_INDEX_DIR to a disk with room, then run `docqa index` again; the index "
+            "built before goes on serving"
+        )
+
+    def _free_bytes(self) -> int:
+        """Free space where the embedded index lives (a server's is not known here)."""
+        if self.settings.chroma_host:
+            return _NEARLY_FULL_BYTES
+        folder = self.settings.index_dir
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        return shutil.disk_usage(folder).free
 
     def _name(self, generation: int, kind: str) -> str:
         return f"{self.settings.collection}-g{generation}-{kind}"
@@ -628,8 +964,8 @@ def _document_vector(chunk_vectors: np.ndarray, width: int) -> np.ndarray:
     return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
 
-def _read_all(collection, with_vectors: bool) -> dict[str, list]:
-    include = ["metadatas", "documents", *(["embeddings"] if with_vectors else [])]
+def _read_all(collection) -> dict[str, list]:
+    include = ["metadatas", "documents", "embeddings"]
     rows: dict[str, list] = {"ids": [], "metadatas": [], "documents": [], "embeddings": []}
     offset = 0
     while True:
@@ -639,8 +975,7 @@ def _read_all(collection, with_vectors: bool) -> dict[str, list]:
         rows["ids"] += got["ids"]
         rows["metadatas"] += got["metadatas"]
         rows["documents"] += got["documents"]
-        if with_vectors:
-            rows["embeddings"] += list(got["embeddings"])
+        rows["embeddings"] += list(got["embeddings"])
         offset += len(got["ids"])
 
 
@@ -656,6 +991,9 @@ def _records(rows: dict[str, dict[str, list]]) -> list[DocumentIndex]:
             by_doc.setdefault(metadata["doc_id"], {k: [] for k in KINDS[1:]})[kind].append(
                 (metadata, text, vector)
             )
+    # Every row has a vector of the model's width, a document's too: a document without
+    # sentences still has its width.
+    width = len(rows["documents"]["embeddings"][0]) if rows["documents"]["ids"] else 0
     records = []
     for metadata, text in sorted(
         zip(rows["documents"]["metadatas"], rows["documents"]["documents"], strict=True),
@@ -669,13 +1007,13 @@ def _records(rows: dict[str, dict[str, list]]) -> list[DocumentIndex]:
             headings=tuple(tuple(pair) for pair in json.loads(metadata["headings"])),
         )
         own = by_doc.pop(doc_id, {k: [] for k in KINDS[1:]})
-        records.append(_record(document, metadata["hash"], own))
+        records.append(_record(document, metadata["hash"], own, width))
     if by_doc:
         raise DamagedIndex(f"rows of documents it does not list ({sorted(by_doc)[0]})")
     return records
 
 
-def _record(document: Document, digest: str, own: dict[str, list]) -> DocumentIndex:
+def _record(document: Document, digest: str, own: dict[str, list], width: int) -> DocumentIndex:
     text = document.text
 
     def span(metadata: dict, stored: str) -> Span:
@@ -686,7 +1024,6 @@ def _record(document: Document, digest: str, own: dict[str, list]) -> DocumentIn
 
     sentence_rows = sorted(own["sentences"], key=lambda row: row[0]["start"])
     sentences = tuple(span(m, t) for m, t, _v in sentence_rows)
-    width = len(sentence_rows[0][2]) if sentence_rows else 0
     parts_of: dict[int, list[tuple[Span, object]]] = {}
     for metadata, stored, vector in sorted(own["clauses"], key=lambda row: row[0]["start"]):
         parts_of.setdefault(metadata["sentence"], []).append((span(metadata, stored), vector))
@@ -713,6 +1050,55 @@ def _record(document: Document, digest: str, own: dict[str, list]) -> DocumentIn
         clause_vectors=np.asarray(clause_vectors, dtype=np.float32).reshape(-1, width),
         phrases=tuple(phrases_from_json(m.get("phrases", "[]")) for m, _t, _v in sentence_rows),
     )
+
+
+def _renew(lock, token: str, hold: _Hold, stop: threading.Event) -> None:
+    """Renew the server lock's beat every _BEAT_S until `stop`; a lock that is gone was
+    taken over by another writer, which `hold.lost` records."""
+    while not stop.wait(_BEAT_S):
+        try:
+            lock.modify(metadata={"by": token, "beat": time.time()})
+        except Exception as error:
+            if _is_missing(error):
+                log.warning("another docqa took over the index lock %s", lock.name)
+                hold.lost = True
+                return
+            log.info("could not renew the index lock (%s); trying again", _brief(error))
+
+
+def _remove_collection(client, collection) -> None:
+    """Delete `collection` itself, not whatever has its name now: it is renamed first, by
+    its id, so a lock that another writer took over meanwhile is left alone."""
+    doomed = f"{collection.name}-gone-{uuid.uuid4().hex[:8]}"
+    with contextlib.suppress(Exception):
+        collection.modify(name=doomed)
+        client.delete_collection(doomed)
+
+
+def _writable(folder: Path) -> bool:
+    """Whether the index's folder and database can be written (a read-only mount binds
+    root too, where permission bits do not)."""
+    database = folder / "chroma.sqlite3"
+    return os.access(folder, os.W_OK) and (not database.exists() or os.access(database, os.W_OK))
+
+
+def _is_uuid(name: str) -> bool:
+    try:
+        return str(uuid.UUID(name)) == name
+    except ValueError:
+        return False
+
+
+def _out_of_space(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) says the disk is full."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(sign in str(seen).lower() for sign in _OUT_OF_SPACE):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _collection_names(client) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -85,3 +86,29 @@ class Answer:
     retrieved: list[Chunk] = field(default_factory=list)
     confidence: float = 0.0
     hedged: bool = False
+
+    def as_text(self, documents: Mapping[str, Document] | None = None) -> str:
+        """Plain text a person can paste: the answer, then each quote, numbered, with its
+        citation (document, page, characters); `documents` adds each document's title.
+
+        as_text() -> 'Two.\n\n[1] “… fired two missiles.”\n    a.txt, characters 442–513'
+        """
+        if self.abstained or not self.citations:
+            return self.text
+        from rag.citations import title  # subtle: rag.citations imports this module
+
+        lines = []
+        if self.short is not None:
+            lines += [f"{self.short.quote[:1].upper()}{self.short.quote[1:]}.", ""]
+        for number, citation in enumerate(self.citations, 1):
+            document = (documents or {}).get(citation.doc_id)
+            named = title(document) if document is not None else citation.doc_id
+            name = citation.doc_id if named == citation.doc_id else f"{named} ({citation.doc_id})"
+            page = f", page {citation.page}" if citation.page else ""
+            lines.append(f"[{number}] “{citation.quote}”")
+            lines.append(f"    {name}{page}, characters {citation.start}–{citation.end}")
+        if self.hedged:
+            from rag.citations import HEDGE
+
+            lines.insert(0, HEDGE.strip())
+        return "\n".join(lines)

@@ -36,6 +36,7 @@ def isolated_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     index_dir = tmp_path / "index"
     monkeypatch.setenv("DOCQA_INDEX_DIR", str(index_dir))
     monkeypatch.delenv("DOCQA_SOURCE_DIR", raising=False)
+    monkeypatch.setenv("DOCQA_UPLOAD_DIR", str(tmp_path / "uploads"))  # never the project's
     return index_dir
 
 

@@ -227,3 +227,46 @@ def broken_xml_docx(src: Path, dst: Path) -> Path:
                 data = data[: len(data) // 2]
             new.writestr(item, data)
     return dst
+
+
+def deep_html(path: Path, depth: int, text: str) -> Path:
+    """An HTML page whose one paragraph holds `text` inside `depth` nested <span>s."""
+    path.write_text(
+        f"<!DOCTYPE html><html><body><p>{'<span>' * depth}{text}{'</span>' * depth}</p>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    return path
+
+
+def zip_bomb_docx(src: Path, dst: Path, paragraph: str, repeats: int, whole: bool = True) -> Path:
+    """The Word file `src` whose word/document.xml is one paragraph of `paragraph` repeated
+    `repeats` times, compressed: a small file that expands to gigabytes of XML. When not
+    `whole`, the XML stops after the paragraphs, never closed: damaged at its very end."""
+    body = f"<w:p><w:r><w:t>{html.escape(paragraph)}</w:t></w:r></w:p>".encode()
+    with zipfile.ZipFile(src) as old:
+        start, _, end = old.read("word/document.xml").partition(b"<w:body>")
+        end = end[end.index(b"<w:sectPr") :] if whole else b""
+        with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as new:
+            for item in old.infolist():
+                if item.filename != "word/document.xml":
+                    new.writestr(item, old.read(item.filename))
+            with new.open("word/document.xml", "w", force_zip64=True) as xml:
+                xml.write(start + b"<w:body>")
+                block = body * 10_000
+                for _ in range(repeats // 10_000):
+                    xml.write(block)
+                xml.write(body * (repeats % 10_000) + end)
+    return dst
+
+
+def many_page_pdf(path: Path, pages: int) -> Path:
+    """A PDF of `pages` blank pages, small on disk: its page tree lists one page object
+    `pages` times."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [" + b"3 0 R " * pages + b"] /Count %d >>" % pages,
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+    ]
+    path.write_bytes(pdf_file(objects))
+    return path

@@ -20,7 +20,7 @@ import pytest
 from rag.chain import DocQA
 from rag.errors import DocQAError, StoreError
 from rag.settings import Settings
-from tests.conftest import ARTICLE_ID, SEEDS
+from tests.conftest import ARTICLE_ID, ROOT, SEEDS
 from tests.servers import HOST, free_port, stop, wait_until_up
 
 pytestmark = pytest.mark.timeout(180)
@@ -34,14 +34,16 @@ CHROMA = Path(sys.executable).with_name("chroma")  # the CLI the chromadb wheel 
 
 
 @contextmanager
-def chroma_server(folder: Path) -> Iterator[tuple[str, int, subprocess.Popen]]:
-    """`chroma run` on a free port, storing under `folder`; yields (host, port, process) once
-    its heartbeat answers, and stops it afterwards."""
-    port = free_port()
+def chroma_server(
+    folder: Path, port: int | None = None
+) -> Iterator[tuple[str, int, subprocess.Popen]]:
+    """`chroma run` on `port` (a free one by default), storing under `folder`; yields (host,
+    port, process) once its heartbeat answers, and stops it afterwards."""
+    port = port or free_port()
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "CHROMA_ANONYMIZED_TELEMETRY": "False"}
     log_path = folder / "chroma.log"
     command = [str(CHROMA), "run", "--path", str(folder / "data"), "--port", str(port)]
-    with log_path.open("w", encoding="utf-8") as log:
+    with log_path.open("a", encoding="utf-8") as log:
         started = time.perf_counter()
         process = subprocess.Popen(
             [*command, "--host", HOST], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -209,3 +211,127 @@ def test_two_writers_on_one_server_take_turns(server, tmp_path: Path) -> None:
     assert len(reports) == 2
     assert sorted(report.embedded > 0 for report in reports) == [False, True]
     assert DocQA(settings).index().embedded == 0
+
+
+# -- a writer that dies (issue 22) ----------------------------------------------------------
+
+# Takes the server's writer lock, renewing its beat every half second, and holds it until
+# it is killed: a `docqa index` that dies mid-build, without the build's minutes.
+HOLDER = """
+import sys, time
+import rag.store
+from rag.settings import Settings
+rag.store._BEAT_S = 0.5
+store = rag.store.Store(Settings.from_env(), embeddings=None)
+with store._writer():
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DOCQA_SOURCE_DIR": str(settings.source_dir),
+        "DOCQA_INDEX_DIR": str(settings.index_dir),
+        "DOCQA_CHROMA_HOST": settings.chroma_host,
+        "DOCQA_CHROMA_PORT": str(settings.chroma_port),
+        "DOCQA_COLLECTION": settings.collection,
+    }
+
+
+def test_a_killed_writer_s_lock_is_taken_over_and_readers_never_wait(
+    server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import rag.store
+
+    host, port, _process = server
+    settings = _settings(tmp_path, host, port)
+    serving = DocQA(settings)
+    built = serving.index()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER],
+        cwd=ROOT,
+        env=_environment(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held", holder.communicate()
+        # Nothing changed: reading never takes the lock, so it does not wait for it.
+        started = time.monotonic()
+        assert DocQA(settings).index().embedded == 0
+        assert not serving.answer(QUESTION).abstained
+        assert time.monotonic() - started < 5
+
+        # A change must wait, and a holder that renews its beat is never taken over.
+        monkeypatch.setattr(rag.store, "_STALE_LOCK_S", 2.0)
+        monkeypatch.setattr(rag.store, "_LOCK_WAIT_S", 4)
+        (settings.source_dir / "other.txt").write_text("Tom bought pears.", encoding="utf-8")
+        with pytest.raises(StoreError, match=r"another docqa .* has been writing"):
+            DocQA(settings).index()
+    finally:
+        holder.kill()  # kill -9: it never lets go of the lock itself
+        holder.communicate()
+
+    started = time.monotonic()
+    report = DocQA(settings).index()
+    assert time.monotonic() - started < 15  # the beat stopped: taken over after 2 s
+    assert report.changed == ("other.txt",) and report.generation == built.generation + 1
+    assert "taking over the index lock" in caplog.text
+    assert "pears" in serving.answer("What did Tom buy?").text
+
+
+def _long_text(sentences: int) -> str:
+    return " ".join(
+        f"Harbour report {number} says ferry {number} left pier {number % 7} on time."
+        for number in range(sentences)
+    )
+
+
+@pytest.mark.slow
+def test_a_server_killed_mid_build_and_restarted_serves_and_indexes_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    import rag.store
+
+    folder = tmp_path / "chroma-server"
+    folder.mkdir()
+    with chroma_server(folder) as (host, port, process):
+        settings = _settings(tmp_path, host, port)
+        serving = DocQA(settings)
+        built = serving.index()
+        (settings.source_dir / "long.txt").write_text(_long_text(600), encoding="utf-8")
+        writer = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "index"],
+            cwd=ROOT,
+            env=_environment(settings),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        client = chromadb.HttpClient(
+            host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        deadline = time.monotonic() + 60
+        while f"{settings.collection}-writer" not in [c.name for c in client.list_collections()]:
+            assert writer.poll() is None, writer.communicate()
+            assert time.monotonic() < deadline, "the build never took the lock"
+            time.sleep(0.1)
+        process.kill()  # the server dies while the build holds the lock
+        process.wait()
+        _out, err = writer.communicate(timeout=120)
+        assert writer.returncode == 2 and "cannot reach the Chroma server" in err, err
+
+    with chroma_server(folder, port) as _restarted:  # the same data, the same port
+        assert serving.store.live_generation() == built.generation
+        assert "two" in serving.answer(QUESTION).text  # the previous generation serves
+        monkeypatch.setattr(rag.store, "_STALE_LOCK_S", 2.0)  # the dead build's lock
+        (settings.source_dir / "long.txt").write_text(_long_text(20), encoding="utf-8")
+        report = DocQA(settings).index()
+        assert report.changed == ("long.txt",) and report.generation > built.generation
+        assert serving.source_text("long.txt") == _long_text(20)  # it serves the new one

@@ -9,10 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.chunking import (
+    MAX_SENTENCE_CHARS,
     MIN_CLAUSE_WORDS,
     chunk_document,
     clauses,
     is_heading,
+    pieces,
     sentences,
     split_sentences,
 )
@@ -185,3 +187,58 @@ def test_headings_the_format_marks_are_headings_even_when_they_end_like_sentence
     first, second = sentences(marked)
     assert is_heading(first, marked) and not is_heading(second, marked)
     assert not is_heading(first, Document("a.txt", text))
+
+
+# -- absurdly long sentences -------------------------------------------------------------------
+
+
+def test_a_sentence_of_a_million_characters_is_cut_at_white_space() -> None:
+    # The hostile tester's file: 1.2 million characters with no full stop. spaCy refuses
+    # texts over 1,000,000 characters, and no reader wants one "sentence" that long.
+    text = "word " * 240_000 + "end\n"
+    document = Document("long.txt", text)
+    spans = sentences(document)
+    assert len(spans) > len(text) // MAX_SENTENCE_CHARS
+    for span in spans:
+        assert span.text == text[span.start : span.end]
+        assert 0 < len(span.text) <= MAX_SENTENCE_CHARS
+        assert span.text.startswith(("word", "end")) and span.text.endswith(("word", "end"))
+    assert "".join(span.text + " " for span in spans) == text.replace("\n", " ")
+    for chunk in chunk_document(document, size=3, overlap=1):
+        assert chunk.text == text[chunk.start : chunk.end]
+
+
+def test_a_long_run_with_no_white_space_is_cut_at_the_limit() -> None:
+    text = "x" * (2 * MAX_SENTENCE_CHARS + 500)
+    size = MAX_SENTENCE_CHARS
+    assert split_sentences(text) == [(0, size), (size, 2 * size), (2 * size, len(text))]
+    # white space too early to leave a piece half as long is not used
+    assert split_sentences("ab " + text)[0] == (0, size)
+
+
+def test_sentences_within_the_limit_are_never_cut() -> None:
+    sentence = "A long but ordinary sentence, " * (MAX_SENTENCE_CHARS // 30 - 1) + "ends here."
+    text = f"{sentence} Next one."
+    assert len(sentence) <= MAX_SENTENCE_CHARS
+    assert [text[start:end] for start, end in split_sentences(text)] == [sentence, "Next one."]
+
+
+def test_pieces_example() -> None:
+    assert pieces("one two three", 0, 13, 8) == [(0, 7), (8, 13)]
+    assert pieces("  one two three  ", 0, 17, 8) == [(2, 9), (10, 15)]
+    assert pieces(" \n ", 0, 3, 2) == []
+
+
+@given(st.lists(st.sampled_from(["ab", "c", "defghij", " ", "  ", "\n", "é", "北朝"]), max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_pieces_are_short_trimmed_and_keep_every_character(parts: list[str]) -> None:
+    text = "".join(parts)
+    for size in (1, 2, 5, 8):
+        spans = pieces(text, 0, len(text), size)
+        for start, end in spans:
+            assert 0 < end - start <= size
+            assert not text[start].isspace() and not text[end - 1].isspace()
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+        # every character but the white space at the cuts is in exactly one piece
+        kept = "".join("".join(text[start:end].split()) for start, end in spans)
+        assert kept == "".join(text.split())

@@ -51,12 +51,14 @@ def test_ask_prints_numbered_quotes_with_offsets(built_index: Path, article_text
     question = "How many ballistic missiles did North Korea fire?"
     done = _docqa("ask", question, env_index=built_index)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("Two.") and "[1] north-korea-missile-tests.txt " in done.stdout
+    assert done.stdout.startswith("Two.\n\n[1] “")  # Answer.as_text(), as the UI copies it
     quoted = re.findall(
-        r"^\[\d+\] north-korea-missile-tests\.txt (\d+)-(\d+)\n    (.*)$", done.stdout, re.M
+        r"^\[\d+\] “(.*)”\n    .*north-korea-missile-tests\.txt\)?, characters (\d+)–(\d+)$",
+        done.stdout,
+        re.M,
     )
     assert quoted
-    for start, end, quote in quoted:
+    for quote, start, end in quoted:
         assert article_text[int(start) : int(end)] == quote
     assert "Traceback" not in done.stderr
 
@@ -83,6 +85,41 @@ def test_ask_with_history(built_index: Path) -> None:
     )
     payload = json.loads(done.stdout)
     assert payload["abstained"] is False and "leader" in payload["text"]
+
+
+def test_ask_with_history_json_reads_the_earlier_answer(built_index: Path) -> None:
+    """The JSON `docqa ask --json` prints is a history item as it is: its short answer is
+    who "he" is."""
+    first = json.loads(
+        _docqa("ask", "--json", "Who fired the missiles?", env_index=built_index).stdout
+    )
+    assert first["short"], first["text"]
+    done = _docqa(
+        "ask",
+        "--json",
+        "What is his country's capital?",
+        "--history-json",
+        json.dumps([first]),
+        env_index=built_index,
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["question"] == "What is his country's capital?"  # as asked
+    assert payload["searched"] == f"What is {first['short']['quote']}'s country's capital?"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("not json", "not JSON"),
+        ('{"question": "x"}', "must be a JSON list"),
+        ("[7]", "turn 1 must be a question, a [question, answer] pair"),
+        ("@/nonexistent/history.json", "cannot read"),
+    ],
+)
+def test_bad_history_json_is_one_line(built_index: Path, value: str, message: str) -> None:
+    done = _docqa("ask", "Who?", "--history-json", value, env_index=built_index)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize(

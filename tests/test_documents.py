@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from rag.documents import Skipped, content_hash, describe_skipped, load_sources
 from rag.errors import SourceError
+from rag.extract import Limits
 from tests.conftest import ARTICLE_ID, SEEDS
 
 
@@ -156,12 +158,101 @@ def test_a_file_that_disappears_while_it_is_read_is_skipped(
     (tmp_path / "going.txt").write_text("Soon gone.")
     real_extract = rag.documents.extract
 
-    def vanishing(path: Path, doc_id: str):
+    def vanishing(path: Path, doc_id: str, limits: Limits):
         if path.name == "going.txt":
             path.unlink()
-        return real_extract(path, doc_id)
+        return real_extract(path, doc_id, limits)
 
     monkeypatch.setattr(rag.documents, "extract", vanishing)
     sources = load_sources(tmp_path)
     assert [document.doc_id for document in sources.documents] == ["good.txt"]
     assert sources.skipped == (Skipped("going.txt", "it disappeared while it was being read"),)
+
+
+# -- one bad file never stops the rest -----------------------------------------------------------
+
+
+def test_empty_files_of_every_format_are_skipped(tmp_path: Path) -> None:
+    # An empty file once became a document with no sentences, and broke the index for good.
+    (tmp_path / "good.txt").write_text("Fine.")
+    for name in ("empty.txt", "empty.md", "empty.html", "empty.pdf", "empty.docx"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "blank.txt").write_text(" \n\t \r\n")
+    sources = load_sources(tmp_path)
+    assert [document.doc_id for document in sources.documents] == ["good.txt"]
+    reasons = {item.name: item.reason for item in sources.skipped}
+    assert reasons.pop("blank.txt") == "empty (nothing but white space)"
+    assert reasons == dict.fromkeys(
+        ["empty.docx", "empty.html", "empty.md", "empty.pdf", "empty.txt"], "empty"
+    )
+
+
+def test_a_text_file_over_the_character_limit_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("Fine.")
+    (tmp_path / "long.txt").write_text(
+        "é" * 1000, encoding="utf-8"
+    )  # 1,000 characters, 2,000 bytes
+    sources = load_sources(tmp_path, max_file_chars=999)
+    assert [document.doc_id for document in sources.documents] == ["good.txt"]
+    (skipped,) = sources.skipped
+    assert skipped.name == "long.txt"
+    assert skipped.reason.startswith("more than 999 characters of text, over the limit")
+    assert "DOCQA_MAX_FILE_CHARS" in skipped.reason
+    read = load_sources(tmp_path, max_file_chars=1000).documents
+    assert [document.doc_id for document in read] == ["good.txt", "long.txt"]
+
+
+def test_a_hard_link_to_a_file_outside_the_folder_is_skipped(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "good.txt").write_text("Fine.")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("The launch code is 0000.")
+    os.link(outside, source / "secret.txt")  # the same file, under a name in the folder
+    (source / "twin-a.txt").write_text("Both names of this file are in the folder.")
+    os.link(source / "twin-a.txt", source / "twin-b.txt")
+    (source / ".drafts").mkdir()  # a link to a hidden file inside: no hard link at all
+    (source / ".drafts" / "note.txt").write_text("A draft.")
+    (source / "note.txt").symlink_to(source / ".drafts" / "note.txt")
+    sources = load_sources(source)
+    read = [document.doc_id for document in sources.documents]
+    assert read == ["good.txt", "note.txt", "twin-a.txt", "twin-b.txt"]
+    assert sources.skipped == (
+        Skipped(
+            "secret.txt",
+            "a hard link (it may be a file outside the source folder): copy the file in",
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (MemoryError(), "could not be read (MemoryError)"),
+        (
+            RecursionError("maximum recursion depth exceeded"),
+            "could not be read (RecursionError: maximum recursion depth exceeded)",
+        ),
+        (
+            AssertionError("line one\n  line two " + "x" * 500),
+            "could not be read (AssertionError: line one line two " + "x" * 181 + "…)",
+        ),
+    ],
+    ids=["memory", "recursion", "long-message"],
+)
+def test_any_failure_while_reading_a_file_skips_only_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, reason: str
+) -> None:
+    # A parser that runs out of memory or trips over its own bug: the real parsers cannot be
+    # made to on cue, so the HTML reader raises it.
+    import rag.extract
+
+    def crash(path: Path, doc_id: str, limits: Limits):
+        raise error
+
+    monkeypatch.setitem(rag.extract._READERS, ".html", crash)
+    (tmp_path / "good.txt").write_text("Fine.")
+    (tmp_path / "page.html").write_text("<p>Never read.</p>")
+    sources = load_sources(tmp_path)
+    assert [document.doc_id for document in sources.documents] == ["good.txt"]
+    assert sources.skipped == (Skipped("page.html", reason),)

@@ -73,9 +73,10 @@ def test_a_follow_up_is_asked_with_the_earlier_question_and_its_answer(
 
 
 @pytest.fixture(scope="module")
-def tiny_domains(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, dict]:
+def tiny_domains(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, dict, Path]:
     """`python -m evals --domains` on 6 questions of SQuAD's Spectre and 3 tune questions
-    each of the article and the calibration set: (status, stdout, the JSON report)."""
+    each of the article and the calibration set: (status, stdout, the JSON report, the
+    folder holding the results and the indexes)."""
     folder = tmp_path_factory.mktemp("domains")
     shipped = json.loads(SHIPPED.read_text(encoding="utf-8"))
     (spectre,) = [article for article in shipped["data"] if article["title"] == SPECTRE]
@@ -94,7 +95,6 @@ def tiny_domains(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, di
     }
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(domains, "QUESTION_SETS", sets)
-        patch.setenv("DOCQA_INDEX_DIR", str(folder / "index"))  # never the main index
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             status = main(
@@ -102,16 +102,19 @@ def tiny_domains(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, di
                     "--domains",
                     *("--squad", str(tiny_squad), "--squad-limit", "6"),
                     *("--results-dir", str(folder / "results"), "--top-k", "3"),
+                    *("--index-dir", str(folder / "indexes")),
                 ]
             )
     (saved,) = (folder / "results").glob("domains-*-tune.json")
-    return status, out.getvalue(), json.loads(saved.read_text(encoding="utf-8"))
+    return status, out.getvalue(), json.loads(saved.read_text(encoding="utf-8")), folder
 
 
 @pytest.mark.slow
 def test_the_domain_report_has_a_row_per_domain_and_the_worst(tiny_domains) -> None:
-    status, printed, saved = tiny_domains
+    status, printed, saved, folder = tiny_domains
     assert status == 0, printed
+    indexes = sorted(path.name for path in (folder / "indexes").iterdir())
+    assert indexes == ["article", "calibration", "squad-validation"]  # never the main index
     table = saved["reliability"]
     assert list(table) == ["squad", "article", "calibration", domains.WORST]
     assert saved["run"]["split"] == "tune" and saved["run"]["squad_split"] == "validation"

@@ -38,7 +38,11 @@ def test_main_file_is_about_the_seed_article() -> None:
 
 @pytest.mark.parametrize(
     ("path", "folder"),
-    [(QUESTIONS, SEEDS), (SECOND, SECOND.parent), (CALIBRATION, CALIBRATION.parent / "docs")],
+    [
+        (QUESTIONS, SEEDS),
+        (SECOND, SECOND.parent / "docs"),
+        (CALIBRATION, CALIBRATION.parent / "docs"),
+    ],
     ids=["main", "second", "calibration"],
 )
 def test_every_quote_and_answer_is_in_its_document(path: Path, folder: Path) -> None:
@@ -396,7 +400,7 @@ def test_a_document_outside_the_source_folder_moves_the_run() -> None:
     here = setup.locate(load_questions(QUESTIONS), SEEDS)
     assert (here.source_dir, here.doc_ids, here.moved) == (SEEDS, (ARTICLE_ID,), False)
     there = setup.locate(load_questions(SECOND), SEEDS)
-    assert there.source_dir == SECOND.resolve().parent and there.moved
+    assert there.source_dir == SECOND.parent / "docs" and there.moved
     assert (there.source_dir / there.doc_ids[0]).is_file()
 
 
@@ -405,7 +409,7 @@ def test_the_second_file_gets_a_temporary_index_and_the_environment_is_never_cha
 ) -> None:
     before = dict(os.environ)
     with setup.run_settings(load_questions(SECOND), top_k=2) as (corpus, settings):
-        assert settings.source_dir == corpus.source_dir == SECOND.resolve().parent
+        assert settings.source_dir == corpus.source_dir == SECOND.parent / "docs"
         assert settings.index_dir != isolated_index and settings.top_k == 2
         assert dict(os.environ) == before  # the run's DocQA gets these settings, not the env
     with setup.run_settings(load_questions(QUESTIONS)) as (corpus, settings):
@@ -524,9 +528,20 @@ def test_the_reliability_table_fits_and_shows_every_scope() -> None:
     assert lines[2].count("0.123") == len(reliability.METRICS) - 1  # "questions" is whole
 
 
-def test_spread_keeps_evenly_spaced_questions_in_order() -> None:
+def test_spread_keeps_the_share_of_unanswerables_and_spaces_each_kind_evenly() -> None:
     from evals.squad import spread
+    from training.squad import Gold, SquadQuestion
 
-    assert list(spread("abcdefgh", 4)) == ["a", "c", "e", "g"]
-    assert list(spread("abc", 5)) == ["a", "b", "c"] and spread("abc", None) == "abc"
-    assert list(spread(range(10), 3)) == [0, 3, 6]
+    gold = (Gold(0, 1, "x"),)
+    # four paragraphs of three answerable questions, then two unanswerable ones
+    questions = [
+        SquadQuestion(f"{paragraph}{kind}{number}", "?", gold if kind == "a" else ())
+        for paragraph in range(4)
+        for kind, count in (("a", 3), ("u", 2))
+        for number in range(count)
+    ]
+    # 2 of 5 unanswerable, as 8 of 20; one stride for all (every 4th: 0a0, 1a0, 2a0, 3a0)
+    # would miss them all
+    assert [q.id for q in spread(questions, 5)] == ["0a0", "0u0", "1a1", "2a2", "2u0"]
+    assert [q.id for q in spread(questions, 4)] == ["0a0", "0u0", "2a0", "2u0"]
+    assert spread(questions, 20) == spread(questions, None) == questions

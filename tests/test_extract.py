@@ -3,18 +3,25 @@ with pages and headings; every file that cannot be read is skipped with its reas
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
+import docx
 import pytest
 from pypdf import PdfReader
 
 from rag.chain import DocQA
+from rag.chunking import MAX_SENTENCE_CHARS
 from rag.documents import describe_skipped, load_sources
-from rag.extract import BLOCK_BREAK, ExtractionError, extract
+from rag.errors import SettingsError
+from rag.extract import BLOCK_BREAK, ExtractionError, Limits, extract
 from rag.settings import Settings
 from rag.types import Document
+from tests.conftest import ARTICLE_ID, SEEDS
 from tests.files import (
     NAV_TEXT,
     SCRIPT_TEXT,
@@ -24,12 +31,15 @@ from tests.files import (
     broken_xml_docx,
     corrupt_docx,
     corrupt_pdf,
+    deep_html,
     docx_file,
     encrypted_pdf,
     html_page,
     image_only_pdf,
+    many_page_pdf,
     owner_locked_pdf,
     pdf_from_html,
+    zip_bomb_docx,
 )
 
 # The PDF: printed from an HTML page whose every h2 starts a new page, so each paragraph
@@ -302,7 +312,140 @@ def test_an_owner_locked_pdf_is_indexed_with_the_rest(
     assert [document.doc_id for document in sources.documents] == ["ferry.docx", "locked.pdf"]
 
 
+# -- what one file may expand to ----------------------------------------------------------------
+
+BOMB_PARAGRAPH = "All work and no play makes Jack a dull boy."
+
+
+@pytest.mark.parametrize("depth", [1000, pytest.param(100_000, marks=pytest.mark.slow)])
+def test_deeply_nested_html_is_read(tmp_path: Path, depth: int) -> None:
+    # Deeper than Python's recursion limit, which once stopped all indexing.
+    path = deep_html(tmp_path / "deep.html", depth, HTML_FACT)
+    assert extract(path, "deep.html").text == HTML_FACT
+
+
+@pytest.mark.parametrize("kind", ["txt", "md", "html", "pdf", "docx"])
+def test_the_character_limit_holds_for_every_format(
+    built: dict[str, Path], tmp_path: Path, kind: str
+) -> None:
+    if kind in ("txt", "md"):
+        path = tmp_path / f"notes.{kind}"
+        path.write_text("# Notes\n\nThe bell is bronze, and “heavy”.\r\n", encoding="utf-8")
+    else:
+        path = built[kind]
+    text = extract(path, path.name).text
+    assert extract(path, path.name, Limits(chars=len(text))).text == text
+    with pytest.raises(ExtractionError, match=r"more than [\d,]+ characters.*DOCQA_MAX_FILE_CHARS"):
+        extract(path, path.name, Limits(chars=len(text) - 1))
+
+
+def test_a_zip_bomb_word_file_is_stopped_while_it_is_read(tmp_path: Path) -> None:
+    # The XML is never closed: a reader that took in the whole file would call it damaged.
+    # Only one that counts the text as it streams, and stops at the limit, names the limit.
+    skeleton = docx_file(tmp_path / "skeleton.docx", DOCX_TITLE, DOCX_PARAGRAPHS)
+    path = zip_bomb_docx(skeleton, tmp_path / "bomb.docx", BOMB_PARAGRAPH, 200_000, whole=False)
+    with pytest.raises(ExtractionError, match=r"^more than 1,000,000 characters.*MAX_FILE_CHARS"):
+        extract(path, "bomb.docx", Limits(chars=1_000_000))
+
+
+@pytest.mark.slow
+def test_a_two_megabyte_zip_bomb_is_skipped_at_the_default_limit(tmp_path: Path) -> None:
+    skeleton = docx_file(tmp_path / "skeleton.docx", DOCX_TITLE, DOCX_PARAGRAPHS)
+    source = tmp_path / "sources"
+    source.mkdir()
+    shutil.copy(skeleton, source / "ferry.docx")
+    bomb = zip_bomb_docx(skeleton, source / "bomb.docx", BOMB_PARAGRAPH, 12_000_000)
+    assert bomb.stat().st_size < 3 * 1024 * 1024
+    with zipfile.ZipFile(bomb) as package:  # it expands to 900 MB of XML
+        assert package.getinfo("word/document.xml").file_size > 500 * 1024 * 1024
+    sources = load_sources(source)
+    assert [document.doc_id for document in sources.documents] == ["ferry.docx"]
+    ((name, reason),) = [(item.name, item.reason) for item in sources.skipped]
+    assert name == "bomb.docx"
+    assert reason.startswith("more than 20,000,000 characters of text, over the limit")
+
+
+def test_a_word_file_of_markup_without_text_is_stopped_too(tmp_path: Path) -> None:
+    skeleton = docx_file(tmp_path / "skeleton.docx", DOCX_TITLE, DOCX_PARAGRAPHS)
+    path = zip_bomb_docx(skeleton, tmp_path / "markup.docx", "", 400_000)  # 14 MB of XML
+    with pytest.raises(ExtractionError, match=r"bytes of XML in word/document.xml"):
+        extract(path, "markup.docx", Limits(chars=10_000))
+    with pytest.raises(ExtractionError, match="a Word file with no text"):
+        extract(path, "markup.docx")
+
+
+def test_an_empty_word_file_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "empty.docx"
+    docx.Document().save(str(path))
+    with pytest.raises(ExtractionError, match="a Word file with no text"):
+        extract(path, "empty.docx")
+
+
+def test_a_pdf_of_100000_pages_is_skipped_by_the_page_limit(tmp_path: Path) -> None:
+    path = many_page_pdf(tmp_path / "pages.pdf", 100_000)
+    with pytest.raises(ExtractionError, match=r"^100,000 pages, over the limit of 2,000 \("):
+        extract(path, "pages.pdf")
+
+
+def test_the_page_limit_counts_pages(tmp_path: Path) -> None:
+    path = many_page_pdf(tmp_path / "three.pdf", 3)
+    with pytest.raises(ExtractionError, match=r"^3 pages, over the limit of 2 \(DOCQA_MAX_PDF"):
+        extract(path, "three.pdf", Limits(pdf_pages=2))
+    with pytest.raises(ExtractionError, match="no text layer"):  # read: its pages are blank
+        extract(path, "three.pdf", Limits(pdf_pages=3))
+
+
+@pytest.mark.parametrize("name", ["DOCQA_MAX_FILE_CHARS", "DOCQA_MAX_PDF_PAGES"])
+def test_the_limits_are_settings(name: str) -> None:
+    field = name.removeprefix("DOCQA_").lower()
+    assert getattr(Settings.from_env({name: "7"}), field) == 7
+    with pytest.raises(SettingsError, match=f"{name} must be at least 1, not 0"):
+        Settings.from_env({name: "0"})
+
+
 # -- end to end --------------------------------------------------------------------------------
+
+
+def test_hostile_files_never_stop_the_index(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = tmp_path / "sources"
+    source.mkdir()
+    shutil.copy(SEEDS / ARTICLE_ID, source)
+    (source / "empty.txt").write_bytes(b"")
+    (source / "blank.txt").write_text(" \n\t\n")
+    deep_html(source / "deep.html", 5000, HTML_FACT)
+    long_text = "word " * 3000 + "end\n"  # one sentence of 15,004 characters
+    (source / "long.txt").write_text(long_text)
+    many_page_pdf(source / "pages.pdf", 3)
+    outside = tmp_path_factory.mktemp("outside") / "secret.txt"
+    outside.write_text("The launch code is 0000.")
+    os.link(outside, source / "secret.txt")
+    settings = Settings.from_env(
+        {}, source_dir=source, index_dir=tmp_path / "index", max_pdf_pages=2
+    )
+    engine = DocQA(settings)
+    with caplog.at_level(logging.WARNING, logger="rag.chain"):
+        report = engine.index()
+    reasons = {item.name: item.reason for item in report.skipped}
+    assert sorted(reasons) == ["blank.txt", "empty.txt", "pages.pdf", "secret.txt"]
+    assert reasons["empty.txt"] == "empty" and reasons["blank.txt"].startswith("empty")
+    assert "DOCQA_MAX_PDF_PAGES" in reasons["pages.pdf"]
+    assert "hard link" in reasons["secret.txt"]
+    (warning,) = [record.getMessage() for record in caplog.records]
+    assert warning == describe_skipped(report.skipped)
+    assert engine.source_text("deep.html") == HTML_FACT
+    assert engine.source_text("long.txt") == long_text
+    answer = engine.answer("How many ballistic missiles did North Korea fire?")
+    assert not answer.abstained and answer.citations[0].doc_id == ARTICLE_ID
+    assert answer.short is not None and answer.short.quote.lower() == "two"
+    long_hit = engine.answer("How many times does the word appear before the end?")
+    for citation in long_hit.citations:  # a quote from the long file is one of its pieces
+        assert len(citation.quote) <= MAX_SENTENCE_CHARS
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="rag.chain"):
+        engine.index()
+    assert not caplog.records  # the same files again: already said
 
 
 def test_answers_cite_the_right_file_and_page(built: dict[str, Path], tmp_path: Path) -> None:

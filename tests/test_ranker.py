@@ -99,9 +99,7 @@ def test_a_broken_artifact_is_a_settings_error(tmp_path: Path, name: str, conten
 
 
 def test_a_missing_artifact_is_a_settings_error(tmp_path: Path) -> None:
-    with pytest.raises(
-        SettingsError, match=r"cannot load.*python -m training.*DOCQA_READER_PATH"
-    ):
+    with pytest.raises(SettingsError, match=r"cannot load.*python -m training.*DOCQA_READER_PATH"):
         load_model(tmp_path / "nowhere" / "reader.json")
 
 

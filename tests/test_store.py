@@ -3,6 +3,7 @@ generation beside the live one, never lost to a crash, a rival writer or a bad f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -308,3 +309,325 @@ def test_index_reports_its_progress_in_sentences(source_dir: Path, tmp_path: Pat
     )
     assert seen and seen[-1] == (report.embedded, report.embedded)
     assert [done for done, _total in seen] == sorted(done for done, _total in seen)
+
+
+# -- one bad file never stops the index (issue 22) ------------------------------------------
+
+
+def test_an_index_holding_a_document_without_sentences_loads(
+    source_dir: Path, tmp_path: Path
+) -> None:
+    from rag.documents import load_sources
+    from rag.types import Document
+
+    index_dir = tmp_path / "idx"
+    # An older build stored blank files (today's loader skips them): a record without
+    # sentences, written through the store as that build did.
+    older = _engine(source_dir, index_dir)
+    article = load_sources(source_dir).documents
+    older.store.sync([*article, Document("blank.txt", "  \n\n\t\n")])
+    (blank,) = [record for record in older.store.load() if record.doc_id == "blank.txt"]
+    assert blank.sentences == () and blank.sentence_vectors.shape == (0, 384)
+
+    engine = _engine(source_dir, index_dir)  # a new process: loads it, then drops the blank
+    report = engine.index()
+    assert not report.recovered and report.embedded == 0 and report.removed == ("blank.txt",)
+    assert "two" in engine.answer(QUESTION).text
+
+
+def test_rows_that_cannot_be_read_are_rebuilt_by_themselves(
+    source_dir: Path, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "idx"
+    engine = _engine(source_dir, index_dir)
+    built = engine.index()
+    documents = engine.store._open_client().get_collection("docqa-g1-documents")
+    (doc_id,) = documents.get()["ids"]
+    documents.update(ids=[doc_id], metadatas=[{"pages": "not JSON"}])  # rows no build reads
+
+    report = _engine(source_dir, index_dir).index()
+    assert "its rows cannot be read" in report.recovered
+    assert report.embedded == built.embedded and report.generation == 2
+
+
+def _refuse_poison(monkeypatch: pytest.MonkeyPatch, stage: str) -> None:
+    """Make one stage of indexing raise for any text holding POISON (a fake: no real
+    document makes chunking, spaCy or the model raise on demand)."""
+    import rag.indexing
+    from rag.embeddings import SentenceEmbeddings
+
+    def check(texts: list[str]) -> None:
+        if any("POISON" in text for text in texts):
+            raise RuntimeError("this stage cannot take POISON")
+
+    if stage == "chunk_document":
+        real_chunk = rag.indexing.chunk_document
+
+        def chunk(document, *rest):
+            check([document.text])
+            return real_chunk(document, *rest)
+
+        monkeypatch.setattr(rag.indexing, stage, chunk)
+    elif stage == "find_phrases":
+        real_phrases = rag.indexing.find_phrases
+
+        def phrases(texts):
+            texts = list(texts)
+            check(texts)
+            return real_phrases(texts)
+
+        monkeypatch.setattr(rag.indexing, stage, phrases)
+    else:
+        real_encode = SentenceEmbeddings.encode_with_parts
+
+        def encode(self, texts, *rest):
+            check(texts)
+            return real_encode(self, texts, *rest)
+
+        monkeypatch.setattr(SentenceEmbeddings, stage, encode)
+
+
+@pytest.mark.parametrize(
+    ("stage", "said"),
+    [
+        ("chunk_document", "splitting it into sentences"),
+        ("find_phrases", "finding its phrases"),
+        ("encode_with_parts", "embedding it"),
+    ],
+)
+def test_a_document_that_breaks_a_stage_is_skipped_and_the_rest_indexed(
+    source_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage: str, said: str
+) -> None:
+    index_dir = tmp_path / "idx"
+    (source_dir / "held.txt").write_text("Tom bought pears on Monday.", encoding="utf-8")
+    _engine(source_dir, index_dir).index()
+    _refuse_poison(monkeypatch, stage)
+    (source_dir / "held.txt").write_text("Tom bought POISON apples.", encoding="utf-8")
+    (source_dir / "new.txt").write_text("The POISON was never indexed.", encoding="utf-8")
+    (source_dir / "good.txt").write_text("Ann sold three boats in May.", encoding="utf-8")
+
+    engine = _engine(source_dir, index_dir)
+    report = engine.index()
+    reasons = {item.name: item.reason for item in report.skipped}
+    assert sorted(reasons) == ["held.txt", "new.txt"] and said in reasons["new.txt"]
+    assert report.changed == ("good.txt",) and report.held == ("held.txt",)
+    assert report.documents == 3  # the article, good.txt and held.txt's copy indexed before
+    assert "pears" in engine.answer("What did Tom buy?").text
+    assert "three" in engine.answer("How many boats did Ann sell?").text
+
+    # The failure is remembered with the file's content: unchanged, nothing is redone.
+    again = _engine(source_dir, index_dir).index()
+    assert again.embedded == 0 and again.generation == report.generation
+    assert [item.name for item in again.skipped] == ["held.txt", "new.txt"]
+    assert again.held == ("held.txt",)
+
+    (source_dir / "new.txt").write_text("The cure was indexed at last.", encoding="utf-8")
+    fixed = _engine(source_dir, index_dir).index()
+    assert fixed.changed == ("new.txt",) and [i.name for i in fixed.skipped] == ["held.txt"]
+
+
+def _stored_vectors(engine: DocQA) -> list:
+    import numpy as np
+
+    client = engine.store._open_client()
+    generation = engine.store.live_generation()
+    vectors = []
+    for kind in ("documents", "chunks", "sentences", "clauses"):
+        got = client.get_collection(f"docqa-g{generation}-{kind}").get(include=["embeddings"])
+        vectors += list(np.asarray(got["embeddings"]))
+    return vectors
+
+
+def test_nan_vectors_fail_their_document_only(
+    source_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from rag.embeddings import SentenceEmbeddings
+
+    real = SentenceEmbeddings.encode_with_parts
+
+    def nan_for_poison(self, texts, *rest):
+        vectors, parts = real(self, texts, *rest)
+        for row, text in enumerate(texts):
+            if "POISON" in text:
+                vectors[row] = np.nan
+        return vectors, parts
+
+    monkeypatch.setattr(SentenceEmbeddings, "encode_with_parts", nan_for_poison)
+    (source_dir / "bad.txt").write_text("Some POISON came out. The rest is fine.", encoding="utf-8")
+    engine = _engine(source_dir, tmp_path / "idx")
+    report = engine.index()
+    (skipped,) = report.skipped
+    assert skipped.name == "bad.txt" and "zero or not numbers" in skipped.reason
+    assert report.documents == 1 and "two" in engine.answer(QUESTION).text
+    norms = np.linalg.norm(np.asarray(_stored_vectors(engine)), axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-3)
+
+
+def test_zero_vectors_from_a_bad_batch_size_are_never_stored(
+    source_dir: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    index_dir = tmp_path / "idx"
+    (source_dir / "other.txt").write_text("Tom bought pears on Monday.", encoding="utf-8")
+    _engine(source_dir, index_dir).index()
+    (source_dir / "other.txt").write_text("Tom bought apples on Friday.", encoding="utf-8")
+    engine = _engine(source_dir, index_dir)
+    engine.embeddings.batch_size = -1  # the real model then encodes nothing: zero vectors
+    report = engine.index()
+    assert [item.name for item in report.skipped] == ["other.txt"]
+    assert "zero or not numbers" in report.skipped[0].reason
+    assert report.held == ("other.txt",)
+    reader = _engine(source_dir, index_dir)  # one that can encode a question
+    assert "pears" in reader.answer("What did Tom buy?").text
+    norms = np.linalg.norm(np.asarray(_stored_vectors(engine)), axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-3)
+
+
+def test_answering_never_waits_for_a_writer(
+    source_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag.store
+
+    index_dir = tmp_path / "idx"
+    _engine(source_dir, index_dir).index()
+    monkeypatch.setattr(rag.store, "_LOCK_WAIT_S", 2)
+    engine = _engine(source_dir, index_dir)
+    writer = _engine(source_dir, index_dir).store
+    with writer._writer():  # another writer holds the lock (flock: per open file)
+        started = time.monotonic()
+        assert engine.index().embedded == 0
+        assert "two" in engine.answer(QUESTION).text
+        assert time.monotonic() - started < 2
+        (source_dir / "other.txt").write_text("Tom bought pears.", encoding="utf-8")
+        with pytest.raises(StoreError, match="another docqa has been writing"):
+            _engine(source_dir, index_dir).index()  # a change must wait for the lock
+
+
+def test_an_unchanged_index_is_only_read(source_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    _engine(source_dir, index_dir).index()
+    (index_dir / "index.lock").unlink()
+    engine = _engine(source_dir, index_dir)
+    assert engine.index().embedded == 0 and "two" in engine.answer(QUESTION).text
+    assert not (index_dir / "index.lock").exists()  # no lock taken, nothing created
+
+
+@contextlib.contextmanager
+def _mounted(*commands: list[str], target: Path):
+    """Run mount `commands` onto `target` (skipping the test where mounting is not
+    permitted), and unmount it afterwards."""
+    for command in commands:
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            subprocess.run(["umount", str(target)], capture_output=True)
+            pytest.skip(f"cannot mount here: {done.stderr.strip()}")
+    try:
+        yield target
+    finally:
+        import chromadb
+
+        chromadb.api.client.SharedSystemClient.clear_system_cache()
+        subprocess.run(["umount", "-l", str(target)], check=True)
+
+
+def test_a_read_only_index_answers(source_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    _engine(source_dir, index_dir).store.close()
+    _engine(source_dir, index_dir).index()
+    _engine(source_dir, index_dir).store.close()
+    view = tmp_path / "read-only"
+    view.mkdir()
+    # Tests run as root, which ignores permission bits: a read-only mount binds root too.
+    with _mounted(
+        ["mount", "--bind", str(index_dir), str(view)],
+        ["mount", "-o", "remount,bind,ro", str(view)],
+        target=view,
+    ):
+        with pytest.raises(OSError, match="Read-only"):
+            (view / "probe").write_text("x")
+        engine = _engine(source_dir, view)
+        assert engine.index().embedded == 0
+        assert "two" in engine.answer(QUESTION).text
+        (source_dir / "other.txt").write_text("Tom bought pears.", encoding="utf-8")
+        with pytest.raises(StoreError, match="read-only or permission is denied"):
+            _engine(source_dir, view).index()  # a change cannot be written there
+        engine.store.close()
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_named_and_the_previous_index_serves(
+    source_dir: Path, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "small-disk"
+    index_dir.mkdir()
+    with _mounted(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "none", str(index_dir)], target=index_dir
+    ):
+        serving = _engine(source_dir, index_dir)
+        built = serving.index()
+        (source_dir / "long.txt").write_text(_long_text(700), encoding="utf-8")  # over 3 MB
+        with pytest.raises(StoreError, match=f"no space left on {index_dir}") as full:
+            _engine(source_dir, index_dir).index()
+        assert "the index built before goes on serving" in str(full.value)
+        assert [name for name in _collections(index_dir) if "-g" in name] == [
+            f"docqa-g1-{kind}" for kind in ("chunks", "clauses", "documents", "sentences")
+        ]  # the half-written generation is gone
+        assert "two" in serving.answer(QUESTION).text
+        (source_dir / "long.txt").unlink()
+        again = _engine(source_dir, index_dir)
+        report = again.index()
+        assert report.embedded == 0 and report.chunks == built.chunks
+        assert "two" in again.answer(QUESTION).text
+        serving.store.close()
+        again.store.close()
+
+
+def test_leftovers_of_a_dead_build_do_not_block_the_next(source_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    engine = _engine(source_dir, index_dir)
+    engine.index()
+    engine.store._open_client().create_collection("docqa-g2-documents")  # a build died here
+    (source_dir / "other.txt").write_text("Tom bought pears on Monday.", encoding="utf-8")
+    report = _engine(source_dir, index_dir).index()
+    assert report.generation == 3 and report.changed == ("other.txt",)
+    assert [name for name in _collections(index_dir) if "-g" in name] == [
+        f"docqa-g3-{kind}" for kind in ("chunks", "clauses", "documents", "sentences")
+    ]
+
+
+def _folder_size(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def _segment_folders(index_dir: Path) -> int:
+    return sum(path.is_dir() for path in (index_dir / "chroma").iterdir())
+
+
+def _report_text(number: int, version: int) -> str:
+    return " ".join(
+        f"Report {number}.{version}.{line} says ferry {line} of line {number} left pier "
+        f"{line % 7} at {line % 12} o'clock on day {version}."
+        for line in range(40)
+    )
+
+
+@pytest.mark.slow
+def test_the_index_stays_its_size_across_re_indexes(tmp_path: Path) -> None:
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    for number in range(20):
+        (sources / f"d{number}.txt").write_text(_report_text(number, 0), encoding="utf-8")
+    index_dir = tmp_path / "idx"
+    _engine(sources, index_dir).index()
+    for version in range(1, 11):  # ten one-file changes, each its own `docqa index`
+        (sources / f"d{version % 20}.txt").write_text(_report_text(version % 20, version))
+        engine = _engine(sources, index_dir)
+        assert engine.index().changed == (f"d{version % 20}.txt",)
+        engine.store.close()
+    fresh = tmp_path / "fresh"
+    _engine(sources, fresh).index()
+    assert _segment_folders(index_dir) == _segment_folders(fresh)
+    assert _folder_size(index_dir) <= 1.2 * _folder_size(fresh)

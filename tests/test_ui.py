@@ -28,16 +28,19 @@ from hypothesis import strategies as st
 from rag import Citation, Settings, SettingsError
 from rag.chain import DocQA
 from rag.citations import title
-from rag.documents import Skipped
+from rag.documents import Skipped, read_excluded
 from rag.types import Answer, Document
 from tests.servers import free_port, stop, wait_until_up
 from webui import render
 from webui.collection import (
+    EXCLUDED_STATUS,
     MAX_NAME_CHARS,
     UploadError,
     document_rows,
     removable,
     remove_document,
+    restorable,
+    restore_document,
     safe_name,
     store_upload,
 )
@@ -74,8 +77,8 @@ class RunningApp:
 
 
 def app_environment(folder: Path, port: int) -> dict[str, str]:
-    """The environment for `python ui.py`: a private copy of the seed folder (uploads land
-    there), private index and feedback file, offline."""
+    """The environment for `python ui.py`: a private copy of the seed folder, private upload
+    folder, index and feedback file, offline."""
     sources = folder / "sources"
     if not sources.exists():
         shutil.copytree(ROOT / "seeds", sources)
@@ -87,6 +90,7 @@ def app_environment(folder: Path, port: int) -> dict[str, str]:
         GRADIO_SERVER_PORT=str(port),
         GRADIO_ANALYTICS_ENABLED="False",
         DOCQA_SOURCE_DIR=str(sources),
+        DOCQA_UPLOAD_DIR=str(folder / "uploads"),
         DOCQA_INDEX_DIR=str(folder / "index"),
         DOCQA_FEEDBACK_PATH=str(folder / "feedback" / "feedback.jsonl"),
         HF_HUB_OFFLINE="1",
@@ -234,6 +238,36 @@ def test_an_answer_shows_the_short_answer_in_bold_before_its_quotes() -> None:
     assert "characters 13–56" in shown
 
 
+def test_an_answer_copies_as_plain_text_with_each_quote_and_its_place() -> None:
+    """The copy button copied the chat's markup; it now copies Answer.as_text(), which the
+    answer message carries in a hidden element (the page's script reads it)."""
+    text = "Harbour report\n\nEarly Friday North Korea fired two missiles, officials said."
+    document = Document("n & m.pdf", text, pages=(0, 16))
+    quote = Citation("n & m.pdf", 16, 59, text[16:59], page=2)
+    result = Answer("Two. …", [quote], short=Citation("n & m.pdf", 45, 48, "two"))
+    copied = result.as_text({"n & m.pdf": document})
+    assert copied == (
+        "Two.\n\n[1] “Early Friday North Korea fired two missiles”\n"
+        "    Harbour report (n & m.pdf), page 2, characters 16–59"
+    )
+    assert result.as_text().endswith("\n    n & m.pdf, page 2, characters 16–59")
+    shown = render.format_answer(result, 0, {"n & m.pdf": document})
+    kept = re.search(r"<pre class='copy-text'>(.*)</pre>$", shown, re.S)
+    assert kept and html.unescape(kept.group(1)) == copied and "<" not in kept.group(1)
+    refused = Answer("“Harbour report” does not say.", abstained=True)
+    assert refused.as_text() == refused.text
+
+
+def test_an_answer_as_text_quotes_the_document_exactly(docqa: DocQA, article_text: str) -> None:
+    result = docqa.answer(FIRST_QUESTION)
+    copied = result.as_text(docqa.corpus.documents)
+    places = re.findall(r"^\[\d+\] “(.*)”\n    (.+), characters (\d+)–(\d+)$", copied, re.M)
+    assert len(places) == len(result.citations) > 0
+    for quote, name, start, end in places:
+        assert name == ARTICLE_ID and article_text[int(start) : int(end)] == quote
+    assert copied.startswith(f"{result.short.quote.capitalize()}.\n\n[1] “")
+
+
 @pytest.mark.parametrize(
     ("documents", "expected"),
     [
@@ -279,34 +313,64 @@ def test_safe_name_refuses_what_docqa_does_not_read(sent: str) -> None:
         safe_name(sent)
 
 
-def test_an_upload_is_stored_only_under_the_source_folder(tmp_path: Path) -> None:
-    sources, uploads = tmp_path / "sources", tmp_path / "uploads"
+def _settings(tmp_path: Path, sources: Path, **values: object) -> Settings:
+    """Settings over `sources`, with the upload folder and the index under `tmp_path`."""
+    return Settings.from_env(
+        {},
+        source_dir=sources,
+        upload_dir=tmp_path / "uploads",
+        index_dir=tmp_path / "index",
+        **values,
+    )
+
+
+def test_an_upload_is_stored_only_under_the_upload_folder(tmp_path: Path) -> None:
+    sources, sent_from = tmp_path / "sources", tmp_path / "sent"
     sources.mkdir()
-    uploads.mkdir()
-    sent = uploads / "x.txt"
+    sent_from.mkdir()
+    settings = _settings(tmp_path, sources, max_file_mb=1)
+    sent = sent_from / "x.txt"
     sent.write_text("Some text.", encoding="utf-8")
-    assert store_upload(sources, sent, "../../outside.txt", max_file_mb=1) == "outside.txt"
-    assert (sources / "outside.txt").read_text(encoding="utf-8") == "Some text."
-    assert not (tmp_path / "outside.txt").exists()
-    assert sorted(path.name for path in sources.iterdir()) == ["outside.txt"]  # no temporary
-    big = uploads / "big.txt"
+    assert store_upload(settings, sent, "../../outside.txt") == "uploads/outside.txt"
+    uploads = settings.upload_dir
+    assert (uploads / "outside.txt").read_text(encoding="utf-8") == "Some text."
+    assert not (tmp_path / "outside.txt").exists() and list(sources.iterdir()) == []
+    assert sorted(path.name for path in uploads.iterdir()) == ["outside.txt"]  # no temporary
+    big = sent_from / "big.txt"
     big.write_bytes(b"x" * (1024 * 1024 + 1))
     with pytest.raises(UploadError, match="over the 1 MB limit"):
-        store_upload(sources, big, "big.txt", max_file_mb=1)
-    assert not (sources / "big.txt").exists()
+        store_upload(settings, big, "big.txt")
+    assert not (uploads / "big.txt").exists()
 
 
-def test_removing_deletes_only_a_document_in_the_folder(tmp_path: Path) -> None:
+def test_removing_deletes_an_upload_and_only_hides_a_source_file(tmp_path: Path) -> None:
+    """An upload is docqa's copy: removing it deletes it. A file of the user's source folder
+    is never deleted: it is left out of the index, listed, and can be restored."""
     sources = tmp_path / "sources"
     (sources / "sub").mkdir(parents=True)
     (sources / "sub" / "a.txt").write_text("A.", encoding="utf-8")
     (tmp_path / "keep.txt").write_text("Keep.", encoding="utf-8")
-    for doc_id in ("../keep.txt", "sub", "nothing.txt"):
+    settings = _settings(tmp_path, sources)
+    settings.upload_dir.mkdir()
+    (settings.upload_dir / "b.txt").write_text("B.", encoding="utf-8")
+    for doc_id in ("../keep.txt", "sub", "nothing.txt", "uploads/../../keep.txt"):
         with pytest.raises(UploadError):
-            remove_document(sources, doc_id)
+            remove_document(settings, doc_id)
     assert (tmp_path / "keep.txt").exists()
-    remove_document(sources, "sub/a.txt")
-    assert not (sources / "sub" / "a.txt").exists()
+
+    assert "deleted" in remove_document(settings, "uploads/b.txt")
+    assert not (settings.upload_dir / "b.txt").exists()
+    assert "stays in the source folder" in remove_document(settings, "sub/a.txt")
+    assert (sources / "sub" / "a.txt").read_text(encoding="utf-8") == "A."
+    assert read_excluded(settings) == {"sub/a.txt"}
+    assert restorable(settings) == ["sub/a.txt"]
+    rows = document_rows(settings, {"sub/a.txt": Document("sub/a.txt", "A.")})
+    assert rows == [["sub/a.txt", "2 B", EXCLUDED_STATUS]]
+    assert removable(settings, rows) == []  # restored, not removed again
+    assert restore_document(settings, "sub/a.txt") == "Restored sub/a.txt"
+    assert read_excluded(settings) == set() and restorable(settings) == []
+    with pytest.raises(UploadError, match="was not removed"):
+        restore_document(settings, "sub/a.txt")
 
 
 def test_document_rows_list_indexed_skipped_and_waiting_files(tmp_path: Path) -> None:
@@ -314,13 +378,17 @@ def test_document_rows_list_indexed_skipped_and_waiting_files(tmp_path: Path) ->
     (tmp_path / "new.md").write_text("# New", encoding="utf-8")
     (tmp_path / "scan.pdf").write_bytes(b"%PDF")
     (tmp_path / "notes.bin").write_bytes(b"?")
+    settings = _settings(tmp_path, tmp_path)
+    settings.upload_dir.mkdir()
+    (settings.upload_dir / "up.txt").write_text("Up.", encoding="utf-8")
     documents = {"a.txt": Document("a.txt", "Indexed."), "gone.txt": Document("gone.txt", "x")}
-    rows = document_rows(tmp_path, documents, [Skipped("scan.pdf", "a PDF with no text")])
+    rows = document_rows(settings, documents, [Skipped("scan.pdf", "a PDF with no text")])
     assert rows == [
         ["a.txt", "8 B", "indexed"],
         ["gone.txt", "gone", "removed: leaves at the next index"],
         ["new.md", "5 B", "waiting for the index"],
         ["scan.pdf", "4 B", "skipped: a PDF with no text"],
+        ["uploads/up.txt", "3 B", "waiting for the index"],  # once, though inside tmp_path
     ]
 
 
@@ -420,6 +488,31 @@ def test_concurrent_questions_get_their_own_answers(docqa: DocQA, tmp_path: Path
     for question, result in zip(questions, results, strict=True):
         assert result["question"] == question and not result["abstained"]
         assert expected[question] in result["citations"][0]["quote"]
+
+
+def test_a_chat_follow_up_is_sent_with_the_earlier_answer(docqa: DocQA, tmp_path: Path) -> None:
+    """The chat sends each earlier turn with its answer and short answer, so "he" can be the
+    person the answer named; a refusal is sent without its text."""
+    documents = docqa.corpus.documents
+    state = AppState(docqa.settings, documents, FeedbackLog(tmp_path / "f.jsonl"), engine=docqa)
+    state.warm_up()
+    sent: list = []
+    answer = state.answer
+
+    def spying(question, history):  # the real engine answers; the spy notes what it was sent
+        sent.append(list(history))
+        return answer(question, history)
+
+    state.answer = spying  # type: ignore[method-assign]
+    handlers = Handlers(state)
+    *_, (chat, *_rest, turns) = handlers.respond(FIRST_QUESTION, [], [], None)
+    first = docqa.answer(FIRST_QUESTION)
+    *_, (chat, *_rest, turns) = handlers.respond("Where were they fired from?", chat, turns, None)
+    (earlier,) = sent[-1]
+    assert earlier.question == FIRST_QUESTION
+    assert earlier.answer == first.text and earlier.short == (
+        first.short.quote if first.short else ""
+    )
 
 
 # -- the running app, through its API ----------------------------------------------------
@@ -576,7 +669,7 @@ def test_a_kept_conversation_highlights_only_spans_still_in_the_text(tmp_path: P
     """After a reload, an answer kept in the browser may cite text that has changed since."""
     text = "Alpha beta. Gamma delta."
     documents = {"d.txt": Document("d.txt", text)}
-    settings = Settings.from_env({}, source_dir=tmp_path, index_dir=tmp_path / "index")
+    settings = _settings(tmp_path, tmp_path)
     handlers = Handlers(AppState(settings, documents, FeedbackLog(tmp_path / "f.jsonl")))
     stale = {"doc_id": "d.txt", "start": 0, "end": 5, "quote": "Omega", "page": None}
     valid = {"doc_id": "d.txt", "start": 12, "end": 24, "quote": "Gamma delta.", "page": None}
@@ -586,6 +679,47 @@ def test_a_kept_conversation_highlights_only_spans_still_in_the_text(tmp_path: P
     assert "data-n='1'" not in view
     assert "<mark class='highlighted' data-n='2'" in view and "data-focus='2'" in view
     assert handlers.show_citation("5:1:0", turns) == (gr.skip(), gr.skip())  # chat cleared
+
+
+def test_a_citation_of_a_removed_document_says_so_and_shows_no_other(tmp_path: Path) -> None:
+    """A click on [1] of an answer whose document was removed showed another document, with
+    nothing highlighted; the source view now says the document is gone."""
+    documents = {"kept.txt": Document("kept.txt", "Kept text.")}
+    handlers = Handlers(AppState(_settings(tmp_path, tmp_path), documents, FeedbackLog(tmp_path)))
+    gone = {"doc_id": "gone.txt", "start": 0, "end": 4, "quote": "Gone", "page": None}
+    doc_id, view = handlers.show_citation("0:1:0", [{"question": "q", "citations": [gone]}])
+    assert doc_id == "gone.txt"
+    assert "This document was removed after the answer was given" in view
+    assert "Kept text" not in view and "kept.txt" not in view
+    # Choosing a document that is not cited still falls back to one that is there.
+    assert "Kept text." in handlers.show_document("gone.txt", [])
+
+
+def test_the_page_is_sent_the_collection_only_when_it_changed(tmp_path: Path) -> None:
+    """On load and every few seconds the page asks for the collection: the first time (a
+    reload) it gets the current one, then nothing until another process changes it."""
+    from tests.conftest import SEEDS
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    shutil.copy(SEEDS / ARTICLE_ID, sources / ARTICLE_ID)
+    settings = _settings(tmp_path, sources)
+    startup = {ARTICLE_ID: Document(ARTICLE_ID, "As read at start.")}
+    state = AppState(settings, startup, FeedbackLog(tmp_path / "f.jsonl"))
+    state.warm_up()
+    handlers = Handlers(state)
+    seen, rows, selector, *_ = handlers.watch("")
+    assert [row[0] for row in rows] == [ARTICLE_ID] and selector.visible is False
+    assert all(part == gr.skip() for part in handlers.watch(seen))
+
+    (sources / "ferry.txt").write_text("The island ferry left the harbour at noon on Friday.")
+    DocQA(settings).index()  # another process
+    now, rows, selector, _remove, _line, _timer, intro, box, status, *_ = handlers.watch(seen)
+    assert now != seen
+    assert [row[:3:2] for row in rows] == [["ferry.txt", "indexed"], [ARTICLE_ID, "indexed"]]
+    assert selector.visible is True and ("ferry.txt", "ferry.txt") in selector.choices
+    assert "the documents" in intro and "the documents" in box.placeholder
+    assert "2 documents" in status
 
 
 def test_the_re_index_line_shows_how_far_the_build_has_come(docqa: DocQA, tmp_path: Path) -> None:
@@ -607,7 +741,7 @@ def test_the_ui_serves_what_another_process_indexed(tmp_path: Path) -> None:
     sources = tmp_path / "sources"
     sources.mkdir()
     shutil.copy(SEEDS / ARTICLE_ID, sources / ARTICLE_ID)
-    settings = Settings.from_env({}, source_dir=sources, index_dir=tmp_path / "index")
+    settings = _settings(tmp_path, sources)
     state = AppState(settings, {}, FeedbackLog(tmp_path / "f.jsonl"))
     state.warm_up()
     handlers = Handlers(state)
@@ -675,7 +809,7 @@ def test_a_tampered_conversation_is_left_out_and_questions_go_on(
     docqa: DocQA, tmp_path: Path, saved: object
 ) -> None:
     handlers = _handlers_over(docqa, tmp_path)
-    chat, turns = handlers.restore(saved)
+    chat, turns, _doc, _source = handlers.restore(saved)
     assert chat == [] and turns == []
     *_, (chat, _box, _hint, _doc, _source, turns) = handlers.respond(
         FIRST_QUESTION, chat, turns, None
@@ -691,8 +825,11 @@ def test_a_readable_kept_conversation_is_restored_and_followed_up(
     # As Gradio hands the chat to _save: each content a list of text parts.
     kept = [{**m, "content": [{"type": "text", "text": m["content"]}]} for m in chat]
     tampered = {"chat": [*kept, 7], "turns": [*turns, [1, 2, 3]]}
-    restored_chat, restored_turns = handlers.restore(tampered)
+    restored_chat, restored_turns, doc, source = handlers.restore(tampered)
     assert restored_chat == chat and restored_turns == turns
+    # The source view shows the kept answer's spans, its first in focus.
+    assert doc == ARTICLE_ID and "data-turn='0' data-focus='1'" in source
+    assert "<mark class='highlighted' data-n='1'" in source
     *_, (chat, *_rest, turns) = handlers.respond(FOLLOW_UP, restored_chat, restored_turns, None)
     assert FOLLOW_UP_ANSWER in chat[-1]["content"] and len(turns) == 2
 
@@ -738,8 +875,10 @@ def test_a_stored_or_refused_upload_leaves_no_copy_for_gradio_to_serve(
     sources = tmp_path / "sources"
     sources.mkdir()
     shutil.copy(SEEDS / ARTICLE_ID, sources / ARTICLE_ID)
-    (sources / "ferry.txt").write_text("The ferry left at noon.", encoding="utf-8")
-    settings = Settings.from_env({}, source_dir=sources, index_dir=tmp_path / "index")
+    settings = _settings(tmp_path, sources)
+    uploads = settings.upload_dir
+    uploads.mkdir()
+    (uploads / "ferry.txt").write_text("The ferry left at noon.", encoding="utf-8")
     state = AppState(settings, {}, FeedbackLog(tmp_path / "f.jsonl"))
     sent = []
     for number, (name, text) in enumerate(
@@ -753,10 +892,11 @@ def test_a_stored_or_refused_upload_leaves_no_copy_for_gradio_to_serve(
     mine.write_text("Mine.", encoding="utf-8")
     result = Handlers(state).upload([*sent, str(mine)])
     message = result[-1]
-    assert "ｆｅｒｒｙ\\.txt as ferry \\(2\\)\\.txt \\(that name was taken\\)" in message
+    assert "ｆｅｒｒｙ\\.txt as uploads/ferry \\(2\\)\\.txt \\(that name was taken\\)" in message
     assert "mine\\.txt" in message and "run\\.exe" in message  # refused, with why
-    assert (sources / "ferry.txt").read_text(encoding="utf-8") == "The ferry left at noon."
-    assert (sources / "ferry (2).txt").read_text(encoding="utf-8") == "The ferry left at one."
+    assert (uploads / "ferry.txt").read_text(encoding="utf-8") == "The ferry left at noon."
+    assert (uploads / "ferry (2).txt").read_text(encoding="utf-8") == "The ferry left at one."
+    assert sorted(path.name for path in sources.iterdir()) == [ARTICLE_ID]
     assert list((tmp_path / "gradio").iterdir()) == [], "Gradio's copies are gone"
     assert mine.exists()
     assert state.indexing.idle.wait(180) and state.indexing.error is None
@@ -767,45 +907,54 @@ def test_a_stored_or_refused_upload_leaves_no_copy_for_gradio_to_serve(
 )
 def test_an_upload_never_replaces_a_document(tmp_path: Path, sent: str) -> None:
     sources, upload = tmp_path / "sources", tmp_path / "upload.txt"
-    sources.mkdir()
-    (sources / "ferry.txt").write_text("Old.", encoding="utf-8")
-    (sources / "Ferry (2).txt").write_text("Also old.", encoding="utf-8")
+    (sources / "uploads").mkdir(parents=True)
+    settings = _settings(tmp_path, sources)
+    uploads = settings.upload_dir
+    uploads.mkdir()
+    (uploads / "ferry.txt").write_text("Old.", encoding="utf-8")
+    (uploads / "Ferry (2).txt").write_text("Also old.", encoding="utf-8")
+    # The source folder's own uploads/ferry (3).txt would have the id of a third upload.
+    (sources / "uploads" / "FERRY (3).txt").write_text("Mine.", encoding="utf-8")
     upload.write_text("New.", encoding="utf-8")
-    stored = store_upload(sources, upload, sent, max_file_mb=1)
-    assert stored.casefold() == "ferry (3).txt"
-    assert (sources / stored).read_text(encoding="utf-8") == "New."
-    assert (sources / "ferry.txt").read_text(encoding="utf-8") == "Old."
-    assert (sources / "Ferry (2).txt").read_text(encoding="utf-8") == "Also old."
-    assert len(list(sources.iterdir())) == 3  # and no temporary left behind
+    stored = store_upload(settings, upload, sent)
+    assert stored.casefold() == "uploads/ferry (4).txt"
+    assert (uploads / stored.removeprefix("uploads/")).read_text(encoding="utf-8") == "New."
+    assert (uploads / "ferry.txt").read_text(encoding="utf-8") == "Old."
+    assert (uploads / "Ferry (2).txt").read_text(encoding="utf-8") == "Also old."
+    assert len(list(uploads.iterdir())) == 3  # and no temporary left behind
 
 
 def test_a_long_name_keeps_its_number_within_the_limit(tmp_path: Path) -> None:
-    sources, upload = tmp_path / "sources", tmp_path / "upload.txt"
-    sources.mkdir()
+    settings, upload = _settings(tmp_path, tmp_path / "sources"), tmp_path / "upload.txt"
     upload.write_text("x", encoding="utf-8")
-    first = store_upload(sources, upload, "a" * 300 + ".md", max_file_mb=1)
-    second = store_upload(sources, upload, "a" * 300 + ".md", max_file_mb=1)
+    first = store_upload(settings, upload, "a" * 300 + ".md").removeprefix("uploads/")
+    second = store_upload(settings, upload, "a" * 300 + ".md").removeprefix("uploads/")
     assert len(first) == len(second) == MAX_NAME_CHARS and second.endswith(" (2).md")
 
 
 def test_removing_a_link_removes_the_link_never_its_target(tmp_path: Path) -> None:
-    sources = tmp_path / "sources"
-    sources.mkdir()
-    (sources / "real.txt").write_text("Real.", encoding="utf-8")
-    (sources / "alias.txt").symlink_to("real.txt")
+    settings = _settings(tmp_path, tmp_path / "sources")
+    uploads = settings.upload_dir
+    uploads.mkdir()
+    (uploads / "real.txt").write_text("Real.", encoding="utf-8")
+    (uploads / "alias.txt").symlink_to("real.txt")
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text("Secret.", encoding="utf-8")
-    (sources / "away.txt").symlink_to(outside / "secret.txt")
-    (sources / "linked").symlink_to(outside, target_is_directory=True)
-    remove_document(sources, "alias.txt")
-    assert not (sources / "alias.txt").is_symlink()
-    assert (sources / "real.txt").read_text(encoding="utf-8") == "Real."
-    remove_document(sources, "away.txt")  # a link out of the folder: the link goes
+    (uploads / "away.txt").symlink_to(outside / "secret.txt")
+    (uploads / "linked").symlink_to(outside, target_is_directory=True)
+    remove_document(settings, "uploads/alias.txt")
+    assert not (uploads / "alias.txt").is_symlink()
+    assert (uploads / "real.txt").read_text(encoding="utf-8") == "Real."
+    remove_document(settings, "uploads/away.txt")  # a link out of the folder: the link goes
     assert (outside / "secret.txt").exists()
-    for doc_id in ("linked/secret.txt", str(outside / "secret.txt"), "x/../../outside/secret.txt"):
+    for doc_id in (
+        "uploads/linked/secret.txt",
+        str(outside / "secret.txt"),
+        "uploads/x/../../outside/secret.txt",
+    ):
         with pytest.raises(UploadError, match="refresh the list"):
-            remove_document(sources, doc_id)
+            remove_document(settings, doc_id)
     assert (outside / "secret.txt").read_text(encoding="utf-8") == "Secret."
 
 
@@ -813,9 +962,10 @@ def test_skipped_and_waiting_files_can_be_chosen_for_removal(tmp_path: Path) -> 
     (tmp_path / "a.txt").write_text("Indexed.", encoding="utf-8")
     (tmp_path / "new.md").write_text("# New", encoding="utf-8")
     (tmp_path / "scan.pdf").write_bytes(b"%PDF")
+    settings = _settings(tmp_path, tmp_path)
     documents = {"a.txt": Document("a.txt", "Indexed."), "gone.txt": Document("gone.txt", "x")}
-    rows = document_rows(tmp_path, documents, [Skipped("scan.pdf", "a damaged PDF")])
-    assert removable(tmp_path, rows) == ["a.txt", "new.md", "scan.pdf"]  # not the gone one
+    rows = document_rows(settings, documents, [Skipped("scan.pdf", "a damaged PDF")])
+    assert removable(settings, rows) == ["a.txt", "new.md", "scan.pdf"]  # not the gone one
 
 
 def _wait(condition, seconds: float, what: str) -> None:
@@ -833,7 +983,7 @@ def test_a_re_index_can_be_cancelled_and_a_waiting_file_removed(tmp_path: Path) 
     sources = tmp_path / "sources"
     sources.mkdir()
     shutil.copy(SEEDS / ARTICLE_ID, sources / ARTICLE_ID)
-    settings = Settings.from_env({}, source_dir=sources, index_dir=tmp_path / "index", batch_size=4)
+    settings = _settings(tmp_path, sources, batch_size=4)
     state = AppState(settings, {}, FeedbackLog(tmp_path / "f.jsonl"))
     state.warm_up()
     handlers = Handlers(state)
@@ -843,7 +993,9 @@ def test_a_re_index_can_be_cancelled_and_a_waiting_file_removed(tmp_path: Path) 
         sorted(c.name for c in store._open_client().list_collections()),
     )
     sentences = (f"Ferry {n} left the harbour at {n % 12 + 1} o'clock." for n in range(4000))
-    (sources / "timetable.txt").write_text(" ".join(sentences), encoding="utf-8")
+    settings.upload_dir.mkdir()
+    timetable = settings.upload_dir / "timetable.txt"  # as if uploaded
+    timetable.write_text(" ".join(sentences), encoding="utf-8")
     state.reindex()
     _wait(lambda: state.indexing.embedded > 0, 120, "the build to embed its first batch")
     view = handlers.collection()
@@ -861,13 +1013,10 @@ def test_a_re_index_can_be_cancelled_and_a_waiting_file_removed(tmp_path: Path) 
     assert after == before, "the cancelled build wrote nothing"
     assert "two ballistic missiles" in handlers.ask(FIRST_QUESTION)["citations"][0]["quote"]
     rows = {name: status for name, _, status in view[0]}
-    assert rows["timetable.txt"] == "waiting for the index"
-    assert ("timetable.txt", "timetable.txt") in view[2].choices
-    *_, note = handlers.remove("timetable.txt")
-    assert (
-        note == "Removed timetable\\.txt; re\\-indexing\\."
-        and not (sources / "timetable.txt").exists()
-    )
+    assert rows["uploads/timetable.txt"] == "waiting for the index"
+    assert ("uploads/timetable.txt", "uploads/timetable.txt") in view[2].choices
+    *_, note = handlers.remove("uploads/timetable.txt")
+    assert "Removed uploads/timetable\\.txt \\(docqa's copy" in note and not timetable.exists()
     assert state.indexing.idle.wait(120) and state.indexing.error is None
 
 
@@ -887,6 +1036,7 @@ def test_every_handler_says_when_the_chroma_server_has_gone(tmp_path: Path) -> N
         settings = Settings.from_env(
             {},
             source_dir=sources,
+            upload_dir=tmp_path / "uploads",
             index_dir=tmp_path / "index",
             chroma_host=host,
             chroma_port=port,
@@ -916,13 +1066,33 @@ def test_every_handler_says_when_the_chroma_server_has_gone(tmp_path: Path) -> N
     upload = tmp_path / "ferry.txt"
     upload.write_text("The ferry left at noon.", encoding="utf-8")
     *view, note = handlers.upload([str(upload)])
-    assert "Added ferry\\.txt" in note and (sources / "ferry.txt").exists()
-    assert state.indexing.idle.wait(120) and gone in (state.indexing.error or "")
-    *view, note = handlers.remove("ferry.txt")
-    assert "Removed ferry\\.txt" in note
+    assert "Added uploads/ferry\\.txt" in note and (settings.upload_dir / "ferry.txt").exists()
+    assert state.indexing.idle.wait(120) and state.indexing.error  # a StoreError's message
+    *view, note = handlers.remove("uploads/ferry.txt")
+    assert "Removed uploads/ferry\\.txt" in note
     with pytest.warns(UserWarning, match=gone):
         assert handlers.show_document(ARTICLE_ID, turns) == gr.skip()
     with pytest.warns(UserWarning, match=gone):
         assert handlers.show_citation("0:1:0", turns) == (gr.skip(), gr.skip())
     with pytest.warns(UserWarning, match=gone):
         assert handlers.clear_chat(ARTICLE_ID)[3] == gr.skip()
+
+
+def test_the_ui_can_be_restarted_on_the_same_port_at_once(tmp_path: Path) -> None:
+    """Stopping `python ui.py` leaves its connections in TIME-WAIT for a minute; starting it
+    again on the same port was refused as "already in use" by docqa's own check."""
+    with launch_app(tmp_path) as running:
+        port = int(running.url.rstrip("/").rsplit(":", 1)[1])
+        Client(running.url, verbose=False).predict(FIRST_QUESTION, [], api_name="/ask")
+    check_can_serve("127.0.0.1", port)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("DOCQA_INDEX_DIR", "/etc/passwd"), ("DOCQA_BATCH_SIZE", "0")]
+)
+def test_a_bad_docqa_setting_is_a_friendly_exit(tmp_path: Path, name: str, value: str) -> None:
+    env = app_environment(tmp_path, free_port())
+    env[name] = value
+    done = _run_ui(env)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"docqa: error: {name}") and done.stderr.count("\n") == 1

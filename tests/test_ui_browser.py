@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ from tests.test_ui import (
     FIRST_QUESTION,
     MARKUP,
     RunningApp,
+    app_environment,
     launch_app,
 )
 from webui import render
@@ -105,6 +108,7 @@ READY_MS = 180_000  # loading the model on a busy 2-core machine
 def page(app: RunningApp, browser: Browser, dialogs: list[str]) -> Iterator[Page]:
     """The app's page, loaded and saying it is ready."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.set_default_timeout(WAIT_MS)
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(app.url, wait_until="load")
@@ -259,10 +263,34 @@ def test_clicking_a_citation_number_brings_its_span_into_view(page: Page) -> Non
     assert "Donald Trump" in page.locator("#source mark.highlighted").first.inner_text()
 
 
-def test_an_answer_has_a_copy_button(page: Page) -> None:
-    reply = page.locator("#chat [data-testid='bot']").last
-    reply.hover()
-    expect(page.locator("#chat button[aria-label*='opy']").last).to_be_visible()
+def _copied(page: Page, nth: int) -> str:
+    """What the copy button of the nth chat message puts on the clipboard."""
+    page.evaluate("navigator.clipboard.writeText('')")
+    page.locator("#chat .message-row").nth(nth).hover()
+    page.locator("#chat .message-buttons button[aria-label='Copy message']").nth(nth).click()
+    page.wait_for_function("async () => (await navigator.clipboard.readText()) !== ''")
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+def test_copy_gives_the_answer_as_plain_text(page: Page, article_text: str) -> None:
+    """It copied the chat's markup ("<span class='cite turn-16 n-1' ..."); it copies the
+    answer, each quote and its citation, as `docqa ask` prints them, and the question as
+    asked."""
+    _answered(page, TWO_PARTS)
+    copied = _copied(page, -1)
+    assert "<" not in copied and "\\" not in copied and "class=" not in copied, copied
+    places = re.findall(
+        rf"^\[(\d)\] “(.*)”\n    {re.escape(ARTICLE_ID)}, characters (\d+)–(\d+)$", copied, re.M
+    )
+    cited = page.locator("#chat [data-testid='bot']").last.locator(".cite")
+    assert (
+        [number for number, *_ in places]
+        == ["1", "2"]
+        == [str(n + 1) for n in range(cited.count())]
+    )
+    for _number, quote, start, end in places:
+        assert article_text[int(start) : int(end)] == quote
+    assert _copied(page, -2) == TWO_PARTS
 
 
 def test_markup_in_a_question_is_shown_as_text(page: Page, dialogs: list[str]) -> None:
@@ -345,11 +373,19 @@ def test_on_a_phone_the_quote_is_under_its_answer(app: RunningApp, browser: Brow
     try:
         phone.goto(app.url, wait_until="load")
         expect(phone.locator("#status")).to_contain_text("Ready", timeout=READY_MS)
+        # It opened scrolled to the question box (scrollY 1035 of 1879), the chat above it.
+        assert phone.evaluate("scrollY") == 0
+        assert 0 < phone.locator("#chat").bounding_box()["y"] < 844 / 2
+        # The box at the top of the screen, as typing on a phone leaves it: the answer lands
+        # in the chat above, and the page brings it into sight, not the source view.
+        phone.locator("#question").evaluate("box => box.scrollIntoView({block: 'start'})")
         _answered(phone, FIRST_QUESTION)
         reply = phone.locator("#chat [data-testid='bot']").last
         quote = reply.locator(".cite .quote").first
+        phone.wait_for_timeout(500)  # any scrolling after the answer has happened
         answer_box, quote_box = reply.bounding_box(), quote.bounding_box()
         assert answer_box and quote_box
+        assert 0 <= answer_box["y"] < 844 / 2, answer_box
         assert 0 <= quote_box["y"] - answer_box["y"] < 844, (answer_box, quote_box)
         _screenshot(phone, "ui_phone_answer.png")
         _click_words(phone, quote)  # opens the source view at the span
@@ -383,7 +419,7 @@ PDF_QUESTION = "How many students went on the expedition?"
 
 def _choose(page: Page, dropdown: str, option: str) -> None:
     page.locator(f"{dropdown} input").click()
-    page.get_by_role("option", name=option).click()
+    page.get_by_role("option", name=option, exact=True).click()
 
 
 def _wait_indexed(page: Page) -> None:
@@ -412,7 +448,7 @@ def test_uploaded_documents_are_answered_and_a_removed_one_is_not(
     listed = page.locator("#document-list")
     expect(listed).to_contain_text("harbour report.txt")
     expect(listed).to_contain_text("glacier-survey.pdf")
-    _choose(page, "#document-choice", "notes.md")  # Markdown: a heading, without its "#"
+    _choose(page, "#document-choice", "uploads/notes.md")  # a heading, without its "#"
     expect(page.locator("#source .heading")).to_have_text("Lighthouse notes", use_inner_text=True)
     expect(page.locator("#source .source-view")).not_to_contain_text("#", use_inner_text=True)
     _screenshot(page, "ui_uploaded.png")
@@ -422,7 +458,7 @@ def test_uploaded_documents_are_answered_and_a_removed_one_is_not(
     expect(reply.locator("strong.short")).to_have_text("June")
     expect(reply.locator(".quote-place")).to_contain_text("harbour report.txt")
     source = page.locator("#source")
-    expect(source.locator(".source-name")).to_have_text("harbour report.txt")
+    expect(source.locator(".source-name")).to_have_text("uploads/harbour report.txt")
     expect(source.locator("mark.highlighted").first).to_contain_text(
         "<img src=x onerror=alert(1)>"  # the document's markup, shown as its text
     )
@@ -434,12 +470,14 @@ def test_uploaded_documents_are_answered_and_a_removed_one_is_not(
     reply = page.locator("#chat [data-testid='bot']").last
     expect(reply.locator("strong.short")).to_have_text("Eleven")
     expect(reply.locator(".quote-place")).to_contain_text("glacier-survey.pdf, page 1")
-    expect(source.locator(".source-name")).to_have_text("glacier-survey.pdf")
+    expect(source.locator(".source-name")).to_have_text("uploads/glacier-survey.pdf")
     _screenshot(page, "ui_pdf_answer.png")
 
-    _choose(page, "#remove-choice", "glacier-survey.pdf")
+    _choose(page, "#remove-choice", "uploads/glacier-survey.pdf")
     page.locator("#remove").click()
-    expect(page.locator("#collection-note")).to_contain_text("Removed glacier-survey.pdf")
+    expect(page.locator("#collection-note")).to_contain_text(
+        "Removed uploads/glacier-survey.pdf (docqa's copy of the upload is deleted)"
+    )
     _wait_indexed(page)
     expect(listed).not_to_contain_text("glacier-survey.pdf")
     answers = page.locator("#chat [data-testid='bot']").count()
@@ -449,3 +487,161 @@ def test_uploaded_documents_are_answered_and_a_removed_one_is_not(
     expect(last).not_to_contain_text("Eleven")
     assert "glacier-survey.pdf" not in last.inner_text()
     _screenshot(page, "ui_removed.png")
+
+
+def _open_documents(page: Page) -> None:
+    if not page.locator("#upload").is_visible():
+        page.get_by_text("Documents: add, list, remove").click()
+
+
+def test_a_reload_shows_the_current_collection(page: Page) -> None:
+    """After uploads, a reload showed the collection the server started with: the seed
+    article alone in the table and the remove list, no document picker, and the intro and
+    the question box naming the article."""
+    page.reload(wait_until="load")
+    expect(page.locator("#status")).to_contain_text("Ready: 3 documents")
+    _open_documents(page)
+    listed = page.locator("#document-list")
+    for name in ("uploads/harbour report.txt", "uploads/notes.md", ARTICLE_ID):
+        expect(listed).to_contain_text(name)
+    expect(page.locator("#document-choice")).to_be_visible()
+    expect(page.locator("#intro")).to_contain_text("Ask a question about the documents.")
+    placeholder = page.locator("#question textarea")
+    expect(placeholder).to_have_attribute("placeholder", re.compile("^Ask about the documents"))
+    page.locator("#remove-choice input").click()
+    expect(page.get_by_role("option", name="uploads/notes.md", exact=True)).to_be_visible()
+    page.keyboard.press("Escape")
+    _screenshot(page, "ui_reload_collection.png")
+
+
+FERRY = "Ferry notice\n\nThe island ferry left the harbour at noon on Friday, the port said.\n"
+FERRY_QUESTION = "When did the island ferry leave the harbour?"
+
+
+def test_a_re_index_by_another_process_is_shown_without_a_reload(
+    page: Page, app: RunningApp
+) -> None:
+    """`docqa index` run elsewhere after a file is added to the source folder: the open page
+    lists it, and the status line counts it, within a few seconds."""
+    folder = app.log_path.parent
+    (folder / "sources" / "ferry.txt").write_text(FERRY, encoding="utf-8")
+    env = app_environment(folder, int(app.url.rstrip("/").rsplit(":", 1)[1]))
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("docqa")), "index"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    _open_documents(page)
+    row = page.locator("#document-list tr", has_text="ferry.txt")
+    expect(row).to_contain_text("indexed", timeout=WAIT_MS)
+    expect(page.locator("#status")).to_contain_text("Ready: 4 documents")
+
+
+def test_removing_a_source_file_hides_it_and_never_deletes_it(page: Page, app: RunningApp) -> None:
+    """Remove deleted the user's own file. Now a file of the source folder is left out of the
+    index, listed with a way to restore it, and stays on disk; a click on a citation of it
+    says it was removed, never showing another document; Restore indexes it again."""
+    ferry = app.log_path.parent / "sources" / "ferry.txt"
+    _answered(page, FERRY_QUESTION)
+    reply = page.locator("#chat [data-testid='bot']").last
+    expect(reply.locator(".quote-place").first).to_contain_text("ferry.txt")
+    _open_documents(page)
+    _choose(page, "#remove-choice", "ferry.txt")
+    page.locator("#remove").click()
+    expect(page.locator("#collection-note")).to_contain_text(
+        "Removed ferry.txt from the index (your file stays in the source folder)"
+    )
+    _wait_indexed(page)
+    assert ferry.read_text(encoding="utf-8") == FERRY
+    row = page.locator("#document-list tr", has_text="ferry.txt")
+    expect(row).to_contain_text("removed from the index (the file is kept)")
+    expect(page.locator("#restore-choice")).to_be_visible()
+    _screenshot(page, "ui_removed_source_file.png")
+
+    reply.locator(".cite.n-1 .cite-n").click()
+    source = page.locator("#source")
+    expect(source).to_contain_text("This document was removed after the answer was given")
+    expect(source.locator(".source-name")).to_have_text("ferry.txt")
+    assert source.locator("mark.highlighted").count() == 0
+    assert ARTICLE_ID not in source.inner_text()
+    _screenshot(page, "ui_citation_of_removed.png")
+
+    _choose(page, "#restore-choice", "ferry.txt")
+    page.locator("#restore").click()
+    expect(page.locator("#collection-note")).to_contain_text("Restored ferry.txt")
+    _wait_indexed(page)
+    expect(row).to_contain_text("indexed")
+    expect(page.locator("#restore-choice")).to_be_hidden()
+    _answered(page, FERRY_QUESTION)
+    expect(page.locator("#source .source-name")).to_have_text("ferry.txt")
+
+
+def test_a_re_index_can_be_cancelled_and_a_waiting_file_removed(
+    page: Page, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A long re-index has a Cancel button; once cancelled, the previous index keeps serving,
+    the new file waits for the next index, and it can be removed (it was not a choice)."""
+    folder = tmp_path_factory.mktemp("long-upload")
+    timetable = folder / "timetable.txt"
+    sentences = (f"Ferry {n} leaves the harbour at {n % 12 + 1} o'clock." for n in range(20_000))
+    timetable.write_text(" ".join(sentences), encoding="utf-8")
+
+    _open_documents(page)
+    page.locator("#upload input[type='file']").set_input_files([str(timetable)])
+    expect(page.locator("#collection-note")).to_contain_text("Added uploads/timetable.txt")
+    cancel = page.locator("#cancel-indexing")
+    expect(cancel).to_be_visible()
+    expect(page.locator("#indexing progress[max]")).to_be_visible(timeout=READY_MS)  # embedding
+    cancel.click()
+    # It stops once the block of sentences being embedded is done (1,024 at the defaults).
+    expect(page.locator("#indexing")).to_contain_text("Re-indexing was cancelled", timeout=READY_MS)
+    expect(cancel).to_be_hidden()
+    listed = page.locator("#document-list")
+    expect(listed).to_contain_text("waiting for the index")
+    _answered(page, FIRST_QUESTION)  # from the previous index
+    _screenshot(page, "ui_cancelled.png")
+
+    _choose(page, "#remove-choice", "uploads/timetable.txt")
+    page.locator("#remove").click()
+    expect(page.locator("#collection-note")).to_contain_text("Removed uploads/timetable.txt")
+    _wait_indexed(page)
+    expect(listed).not_to_contain_text("timetable.txt")
+
+
+def test_an_upload_with_a_taken_name_is_stored_beside_it_and_not_left_to_download(
+    page: Page, app: RunningApp, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Uploading a file named like an uploaded one stores it under a numbered name, says so,
+    and Gradio's temporary copy of it is gone: its file route no longer serves it."""
+    folder = tmp_path_factory.mktemp("same-name")
+    upload = folder / "HARBOUR REPORT.TXT"  # the name of the earlier upload, as the eye reads it
+    upload.write_text("The island ferry left the harbour at noon.", encoding="utf-8")
+    copies: list[str] = []
+
+    def collect(response) -> None:
+        if response.url.endswith("/gradio_api/upload") or "/gradio_api/upload?" in response.url:
+            copies.extend(response.json())
+
+    page.on("response", collect)
+    _open_documents(page)
+    page.locator("#upload input[type='file']").set_input_files([str(upload)])
+    stored = "uploads/HARBOUR REPORT (2).txt"
+    expect(page.locator("#collection-note")).to_contain_text(
+        f"{upload.name} as {stored} (that name was taken)"
+    )
+    page.remove_listener("response", collect)
+    assert copies, "the page uploaded nothing"
+    for copy in copies:
+        served = page.request.get(f"{app.url}gradio_api/file={copy}")
+        assert served.status >= 400, (copy, served.status)
+    _wait_indexed(page)
+    listed = page.locator("#document-list")
+    expect(listed).to_contain_text(stored)
+    _choose(page, "#remove-choice", stored)
+    page.locator("#remove").click()
+    expect(page.locator("#collection-note")).to_contain_text(f"Removed {stored}")
+    _wait_indexed(page)
+    expect(listed).not_to_contain_text(stored)

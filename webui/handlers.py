@@ -15,10 +15,20 @@ from typing import Any
 
 import gradio as gr
 
+from rag.documents import UPLOADS
 from rag.errors import DocQAError
 from rag.types import Answer, Citation, Document
+from rag.types import Turn as RagTurn  # an earlier turn sent with a follow-up
 from webui import render
-from webui.collection import document_rows, removable, remove_document, safe_name, store_upload
+from webui.collection import (
+    document_rows,
+    removable,
+    remove_document,
+    restorable,
+    restore_document,
+    safe_name,
+    store_upload,
+)
 from webui.feedback import feedback_record
 from webui.state import FAILURE_MESSAGE, AppState
 
@@ -75,8 +85,13 @@ class Handlers:
         chat.append({"role": "user", "content": render.shown_question(message)})
         yield chat, "", "", gr.skip(), gr.skip(), turns
 
-        # Follow-ups read the last earlier question; a few are sent, never the whole chat.
-        history = [turn["question"] for turn in turns if not turn.get("failed")][-HISTORY_SENT:]
+        # Follow-ups read the last earlier turn, with its answer ("he" after "Who scored?" is
+        # the scorer); a few turns are sent, never the whole chat.
+        history = [
+            RagTurn(turn["question"], "" if turn["abstained"] else turn["answer"], turn["short"])
+            for turn in turns
+            if not turn.get("failed")
+        ][-HISTORY_SENT:]
         number = len(turns)
         result, reply = self._answer_for_chat(message, history, number)
         turns.append(
@@ -85,6 +100,7 @@ class Handlers:
                 "answer": result.text if result else reply,
                 "citations": [asdict(c) for c in result.citations] if result else [],
                 "abstained": bool(result and result.abstained),
+                "short": result.short.quote if result and result.short else "",
                 "failed": result is None,
                 "message": len(chat),
             }
@@ -106,7 +122,7 @@ class Handlers:
         yield chat, "", "", shown_doc, source, turns
 
     def _answer_for_chat(
-        self, question: str, history: list[str], number: int
+        self, question: str, history: list[RagTurn], number: int
     ) -> tuple[Answer | None, str]:
         """(answer, its chat message), or (None, a friendly error message); never raises."""
         try:
@@ -122,8 +138,11 @@ class Handlers:
     def _source(
         self, doc_id: str | None, citations: list[Citation], turn: int, focus: int
     ) -> tuple[str, str]:
-        """(doc_id, the source view's HTML): `doc_id` with `citations` highlighted."""
+        """(doc_id, the source view's HTML): `doc_id` with `citations` highlighted; a cited
+        document that is no longer indexed is said to be gone, never replaced by another."""
         documents = self.state.current_documents()
+        if doc_id not in documents and any(c.doc_id == doc_id for c in citations):
+            return doc_id, render.gone_html(doc_id, turn)
         if doc_id not in documents:
             doc_id = next(iter(documents))
         # A conversation kept in the browser may cite text the index has changed since:
@@ -172,16 +191,25 @@ class Handlers:
             source = gr.skip()
         return [], "", "", source, []
 
-    def restore(self, saved: object) -> tuple[Chat, list[Turn]]:
+    def restore(self, saved: object) -> tuple[Chat, list[Turn], Any, Any]:
         """The conversation the browser kept, as far as it can be read: each chat message with
         a role and text, each turn with a question, an answer and well-formed citations; the
-        rest (tampered, or from an older page) is left out, so it never breaks a question."""
-        if not isinstance(saved, dict):
-            return [], []
-        chat, turns = saved.get("chat"), saved.get("turns")
-        messages = [_message(item) for item in chat] if isinstance(chat, list) else []
-        kept = [_turn(item) for item in turns] if isinstance(turns, list) else []
-        return [m for m in messages if m is not None], [t for t in kept if t is not None]
+        rest (tampered, or from an older page) is left out, so it never breaks a question.
+        Returns (chat, turns, doc, source): the source view shows the latest answer's spans,
+        or the first document."""
+        chat, turns = _kept(saved)
+        latest = next((turn for turn in reversed(turns) if turn["citations"]), None)
+        citations = [Citation(**c) for c in latest["citations"]] if latest else []
+        try:
+            doc, source = self._source(
+                citations[0].doc_id if citations else None,
+                citations,
+                turns.index(latest) if latest else -1,
+                1 if citations else 0,
+            )
+        except DocQAError:
+            return chat, turns, gr.skip(), gr.skip()  # the status line says what went wrong
+        return chat, turns, doc, source
 
     def status(self) -> tuple[str, Any]:
         """The status line, and the poll timer (stopped once warm-up has finished)."""
@@ -216,15 +244,15 @@ class Handlers:
     # -- the collection: upload, remove, re-index ---------------------------------------
 
     def upload(self, files: list[str] | None) -> tuple[Any, ...]:
-        """Store uploaded files under the source folder and re-index in the background;
-        returns the collection view (see `collection`) with a message on what was done."""
+        """Store uploaded files in the upload folder and re-index in the background; returns
+        the collection view (see `collection`) with a message on what was done."""
         settings = self.state.settings
         stored, problems = [], []
         for path in files or []:
             sent = Path(path).name
             try:
-                name = store_upload(settings.source_dir, Path(path), sent, settings.max_file_mb)
-                stored.append(_stored_as(sent, name))
+                doc_id = store_upload(settings, Path(path), sent)
+                stored.append(_stored_as(sent, doc_id))
             except DocQAError as error:
                 problems.append(str(error))
             except OSError as error:
@@ -237,36 +265,60 @@ class Handlers:
         message = (f"Added {', '.join(stored)}; re-indexing. " if stored else "") + " ".join(
             problems
         )
-        return (None, *self.collection(), render.escape(message.strip()))
+        return (None, *self.collection(keep_choices=False), render.escape(message.strip()))
 
     def remove(self, doc_id: str | None) -> tuple[Any, ...]:
-        """Delete the file `doc_id` (indexed, skipped or waiting) from the source folder and
-        re-index in the background."""
+        """Take `doc_id` (indexed, skipped or waiting) out of the collection: an upload is
+        deleted, a file of the source folder hidden from the index; then re-index in the
+        background."""
         if not doc_id:
             return (*self.collection(), "Choose a document to remove first.")
+        return self._change(doc_id, remove_document, "removed")
+
+    def restore_document(self, doc_id: str | None) -> tuple[Any, ...]:
+        """Index again a source file that was removed from the index."""
+        if not doc_id:
+            return (*self.collection(), "Choose a document to restore first.")
+        return self._change(doc_id, restore_document, "restored")
+
+    def _change(self, doc_id: str, change: Any, doing: str) -> tuple[Any, ...]:
         try:
-            remove_document(self.state.settings.source_dir, doc_id)
+            done = change(self.state.settings, doc_id)
         except DocQAError as error:
             return (*self.collection(), render.escape(str(error)))
         except OSError as error:
-            log.exception("removing %s failed", doc_id)
-            message = f"{doc_id!r} could not be removed: {error.strerror}"
+            log.exception("%s could not be %s", doc_id, doing)
+            message = f"{doc_id!r} could not be {doing}: {error.strerror}"
             return (*self.collection(), render.escape(message))
         self.state.reindex()
-        return (*self.collection(), render.escape(f"Removed {doc_id}; re-indexing."))
+        return (*self.collection(keep_choices=False), render.escape(f"{done}; re-indexing."))
 
     def cancel_reindex(self) -> tuple[Any, ...]:
         """Stop the running re-index; the previous index keeps serving."""
         self.state.cancel_reindex()
         return self.collection()
 
-    def collection(self) -> tuple[Any, ...]:
-        """(documents table, document selector, removable files, indexing line, timer,
-        intro, question box, status line, cancel button): the timer keeps polling, and the
-        cancel button shows, while a re-index runs."""
+    def watch(self, seen: str | None) -> tuple[Any, ...]:
+        """(what the page now shows, *the collection view) when the collection differs from
+        `seen` (what the page showed), else nothing changes: run when the page loads and
+        every few seconds, so a reload or another process's re-index is shown."""
+        view = self.collection()
+        now = repr([_shown(part) for part in view])
+        if now == seen:
+            return (gr.skip(),) * (len(view) + 1)
+        return (now, *view)
+
+    def collection(self, keep_choices: bool = True) -> tuple[Any, ...]:
+        """(documents table, document selector, removable files, indexing line, timer, intro,
+        question box, status line, restorable files, restore button, cancel button): the
+        timer keeps polling, and the cancel button shows, while a re-index runs. A choice
+        being made to remove or restore is kept, unless `keep_choices` is False (it was
+        acted on)."""
         state = self.state
         documents, problem = self._documents()
-        rows = document_rows(state.settings.source_dir, documents, state.skipped)
+        rows = document_rows(state.settings, documents, state.skipped)
+        hidden = restorable(state.settings)
+        chosen: dict[str, Any] = {} if keep_choices else {"value": None}
         names = list(documents)
         indexing = state.indexing
         if indexing.running:
@@ -295,23 +347,46 @@ class Handlers:
         return (
             rows,
             gr.Dropdown(choices=names, visible=len(names) > 1),
-            gr.Dropdown(choices=removable(state.settings.source_dir, rows), value=None),
+            gr.Dropdown(choices=removable(state.settings, rows), **chosen),
             line,
             gr.Timer(active=indexing.running),
             render.intro(documents),
             gr.Textbox(placeholder=render.placeholder(documents)),
             self._status_line(documents, problem),
+            gr.Dropdown(choices=hidden, visible=bool(hidden), **chosen),
+            gr.Button(visible=bool(hidden)),
             gr.Button(visible=indexing.running),
         )
 
 
-def _stored_as(sent: str, name: str) -> str:
-    """How an upload is named in the message: "ferry.txt", or "ｆｅｒｒｙ.txt as ferry (2).txt
-    (that name was taken)" when it was stored under another name."""
+def _stored_as(sent: str, doc_id: str) -> str:
+    """How an upload is named in the message: "uploads/ferry.txt", or "ｆｅｒｒｙ.txt as
+    uploads/ferry (2).txt (that name was taken)" when it was stored under another name."""
+    name = doc_id.removeprefix(UPLOADS)
     if name == sent:
-        return name
+        return doc_id
     taken = " (that name was taken)" if name != safe_name(sent) else ""
-    return f"{sent} as {name}{taken}"
+    return f"{sent} as {doc_id}{taken}"
+
+
+def _shown(part: Any) -> Any:
+    """What a component update shows, comparable between two calls (gradio's update objects
+    do not compare by value)."""
+    if isinstance(part, gr.components.Component):
+        return sorted((key, repr(value)) for key, value in vars(part).items() if key in _SHOWN)
+    return part
+
+
+_SHOWN = {"choices", "visible", "placeholder", "value", "active"}
+
+
+def _kept(saved: object) -> tuple[Chat, list[Turn]]:
+    if not isinstance(saved, dict):
+        return [], []
+    chat, turns = saved.get("chat"), saved.get("turns")
+    messages = [_message(item) for item in chat] if isinstance(chat, list) else []
+    kept = [_turn(item) for item in turns] if isinstance(turns, list) else []
+    return [m for m in messages if m is not None], [t for t in kept if t is not None]
 
 
 def _discard_upload(upload: Path) -> None:
@@ -345,10 +420,11 @@ def _turn(item: object) -> Turn | None:
     if not isinstance(item, dict):
         return None
     question, answer, message = item.get("question"), item.get("answer", ""), item.get("message")
-    citations = item.get("citations", [])
+    citations, short = item.get("citations", []), item.get("short", "")
     if not (
         isinstance(question, str)
         and isinstance(answer, str)
+        and isinstance(short, str)
         and _is_count(message)
         and isinstance(citations, list)
     ):
@@ -361,6 +437,7 @@ def _turn(item: object) -> Turn | None:
         "answer": render.without_surrogates(answer),
         "citations": cited,
         "abstained": item.get("abstained") is True,
+        "short": render.without_surrogates(short),
         "failed": item.get("failed") is True,
         "message": message,
     }

@@ -8,11 +8,12 @@ from typing import Any
 import gradio as gr
 
 from webui import render
-from webui.collection import allowed_types, document_rows, removable
+from webui.collection import allowed_types, document_rows, removable, restorable
 from webui.handlers import Handlers
 
 CITE_REQUEST_ID = "cite-request"
 CONVERSATION_KEY = "docqa-conversation"  # where the browser keeps the conversation
+WATCH_SECONDS = 5.0  # how often the page checks whether the collection changed elsewhere
 
 CSS = """
 #status { font-size: 0.95em; }
@@ -38,6 +39,9 @@ CSS = """
 .quote-place, .context { color: var(--body-text-color-subdued); }
 .short { display: block; font-size: 1.1em; }
 .cite { cursor: pointer; }
+#chat .copy-text { display: none; }
+#chat button.copied { outline: 2px solid var(--color-accent); }
+#source .source-gone { white-space: normal; color: var(--body-text-color-subdued); }
 .cite:hover .quote { text-decoration: underline; }
 @media (max-width: 720px) {
   #source .source-view { max-height: 45vh; }
@@ -65,21 +69,76 @@ HEAD_JS = r"""
       view.scrollIntoView({block: 'start'});
     }
   };
+  // A new answer stays where the person reads it: when its top is out of sight (on a phone
+  // the chat sits above the source view), the page scrolls to it, never to the source view.
+  let asked = false;  // a question was sent from this page (not a kept one shown on load)
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && event.target.closest('#question')) asked = true;
+  }, true);
+  document.addEventListener('click', (event) => {
+    if (event.target.closest && event.target.closest('#ask, #examples')) asked = true;
+  }, true);
+  const keepAnswerInSight = () => {
+    const answers = document.querySelectorAll('#chat [data-testid="bot"]');
+    const last = answers[answers.length - 1];
+    if (!last) return;
+    const box = last.getBoundingClientRect();
+    if (box.top < 0 || box.top > window.innerHeight * 0.8) last.scrollIntoView({block: 'start'});
+  };
   // Gradio may update the view in place, so a new view is told by what it shows, not by node.
   const shown = (view) => `${view.dataset.doc}|${view.dataset.turn}|${view.dataset.focus}`;
   let seen = null;
   new MutationObserver(() => {
     const view = document.querySelector('#source .source-view');
     if (!view || shown(view) === seen) return;
+    const turn = seen && seen.split('|')[1];
     seen = shown(view);
     const n = Number(view.dataset.focus);
     if (n > 0) requestAnimationFrame(() => focusSpan(view, n));
     if (window.__docqaAsked === view.dataset.turn) {
       window.__docqaAsked = null;
       bringIntoSight(view);
+    } else if (asked && view.dataset.turn !== turn && view.dataset.turn !== '-1') {
+      asked = false;
+      requestAnimationFrame(keepAnswerInSight);
     }
   }).observe(document.documentElement, {childList: true, subtree: true, attributes: true,
                                          attributeFilter: ['data-turn', 'data-focus', 'data-doc']});
+  // The page opens at its top, the chat in sight: the question box takes the focus only on
+  // a wide screen, and without scrolling (autofocus would scroll a phone to the box).
+  const focusBox = () => {
+    const box = document.querySelector('#question textarea');
+    if (!box) return requestAnimationFrame(focusBox);
+    if (window.matchMedia('(min-width: 721px)').matches) box.focus({preventScroll: true});
+  };
+  addEventListener('load', focusBox);
+  // The copy button copies plain text: an answer's own (its hidden .copy-text, as
+  // Answer.as_text() gives it), else the message as shown; never the markup.
+  const copyText = async (text) => {
+    if (navigator.clipboard) return navigator.clipboard.writeText(text);
+    const area = document.createElement('textarea');
+    area.value = text;
+    area.style.position = 'fixed';
+    area.style.left = '-9999px';
+    document.body.append(area);
+    area.select();
+    document.execCommand('copy');
+    area.remove();
+  };
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest && event.target.closest(
+      '#chat .message-buttons button[aria-label="Copy message"]');
+    const row = button && button.closest('.message-buttons').previousElementSibling;
+    const message = row && row.querySelector('[data-testid="bot"], [data-testid="user"]');
+    if (!message) return;
+    event.preventDefault();
+    event.stopPropagation();  // Gradio's own handler would copy the markup
+    const kept = message.querySelector('.copy-text');
+    copyText(kept ? kept.textContent : message.innerText.trim()).then(() => {
+      button.classList.add('copied');
+      setTimeout(() => button.classList.remove('copied'), 2000);
+    });
+  }, true);
   window.docqaCite = {focusSpan, bringIntoSight};
 })();
 </script>
@@ -144,7 +203,6 @@ def build_app(handlers: Handlers) -> gr.Blocks:
                         container=False,
                         scale=8,
                         elem_id="question",
-                        autofocus=True,
                     )
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
                 hint = gr.Markdown("", label="Hint", elem_id="hint")
@@ -159,7 +217,7 @@ def build_app(handlers: Handlers) -> gr.Blocks:
                         file_types=allowed_types(),
                         elem_id="upload",
                     )
-                    rows = document_rows(state.settings.source_dir, documents, state.skipped)
+                    rows = document_rows(state.settings, documents, state.skipped)
                     table = gr.Dataframe(
                         rows,
                         headers=["Document", "Size", "Status"],
@@ -169,13 +227,28 @@ def build_app(handlers: Handlers) -> gr.Blocks:
                     )
                     with gr.Row():
                         to_remove = gr.Dropdown(
-                            removable(state.settings.source_dir, rows),
+                            removable(state.settings, rows),
                             value=None,
                             label="Document to remove",
+                            allow_custom_value=True,  # one gone since: the handler says so
                             scale=3,
                             elem_id="remove-choice",
                         )
                         remove = gr.Button("Remove", variant="stop", scale=1, elem_id="remove")
+                    hidden = restorable(state.settings)
+                    with gr.Row():
+                        to_restore = gr.Dropdown(
+                            hidden,
+                            value=None,
+                            label="Removed from the index (your files are kept)",
+                            allow_custom_value=True,
+                            scale=3,
+                            visible=bool(hidden),
+                            elem_id="restore-choice",
+                        )
+                        restore = gr.Button(
+                            "Restore", scale=1, visible=bool(hidden), elem_id="restore"
+                        )
                     collection_note = gr.Markdown("", elem_id="collection-note")
                 with gr.Row():
                     index_line = gr.HTML("", elem_id="indexing")
@@ -203,7 +276,9 @@ def build_app(handlers: Handlers) -> gr.Blocks:
                 )
         example_box = None
         if state.examples:
-            example_box = gr.Examples(list(state.examples), inputs=[box], label="Example questions")
+            example_box = gr.Examples(
+                list(state.examples), inputs=[box], label="Example questions", elem_id="examples"
+            )
 
         chat_io: dict[str, Any] = {
             "fn": handlers.respond,
@@ -234,19 +309,54 @@ def build_app(handlers: Handlers) -> gr.Blocks:
                 [chatbot, box, hint, source, turns],
                 api_visibility="private",
             ).then(_save, [chatbot, turns], saved, api_visibility="private")
-        view = [table, selector, to_remove, index_line, index_poll, intro, box, status, cancel]
+        view = [
+            table,
+            selector,
+            to_remove,
+            index_line,
+            index_poll,
+            intro,
+            box,
+            status,
+            to_restore,
+            restore,
+            cancel,
+        ]
         files.upload(
             handlers.upload, [files], [files, *view, collection_note], api_visibility="private"
         )
         remove.click(
             handlers.remove, [to_remove], [*view, collection_note], api_visibility="private"
         )
+        restore.click(
+            handlers.restore_document,
+            [to_restore],
+            [*view, collection_note],
+            api_visibility="private",
+        )
         cancel.click(handlers.cancel_reindex, None, view, api_visibility="private")
         index_poll.tick(handlers.collection, None, view, api_visibility="private")
         chatbot.like(handlers.record_vote, [turns], None, api_visibility="private")
         poll.tick(handlers.status, None, [status, poll], api_visibility="private")
+        # The page as built shows the collection at start: on each load, and whenever
+        # another process re-indexes, it is brought up to date.
+        shown = gr.State("")
+        watch = gr.Timer(WATCH_SECONDS)
+        for event in (app.load, watch.tick):
+            event(
+                handlers.watch,
+                [shown],
+                [shown, *view],
+                api_visibility="private",
+                show_progress="hidden",
+            )
         app.load(handlers.status, None, [status, poll], api_visibility="private")
-        app.load(handlers.restore, [saved], [chatbot, turns], api_visibility="private")
+        app.load(
+            handlers.restore,
+            [saved],
+            [chatbot, turns, selector, source],
+            api_visibility="private",
+        )
         gr.api(handlers.ask, api_name="ask")
     return app
 

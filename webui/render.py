@@ -71,6 +71,8 @@ def format_answer(
     """
     if result.abstained:
         return format_abstention(refusal(result.question, documents or {}))
+    # What the copy button copies (the page's script reads it): the answer as plain text.
+    copied = f"<pre class='copy-text'>{html.escape(result.as_text(documents), quote=False)}</pre>"
     parts = []
     if result.short is not None:
         short = result.short.quote
@@ -85,7 +87,7 @@ def format_answer(
             f"<span class='context'>{escape(after)}</span></span>\n"
             f"<small class='quote-place'>({place(citation)})</small>"
         )
-    return "\n\n".join(parts)
+    return "\n\n".join([*parts, copied])
 
 
 def place(citation: Citation) -> str:
@@ -208,6 +210,19 @@ def source_html(
             out.append(f"</span><span class='label'>[{number}]</span></mark>")
     out.append("</div>")
     return "".join(out)
+
+
+def gone_html(doc_id: str, turn: int = -1) -> str:
+    """The source view for a cited document that is no longer indexed: it says so, and shows
+    no other document's text in its place."""
+    name = html.escape(doc_id, quote=False)
+    return (
+        f"<div class='source-head'>Source: <span class='source-name'>{name}</span></div>"
+        f"<div class='source-view source-gone' data-doc='{html.escape(doc_id, quote=True)}' "
+        f"data-turn='{turn}' data-focus='0' tabindex='0'>{ERROR_MARK} This document was removed "
+        "after the answer was given, so its text cannot be shown. Ask again to get an answer "
+        "from the documents indexed now.</div>"
+    )
 
 
 def status_text(

@@ -18,7 +18,7 @@ from rag.types import Answer, Document
 from webui.feedback import FeedbackLog
 
 if TYPE_CHECKING:  # rag.chain (LangChain, the model, Chroma) loads on first use, not here,
-    from rag.chain import DocQA  # so the page is served without waiting for it
+    from rag.chain import DocQA, History  # so the page is served without waiting for it
 
 log = logging.getLogger("docqa.ui")
 
@@ -115,7 +115,7 @@ class AppState:
         if self.failure:
             raise DocQAError(self.failure)
 
-    def answer(self, question: str, history: list[str]) -> Answer:
+    def answer(self, question: str, history: History) -> Answer:
         """The engine's answer; answers run side by side (DocQA is safe across threads)."""
         self.docqa.check_question(question)
         self.wait_until_warm()
@@ -164,9 +164,10 @@ class AppState:
                 self.indexing.again = False
 
     def cancel_reindex(self) -> None:
-        """Stop the running re-index at its next batch of sentences (and any run queued after
-        it); what it had embedded is dropped and answers keep coming from the previous index.
-        A build already past embedding finishes."""
+        """Stop the running re-index once the block of sentences it is embedding is done (the
+        progress callback's next call), and any run queued after it; what it had embedded is
+        dropped and answers keep coming from the previous index. A build already past
+        embedding finishes."""
         self.indexing.cancel.set()
 
     def _embedding(self, done: int, total: int) -> None:
