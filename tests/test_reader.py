@@ -129,13 +129,21 @@ def test_the_shipped_model_answers_with_its_best_scored_candidate() -> None:
 
 
 def test_the_short_answer_is_the_phrase_the_phrase_model_likes_best() -> None:
-    retrieval = _three("How many sailors did the council hire?", (0.2, 0.9, 0.1))
+    retrieval = _three("What did the council do about the sailors?", (0.2, 0.9, 0.1))
     model = tiny_model({"coverage": 4.0}, {"capitalised": 3.0})
     reading = read(retrieval, model)
     assert reading.short is not None and reading.short.text == "Oskar Lind"
     assert _in_document(reading.short)
     reading = read(retrieval, tiny_model({"coverage": 4.0}, {"capitalised": -3.0}))
     # "the council" would tie with "eleven", but holds only the question's words.
+    assert reading.short is not None and reading.short.text == "eleven"
+
+
+def test_the_short_answer_is_of_the_kind_asked_for() -> None:
+    """A "how many" question is never answered by a name, however much the phrase model
+    likes it: the number is the short answer."""
+    retrieval = _three("How many sailors did the council hire?", (0.2, 0.9, 0.1))
+    reading = read(retrieval, tiny_model({"coverage": 4.0}, {"capitalised": 3.0}))
     assert reading.short is not None and reading.short.text == "eleven"
 
 
