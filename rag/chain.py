@@ -280,8 +280,10 @@ class DocQA:
         short = cite(shorts[:1], documents)
         chunks = {chunk.id: chunk for part in parts for chunk in part.retrieval.chunks}
         query = parts[0].retrieval.query
+        confidence = max(part.reading.confidence for part in parts)
+        hedged = bool(citations) and confidence < self.model.sure_threshold
         return Answer(
-            text=render(citations, short[0] if short else None)
+            text=render(citations, short[0] if short else None, hedged)
             if citations
             else self._refusal(query.asked),
             citations=citations,
@@ -289,7 +291,8 @@ class DocQA:
             short=short[0] if short and citations else None,
             question=query.standalone,
             retrieved=list(chunks.values()),
-            confidence=max(part.reading.confidence for part in parts),
+            confidence=confidence,
+            hedged=hedged,
         )
 
     def _refusal(self, question: str) -> str:

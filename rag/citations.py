@@ -36,12 +36,19 @@ def verify(citation: Citation, document: Document) -> bool:
     )
 
 
-def render(citations: list[Citation], short: Citation | None = None) -> str:
-    """The answer text: the short answer first when there is one, then each quote followed
-    by its number, with an ellipsis where a quote starts or stops inside a sentence.
+HEDGE = "Possibly: "  # opens an answer given with middling confidence
 
-    render([c]) -> "quote [1]"; render([c], s) -> "Two. “…quote” [1]"
+
+def render(citations: list[Citation], short: Citation | None = None, hedged: bool = False) -> str:
+    """The answer text: the short answer first when there is one, then each quote followed
+    by its number, with an ellipsis where a quote starts or stops inside a sentence; a
+    hedged answer (middling confidence) opens with HEDGE.
+
+    render([c]) -> "quote [1]"; render([c], s) -> "Two. “…quote” [1]";
+    render([c], s, hedged=True) -> "Possibly: Two. “…quote” [1]"
     """
+    if hedged:
+        return HEDGE + render(citations, short)
     # Behind a short answer the quotes are marked as quotes, so the two read apart.
     opening, closing = ("“", "”") if short else ("", "")
     quotes = " ".join(

@@ -54,6 +54,12 @@ SENTENCE_FEATURES = (
     "candidates",
     "top_dense",
     "top_coverage",
+    "previous_dense",
+    "context_dense",
+    "heading_dense",
+    "title_coverage",
+    "kind_fit",
+    "beside_kind_fit",
 )
 PHRASE_FEATURES = (
     "kind",
@@ -71,14 +77,35 @@ PHRASE_FEATURES = (
     "has_digit",
     "capitalised",
 )
-# Whether the sources answer the question at all: how well the best sentence scored, and how
-# far the best one and the closest sentence of all stand out in meaning from the rest of the
-# corpus (in standard deviations, so that it carries over between kinds of text). Chosen on
-# the validation articles: lexical features predict which sentence is right, but SQuAD's
-# unanswerable questions are written to share the words of a sentence, so only closeness in
-# meaning told them apart there. The answerability model reads these; its probability is
-# the answer's confidence.
-ANSWER_FEATURES = ("best_score", "dense_z", "top_dense_z")
+# Whether the sources answer the question at all: how well the best sentence scored, how close
+# in meaning it and its context come to the question, how much of the question its context
+# holds, and whether it holds a phrase of the kind asked for. None of these compares the
+# sentence with the rest of the corpus, so a folder of look-alike documents does not lower the
+# confidence. The answerability model reads these; its probability is the answer's confidence.
+ANSWER_FEATURES = (
+    "best_score",
+    "dense",
+    "clause_dense",
+    "context_dense",
+    "coverage",
+    "context_coverage",
+    "context_missing_idf",
+    "kind_fit",
+)
+# The phrase labels that can answer each kind of question (a grammar fact: "who" asks for a
+# person or a body of people, "where" for a place ...); a phrase with a digit also answers the
+# kinds that want a number, a date or a time. Kinds not listed take any phrase.
+FITTING_LABELS = {
+    "person": frozenset({"PERSON", "ORG", "NORP"}),
+    "place": frozenset({"GPE", "LOC", "FAC", "ORG"}),
+    "date": frozenset({"DATE"}),
+    "time": frozenset({"DATE", "TIME"}),
+    "duration": frozenset({"DATE", "TIME", "QUANTITY", "CARDINAL"}),
+    "number": frozenset({"CARDINAL", "QUANTITY", "PERCENT", "MONEY", "ORDINAL"}),
+    "amount": frozenset({"MONEY", "QUANTITY", "CARDINAL", "PERCENT"}),
+    "multiple": frozenset({"CARDINAL", "QUANTITY", "PERCENT", "MONEY"}),
+}
+_NUMERIC_KINDS = frozenset({"date", "time", "duration", "number", "amount", "multiple"})
 CATEGORICAL = (
     "kind",
     "label",
@@ -135,9 +162,35 @@ def sentence_features(
                 len(candidates),
                 dense.max(),
                 cover.max(),
+                c.previous_dense,
+                c.context_dense,
+                c.heading_dense,
+                c.title_coverage,
+                kind_fit(query.kind, c.sentence.text, c.phrases, question),
+                max(
+                    (kind_fit(query.kind, span.text, found, question) for span, found in c.beside),
+                    default=kind_fit(query.kind, "", (), question),
+                ),
             )
         )
     return np.asarray(rows, dtype=np.float32)
+
+
+def kind_fit(kind: str, text: str, phrases: Sequence[Phrase], question: set[str]) -> float:
+    """1.0 when a phrase of `text` that the question does not already hold is of a kind that
+    can answer it (a person for "who" ...), -1.0 when the question wants a kind of answer and
+    none is there, 0.0 when it wants no particular kind."""
+    fitting = FITTING_LABELS.get(kind)
+    if fitting is None:
+        return 0.0
+    for phrase in phrases:
+        span = text[phrase.start : phrase.end]
+        found = set(terms(span))
+        if not found or found <= question:
+            continue
+        if phrase.label in fitting or (kind in _NUMERIC_KINDS and any(ch.isdigit() for ch in span)):
+            return 1.0
+    return -1.0
 
 
 def answer_features(sentence_rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -145,11 +198,7 @@ def answer_features(sentence_rows: np.ndarray, scores: np.ndarray) -> np.ndarray
     the sentence model's scores."""
     best = int(np.argmax(scores))
     column = {name: at for at, name in enumerate(SENTENCE_FEATURES)}
-    row = [
-        scores[best],
-        sentence_rows[best, column["dense"]],
-        sentence_rows[best, column["top_dense"]],
-    ]
+    row = [scores[best], *(sentence_rows[best, column[name]] for name in ANSWER_FEATURES[1:])]
     return np.asarray([row], dtype=np.float32)
 
 

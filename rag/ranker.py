@@ -84,6 +84,7 @@ class ReaderModel:
     no_answer_threshold: float  # answer when the confidence reaches it
     short_threshold: float  # give a short answer when the best phrase's probability reaches it
     version: str  # a digest of the artifact: part of the index fingerprint
+    sure_threshold: float = 0.9  # state an answer plainly at this confidence; hedge below it
 
     def to_json(self) -> dict[str, Any]:
         """The artifact's content (without its version, which is its digest)."""
@@ -95,6 +96,7 @@ class ReaderModel:
             "prior": self.prior,
             "no_answer_threshold": self.no_answer_threshold,
             "short_threshold": self.short_threshold,
+            "sure_threshold": self.sure_threshold,
         }
 
 
@@ -137,6 +139,7 @@ def _read(path: Path) -> ReaderModel:
             prior=data["prior"],
             no_answer_threshold=float(data["no_answer_threshold"]),
             short_threshold=float(data["short_threshold"]),
+            sure_threshold=float(data.get("sure_threshold", 0.9)),
             version=hashlib.sha256(raw).hexdigest()[:16],
         )
     except (OSError, ValueError, KeyError, TypeError) as error:

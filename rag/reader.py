@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rag.features import answer_features, phrase_features, sentence_features
+from rag.features import (
+    FITTING_LABELS,
+    answer_features,
+    kind_fit,
+    phrase_features,
+    sentence_features,
+)
 from rag.lexicon import terms
 from rag.ranker import ReaderModel
 from rag.retrieval import Candidate, Retrieval
@@ -61,11 +67,47 @@ def read(retrieval: Retrieval, model: ReaderModel) -> Reading:
     chosen = found[judged.best]
     short = None
     if judged.phrase >= 0 and judged.phrase_score >= model.short_threshold:
-        phrase = chosen.phrases[judged.phrase]
-        sentence = chosen.sentence
-        start, end = sentence.start + phrase.start, sentence.start + phrase.end
-        short = Span(sentence.doc_id, start, end, sentence.text[phrase.start : phrase.end])
-    return Reading((quote(chosen, short),), short, judged.confidence)
+        short = _phrase_span(chosen, judged.phrase)
+    spans = (quote(chosen, short),)
+    question = set(query.terms)
+    if kind_fit(query.kind, chosen.sentence.text, chosen.phrases, question) < 0:
+        # "Who founded the library in X?" answered by "X is a town. Its library was founded
+        # by N.": the sentence that matches names no person, the one beside it does.
+        beside = answering_neighbour(retrieval, chosen, model)
+        if beside is not None:
+            neighbour, short = beside
+            spans = tuple(sorted((chosen.sentence, neighbour.sentence), key=lambda s: s.start))
+    return Reading(spans, short, judged.confidence)
+
+
+def answering_neighbour(
+    retrieval: Retrieval, chosen: Candidate, model: ReaderModel
+) -> tuple[Candidate, Span] | None:
+    """The sentence just before or after `chosen` that holds a phrase of the kind asked for,
+    as a candidate, with that phrase as the short answer; None when neither does."""
+    question = set(retrieval.query.terms)
+    best: tuple[float, Candidate, Span] | None = None
+    for sentence, phrases in chosen.beside:
+        if kind_fit(retrieval.query.kind, sentence.text, phrases, question) < 1:
+            continue
+        neighbour = replace(
+            chosen, sentence=sentence, phrases=phrases, clauses=(), best_clause=-1, beside=()
+        )
+        at, score = best_phrase(retrieval, neighbour, model, fitting_only=True)
+        if at >= 0 and (best is None or score > best[0]):
+            best = (score, neighbour, _phrase_span(neighbour, at))
+    return None if best is None else (best[1], best[2])
+
+
+def _phrase_span(candidate: Candidate, at: int) -> Span:
+    phrase = candidate.phrases[at]
+    sentence = candidate.sentence
+    return Span(
+        sentence.doc_id,
+        sentence.start + phrase.start,
+        sentence.start + phrase.end,
+        sentence.text[phrase.start : phrase.end],
+    )
 
 
 @dataclass(frozen=True)
@@ -85,15 +127,19 @@ def judge(retrieval: Retrieval, model: ReaderModel) -> Judgement:
     rows = sentence_features(query, found, model.prior)
     scores = model.sentence.predict(rows)
     best = int(np.argmax(scores))
-    phrase, phrase_score = best_phrase(retrieval, found[best], model)
+    # A short answer is of the kind asked for: a "where" question is never answered "September".
+    typed = query.kind in FITTING_LABELS
+    phrase, phrase_score = best_phrase(retrieval, found[best], model, fitting_only=typed)
     confidence = float(model.answerable.predict(answer_features(rows, scores))[0])
     return Judgement(scores, best, phrase, phrase_score, confidence)
 
 
-def best_phrase(retrieval: Retrieval, chosen: Candidate, model: ReaderModel) -> tuple[int, float]:
+def best_phrase(
+    retrieval: Retrieval, chosen: Candidate, model: ReaderModel, fitting_only: bool = False
+) -> tuple[int, float]:
     """The phrase of the chosen sentence the phrase model likes best and its probability
     ((-1, 0.0) when there is none); phrases made only of the question's own words never
-    answer it."""
+    answer it, and with `fitting_only` only phrases of the kind asked for count."""
     rows = phrase_features(retrieval.query, chosen, model.prior)
     if not len(rows):
         return -1, 0.0
@@ -104,6 +150,8 @@ def best_phrase(retrieval: Retrieval, chosen: Candidate, model: ReaderModel) -> 
         zip(chosen.phrases, model.phrase.predict(rows), strict=True)
     ):
         found = set(terms(text[phrase.start : phrase.end]))
+        if fitting_only and kind_fit(retrieval.query.kind, text, (phrase,), question) < 1:
+            continue
         if found and not found <= question and score > best_score:
             best, best_score = at, float(score)
     return best, best_score

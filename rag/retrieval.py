@@ -46,6 +46,8 @@ class Corpus:
     sentence_clauses: list[list[int]]  # clause rows of each sentence; [] for one-clause ones
     sentence_phrases: list[tuple[Phrase, ...]]  # offsets relative to the sentence
     headings: frozenset[int]  # sentence rows that are titles or headings, never quoted
+    section: list[int]  # per sentence row, the row of the heading it stands under; -1: none
+    title_terms: dict[str, tuple[str, ...]]  # doc_id -> the terms of its file name
     sentence_terms: list[list[str]]
     chunk_sentences: list[list[int]]  # sentence rows of each chunk
     chunk_rows: dict[str, int]  # chunk id -> row in `chunks`
@@ -85,6 +87,11 @@ class Corpus:
         )
         sentence_bm25 = bm25s.BM25()
         sentence_bm25.index([row or [""] for row in sentence_terms] or [[""]], show_progress=False)
+        headings = frozenset(
+            row
+            for row, sentence in enumerate(sentences)
+            if is_heading(sentence, documents[sentence.doc_id])
+        )
         return cls(
             documents=documents,
             chunks=chunks,
@@ -94,11 +101,9 @@ class Corpus:
             clause_vectors=_stack([r.clause_vectors for r in records], width),
             sentence_clauses=sentence_clauses,
             sentence_phrases=[phrases for record in records for phrases in record.phrases],
-            headings=frozenset(
-                row
-                for row, sentence in enumerate(sentences)
-                if is_heading(sentence, documents[sentence.doc_id])
-            ),
+            headings=headings,
+            section=_sections(sentences, headings),
+            title_terms={doc_id: tuple(terms(_title(doc_id))) for doc_id in documents},
             sentence_terms=sentence_terms,
             chunk_sentences=chunk_sentences,
             chunk_rows={chunk.id: row for row, chunk in enumerate(chunks)},
@@ -167,7 +172,12 @@ class Candidate:
     neighbour_coverage: float  # the larger neighbour coverage
     context_coverage: float  # coverage of the sentence and its neighbours together
     missing_idf: float  # the rarest question term the sentence lacks (its idf; 0 if none)
-    context_missing_idf: float  # the same for the sentence and its neighbours together
+    context_missing_idf: float  # the same for the sentence, its neighbours, heading and title
+    previous_dense: float  # the cosine of the sentence before it (0 for a document's first)
+    context_dense: float  # the cosine of the mean of its own and the previous sentence's vectors
+    heading_dense: float  # the cosine of the heading it stands under (0 when none)
+    title_coverage: float  # coverage of the question's terms by its heading and file name
+    beside: tuple[tuple[Span, tuple[Phrase, ...]], ...] = ()  # the sentences before and after
 
 
 @dataclass(frozen=True)
@@ -270,7 +280,12 @@ def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[
         text = corpus.documents[sentence.doc_id].text
         beside = neighbours[row]
         own = set(corpus.sentence_terms[row])
-        context = own.union(*(corpus.sentence_terms[other] for other in beside))
+        heading = corpus.section[row]
+        framing = set(corpus.title_terms[sentence.doc_id])
+        if heading >= 0:
+            framing |= set(corpus.sentence_terms[heading])
+        context = own.union(framing, *(corpus.sentence_terms[other] for other in beside))
+        previous = [other for other in beside if other < row]
         found.append(
             Candidate(
                 sentence=sentence,
@@ -293,6 +308,15 @@ def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[
                 context_coverage=coverage(corpus, query.terms, list(context), query.lent_terms),
                 missing_idf=_rarest_missing(corpus, query, own),
                 context_missing_idf=_rarest_missing(corpus, query, context),
+                previous_dense=dense[previous[0]] if previous else 0.0,
+                context_dense=_mean_cosine(corpus, [row, *previous], query.vector),
+                heading_dense=(
+                    float(corpus.sentence_vectors[heading] @ query.vector) if heading >= 0 else 0.0
+                ),
+                title_coverage=coverage(corpus, query.terms, list(framing), query.lent_terms),
+                beside=tuple(
+                    (corpus.sentences[other], corpus.sentence_phrases[other]) for other in beside
+                ),
             )
         )
     return found
@@ -330,6 +354,12 @@ def bm25(corpus: Corpus, question_terms: Sequence[str], passage_terms: Sequence[
     )
 
 
+def _mean_cosine(corpus: Corpus, rows: list[int], vector: np.ndarray) -> float:
+    """The cosine of the question with the normalised mean of some sentences' vectors."""
+    mean = corpus.sentence_vectors[rows].mean(axis=0)
+    return float(mean @ vector) / max(float(np.linalg.norm(mean)), 1e-12)
+
+
 def _rarest_missing(corpus: Corpus, query: Query, present: set[str]) -> float:
     """The idf of the rarest of the question's own terms missing from `present` (0 if none):
     a rare word the passage lacks is what an unanswerable question tends to hinge on."""
@@ -341,6 +371,24 @@ def _rarest_missing(corpus: Corpus, query: Query, present: set[str]) -> float:
         ),
         default=0.0,
     )
+
+
+def _sections(sentences: Sequence[Span], headings: frozenset[int]) -> list[int]:
+    """For each sentence row, the row of the latest heading before it in its document."""
+    found, current, doc_id = [], -1, None
+    for row, sentence in enumerate(sentences):
+        if sentence.doc_id != doc_id:
+            current, doc_id = -1, sentence.doc_id
+        found.append(current)
+        if row in headings:
+            current = row
+    return found
+
+
+def _title(doc_id: str) -> str:
+    """A document's name as words: "reports/heat-pump_manual.txt" -> "heat pump manual"."""
+    stem = doc_id.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return stem.replace("-", " ").replace("_", " ")
 
 
 def _idf(sentence_terms: list[list[str]]) -> dict[str, float]:

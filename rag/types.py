@@ -74,7 +74,8 @@ class Answer:
     verified like every citation and lying inside the first cited span, or None;
     `retrieved` holds the chunks retrieval handed to the reader, best first, so tools can
     measure retrieval; `question` is the standalone question that was searched for;
-    `confidence` is the reader's probability that the source answers the question.
+    `confidence` is the reader's probability that the source answers the question;
+    `hedged` is True for an answer given with middling confidence (its text says so).
     """
 
     text: str
@@ -84,6 +85,7 @@ class Answer:
     question: str = ""
     retrieved: list[Chunk] = field(default_factory=list)
     confidence: float = 0.0
+    hedged: bool = False
 
     def as_text(self, documents: Mapping[str, Document] | None = None) -> str:
         """Plain text a person can paste: the answer, then each quote, numbered, with its
@@ -105,4 +107,8 @@ class Answer:
             page = f", page {citation.page}" if citation.page else ""
             lines.append(f"[{number}] “{citation.quote}”")
             lines.append(f"    {name}{page}, characters {citation.start}–{citation.end}")
+        if self.hedged:
+            from rag.citations import HEDGE
+
+            lines.insert(0, HEDGE.strip())
         return "\n".join(lines)

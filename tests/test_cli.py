@@ -51,7 +51,8 @@ def test_ask_prints_numbered_quotes_with_offsets(built_index: Path, article_text
     question = "How many ballistic missiles did North Korea fire?"
     done = _docqa("ask", question, env_index=built_index)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("Two.\n\n[1] “")  # Answer.as_text(), as the UI copies it
+    # Answer.as_text(), as the UI copies it; a middling confidence says so first
+    assert re.match(r"(?:Possibly:\n)?Two\.\n\n\[1\] “", done.stdout), done.stdout
     quoted = re.findall(
         r"^\[\d+\] “(.*)”\n    .*north-korea-missile-tests\.txt\)?, characters (\d+)–(\d+)$",
         done.stdout,

@@ -129,13 +129,21 @@ def test_the_shipped_model_answers_with_its_best_scored_candidate() -> None:
 
 
 def test_the_short_answer_is_the_phrase_the_phrase_model_likes_best() -> None:
-    retrieval = _three("How many sailors did the council hire?", (0.2, 0.9, 0.1))
+    retrieval = _three("What did the council do about the sailors?", (0.2, 0.9, 0.1))
     model = tiny_model({"coverage": 4.0}, {"capitalised": 3.0})
     reading = read(retrieval, model)
     assert reading.short is not None and reading.short.text == "Oskar Lind"
     assert _in_document(reading.short)
     reading = read(retrieval, tiny_model({"coverage": 4.0}, {"capitalised": -3.0}))
     # "the council" would tie with "eleven", but holds only the question's words.
+    assert reading.short is not None and reading.short.text == "eleven"
+
+
+def test_the_short_answer_is_of_the_kind_asked_for() -> None:
+    """A "how many" question is never answered by a name, however much the phrase model
+    likes it: the number is the short answer."""
+    retrieval = _three("How many sailors did the council hire?", (0.2, 0.9, 0.1))
+    reading = read(retrieval, tiny_model({"coverage": 4.0}, {"capitalised": 3.0}))
     assert reading.short is not None and reading.short.text == "eleven"
 
 
@@ -228,3 +236,58 @@ def test_a_long_sentence_is_quoted_by_clauses_holding_the_short_answer(
 def test_a_long_sentence_without_a_short_answer_is_quoted_whole() -> None:
     crews = _crews(1)
     assert quote(crews, None) == crews.sentence
+
+
+# -- the kind of answer asked for --------------------------------------------------------
+
+TOWN = (
+    "Lowmere is a small market town on the river. Its library was founded by Agnes Hale in "
+    "1872. The town holds a fair every spring.\n"
+)
+TOWN_DOC = Document("lowmere.txt", TOWN)
+
+
+def _town(question: str) -> Retrieval:
+    """The town's first sentence, which names it, as the only candidate; the sentence after
+    it, which holds the founder and the year, only beside it."""
+    first = "Lowmere is a small market town on the river."
+    second = "Its library was founded by Agnes Hale in 1872."
+    start = TOWN.index(second)
+    beside = (
+        Span(TOWN_DOC.doc_id, start, start + len(second), second),
+        next(iter(find_phrases([second]))),
+    )
+    chosen = hand_candidate(TOWN_DOC, first, phrases=[("a small market town", "NP")], coverage=1.0)
+    return _retrieval(question, dataclasses.replace(chosen, beside=(beside,)))
+
+
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        ("Who founded the library in Lowmere?", "Agnes Hale"),
+        ("When was the library in Lowmere founded?", "1872"),
+    ],
+)
+def test_an_answer_in_the_sentence_beside_is_quoted_with_it(question: str, short: str) -> None:
+    reading = read(_town(question), tiny_model({"coverage": 4.0}))
+    assert not reading.abstained
+    assert [span.text for span in reading.spans] == [
+        "Lowmere is a small market town on the river.",
+        "Its library was founded by Agnes Hale in 1872.",
+    ]
+    assert reading.short is not None and reading.short.text == short
+    assert all(TOWN[span.start : span.end] == span.text for span in (*reading.spans, reading.short))
+
+
+def test_a_sentence_with_no_phrase_of_the_kind_asked_for_is_not_a_sure_answer() -> None:
+    """The sentence model sees whether a phrase of the asked-for kind is there."""
+    from rag.features import SENTENCE_FEATURES
+
+    retrieval = _town("Who founded the library in Lowmere?")
+    rows = sentence_features(retrieval.query, retrieval.candidates, tiny_model({}).prior)
+    column = SENTENCE_FEATURES.index
+    assert rows[0, column("kind_fit")] == -1.0  # no person in the town's first sentence
+    assert rows[0, column("beside_kind_fit")] == 1.0  # the founder, in the next one
+    what = _town("What is Lowmere?")
+    rows = sentence_features(what.query, what.candidates, tiny_model({}).prior)
+    assert rows[0, column("kind_fit")] == 0.0  # "what" asks for no particular kind

@@ -11,7 +11,7 @@ import pytest
 from rag.chain import DocQA
 from rag.ranker import load_model
 from rag.settings import Settings
-from tests.conftest import SEEDS
+from tests.conftest import ROOT, SEEDS
 from training.train import DATA, main
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ PARAGRAPHS = 5  # per article
 def small_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A SQuAD 2.0 file of the first paragraphs of three articles, and their split."""
     folder = tmp_path_factory.mktemp("squad")
-    articles = {entry["title"]: entry for entry in json.loads(DATA.read_text("utf-8"))["data"]}
+    articles = {entry["title"]: entry for entry in json.loads(DATA[0].read_text("utf-8"))["data"]}
     cut = [
         {**articles[title], "paragraphs": articles[title]["paragraphs"][:PARAGRAPHS]}
         for title in (*TRAIN, VALIDATION)
@@ -54,9 +54,12 @@ def test_a_small_training_run_writes_a_model_docqa_answers_with(
     data, split = small_data
     out = tmp_path / "model" / "reader.json"
     options = ["--data", str(data), "--split", str(split), "--cache", str(tmp_path / "cache")]
+    # One small question set stands for the domains thresholds are chosen on.
+    options += ["--domains", f"second={ROOT / 'evals' / 'second' / 'questions.toml'}"]
     assert main([*options, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert f"wrote {out}" in printed and "no-answer threshold" in printed
+    assert "lightgbm on second: top-1" in printed and "  second: " in printed
 
     model = load_model(out)
     assert 0.0 <= model.no_answer_threshold <= 1.0

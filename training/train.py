@@ -12,6 +12,7 @@ set. Retrievals are cached (.cache/train/), so refitting takes seconds.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import pickle
 import random
@@ -19,13 +20,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rag.answer_types import LABELS
+from rag.chain import DocQA
 from rag.features import (
     ANSWER_FEATURES,
     CATEGORICAL,
@@ -41,14 +43,31 @@ from rag.ranker import ReaderModel, Scorer, one_hot, save_model
 from rag.reader import judge
 from rag.retrieval import Retrieval
 from rag.settings import DEFAULT_READER_PATH, PROJECT_ROOT, Settings
-from training.squad import Article, SquadQuestion, load_articles, load_split
+from training.squad import Article, Gold, SquadQuestion, load_articles, load_split
 
-DATA = PROJECT_ROOT / "data" / "squad2-train-10-articles.json"
+DATA = (
+    PROJECT_ROOT / "data" / "squad2-train-10-articles.json",
+    PROJECT_ROOT / "data" / "squad2-dev-15-articles.json",
+)
+# The eval suite's question sets whose tune halves join the SQuAD validation articles as the
+# domains models and thresholds are chosen on (the worst domain decides); never their
+# heldout halves. The calibration set's tune half also trains the answerability model.
+DOMAINS = {
+    "article": PROJECT_ROOT / "evals" / "questions.toml",
+    "second": PROJECT_ROOT / "evals" / "second" / "questions.toml",
+    "calibration": PROJECT_ROOT / "data" / "calibration" / "questions.toml",
+}
+ANSWERABILITY_DOMAINS = ("calibration",)
 SPLIT = PROJECT_ROOT / "data" / "split.toml"
 CACHE = PROJECT_ROOT / ".cache" / "train"
 SEED = 13
 MIN_PHRASE_F1 = 0.6  # a phrase this close to the gold answer counts as the answer
 MAX_FALSE_REFUSALS = 0.10  # the no-answer threshold refuses at most this share of answerables
+# Questions per SQuAD article: all 10,589 take over an hour to retrieve on two cores; this many
+# keep every article and its unanswerable questions in play at a quarter of the time.
+QUESTIONS_PER_ARTICLE = 120
+DOMAIN_WEIGHT = 0.25  # the answerability rows of ANSWERABILITY_DOMAINS, as a share of SQuAD's
+MIN_SURE_PRECISION = 0.85  # answers stated plainly are right this often on every domain
 MIN_SHORT_F1 = 0.5  # short answers shown must reach this mean F1 on validation
 LIGHTGBM = {
     "objective": "binary",
@@ -81,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     started = time.perf_counter()
     examples = {split: retrieve(split, args) for split in ("train", "validation")}
+    domains = {name: domain_examples(name, path, args) for name, path in args.domains.items()}
     print(f"retrieval: {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    model, report = fit(examples["train"], examples["validation"], args.model)
+    model, report = fit(examples["train"], examples["validation"], domains, args.model)
     save_model(model, args.out)
     print(report)
     print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")
@@ -91,15 +111,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def retrieve(split: str, args: argparse.Namespace) -> list[Example]:
     """Every question of the split's articles through analysis and retrieval (cached)."""
-    from rag.chain import DocQA
-
     titles = load_split(args.split)
-    articles = [a for a in load_articles(args.data) if titles.get(a.title) == split]
+    articles = [
+        _sample(a, args.limit)
+        for path in args.data
+        for a in load_articles(path)
+        if titles.get(a.title) == split
+    ]
     settings = Settings.from_env({}, top_k=args.top_k)
     key = _cache_key(articles, settings, split)
-    cached = args.cache / f"{split}-{key}.pickle"
-    if cached.exists():
-        return pickle.loads(cached.read_bytes())
+    cached = _cached(args, split, key)
+    if cached is not None:
+        return cached
     with tempfile.TemporaryDirectory(prefix="docqa-train-") as scratch:
         sources = Path(scratch) / "sources"
         sources.mkdir()
@@ -119,13 +142,81 @@ def retrieve(split: str, args: argparse.Namespace) -> list[Example]:
             examples.append(Example(article.file_name, question, retrieval))
             if number % 500 == 0:
                 print(f"{split}: {number} questions retrieved", file=sys.stderr)
-    args.cache.mkdir(parents=True, exist_ok=True)
-    cached.write_bytes(pickle.dumps(examples))
+    _save(args, split, key, examples)
     return examples
 
 
-def _cache_key(articles: Sequence[Article], settings: Settings, split: str) -> str:
-    digest = hashlib.sha256()
+def _sample(article: Article, limit: int) -> Article:
+    """The article with about `limit` of its questions, spread evenly through it (0: all)."""
+    if not limit or len(article.questions) <= limit:
+        return article
+    stride = len(article.questions) / limit
+    kept = tuple(article.questions[int(at * stride)] for at in range(limit))
+    return dataclasses.replace(article, questions=kept)
+
+
+def domain_examples(name: str, path: Path, args: argparse.Namespace) -> list[Example]:
+    """The tune half of one of the eval suite's question sets through analysis and retrieval
+    (cached), with gold spans where each answer stands inside its evidence."""
+    from evals.dataset import evidence_spans, load_questions, read_text
+
+    question_set = load_questions(path)
+    folder = question_set.source or _document_folder(path, question_set.documents[0])
+    chosen = [q for q in question_set.questions if q.split == "tune"]
+    settings = Settings.from_env({}, top_k=args.top_k)
+    digest = hashlib.sha256(path.read_bytes())
+    for document in question_set.documents:
+        digest.update((folder / document).read_bytes())
+    key = _cache_key([], settings, name, digest.hexdigest())
+    cached = _cached(args, name, key)
+    if cached is not None:
+        return cached
+    with tempfile.TemporaryDirectory(prefix="docqa-train-") as scratch:
+        engine = DocQA(
+            Settings.from_env(
+                {}, source_dir=folder, index_dir=Path(scratch) / "index", top_k=args.top_k
+            )
+        )
+        engine.index()
+        examples = []
+        for question in chosen:
+            text = read_text(folder / question.document)
+            golds = []
+            for start, end in evidence_spans(question, text):
+                for answer in question.answers:
+                    at = text.find(answer, start, end)
+                    if at >= 0:
+                        golds.append(Gold(at, at + len(answer), answer))
+            gold = SquadQuestion(question.id, question.question, tuple(golds))
+            (retrieval, *_rest) = engine.retrieve(question.question, list(question.history))
+            examples.append(Example(question.document, gold, retrieval))
+    _save(args, name, key, examples)
+    return examples
+
+
+def _document_folder(path: Path, document: str) -> Path:
+    """Where a question set without a `source` keeps its document: beside it, or seeds/."""
+    beside = path.parent
+    return beside if (beside / document).is_file() else Settings().source_dir
+
+
+def _cached(args: argparse.Namespace, name: str, key: str) -> list[Example] | None:
+    """The retrievals cached for `name` under `key`; with --reuse-cache, the newest cached
+    for `name` whatever its key (for refitting after a change known not to touch them)."""
+    found = args.cache / f"{name}-{key}.pickle"
+    if not found.exists() and args.reuse_cache:
+        older = sorted(args.cache.glob(f"{name}-*.pickle"), key=lambda p: p.stat().st_mtime)
+        found = older[-1] if older else found
+    return pickle.loads(found.read_bytes()) if found.exists() else None
+
+
+def _save(args: argparse.Namespace, name: str, key: str, examples: list[Example]) -> None:
+    args.cache.mkdir(parents=True, exist_ok=True)
+    (args.cache / f"{name}-{key}.pickle").write_bytes(pickle.dumps(examples))
+
+
+def _cache_key(articles: Sequence[Article], settings: Settings, split: str, seed: str = "") -> str:
+    digest = hashlib.sha256(seed.encode())
     for article in articles:
         digest.update(article.text.encode())
         for question in article.questions:
@@ -227,7 +318,11 @@ def phrase_table(examples: Sequence[Example], prior: LabelPrior):
 
 
 def fit_scorer(
-    kind: str, rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]
+    kind: str,
+    rows: np.ndarray,
+    labels: np.ndarray,
+    features: tuple[str, ...],
+    weights: np.ndarray | None = None,
 ) -> Scorer:
     """A LightGBM or logistic-regression scorer fitted with the fixed seed."""
     if kind == "lightgbm":
@@ -235,7 +330,11 @@ def fit_scorer(
 
         categorical = [i for i, name in enumerate(features) if name in CATEGORICAL]
         data = lightgbm.Dataset(
-            rows, labels, feature_name=list(features), categorical_feature=categorical
+            rows,
+            labels,
+            weight=weights,
+            feature_name=list(features),
+            categorical_feature=categorical,
         )
         booster = lightgbm.train({**LIGHTGBM, "seed": SEED}, data, num_boost_round=ROUNDS)
         return Scorer("lightgbm", features, {"model": booster.model_to_string()})
@@ -244,7 +343,7 @@ def fit_scorer(
     design = one_hot(rows, features)
     mean, scale = design.mean(axis=0), design.std(axis=0) + 1e-6
     fitted = LogisticRegression(C=1.0, max_iter=2000, random_state=SEED)
-    fitted.fit((design - mean) / scale, labels)
+    fitted.fit((design - mean) / scale, labels, sample_weight=weights)
     return Scorer(
         "logistic",
         features,
@@ -275,6 +374,11 @@ class Measured:
     def auc(self) -> float:
         """Confidence: answerable against unanswerable questions."""
         return _auc(self.confidence, self.answerable)
+
+    def answered(self, threshold: float) -> float:
+        """Answerable questions answered from the right sentence at `threshold`."""
+        kept = self.right & (self.confidence >= threshold)
+        return float(kept[self.answerable].mean()) if self.answerable.any() else float("nan")
 
     def refused(self, threshold: float) -> tuple[float, float]:
         """The share of unanswerable and of answerable questions refused at `threshold`."""
@@ -357,8 +461,10 @@ def out_of_fold(route: str, train: Sequence[Example], prior: LabelPrior) -> list
 
 
 def answer_table(train: Sequence[Example], scores: list[np.ndarray], prior: LabelPrior):
-    """Answerability rows of the training questions (from out-of-fold sentence scores) and
-    whether each question is answerable."""
+    """Confidence rows of the training questions (from out-of-fold sentence scores) and
+    whether the sentence those scores choose answers the question: the confidence is the
+    probability that the answer given is right, so an unanswerable question and a wrong
+    sentence for an answerable one both count against it."""
     rows, labels = [], []
     for example, question_scores in zip(train, scores, strict=True):
         found = example.retrieval.candidates
@@ -366,20 +472,33 @@ def answer_table(train: Sequence[Example], scores: list[np.ndarray], prior: Labe
             continue
         sentence_rows = sentence_features(example.retrieval.query, found, prior)
         rows.append(answer_features(sentence_rows, question_scores))
-        labels.append(example.question.answerable)
+        labels.append(bool(sentence_labels(example)[int(np.argmax(question_scores))]))
     return np.vstack(rows), np.array(labels, dtype=np.int8)
 
 
-def fit(train: Sequence[Example], validation: Sequence[Example], choice: str):
-    """Fit both routes, keep the better on validation; returns the model and a report."""
+def fit(
+    train: Sequence[Example],
+    validation: Sequence[Example],
+    domains: dict[str, list[Example]],
+    choice: str,
+):
+    """Fit both routes and keep the one whose worst domain (the SQuAD validation articles
+    and each question set's tune half) is best; the no-answer threshold keeps false refusals
+    within MAX_FALSE_REFUSALS on every domain. Returns the model and a report."""
     random.seed(SEED)
     np.random.seed(SEED)
     prior = label_prior(train)
     rows, labels = sentence_table(train, prior)
     phrase_rows, phrase_labels = phrase_table(train, prior)
+    judged_on = {"squad": list(validation), **domains}
     lines = [
         f"sentence rows: {len(rows):,} ({labels.sum():,} positive); "
-        f"phrase rows: {len(phrase_rows):,} ({phrase_labels.sum():,} positive)"
+        f"phrase rows: {len(phrase_rows):,} ({phrase_labels.sum():,} positive)",
+        "baselines, top sentence at no threshold (cosine, BM25): "
+        + ", ".join(
+            f"{name} {baseline(examples, 'dense'):.3f}, {baseline(examples, 'bm25'):.3f}"
+            for name, examples in judged_on.items()
+        ),
     ]
     routes = ("lightgbm", "logistic") if choice == "both" else (choice,)
     candidates = {}
@@ -387,31 +506,50 @@ def fit(train: Sequence[Example], validation: Sequence[Example], choice: str):
         sentence = fit_scorer(route, rows, labels, SENTENCE_FEATURES)
         phrase = fit_scorer(route, phrase_rows, phrase_labels, PHRASE_FEATURES)
         answer_rows, answer_labels = answer_table(train, out_of_fold(route, train, prior), prior)
-        # Logistic on either route: 160 unanswerable questions are too few for trees.
-        answerable = fit_scorer("logistic", answer_rows, answer_labels, ANSWER_FEATURES)
-        model = ReaderModel(sentence, phrase, answerable, prior, 0.0, 0.0, "")
-        measured = measure(model, validation)
-        candidates[route] = (model, measured)
-        answerable = measured.answerable
-        lines.append(
-            f"{route}: validation top-1 {measured.top1():.3f} (ceiling "
-            f"{measured.ceiling[answerable].mean():.3f}), answerability AUC "
-            f"{measured.auc():.3f}, best-phrase F1 {measured.short_f1[answerable].mean():.3f}"
+        weights = np.ones(len(answer_labels))
+        for name in ANSWERABILITY_DOMAINS:
+            if name not in domains:
+                continue
+            # The sentence model never saw these questions: its scores are out of fold.
+            scores = [_scores(sentence, example, prior) for example in domains[name]]
+            extra_rows, extra_labels = answer_table(domains[name], scores, prior)
+            answer_rows = np.vstack([answer_rows, extra_rows])
+            answer_labels = np.concatenate([answer_labels, extra_labels])
+            # A few ordinary-document questions weigh as much as a large share of SQuAD's.
+            share = DOMAIN_WEIGHT * len(weights) / max(len(extra_labels), 1)
+            weights = np.concatenate([weights, np.full(len(extra_labels), share)])
+        answerable = fit_scorer(
+            "logistic", answer_rows, answer_labels, ANSWER_FEATURES, weights=weights
         )
-    route = max(candidates, key=lambda name: candidates[name][1].top1())
+        model = ReaderModel(sentence, phrase, answerable, prior, 0.0, 0.0, "")
+        measured = {name: measure(model, examples) for name, examples in judged_on.items()}
+        candidates[route] = (model, measured)
+        for name, found in measured.items():
+            lines.append(
+                f"{route} on {name}: top-1 {found.top1():.3f} (ceiling "
+                f"{found.ceiling[found.answerable].mean():.3f}), answerability AUC "
+                f"{found.auc():.3f}, best-phrase F1 {found.short_f1[found.answerable].mean():.3f}"
+            )
+    route = max(candidates, key=lambda name: min(m.top1() for m in candidates[name][1].values()))
     model, measured = candidates[route]
-    threshold = no_answer_threshold(measured)
-    unanswerable, answerable = measured.refused(threshold)
-    lines.append(
-        f"chose {route}; no-answer threshold {threshold:.3f} refuses {unanswerable:.3f} of "
-        f"unanswerables and {answerable:.3f} of answerables"
-    )
-    lines.append("refusal curve (threshold: unanswerables refused, answerables refused)")
-    for quantile in np.arange(0.0, 0.55, 0.05):
-        at = float(np.quantile(measured.confidence[measured.answerable], quantile))
-        unanswerable, answerable = measured.refused(at)
-        lines.append(f"  {at:.3f}: {unanswerable:.3f}, {answerable:.3f}")
-    short, short_lines = short_threshold(measured)
+    threshold = min(no_answer_threshold(found) for found in measured.values())
+    lines.append(f"chose {route} (best worst-domain top-1); no-answer threshold {threshold:.3f}")
+    lines.append("per domain at it: unanswerables refused, answerables refused, answer rate")
+    for name, found in measured.items():
+        unanswerable, answerable = found.refused(threshold)
+        lines.append(
+            f"  {name}: {unanswerable:.3f}, {answerable:.3f}, {found.answered(threshold):.3f}"
+        )
+    lines.append("refusal curve (threshold: per domain unanswerables, answerables refused)")
+    for at in np.arange(0.05, 1.0, 0.05):
+        cells = ", ".join(
+            f"{name} {found.refused(at)[0]:.2f}/{found.refused(at)[1]:.2f}"
+            for name, found in measured.items()
+        )
+        lines.append(f"  {at:.2f}: {cells}")
+    sure = sure_threshold(measured.values())
+    lines.append(f"sure threshold {sure:.3f} (answers at or above it are stated plainly)")
+    short, short_lines = short_threshold(measured["squad"])
     lines += short_lines
     lines.append(f"short-answer threshold {short:.2f}")
     final = ReaderModel(
@@ -422,8 +560,48 @@ def fit(train: Sequence[Example], validation: Sequence[Example], choice: str):
         threshold,
         short,
         "",
+        sure,
     )
     return final, "\n".join(lines)
+
+
+def sure_threshold(measured: Iterable[Measured]) -> float:
+    """The lowest confidence at or above which at least MIN_SURE_PRECISION of the answers
+    given are right on every domain (1.0 when none reaches it): above it an answer is
+    stated plainly, below it the answer says it may be wrong."""
+    found = list(measured)
+    for at in np.arange(0.3, 1.0, 0.01):
+        given = [(m.confidence >= at) for m in found]
+        if all(
+            not shown.any() or m.right[shown].mean() >= MIN_SURE_PRECISION
+            for m, shown in zip(found, given, strict=True)
+        ):
+            return float(round(at, 2))
+    return 1.0
+
+
+def _scores(scorer: Scorer, example: Example, prior: LabelPrior) -> np.ndarray:
+    found = example.retrieval.candidates
+    if not found:
+        return np.zeros(0)
+    return scorer.predict(sentence_features(example.retrieval.query, found, prior))
+
+
+def baseline(examples: Sequence[Example], score: str) -> float:
+    """Answerable questions whose candidate with the best `score` ("dense": MiniLM cosine,
+    "bm25") holds the answer: the top sentence of the whole corpus by that score, since the
+    candidates include the corpus's best sentences by each."""
+    right = []
+    for example in examples:
+        if not example.question.answerable:
+            continue
+        found = example.retrieval.candidates
+        if not found:
+            right.append(False)
+            continue
+        best = max(range(len(found)), key=lambda at: getattr(found[at], score))
+        right.append(bool(sentence_labels(example)[best]))
+    return float(np.mean(right)) if right else float("nan")
 
 
 def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
@@ -436,13 +614,38 @@ def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float(greater + ties / 2)
 
 
+def _domains(value: str) -> dict[str, Path]:
+    """--domains "" (none) or "article=evals/questions.toml,...": question sets by name."""
+    pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+    return {name.strip(): Path(path.strip()) for name, path in pairs}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA, help="SQuAD 2.0-format training file")
+    parser.add_argument(
+        "--data", type=Path, nargs="+", default=list(DATA), help="SQuAD 2.0-format files"
+    )
     parser.add_argument("--split", type=Path, default=SPLIT, help="the train/validation split")
     parser.add_argument("--out", type=Path, default=DEFAULT_READER_PATH, help="artifact to write")
     parser.add_argument("--cache", type=Path, default=CACHE, help="where retrievals are cached")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=QUESTIONS_PER_ARTICLE,
+        help="questions per article, spread through it (0: all)",
+    )
+    parser.add_argument(
+        "--reuse-cache",
+        action="store_true",
+        help="refit on the newest cached retrievals even if the code changed since",
+    )
     parser.add_argument("--top-k", type=int, default=Settings().top_k, help="chunks retrieved")
+    parser.add_argument(
+        "--domains",
+        type=_domains,
+        default=dict(DOMAINS),
+        help="NAME=QUESTIONS.toml,... question sets whose tune halves choose (default: all)",
+    )
     parser.add_argument(
         "--model", choices=("both", "lightgbm", "logistic"), default="both", help="routes to fit"
     )
