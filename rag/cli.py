@@ -127,6 +127,7 @@ def _ask(args: argparse.Namespace) -> int:
             "searched": result.question,  # with the conversation's references resolved
             "text": result.text,
             "abstained": result.abstained,
+            "hedged": result.hedged,
             "short": asdict(result.short) if result.short else None,
             "confidence": round(result.confidence, 4),
             "citations": [asdict(citation) for citation in result.citations],

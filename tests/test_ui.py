@@ -226,6 +226,19 @@ def test_pdf_pages_are_marked_and_cited_pages_named() -> None:
     )
 
 
+def test_a_hedged_answer_says_so_before_the_answer_and_in_the_copied_text() -> None:
+    text = "Early Friday North Korea fired two missiles into the sea, officials said."
+    quote = Citation("n.txt", 13, 56, text[13:56])
+    short = Citation("n.txt", 31, 34, "two")
+    documents = {"n.txt": Document("n.txt", text)}
+    hedged = Answer("Possibly: Two. …", [quote], short=short, question="How many?", hedged=True)
+    shown = render.format_answer(hedged, 1, documents)
+    assert shown.index("<em class='hedge'>Possibly:</em>") < shown.index("class='short'")
+    assert hedged.as_text(documents).startswith("Possibly:\nTwo.")
+    plain = Answer("Two. …", [quote], short=short, question="How many?")
+    assert "hedge" not in render.format_answer(plain, 1, documents)
+
+
 def test_an_answer_shows_the_short_answer_in_bold_before_its_quotes() -> None:
     text = "Early Friday North Korea fired two missiles into the sea, officials said."
     quote = Citation("n.txt", 13, 56, text[13:56])

@@ -340,7 +340,6 @@ def test_an_example_question_is_asked_and_clear_empties_the_chat(page: Page) -> 
     _clear(page)
 
 
-@pytest.mark.xfail(strict=False, reason="learned reader: see issue 11")
 def test_an_example_question_is_answered(page: Page) -> None:
     _clear(page)
     page.get_by_text(EXAMPLE).click()

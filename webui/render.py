@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import pairwise
 
-from rag.citations import collection_name, refusal
+from rag.citations import HEDGE, collection_name, refusal
 from rag.documents import Skipped, describe_skipped
 from rag.types import Answer, Citation, Document
 
@@ -74,6 +74,8 @@ def format_answer(
     # What the copy button copies (the page's script reads it): the answer as plain text.
     copied = f"<pre class='copy-text'>{html.escape(result.as_text(documents), quote=False)}</pre>"
     parts = []
+    if result.hedged:  # a middling confidence says so before the answer
+        parts.append(f"<em class='hedge'>{escape(HEDGE.strip())}</em>")
     if result.short is not None:
         short = result.short.quote
         parts.append(f"<strong class='short'>{escape(short[:1].upper() + short[1:])}</strong>")
