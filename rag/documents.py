@@ -88,11 +88,18 @@ def load_collection(settings: Settings) -> Sources:
 
 
 def source_path(settings: Settings, doc_id: str) -> Path:
-    """The file a doc id names: "uploads/a.txt" under DOCQA_UPLOAD_DIR, anything else under
-    DOCQA_SOURCE_DIR."""
-    if doc_id.startswith(UPLOADS):
+    """The file a doc id names: an upload's ("uploads/a.txt") under DOCQA_UPLOAD_DIR, anything
+    else under DOCQA_SOURCE_DIR."""
+    if is_upload(settings, doc_id):
         return settings.upload_dir / doc_id.removeprefix(UPLOADS)
     return settings.source_dir / doc_id
+
+
+def is_upload(settings: Settings, doc_id: str) -> bool:
+    """True when `doc_id` names a file of the upload folder: it starts "uploads/" and the
+    source folder has no file of that name (which keeps the id, as `load_collection` does)."""
+    own = settings.source_dir / doc_id
+    return doc_id.startswith(UPLOADS) and not (own.is_symlink() or own.exists())
 
 
 def excluded_path(settings: Settings) -> Path:
