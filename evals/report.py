@@ -12,7 +12,7 @@ from typing import Any
 
 from evals.dataset import DatasetError
 from evals.metrics import CurvePoint
-from evals.scoring import RATES, Row
+from evals.scoring import Row
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "evals" / "results"  # git-ignored
@@ -100,53 +100,43 @@ def load_json(path: Path) -> dict[str, Any]:
     return report
 
 
+# The chart's two bar panels: rates where higher is better, and error rates (lower is better;
+# "unanswerables answered" is 1 - refusal accuracy). Each its own scale and legend.
+CHART_RATES = (
+    "pass_rate",
+    "recall_at_k",
+    "answer_accuracy",
+    "token_f1",
+    "citation_precision",
+    "citation_recall",
+)
+CHART_ERRORS = {"false_refusal_rate": "answerables refused", "refusal_accuracy": None}
+SQUAD_CHART_RATES = ("answer_found", "span_cited", "short_em", "short_f1", "unanswerable_refused")
+SQUAD_CHART_ERRORS = {"answerable_refused": "answerables refused", "unanswerable_refused": None}
+ANSWERED_UNANSWERABLE = "unanswerables answered"  # the error rate 1 - refusal accuracy
+CHART_FONT = 9  # points: legends and tick labels readable at the PNG's own size
+
+
 def write_chart(
     aggregates: Mapping[str, Mapping[str, float | None]],
     path: Path,
     k: int,
     curve: Sequence[CurvePoint] | None = None,
+    threshold: float | None = None,
 ) -> Path:
-    """A grouped bar chart: one group per scope (overall, categories), one bar per rate;
-    beside it, with a `curve`, the refusal trade-off (answered precision against recall)."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, never a window
-    import matplotlib.pyplot as plt
-
+    """The eval's chart: per scope (overall, splits, categories), the rates where higher is
+    better in one panel and the error rates in another; with a `curve`, the refusal
+    trade-off beside them, the operating point (`threshold`, by default the reader's) marked."""
     from evals.tables import label
 
-    scopes = list(aggregates)
-    width_inches = max(8.0, 1.9 * len(scopes)) + (4.5 if curve else 0.0)
-    figure = plt.figure(figsize=(width_inches, 4.8), dpi=110)
-    grid = figure.add_gridspec(1, 2, width_ratios=[3, 1]) if curve else figure.add_gridspec(1, 1)
-    axes = figure.add_subplot(grid[0])
-    width = 0.8 / len(RATES)
-    for index, metric in enumerate(RATES):
-        values = [aggregates[scope].get(metric) for scope in scopes]
-        positions = [s + (index - (len(RATES) - 1) / 2) * width for s in range(len(scopes))]
-        heights = [float("nan") if v is None else v for v in values]  # nan: no bar
-        axes.bar(positions, heights, width, label=label(metric, k))
-    ticks = [f"{scope}\n(n={aggregates[scope].get('questions')})" for scope in scopes]
-    axes.set_xticks(range(len(scopes)), ticks)
-    axes.set_ylim(0, 1.05)
-    axes.set_ylabel("share")
-    axes.set_title("docqa eval: metrics per split and category")
-    axes.grid(axis="y", alpha=0.3)
-    axes.legend(fontsize=7, ncols=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    if curve:
-        trade = figure.add_subplot(grid[1])
-        trade.plot([p.recall for p in curve], [p.precision for p in curve], marker=".")
-        trade.set_xlabel("answerable questions answered (recall)")
-        trade.set_ylabel("answers to answerable questions (precision)")
-        trade.set_title("refusal trade-off by confidence", fontsize=9)
-        trade.set_xlim(0, 1.02)
-        trade.set_ylim(0, 1.02)
-        trade.grid(alpha=0.3)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    figure = chart_figure(
+        {scope: _error_rates(values, CHART_ERRORS) for scope, values in aggregates.items()},
+        {metric: label(metric, k) for metric in CHART_RATES},
+        "docqa eval",
+        {"docqa": curve} if curve else {},
+        _operating_threshold(threshold),
+    )
+    return _save(figure, path)
 
 
 def write_squad_chart(
@@ -154,55 +144,195 @@ def write_squad_chart(
     trade_offs: Mapping[str, Sequence[CurvePoint]],
     path: Path,
     k: int,
+    threshold: float | None = None,
 ) -> Path:
-    """The SQuAD benchmark's chart: grouped bars of the overall rates, one group per system;
-    beside them each system's refusal trade-off (answering precision against recall as the
-    threshold moves)."""
+    """The SQuAD benchmark's chart: per system, the overall rates where higher is better and
+    the error rates, each in its own panel; beside them each system's refusal trade-off,
+    docqa's operating point (`threshold`, by default the reader's) marked."""
+    from evals.tables import SQUAD_QUALITY, SQUAD_REFUSAL
+
+    names = {**SQUAD_QUALITY, **SQUAD_REFUSAL}
+    overall = next(iter(figures.values()))["overall"]
+    figure = chart_figure(
+        {
+            system: _error_rates(scopes["overall"], SQUAD_CHART_ERRORS)
+            for system, scopes in figures.items()
+        },
+        {metric: names.get(metric, metric) for metric in SQUAD_CHART_RATES},
+        f"SQuAD, overall: {overall.get('questions')} questions "
+        f"({overall.get('unanswerable')} unanswerable), top_k={k}",
+        trade_offs,
+        _operating_threshold(threshold),
+    )
+    return _save(figure, path)
+
+
+def chart_figure(
+    groups: Mapping[str, Mapping[str, float | None]],
+    rates: Mapping[str, str],
+    title: str,
+    curves: Mapping[str, Sequence[CurvePoint]],
+    threshold: float | None,
+) -> Any:
+    """The matplotlib Figure: per group, the shares of `rates` (metric -> label) in green,
+    the error rates (`_error_rates`' "error: ..." keys) in red, and the refusal curves with
+    docqa's operating point at `threshold`."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 
-    from evals.squad_scoring import RATES as SQUAD_RATES
-    from evals.tables import SQUAD_QUALITY, SQUAD_REFUSAL
-
-    systems = list(figures)
-    figure = plt.figure(figsize=(13, 4.8), dpi=110)
-    grid = figure.add_gridspec(1, 2, width_ratios=[2.2, 1])
-    bars = figure.add_subplot(grid[0])
-    width = 0.8 / len(SQUAD_RATES)
-    for index, metric in enumerate(SQUAD_RATES):
-        values = [figures[system]["overall"].get(metric) for system in systems]
-        positions = [s + (index - (len(SQUAD_RATES) - 1) / 2) * width for s in range(len(systems))]
-        heights = [float("nan") if v is None else v for v in values]  # nan: no bar
-        label = {**SQUAD_QUALITY, **SQUAD_REFUSAL}.get(metric, metric)
-        bars.bar(positions, heights, width, label=label)
-    overall = figures[systems[0]]["overall"]
-    bars.set_xticks(range(len(systems)), systems)
-    bars.set_ylim(0, 1.05)
-    bars.set_ylabel("share")
-    bars.set_title(
-        f"SQuAD benchmark, overall: {overall.get('questions')} questions "
-        f"({overall.get('unanswerable')} unanswerable), top_k={k}",
-        fontsize=10,
-    )
-    bars.grid(axis="y", alpha=0.3)
-    bars.legend(fontsize=7, ncols=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    trade = figure.add_subplot(grid[1])
-    for system, points in trade_offs.items():
-        if points:
-            recall = [p.recall for p in points]
-            precision = [p.precision for p in points]
-            trade.plot(recall, precision, marker=".", markersize=3, label=system)
-    trade.set_xlabel("answerable questions answered (recall)")
-    trade.set_ylabel("answered that were answerable (precision)")
-    trade.set_title("refusal trade-off\n(docqa: by confidence; baselines: by score)", fontsize=9)
-    trade.set_xlim(0, 1.02)
-    trade.set_ylim(0, 1.02)
-    trade.grid(alpha=0.3)
-    trade.legend(fontsize=7)
+    errors = sorted({key for values in groups.values() for key in values if key.startswith(_E)})
+    columns = [len(rates), len(errors)] + ([4.5] if curves else [])
+    height = max(3.6, 1.6 + 0.38 * len(groups))
+    figure = plt.figure(figsize=(3.0 + 1.05 * sum(columns), height), dpi=110)
+    grid = figure.add_gridspec(1, len(columns), width_ratios=columns)
+    good = figure.add_subplot(grid[0])
+    _grid(good, groups, rates, "Greens")
+    good.set_title(f"{title}\nhigher is better", fontsize=CHART_FONT + 1)
+    bad = figure.add_subplot(grid[1])
+    _grid(bad, groups, {key: key.removeprefix(_E) for key in errors}, "Reds")
+    bad.set_yticks([])
+    bad.set_title("error rates\nlower is better", fontsize=CHART_FONT + 1)
+    if curves:
+        _trade_off(figure.add_subplot(grid[2]), curves, threshold)
     figure.tight_layout()
+    return figure
+
+
+_E = "error: "  # prefix of the error rates' keys in a chart group
+
+
+def _error_rates(
+    values: Mapping[str, float | None], errors: Mapping[str, str | None]
+) -> dict[str, float | None]:
+    """`values` plus its error rates as "error: <label>": a metric named with a label is an
+    error rate as it is; one named with None is a share refused of unanswerables, whose
+    complement (answered) is the error."""
+    out: dict[str, float | None] = dict(values)
+    for metric, name in errors.items():
+        value = values.get(metric)
+        if name is None:
+            out[_E + ANSWERED_UNANSWERABLE] = None if value is None else 1.0 - value
+        else:
+            out[_E + name] = value
+    return out
+
+
+def _grid(
+    axes: Any,
+    groups: Mapping[str, Mapping[str, float | None]],
+    metrics: Mapping[str, str],
+    colours: str,
+) -> None:
+    """A table of shares drawn as coloured cells, one row per group and one column per metric,
+    each holding its value ("–" where it does not apply): read at a glance, however many."""
+    import numpy as np
+
+    names = list(groups)
+    values = np.array(
+        [[_number(groups[group].get(metric)) for metric in metrics] for group in names]
+    )
+    axes.imshow(np.ma.masked_invalid(values), cmap=colours, vmin=0.0, vmax=1.0, aspect="auto")
+    for row, column in np.ndindex(values.shape):
+        value = values[row, column]
+        axes.text(
+            column,
+            row,
+            "–" if np.isnan(value) else f"{value:.2f}",
+            ha="center",
+            va="center",
+            fontsize=CHART_FONT,
+            color="white" if value > 0.6 else "black",
+        )
+    counts = [groups[group].get("questions") for group in names]
+    rows = [f"{g} (n={n})" if n is not None else g for g, n in zip(names, counts, strict=True)]
+    axes.set_yticks(range(len(names)), rows, fontsize=CHART_FONT)
+    axes.set_xticks(range(len(metrics)), [_wrapped(name) for name in metrics.values()])
+    axes.tick_params(
+        axis="x", labelsize=CHART_FONT, top=True, labeltop=True, bottom=False, labelbottom=False
+    )
+    axes.set_facecolor("#eeeeee")  # behind the cells that do not apply
+
+
+def _number(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _wrapped(name: str) -> str:
+    """A column name on two lines at its middle space: "citation\nprecision"."""
+    words = name.split(" ")
+    half = (len(words) + 1) // 2
+    return " ".join(words[:half]) + ("\n" + " ".join(words[half:]) if len(words) > 1 else "")
+
+
+def _trade_off(
+    axes: Any, curves: Mapping[str, Sequence[CurvePoint]], threshold: float | None
+) -> None:
+    """Each refusal curve (precision against recall as the threshold moves); docqa's
+    operating point at `threshold` marked and labelled."""
+    for name, points in curves.items():
+        if points:
+            axes.plot(
+                [p.recall for p in points],
+                [p.precision for p in points],
+                marker=".",
+                markersize=3,
+                label=name,
+            )
+    docqa = curves.get("docqa") or next(iter(curves.values()), [])
+    point = operating_point(docqa, threshold) if threshold is not None else None
+    if point is not None:
+        axes.plot(
+            [point.recall],
+            [point.precision],
+            "o",
+            markersize=10,
+            fillstyle="none",
+            color="black",
+            label=f"operating threshold {threshold:.2f}",
+        )
+        right = point.recall > 0.5  # the note goes where the panel has room for it
+        axes.annotate(
+            f"answers {point.recall:.0%} of answerables;\n"
+            f"{point.precision:.0%} of its answers answerable",
+            (point.recall, point.precision),
+            xytext=(-10 if right else 10, -34),
+            textcoords="offset points",
+            ha="right" if right else "left",
+            fontsize=CHART_FONT - 1,
+        )
+    axes.set_xlabel("answerable questions answered (recall)", fontsize=CHART_FONT)
+    axes.set_ylabel("answers that were answerable (precision)", fontsize=CHART_FONT)
+    axes.set_title("refusal trade-off by confidence", fontsize=CHART_FONT + 1)
+    axes.set_xlim(0, 1.02)
+    axes.set_ylim(0, 1.02)
+    axes.tick_params(labelsize=CHART_FONT)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=CHART_FONT - 1, loc="lower left")
+
+
+def operating_point(curve: Sequence[CurvePoint], threshold: float) -> CurvePoint | None:
+    """The point of `curve` where docqa answers at `threshold` (it answers when confidence
+    >= threshold): the one of the lowest threshold not below it; None when none is."""
+    above = [point for point in curve if point.threshold >= threshold]
+    return min(above, key=lambda point: point.threshold) if above else None
+
+
+def _operating_threshold(threshold: float | None) -> float | None:
+    """`threshold`, else the no-answer threshold of the reader the settings name."""
+    if threshold is not None:
+        return threshold
+    from rag.ranker import load_model
+    from rag.settings import Settings
+
+    return load_model(Settings.from_env().reader_location()).no_answer_threshold
+
+
+def _save(figure: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
+    figure.savefig(path, bbox_inches="tight")
     plt.close(figure)
     return path
