@@ -111,7 +111,7 @@ CHART_RATES = (
     "citation_recall",
 )
 CHART_ERRORS = {"false_refusal_rate": "answerables refused", "refusal_accuracy": None}
-SQUAD_CHART_RATES = ("answer_found", "span_cited", "short_em", "short_f1", "unanswerable_refused")
+SQUAD_CHART_RATES = ("answer_found", "span_cited", "short_em", "short_f1")
 SQUAD_CHART_ERRORS = {"answerable_refused": "answerables refused", "unanswerable_refused": None}
 ANSWERED_UNANSWERABLE = "unanswerables answered"  # the error rate 1 - refusal accuracy
 CHART_FONT = 9  # points: legends and tick labels readable at the PNG's own size
