@@ -26,6 +26,7 @@ from tests.test_ui import (
     launch_app,
 )
 from webui import render
+from webui.collection import EXCLUDED_STATUS
 from webui.layout import CONVERSATION_KEY
 
 pytestmark = pytest.mark.browser
@@ -378,13 +379,15 @@ def test_on_a_phone_the_quote_is_under_its_answer(app: RunningApp, browser: Brow
         # The box at the top of the screen, as typing on a phone leaves it: the answer lands
         # in the chat above, and the page brings it into sight, not the source view.
         phone.locator("#question").evaluate("box => box.scrollIntoView({block: 'start'})")
-        _answered(phone, FIRST_QUESTION)
+        _answered(phone, TWO_PARTS)  # taller than the chat's box on a phone
         reply = phone.locator("#chat [data-testid='bot']").last
         quote = reply.locator(".cite .quote").first
-        phone.wait_for_timeout(500)  # any scrolling after the answer has happened
+        phone.wait_for_timeout(1500)  # any scrolling after the answer has happened
         answer_box, quote_box = reply.bounding_box(), quote.bounding_box()
         assert answer_box and quote_box
         assert 0 <= answer_box["y"] < 844 / 2, answer_box
+        # Its first line, not only its end, is in sight inside the chat's own scrolling box.
+        assert answer_box["y"] >= phone.locator("#chat .bubble-wrap").bounding_box()["y"] - 1
         assert 0 <= quote_box["y"] - answer_box["y"] < 844, (answer_box, quote_box)
         _screenshot(phone, "ui_phone_answer.png")
         _click_words(phone, quote)  # opens the source view at the span
@@ -539,7 +542,7 @@ def test_removing_a_source_file_hides_it_and_never_deletes_it(
     _wait_indexed(page)
     assert article.read_text(encoding="utf-8") == article_text
     row = _row(page, ARTICLE_ID)
-    expect(row).to_contain_text("removed from the index (the file is kept)")
+    expect(row).to_contain_text(EXCLUDED_STATUS)
     expect(page.locator("#restore-choice")).to_be_visible()
     expect(page.locator("#status")).to_contain_text("Ready: 2 documents")
     _screenshot(page, "ui_removed_source_file.png")

@@ -69,8 +69,10 @@ HEAD_JS = r"""
       view.scrollIntoView({block: 'start'});
     }
   };
-  // A new answer stays where the person reads it: when its top is out of sight (on a phone
-  // the chat sits above the source view), the page scrolls to it, never to the source view.
+  // A new answer is shown from its start: the chat (which Gradio keeps scrolled to its end)
+  // scrolls back to the answer's first line, and when that is out of the screen (on a phone
+  // the chat sits above the source view) the page scrolls to it, never to the source view.
+  const ANSWER_SETTLE_MS = 700;  // after Gradio's own scroll to the chat's end (300 ms on)
   let asked = false;  // a question was sent from this page (not a kept one shown on load)
   document.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && event.target.closest('#question')) asked = true;
@@ -82,8 +84,11 @@ HEAD_JS = r"""
     const answers = document.querySelectorAll('#chat [data-testid="bot"]');
     const last = answers[answers.length - 1];
     if (!last) return;
-    const box = last.getBoundingClientRect();
-    if (box.top < 0 || box.top > window.innerHeight * 0.8) last.scrollIntoView({block: 'start'});
+    const chat = last.closest('.bubble-wrap');
+    const above = chat ? chat.getBoundingClientRect().top - last.getBoundingClientRect().top : 0;
+    if (above > 0) chat.scrollTop -= above;
+    const top = last.getBoundingClientRect().top;
+    if (top < 0 || top > window.innerHeight * 0.8) window.scrollBy(0, top - 8);
   };
   // Gradio may update the view in place, so a new view is told by what it shows, not by node.
   const shown = (view) => `${view.dataset.doc}|${view.dataset.turn}|${view.dataset.focus}`;
@@ -108,7 +113,7 @@ HEAD_JS = r"""
       bringIntoSight(view);
     } else if (asked && view.dataset.turn !== turn && view.dataset.turn !== '-1') {
       asked = false;
-      requestAnimationFrame(keepAnswerInSight);
+      setTimeout(keepAnswerInSight, ANSWER_SETTLE_MS);
     }
   }).observe(document.documentElement, {childList: true, subtree: true, attributes: true,
                                          characterData: true,
