@@ -73,6 +73,7 @@ HEAD_JS = r"""
   // scrolls back to the answer's first line, and when that is out of the screen (on a phone
   // the chat sits above the source view) the page scrolls to it, never to the source view.
   const ANSWER_SETTLE_MS = 700;  // after Gradio's own scroll to the chat's end (300 ms on)
+  const ANSWER_TOP_ROOM_PX = 40;
   let asked = false;  // a question was sent from this page (not a kept one shown on load)
   document.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && event.target.closest('#question')) asked = true;
@@ -85,7 +86,9 @@ HEAD_JS = r"""
     const last = answers[answers.length - 1];
     if (!last) return;
     const chat = last.closest('.bubble-wrap');
-    const above = chat ? chat.getBoundingClientRect().top - last.getBoundingClientRect().top : 0;
+    // The chat's label ("Conversation") covers the first pixels of its box.
+    const box = chat && chat.getBoundingClientRect().top + ANSWER_TOP_ROOM_PX;
+    const above = chat ? box - last.getBoundingClientRect().top : 0;
     if (above > 0) chat.scrollTop -= above;
     const top = last.getBoundingClientRect().top;
     if (top < 0 || top > window.innerHeight * 0.8) window.scrollBy(0, top - 8);
