@@ -29,7 +29,7 @@ from rag.types import Document
 
 MAX_NAME_CHARS = 120  # a stored file's name, suffix included
 MAX_NAME_TRIES = 1000  # "name (2).txt" ... "name (1000).txt", then the upload is refused
-EXCLUDED_STATUS = "removed from the index; file kept"  # Restore takes it back
+EXCLUDED_STATUS = "removed; file kept"  # from the index only; Restore takes it back
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
 

@@ -243,6 +243,7 @@ def build_app(handlers: Handlers) -> gr.Blocks:
                         interactive=False,
                         elem_id="document-list",
                         wrap=True,
+                        column_widths=["48%", "14%", "38%"],
                     )
                     with gr.Row():
                         to_remove = gr.Dropdown(
