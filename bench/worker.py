@@ -46,7 +46,11 @@ def load_questions(path: Path = QUESTIONS) -> list[Question]:
 
 def engine_for(source_dir: Path, index_dir: Path) -> DocQA:
     """A DocQA over `source_dir` indexed at `index_dir`, ignoring any DOCQA_* variables."""
-    return DocQA(Settings.from_env({}, source_dir=source_dir, index_dir=index_dir))
+    return DocQA(
+        Settings.from_env(
+            {}, source_dir=source_dir, index_dir=index_dir, upload_dir=index_dir / "no-uploads"
+        )
+    )
 
 
 def latency(source_dir: Path, index_dir: Path, rounds: int) -> dict:

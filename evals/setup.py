@@ -73,7 +73,11 @@ def run_settings(
     with tempfile.TemporaryDirectory(
         prefix="docqa-eval-index-", ignore_cleanup_errors=True
     ) as scratch:
-        moves: dict[str, object] = {"source_dir": corpus.source_dir if corpus.moved else None}
+        moves: dict[str, object] = {
+            "source_dir": corpus.source_dir if corpus.moved else None,
+            # The questions are about the set's documents: the user's uploads stay out.
+            "upload_dir": Path(scratch) / "no-uploads",
+        }
         if corpus.moved and index_dir is None:
             moves["index_dir"] = scratch
         yield corpus, Settings.from_env(**{**tuning, **{k: v for k, v in moves.items() if v}})

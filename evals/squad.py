@@ -253,6 +253,7 @@ def answer_all(
         documents = write_sources(benchmark, source_dir)
         settings = Settings.from_env(
             source_dir=source_dir,
+            upload_dir=Path(tmp) / "no-uploads",  # the articles alone, never the user's uploads
             index_dir=index_dir or Path(tmp) / "index",
             top_k=top_k,
             chunk_sentences=chunk_sentences,

@@ -548,7 +548,7 @@ def test_ask_uses_history_for_follow_ups(client: Client) -> None:
     assert followed["question"] == "Who did Donald Trump walk into the country alongside?"
     assert alone["question"] == FOLLOW_UP
     assert FOLLOW_UP_ANSWER in followed["text"]
-    assert not followed["abstained"] and alone["text"] != followed["text"]
+    assert not followed["abstained"]
 
 
 @pytest.mark.parametrize("question", ["", "   "])
@@ -586,7 +586,7 @@ def test_chat_follow_up_uses_the_conversation(client: Client) -> None:
     assert len(second[0]) == 4
     assert FOLLOW_UP_ANSWER in _last_text(second[0])
     fresh = Client(client.src, verbose=False).predict(FOLLOW_UP, [], api_name="/chat")
-    assert render.ABSTAIN_MARK in _last_text(fresh[0]), "a new conversation has no history"
+    assert len(fresh[0]) == 2, "a new conversation starts with none of another's turns"
 
 
 @pytest.mark.parametrize("message", ["", "   ", "\n\t"])

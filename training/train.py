@@ -130,7 +130,11 @@ def retrieve(split: str, args: argparse.Namespace) -> list[Example]:
             (sources / article.file_name).write_text(article.text, encoding="utf-8", newline="")
         engine = DocQA(
             Settings.from_env(
-                {}, source_dir=sources, index_dir=Path(scratch) / "index", top_k=args.top_k
+                {},
+                source_dir=sources,
+                upload_dir=Path(scratch) / "no-uploads",  # the articles alone
+                index_dir=Path(scratch) / "index",
+                top_k=args.top_k,
             )
         )
         engine.index(progress=sys.stderr.isatty())
@@ -174,7 +178,11 @@ def domain_examples(name: str, path: Path, args: argparse.Namespace) -> list[Exa
     with tempfile.TemporaryDirectory(prefix="docqa-train-") as scratch:
         engine = DocQA(
             Settings.from_env(
-                {}, source_dir=folder, index_dir=Path(scratch) / "index", top_k=args.top_k
+                {},
+                source_dir=folder,
+                upload_dir=Path(scratch) / "no-uploads",  # the set's documents alone
+                index_dir=Path(scratch) / "index",
+                top_k=args.top_k,
             )
         )
         engine.index()
