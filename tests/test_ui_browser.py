@@ -337,6 +337,9 @@ def test_an_example_question_is_asked_and_clear_empties_the_chat(page: Page) -> 
     expect(page.locator("#chat [data-testid='user']")).to_have_count(1)
     expect(page.locator("#chat [data-testid='user']").last).to_contain_text(EXAMPLE)
     expect(page.locator("#chat [data-testid='bot']")).to_have_count(1)
+    # The answer streams; it is complete once its quotes are listed and shown in the source.
+    expect(page.locator("#chat [data-testid='bot']").last.locator(".cite").first).to_be_visible()
+    expect(page.locator("#source .source-view")).to_have_attribute("data-turn", _turn(page, -1))
     expect(page.locator("#chat [data-testid='bot']").last).not_to_contain_text(render.ERROR_MARK)
     _clear(page)
 
