@@ -270,3 +270,11 @@ def many_page_pdf(path: Path, pages: int) -> Path:
     ]
     path.write_bytes(pdf_file(objects))
     return path
+
+
+def long_text(sentences: int) -> str:
+    """A plain text of `sentences` distinct sentences, long enough to make a build slow."""
+    return " ".join(
+        f"Harbour report {number} says ferry {number} left pier {number % 7} on time."
+        for number in range(sentences)
+    )

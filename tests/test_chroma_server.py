@@ -21,6 +21,7 @@ from rag.chain import DocQA
 from rag.errors import DocQAError, StoreError
 from rag.settings import Settings
 from tests.conftest import ARTICLE_ID, ROOT, SEEDS
+from tests.files import long_text
 from tests.servers import HOST, free_port, stop, wait_until_up
 
 pytestmark = pytest.mark.timeout(180)
@@ -283,13 +284,6 @@ def test_a_killed_writer_s_lock_is_taken_over_and_readers_never_wait(
     assert "pears" in serving.answer("What did Tom buy?").text
 
 
-def _long_text(sentences: int) -> str:
-    return " ".join(
-        f"Harbour report {number} says ferry {number} left pier {number % 7} on time."
-        for number in range(sentences)
-    )
-
-
 @pytest.mark.slow
 def test_a_server_killed_mid_build_and_restarted_serves_and_indexes_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -305,7 +299,7 @@ def test_a_server_killed_mid_build_and_restarted_serves_and_indexes_again(
         settings = _settings(tmp_path, host, port)
         serving = DocQA(settings)
         built = serving.index()
-        (settings.source_dir / "long.txt").write_text(_long_text(600), encoding="utf-8")
+        (settings.source_dir / "long.txt").write_text(long_text(600), encoding="utf-8")
         writer = subprocess.Popen(
             [sys.executable, "-m", "rag.cli", "index"],
             cwd=ROOT,
@@ -331,7 +325,7 @@ def test_a_server_killed_mid_build_and_restarted_serves_and_indexes_again(
         assert serving.store.live_generation() == built.generation
         assert "two" in serving.answer(QUESTION).text  # the previous generation serves
         monkeypatch.setattr(rag.store, "_STALE_LOCK_S", 2.0)  # the dead build's lock
-        (settings.source_dir / "long.txt").write_text(_long_text(20), encoding="utf-8")
+        (settings.source_dir / "long.txt").write_text(long_text(20), encoding="utf-8")
         report = DocQA(settings).index()
         assert report.changed == ("long.txt",) and report.generation > built.generation
-        assert serving.source_text("long.txt") == _long_text(20)  # it serves the new one
+        assert serving.source_text("long.txt") == long_text(20)  # it serves the new one

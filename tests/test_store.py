@@ -20,6 +20,7 @@ from rag.errors import SettingsError, StoreError
 from rag.indexing import fingerprint
 from rag.settings import Settings
 from tests.conftest import ARTICLE_ID, ROOT
+from tests.files import long_text
 
 QUESTION = "How many ballistic missiles did North Korea reportedly fire?"
 
@@ -222,20 +223,13 @@ def _index_process(source_dir: Path, index_dir: Path) -> subprocess.Popen:
     )
 
 
-def _long_text(sentences: int) -> str:
-    return " ".join(
-        f"Harbour report {number} says ferry {number} left pier {number % 7} on time."
-        for number in range(sentences)
-    )
-
-
 @pytest.mark.slow
 def test_kill_9_during_a_build_leaves_the_previous_index_serving(
     source_dir: Path, tmp_path: Path
 ) -> None:
     index_dir = tmp_path / "idx"
     built = _engine(source_dir, index_dir).index()
-    (source_dir / "long.txt").write_text(_long_text(3000), encoding="utf-8")
+    (source_dir / "long.txt").write_text(long_text(3000), encoding="utf-8")
     writer = _index_process(source_dir, index_dir)
     deadline = time.monotonic() + 120
     while not any("-g2-" in name for name in _collections(index_dir)):
@@ -261,7 +255,7 @@ def test_two_writers_at_once_leave_one_complete_index(
     source_dir: Path, tmp_path: Path, trial: int
 ) -> None:
     index_dir = tmp_path / "idx"
-    (source_dir / "long.txt").write_text(_long_text(100 + 50 * trial), encoding="utf-8")
+    (source_dir / "long.txt").write_text(long_text(100 + 50 * trial), encoding="utf-8")
     writers = [_index_process(source_dir, index_dir) for _ in range(2)]
     outputs = [writer.communicate(timeout=300) for writer in writers]
     assert [writer.returncode for writer in writers] == [0, 0], outputs
@@ -587,7 +581,7 @@ def test_a_full_disk_is_named_and_the_previous_index_serves(
     ):
         serving = _engine(source_dir, index_dir)
         built = serving.index()
-        (source_dir / "long.txt").write_text(_long_text(700), encoding="utf-8")  # over 3 MB
+        (source_dir / "long.txt").write_text(long_text(700), encoding="utf-8")  # over 3 MB
         with pytest.raises(StoreError, match=f"no space left on {index_dir}") as full:
             _engine(source_dir, index_dir).index()
         assert "the index built before goes on serving" in str(full.value)
