@@ -36,6 +36,11 @@ DEFAULT_MAX_PDF_PAGES = 2000
 MAX_PATH_BYTES = 4096  # PATH_MAX on Linux: a longer path cannot be opened
 MAX_NAME_BYTES = 255  # NAME_MAX: the longest name of one file or folder
 SHOWN_PATH_CHARS = 80  # a path quoted in an error is cut to this length
+# The language model (DOCQA_LLM): "" is the extractive reader alone, no LLM library imported.
+LLM_FORMS = ("ollama", "openai", "gguf", "hf")
+LLM_FORMS_TEXT = "ollama:<model>, openai:<model>, gguf:<path of a .gguf file> or hf:<folder>"
+DEFAULT_LLM_TIMEOUT_S = 60.0  # the whole reply; past it the extractive reader answers
+DEFAULT_LLM_MAX_TOKENS = 200  # the longest reply asked for, in tokens (a few sentences)
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,10 @@ class Settings:
     max_file_mb: int = DEFAULT_MAX_FILE_MB
     max_file_chars: int = DEFAULT_MAX_FILE_CHARS
     max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES
+    llm: str = ""  # empty: the extractive reader; else a form of LLM_FORMS_TEXT
+    llm_base_url: str = ""  # the Ollama or OpenAI-compatible server's address
+    llm_timeout_s: float = DEFAULT_LLM_TIMEOUT_S
+    llm_max_tokens: int = DEFAULT_LLM_MAX_TOKENS
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -100,6 +109,7 @@ class Settings:
             raise SettingsError(
                 f"DOCQA_CHROMA_PORT must be a port number from 1 to 65535, not {self.chroma_port}"
             )
+        self._check_llm()
         for name in (
             "source_dir",
             "upload_dir",
@@ -113,6 +123,27 @@ class Settings:
         _check_place("upload_dir", self.upload_dir, folder=True)
         _check_place("index_dir", self.index_dir, folder=True)
         _check_place("feedback_path", self.feedback_path, folder=False)
+
+    def _check_llm(self) -> None:
+        form, _, target = self.llm.partition(":")
+        if self.llm and (form not in LLM_FORMS or not target.strip()):
+            raise SettingsError(
+                f"DOCQA_LLM must be one of {LLM_FORMS_TEXT}, not {_shown(self.llm)!r}: or "
+                "leave it unset for the extractive reader"
+            )
+        if self.llm_base_url and not re.match(r"https?://\S+$", self.llm_base_url):
+            raise SettingsError(
+                f"DOCQA_LLM_BASE_URL must be an http:// or https:// address, not "
+                f"{_shown(self.llm_base_url)!r}"
+            )
+        if not self.llm_timeout_s > 0:
+            raise SettingsError(
+                f"DOCQA_LLM_TIMEOUT_S must be a number of seconds above 0, not {self.llm_timeout_s}"
+            )
+        if self.llm_max_tokens < 1:
+            raise SettingsError(
+                f"DOCQA_LLM_MAX_TOKENS must be at least 1, not {self.llm_max_tokens}"
+            )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -205,6 +236,14 @@ def _shown(path: Path | str) -> str:
 def _parse(name: str, raw: str, default: object) -> object:
     if isinstance(default, Path):
         return Path(raw).expanduser()
+    if isinstance(default, float):
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"DOCQA_{name.upper()} must be a number, not {raw!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise SettingsError(f"DOCQA_{name.upper()} must be a finite number, not {raw!r}")
+        return value
     if isinstance(default, int):
         try:
             return int(raw)

@@ -76,6 +76,14 @@ class Answer:
     measure retrieval; `question` is the standalone question that was searched for;
     `confidence` is the reader's probability that the source answers the question;
     `hedged` is True for an answer given with middling confidence (its text says so).
+
+    `reader` says which reader wrote `text`: "extractive" (quotes the reader chose) or "llm"
+    (the sentences a language model wrote that survived verification). An "llm" answer's
+    text is those sentences, each followed by the numbers of the citations it rests on,
+    renumbered so that [n] is `citations[n - 1]` (a quotation's own span is numbered right
+    after its closing quotation mark); `short` is None and `confidence` is the extractive
+    reader's. `dropped` counts the generated sentences left out as unsupported; `note` says
+    why the extractive reader answered when a language model was asked ("" otherwise).
     """
 
     text: str
@@ -86,6 +94,9 @@ class Answer:
     retrieved: list[Chunk] = field(default_factory=list)
     confidence: float = 0.0
     hedged: bool = False
+    reader: str = "extractive"  # "extractive" or "llm": which reader wrote `text`
+    dropped: int = 0  # generated sentences dropped as unsupported
+    note: str = ""  # why the extractive reader answered instead of the language model
 
     def as_text(self, documents: Mapping[str, Document] | None = None) -> str:
         """Plain text a person can paste: the answer, then each quote, numbered, with its
