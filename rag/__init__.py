@@ -4,6 +4,7 @@ from rag import answer
 a = answer("How many ballistic missiles did North Korea fire?")
 a.text, a.citations, a.abstained
 source_text(a.citations[0].doc_id)  # the text the citation's offsets point into
+for event in stream("Why did it fire them?"): ...  # Token, Verdict, then Done(answer)
 """
 
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ from rag.settings import Settings
 from rag.types import Answer, Citation
 
 if TYPE_CHECKING:
-    from rag.chain import DocQA, answer, source_text
+    from rag.chain import DocQA, answer, source_text, stream
 
 __all__ = [
     "Answer",
@@ -27,13 +28,14 @@ __all__ = [
     "StoreError",
     "answer",
     "source_text",
+    "stream",
 ]
 
 
 def __getattr__(name: str) -> Any:
     # The chain pulls in LangChain; import it on first use, so that the light parts
     # (settings, types, loading) start fast for the UI.
-    if name in ("answer", "DocQA", "source_text"):
+    if name in ("answer", "DocQA", "source_text", "stream"):
         from rag import chain
 
         return getattr(chain, name)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from rag.citations import cite, refusal, render
-from rag.documents import Skipped, describe_skipped, load_collection, source_path
+from rag.documents import Skipped, Sources, describe_skipped, load_collection, source_path
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import QuestionError, SourceError
 from rag.indexing import DocumentIndex, model_identity
@@ -33,8 +34,13 @@ from rag.ranker import ReaderModel, load_model
 from rag.reader import Reading, read
 from rag.retrieval import Corpus, Query, Retrieval, Retriever
 from rag.settings import Settings
-from rag.store import IndexReport, Store
+from rag.store import IndexReport, ReadEveryFile, Store
 from rag.types import Answer, Span, Turn
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from rag.generation import Event
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +59,13 @@ class _Read:
 class DocQA:
     """One source folder and its index, answering questions about it."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, chat_model: BaseChatModel | None = None
+    ) -> None:
+        """`chat_model` answers in sentences (any LangChain chat model); without it, the one
+        DOCQA_LLM names does, when set (loaded on first use), else the extractive reader."""
         self.settings = settings or Settings.from_env()
+        self._chat_model = chat_model
         self.embeddings = SentenceEmbeddings(
             self.settings.model_location(),
             self.settings.batch_size,
@@ -80,23 +91,42 @@ class DocQA:
         sentences embedded so far (for a UI's own bar)."""
         with self._lock:
             settings = self.settings
-            sources = load_collection(settings)
+            # Files whose size and mtime are as indexed are not read again.
+            sources = load_collection(settings, known=self.store.stamps())
+            try:
+                report, records = self._sync(sources, progress, on_progress)
+            except ReadEveryFile as why:
+                log.info("reading every source file again: %s", why)
+                sources = load_collection(settings)
+                report, records = self._sync(sources, progress, on_progress)
             new = [item for item in sources.skipped if item not in self._warned]
             if new:
                 log.warning("%s", describe_skipped(new))
             self._warned = set(sources.skipped)
-            there = {
-                item.name for item in sources.skipped if source_path(settings, item.name).exists()
-            }
-            report, records = self.store.sync(
-                sources.documents, progress, unreadable=there, on_progress=on_progress
-            )
-            self._load(records)
+            self._load(records if records is not None else self.store.load())
             if report.recovered:
                 log.warning("rebuilt a damaged index: %s", report.recovered)
             # the files that could not be read, and those that failed to be indexed
             skipped = sorted((*sources.skipped, *report.skipped), key=lambda item: item.name)
             return replace(report, skipped=tuple(skipped))
+
+    def _sync(
+        self,
+        sources: Sources,
+        progress: bool,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> tuple[IndexReport, list[DocumentIndex] | None]:
+        there = {
+            item.name for item in sources.skipped if source_path(self.settings, item.name).exists()
+        }
+        return self.store.sync(
+            sources.documents,
+            progress,
+            unreadable=there,
+            on_progress=on_progress,
+            unchanged=sources.unchanged,
+            stamps=sources.stamps,
+        )
 
     def _load(self, records: list[DocumentIndex]) -> None:
         corpus = Corpus.build(records)
@@ -149,17 +179,132 @@ class DocQA:
         return self._retrieve(self._prepare({"question": question, "history": history or []}))
 
     def warm_up(self) -> None:
-        """Load the model, the index and the corpus now rather than on the first question."""
+        """Load the model, the index and the corpus (and the language model, when one is set)
+        now rather than on the first question."""
         self.corpus  # noqa: B018
         self.embeddings.embed_query("warm up")
+        self.chat_model  # noqa: B018
+
+    @property
+    def chat_model(self) -> BaseChatModel | None:
+        """The language model that answers in sentences, or None for the extractive reader."""
+        if self._chat_model is None and self.settings.llm:
+            from rag.llm import chat_model
+
+            self._chat_model = chat_model(self.settings)
+        return self._chat_model
 
     def answer(self, question: str, history: History | None = None) -> Answer:
         """Answer `question` from the sources; `history` holds the earlier turns, oldest
         first: questions, or (question, answer) pairs so a follow-up can use the answer."""
+        request = {"question": question, "history": [] if history is None else history}
+        if self.chat_model is None:
+            self.refresh()
+            return self.chain.invoke(request)
+        *_, done = self.stream(question, history)
+        return done.answer  # type: ignore[union-attr]
+
+    def stream(self, question: str, history: History | None = None) -> Iterator[Event]:
+        """Answer `question` as events: the language model's reply in `Token`s as it arrives,
+        a `Verdict` on each sentence once verified, then `Done` with the answer (always last).
+        Without a language model only `Done`, with what `answer()` returns."""
+        from rag import generation
+
+        request = {"question": question, "history": [] if history is None else history}
+        if self.chat_model is None:
+            self.refresh()
+            yield generation.Done(self.chain.invoke(request))
+            return
+        yield from self._generate(request, self.chat_model)
+
+    def _generate(self, request: dict, model: BaseChatModel) -> Iterator[Event]:
+        """The extractive reader reads first (its answer is the fallback); the model then
+        answers from its best candidates, and each sentence it writes is verified."""
+        from rag import generation
+
         self.refresh()
-        return self.chain.invoke(
-            {"question": question, "history": [] if history is None else history}
+        queries = self._prepare(request)
+        parts = self._read(self._retrieve(queries))
+        extractive = self._cite(parts)
+        documents = self.corpus.documents
+        found = generation.passages(self._ranked(parts), documents)
+        if not found:
+            yield generation.Done(_fallback(extractive, "nothing was found to show it", 0))
+            return
+        turns = self.check_history(request["history"])
+        messages = generation.prompt(queries[0].asked, turns, found)
+        reply, verdicts = "", []
+        try:
+            for chunk in generation.timed(
+                lambda: model.stream(messages), self.settings.llm_timeout_s
+            ):
+                text = chunk.text
+                if not text:
+                    continue
+                reply += text
+                yield generation.Token(text)
+                for sentence in generation.complete_sentences(reply)[len(verdicts) :]:
+                    verdicts.append(generation.verify(sentence, found, documents))
+                    yield verdicts[-1]
+        except generation.ModelTimeout:
+            note = f"it timed out after {self.settings.llm_timeout_s:g} s"
+            yield generation.Done(_fallback(extractive, note, generation.unsupported(verdicts)))
+            return
+        except Exception as error:  # any failure of the model or its server
+            log.warning("the language model failed: %r", error)
+            note = f"it failed ({type(error).__name__}: {_first_line(error)})"
+            yield generation.Done(_fallback(extractive, note, generation.unsupported(verdicts)))
+            return
+        for sentence in generation.split_reply(reply)[len(verdicts) :]:
+            verdicts.append(generation.verify(sentence, found, documents))
+            yield verdicts[-1]
+        dropped = generation.unsupported(verdicts)
+        text, citations = generation.compose(verdicts)
+        if not citations:
+            if any(generation.is_refusal(verdict.sentence) for verdict in verdicts):
+                note = "it said the passages do not answer"
+            elif verdicts:
+                count = (
+                    "its one sentence" if len(verdicts) == 1 else f"its {len(verdicts)} sentences"
+                )
+                note = f"none of {count} could be verified"
+            else:
+                note = "its reply was empty"
+            yield generation.Done(_fallback(extractive, note, dropped))
+            return
+        yield generation.Done(
+            replace(
+                extractive,
+                text=text,
+                citations=citations,
+                abstained=False,
+                short=None,
+                hedged=False,
+                reader="llm",
+                dropped=dropped,
+            )
         )
+
+    def _ranked(self, parts: list[_Read]) -> list[tuple[Span, tuple[Span, ...]]]:
+        """Every part's candidates, best first by the reader's sentence model, taken in turn
+        from each part, each with the sentences beside it."""
+        from rag.reader import judge
+
+        orders = []
+        for part in parts:
+            found = part.retrieval.candidates
+            if not found:
+                continue
+            scores = judge(part.retrieval, self.model).scores
+            ranked = sorted(range(len(found)), key=lambda at: -float(scores[at]))
+            orders.append([found[at] for at in ranked])
+        merged = [
+            order[at]
+            for at in range(max(map(len, orders), default=0))
+            for order in orders
+            if at < len(order)
+        ]
+        return [(c.sentence, tuple(sentence for sentence, _ in c.beside)) for c in merged]
 
     # -- the stages -----------------------------------------------------------------------
 
@@ -299,6 +444,18 @@ class DocQA:
         return refusal(question, self.corpus.documents)
 
 
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:160] if lines else "no message"
+
+
+def _fallback(extractive: Answer, why: str, dropped: int) -> Answer:
+    """The extractive answer, noting why the language model's did not stand."""
+    answered = "found no answer either" if extractive.abstained else "answered"
+    note = f"The language model's answer was not used: {why}; the extractive reader {answered}."
+    return replace(extractive, dropped=dropped, note=note)
+
+
 _INSTANCES: dict[Settings, DocQA] = {}
 _INSTANCES_LOCK = threading.Lock()
 
@@ -322,6 +479,12 @@ def answer(question: str, history: History | None = None) -> Answer:
     source, StoreError for an index that cannot be written.
     """
     return default_docqa().answer(question, history)
+
+
+def stream(question: str, history: History | None = None) -> Iterator[Event]:
+    """`answer()` as events (`Token`, `Verdict`, then `Done` with the answer; see
+    `DocQA.stream`): with DOCQA_LLM unset, only `Done`."""
+    return default_docqa().stream(question, history)
 
 
 def source_text(doc_id: str) -> str:
