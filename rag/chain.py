@@ -285,6 +285,15 @@ class DocQA:
             )
         )
 
+    def passages(self, question: str, history: History | None = None) -> list[Span]:
+        """The numbered passages a language model is shown for `question`, best first."""
+        from rag import generation
+
+        self.refresh()
+        request = {"question": question, "history": [] if history is None else history}
+        parts = self._read(self._retrieve(self._prepare(request)))
+        return generation.passages(self._ranked(parts), self.corpus.documents)
+
     def _ranked(self, parts: list[_Read]) -> list[tuple[Span, tuple[Span, ...]]]:
         """Every part's candidates, best first by the reader's sentence model, taken in turn
         from each part, each with the sentences beside it."""

@@ -7,9 +7,10 @@ import hashlib
 import json
 import os
 import stat
+import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.errors import SourceError
@@ -24,6 +25,32 @@ from rag.types import Document
 
 _DETAIL_CHARS = 200  # of a parser's error message, in the reason a file was skipped
 UPLOADS = "uploads/"  # the doc ids of the upload folder's documents start with this
+# A file changed within this long of being stamped could change again in the same clock tick
+# without its mtime moving, so such a stamp is never trusted (git's "racily clean" rule).
+_RACY_NS = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """A file's size and modification time as it was read, and when it was read."""
+
+    size: int
+    mtime_ns: int
+    seen_ns: int
+
+    @classmethod
+    def of(cls, status: os.stat_result) -> Stamp:
+        """The stamp of a file whose `stat` is `status`, taken now."""
+        return cls(status.st_size, status.st_mtime_ns, time.time_ns())
+
+    def unchanged(self, status: os.stat_result) -> bool:
+        """Whether a file now at `status` is surely the file stamped: same size and mtime,
+        and stamped long enough after it was last written."""
+        return (
+            status.st_size == self.size
+            and status.st_mtime_ns == self.mtime_ns
+            and self.seen_ns - self.mtime_ns > _RACY_NS
+        )
 
 
 @dataclass(frozen=True)
@@ -41,6 +68,9 @@ class Sources:
     documents: tuple[Document, ...]
     skipped: tuple[Skipped, ...] = ()
     excluded: tuple[str, ...] = ()  # source files removed from the index, still on disk
+    # files not read because their stamp says they are as indexed (see `load_collection`)
+    unchanged: tuple[str, ...] = ()
+    stamps: Mapping[str, Stamp] = field(default_factory=dict)  # doc_id -> stamp, each file read
 
 
 def load_sources(
@@ -63,26 +93,38 @@ def load_sources(
     return _checked(source_dir, _read_folder(source_dir, "", max_file_mb, limits))
 
 
-def load_collection(settings: Settings) -> Sources:
+def load_collection(settings: Settings, known: Mapping[str, Stamp] | None = None) -> Sources:
     """What docqa answers from: the files under DOCQA_SOURCE_DIR, less those removed from the
     index (`read_excluded`, listed in `Sources.excluded`), and the files under DOCQA_UPLOAD_DIR
     as "uploads/<name>". An upload whose id a source file has is skipped, so ids stay unique.
-    Raises SourceError as `load_sources` does."""
+    A file whose stamp in `known` (the index's) still holds is not read: it is listed in
+    `Sources.unchanged`. Raises SourceError as `load_sources` does."""
     _check_source_dir(settings.source_dir)
     limits = Limits(settings.max_file_chars, settings.max_pdf_pages)
     source, uploads = settings.source_dir, settings.upload_dir
+    known = known or {}
     own = _read_folder(
-        source, "", settings.max_file_mb, limits, uploads, excluded=read_excluded(settings)
+        source,
+        "",
+        settings.max_file_mb,
+        limits,
+        uploads,
+        excluded=read_excluded(settings),
+        known=known,
     )
-    taken = {document.doc_id for document in own.documents}
+    taken = {document.doc_id for document in own.documents} | set(own.unchanged)
     taken |= {item.name for item in own.skipped} | set(own.excluded)
     added = Sources(())
     if uploads.is_dir():
-        added = _read_folder(uploads, UPLOADS, settings.max_file_mb, limits, source, taken=taken)
+        added = _read_folder(
+            uploads, UPLOADS, settings.max_file_mb, limits, source, taken=taken, known=known
+        )
     both = Sources(
         own.documents + added.documents,
         tuple(sorted(own.skipped + added.skipped, key=lambda item: item.name)),
         own.excluded,
+        own.unchanged + added.unchanged,
+        {**own.stamps, **added.stamps},
     )
     return _checked(source, both)
 
@@ -155,14 +197,19 @@ def _read_folder(
     leave_out: Path | None = None,
     excluded: frozenset[str] = frozenset(),
     taken: set[str] | frozenset[str] = frozenset(),
+    known: Mapping[str, Stamp] | None = None,
 ) -> Sources:
     """The documents under `folder`, their ids `prefix` + path inside it; the folder
-    `leave_out` (another folder docqa reads) is not entered, ids in `excluded` are not read
-    and ids in `taken` are skipped."""
+    `leave_out` (another folder docqa reads) is not entered, ids in `excluded` are not read,
+    ids in `taken` are skipped, and files whose stamp in `known` holds are listed as
+    unchanged without being read."""
     root = folder.resolve()
+    known = known or {}
     documents: list[Document] = []
     linked: list[Skipped] = []  # links to folders, named inside `folder`
     hidden: list[str] = []
+    unchanged: list[str] = []
+    stamps: dict[str, Stamp] = {}
     paths = _visible_files(folder, linked, leave_out)
     skipped = [replace(item, name=prefix + item.name) for item in linked]
     links = _links_inside(paths)
@@ -172,20 +219,38 @@ def _read_folder(
             hidden.append(name)
             continue
         if name in taken:
-            read = f"a file of the source folder has the same name, {name}: rename one of them"
+            read: Document | str = (
+                f"a file of the source folder has the same name, {name}: rename one of them"
+            )
         else:
+            status = _status(path)
+            stamped = name in known and status is not None and known[name].unchanged(status)
+            if stamped and not _unreadable(path, root, max_file_mb, links):  # still allowed
+                unchanged.append(name)
+                continue
             read = _read(path, name, root, max_file_mb, limits, links)
+            if isinstance(read, Document) and status is not None:
+                stamps[name] = Stamp.of(status)
         if isinstance(read, Document):
             documents.append(read)
         else:
             skipped.append(Skipped(name, read))
-    return Sources(tuple(documents), tuple(skipped), tuple(hidden))
+    return Sources(tuple(documents), tuple(skipped), tuple(hidden), tuple(unchanged), stamps)
+
+
+def _status(path: Path) -> os.stat_result | None:
+    """The `stat` of the file `path` leads to, before it is read (None when there is none):
+    a stamp taken before reading can only be older than the text read, never newer."""
+    try:
+        return path.stat()
+    except OSError:
+        return None
 
 
 def _checked(source_dir: Path, sources: Sources) -> Sources:
     """`sources` with its skipped files sorted; a SourceError when it holds no document."""
     skipped = tuple(sorted(sources.skipped, key=lambda item: item.name))
-    if not sources.documents:
+    if not sources.documents and not sources.unchanged:
         why = f" ({describe_skipped(skipped)})" if skipped else ""
         hidden = len(sources.excluded)
         if hidden:

@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.answer_types import phrases_from_json, phrases_to_json
-from rag.documents import Skipped, content_hash, describe_skipped
+from rag.documents import Skipped, Stamp, content_hash, describe_skipped
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import StoreError
 from rag.indexing import DocumentIndex, derive, fingerprint
@@ -100,14 +100,16 @@ class Live:
 class _Plan:
     """What a sync has to do, found by reading the live generation."""
 
-    documents: Sequence[Document]
+    documents: Sequence[Document]  # the files read this time
+    unchanged: Sequence[str]  # files not read: their stamps say they are as indexed
     wanted: str  # the fingerprint of the data these settings derive
     live: Live | None
-    kept: dict[str, DocumentIndex]  # the live generation's records
+    listed: dict[str, tuple[str, Stamp | None]]  # the live documents: doc_id -> hash, stamp
+    kept: dict[str, DocumentIndex]  # the live generation's records (read only to write)
     recovered: str  # why the live generation is damaged, or ""
-    hashes: dict[str, str]  # doc_id -> content hash, for `documents`
-    changed: list[Document]  # not in `kept` as they are now
-    held: list[str]  # unreadable now: the copy in `kept` stays
+    hashes: dict[str, str]  # doc_id -> content hash, for `documents` and `unchanged`
+    changed: list[Document]  # not listed as they are now
+    held: list[str]  # unreadable now: the copy listed stays
     removed: list[str]
     known: dict[str, str]  # doc_id -> reason: changed, but failed before exactly as they are
 
@@ -138,6 +140,11 @@ class DamagedIndex(Exception):
     """Proof that the stored index is damaged (internal: sync rebuilds it)."""
 
 
+class ReadEveryFile(Exception):
+    """A sync given unchanged files it cannot carry over (the live generation is damaged or
+    moved on): read every file and sync again (internal: DocQA.index does)."""
+
+
 class Store:
     """The index for one settings object; the client is opened lazily, once."""
 
@@ -158,16 +165,22 @@ class Store:
         progress: bool = False,
         unreadable: Collection[str] = (),
         on_progress: Callable[[int, int], None] | None = None,
-    ) -> tuple[IndexReport, list[DocumentIndex]]:
-        """Make the live generation hold exactly `documents`, deriving only what changed;
-        returns what it did and the records now served. A file in `unreadable` (there, but
-        skipped this time) keeps the copy indexed before, if there is one: nothing already
-        indexed is lost to a file that cannot be read for a while; so does a document that
-        fails to be derived (reported in `skipped`). `on_progress(done, total)` follows the
-        sentences being embedded."""
+        unchanged: Collection[str] = (),
+        stamps: Mapping[str, Stamp] | None = None,
+    ) -> tuple[IndexReport, list[DocumentIndex] | None]:
+        """Make the live generation hold exactly `documents` and the `unchanged` files (not
+        read, as indexed), deriving only what changed; returns what it did and, when it wrote,
+        the records now served (None when nothing changed: nothing was loaded). A file in
+        `unreadable` (there, but skipped this time) keeps the copy indexed before, if there
+        is one: nothing already indexed is lost to a file that cannot be read for a while; so
+        does a document that fails to be derived (reported in `skipped`). `stamps` are the
+        files' stamps as read, kept with their rows. `on_progress(done, total)` follows the
+        sentences being embedded. Raises ReadEveryFile when `unchanged` cannot be trusted."""
         with self._lock, self._errors("write"):
             try:
-                plan = self._plan(documents, unreadable)
+                plan = self._plan(documents, unreadable, unchanged)
+            except ReadEveryFile:
+                raise
             except Exception as error:
                 if _is_connection(error):
                     raise
@@ -176,57 +189,81 @@ class Store:
                 log.debug("reading the index without the lock failed", exc_info=True)
                 plan = None
             if plan is not None and not plan.work:  # readers never wait for a writer
-                return self._unchanged(plan)
+                return self._unchanged(plan), None
             with self._writer() as hold:
-                plan = self._plan(documents, unreadable, plan)  # a writer may have finished
-                if not plan.work:
-                    return self._unchanged(plan)
+                plan = self._plan(documents, unreadable, unchanged, load=True)
+                if not plan.work:  # a writer may have finished meanwhile
+                    return self._unchanged(plan), None
                 if plan.recovered:
                     log.warning(
                         "the index at %s is damaged (%s); rebuilding it beside the damaged one",
                         self._where(),
                         plan.recovered,
                     )
-                return self._build(plan, hold, progress, on_progress)
+                return self._build(plan, hold, progress, on_progress, stamps or {})
+
+    def stamps(self) -> dict[str, Stamp]:
+        """The stamps of the live documents' files as they were read, when the live
+        generation was derived as these settings derive ({} otherwise, or when there is no
+        index yet): a file whose stamp still holds need not be read again."""
+        with self._lock, self._errors("read"):
+            try:
+                live = self._live()
+                if live is None or live.fingerprint != fingerprint(self.settings):
+                    return {}
+                listed = self._listed(live)
+            except Exception as error:
+                if _is_connection(error):
+                    raise
+                log.debug("reading the index's stamps failed", exc_info=True)
+                return {}  # damaged, or a writer moved on: every file is read
+            return {doc_id: stamp for doc_id, (_h, stamp) in listed.items() if stamp is not None}
 
     def _plan(
         self,
         documents: Sequence[Document],
         unreadable: Collection[str],
-        before: _Plan | None = None,
+        unchanged: Collection[str],
+        load: bool = False,
     ) -> _Plan:
-        """What syncing `documents` takes; the records loaded for `before` are reused while
-        the live generation is still the one they came from."""
+        """What syncing takes. Without `load` it reads only the live documents' rows (and
+        counts every kind's): enough to tell whether anything changed. With it, it loads and
+        checks every record, which a write carries over."""
         wanted = fingerprint(self.settings)
         live = self._live()
+        listed: dict[str, tuple[str, Stamp | None]] = {}
         kept: dict[str, DocumentIndex] = {}
         recovered = ""
         if live is not None and live.fingerprint == wanted:
-            if before is not None and before.live == live and not before.recovered:
-                kept = before.kept
-            else:
-                try:
+            try:
+                listed = self._listed(live)
+                if load:
                     kept = {record.doc_id: record for record in self._load(live)}
-                except DamagedIndex as damage:
-                    recovered = str(damage)
+            except DamagedIndex as damage:
+                recovered, listed, kept = str(damage), {}, {}
+        if unchanged and (recovered or not set(unchanged) <= set(listed)):
+            raise ReadEveryFile(recovered or "the index changed while the files were listed")
         hashes = {document.doc_id: content_hash(document) for document in documents}
-        held = sorted(set(unreadable) & set(kept) - set(hashes))
+        hashes |= {doc_id: listed[doc_id][0] for doc_id in unchanged}
+        held = sorted(set(unreadable) & set(listed) - set(hashes))
         current = live is not None and live.fingerprint == wanted and not recovered
         return _Plan(
             documents=documents,
+            unchanged=tuple(unchanged),
             wanted=wanted,
             live=live,
+            listed=listed,
             kept=kept,
             recovered=recovered,
             hashes=hashes,
             changed=[
                 document
                 for document in documents
-                if document.doc_id not in kept
-                or kept[document.doc_id].content_hash != hashes[document.doc_id]
+                if document.doc_id not in listed
+                or listed[document.doc_id][0] != hashes[document.doc_id]
             ],
             held=held,
-            removed=sorted(set(kept) - set(hashes) - set(held)),
+            removed=sorted(set(listed) - set(hashes) - set(held)),
             known={
                 doc_id: reason
                 for doc_id, (digest, reason) in (live.failed if live and current else {}).items()
@@ -234,19 +271,23 @@ class Store:
             },
         )
 
-    def _unchanged(self, plan: _Plan) -> tuple[IndexReport, list[DocumentIndex]]:
+    def _unchanged(self, plan: _Plan) -> IndexReport:
         """The live generation, served as it is."""
         assert plan.live is not None
-        kept = plan.kept
-        records = _by_id(
-            [kept[d.doc_id] for d in plan.documents if d.doc_id in kept]
-            + [kept[doc_id] for doc_id in plan.held]
-        )
-        held = sorted({*plan.held, *(doc_id for doc_id in plan.known if doc_id in kept)})
+        counts = plan.live.counts
+        held = sorted({*plan.held, *(doc_id for doc_id in plan.known if doc_id in plan.listed)})
         skipped = tuple(Skipped(doc_id, reason) for doc_id, reason in sorted(plan.known.items()))
         self._serve(plan.live.generation)
-        report = self._report(records, 0, (), (), "", plan.live.generation, held)
-        return replace(report, skipped=skipped), records
+        return IndexReport(
+            documents=counts["documents"],
+            chunks=counts["chunks"],
+            sentences=counts["sentences"],
+            clauses=counts["clauses"],
+            embedded=0,
+            generation=plan.live.generation,
+            held=tuple(held),
+            skipped=skipped,
+        )
 
     def _build(
         self,
@@ -254,6 +295,7 @@ class Store:
         hold: _Hold,
         progress: bool,
         on_progress: Callable[[int, int], None] | None,
+        stamps: Mapping[str, Stamp],
     ) -> tuple[IndexReport, list[DocumentIndex]]:
         """Derive what changed and write it as a new generation (or, when every change
         failed, keep the live one and remember why)."""
@@ -268,7 +310,7 @@ class Store:
                 for d in plan.documents
                 if d.doc_id in fresh or d.doc_id in kept
             ]
-            + [kept[doc_id] for doc_id in plan.held]
+            + [kept[doc_id] for doc_id in (*plan.unchanged, *plan.held)]
         )
         if not records:
             raise StoreError(
@@ -277,6 +319,12 @@ class Store:
             )
         failed = {item.name: (plan.hashes[item.name], item.reason) for item in failures}
         held = sorted({*plan.held, *(doc_id for doc_id in failed if doc_id in kept)})
+        # A file read this time gets its new stamp; one carried over keeps the one it had.
+        old = {doc_id: stamp for doc_id, (_h, stamp) in plan.listed.items() if stamp}
+        written = {
+            **old,
+            **{d.doc_id: stamps[d.doc_id] for d in plan.documents if d.doc_id in stamps},
+        }
         if plan.current and not fresh and not plan.removed:
             assert plan.live is not None  # only failures: the live generation stays as it is
             generation = plan.live.generation
@@ -284,7 +332,7 @@ class Store:
         else:
             generation = self._next_generation(plan.live)
             live = plan.live.generation if plan.live else 0
-            self._switch(generation, live, plan.wanted, records, failed, hold)
+            self._switch(generation, live, plan.wanted, records, failed, hold, written)
         self._serve(generation)
         report = self._report(
             records,
@@ -305,13 +353,14 @@ class Store:
         records: Sequence[DocumentIndex],
         failed: dict[str, tuple[str, str]],
         hold: _Hold,
+        stamps: Mapping[str, Stamp],
     ) -> None:
         """Write `records` as `generation` beside the `live` one, point the index at it, drop
         the others. A write that fails removes what it wrote: `live` goes on serving."""
         try:
             if self._drop_all_but(generation, live):  # leftovers of builds that died
                 self._compact()  # room for this one
-            self._write(generation, records)
+            self._write(generation, records, stamps)
             if hold.lost:
                 raise StoreError(
                     f"another docqa took over the index lock on {self._where()} while this one "
@@ -424,6 +473,37 @@ class Store:
             failed,
         )
 
+    def _listed(self, live: Live) -> dict[str, tuple[str, Stamp | None]]:
+        """The live documents (doc_id -> content hash, stamp), read from their rows alone,
+        after every kind's row count is checked against the pointer's."""
+        client = self._open_client()
+        for kind in KINDS:
+            try:
+                collection = client.get_collection(self._name(live.generation, kind))
+            except Exception as error:
+                if _is_missing(error):
+                    raise DamagedIndex(f"its {kind} collection is missing") from None
+                raise
+            if (count := collection.count()) != live.counts[kind]:
+                raise DamagedIndex(
+                    f"{collection.name} holds {count} rows, the index's record says "
+                    f"{live.counts[kind]}"
+                )
+        documents = client.get_collection(self._name(live.generation, "documents"))
+        listed = {}
+        offset = 0
+        while True:
+            got = documents.get(include=["metadatas"], limit=_READ_BATCH, offset=offset)
+            if not got["ids"]:
+                return listed
+            for metadata in got["metadatas"]:
+                try:
+                    json.loads(metadata["pages"]), json.loads(metadata["headings"])
+                    listed[str(metadata["doc_id"])] = (str(metadata["hash"]), _stamp(metadata))
+                except (ValueError, KeyError, TypeError) as error:
+                    raise DamagedIndex(f"its rows cannot be read ({_brief(error)})") from None
+            offset += len(got["ids"])
+
     def _load(self, live: Live) -> list[DocumentIndex]:
         """Every record of a generation, checked against the pointer's counts."""
         rows = {}
@@ -457,7 +537,9 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------
 
-    def _write(self, generation: int, records: Sequence[DocumentIndex]) -> None:
+    def _write(
+        self, generation: int, records: Sequence[DocumentIndex], stamps: Mapping[str, Stamp]
+    ) -> None:
         client = self._open_client()
         made = {
             kind: client.create_collection(
@@ -470,7 +552,7 @@ class Store:
         for kind in KINDS:
             # Rows are made a batch at a time: a whole corpus of them at once would hold a
             # second copy of every vector and text as Python objects.
-            for batch in _batches(_rows(records, kind), _WRITE_BATCH):
+            for batch in _batches(_rows(records, kind, stamps), _WRITE_BATCH):
                 ids, vectors, texts, metadatas = zip(*batch, strict=True)
                 self._retrying(
                     made[kind].upsert,  # upsert: a retried write must not fail as a duplicate
@@ -803,7 +885,7 @@ class Store:
         happened and what to do."""
         try:
             yield
-        except StoreError:
+        except (StoreError, ReadEveryFile):
             raise
         except Exception as error:
             if _is_connection(error):
@@ -888,8 +970,12 @@ def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
         yield batch
 
 
-def _rows(records: Sequence[DocumentIndex], kind: str) -> Iterator[Row]:
-    """The rows of one kind ("documents", "chunks", "sentences", "clauses") for `records`."""
+def _rows(
+    records: Sequence[DocumentIndex], kind: str, stamps: Mapping[str, Stamp] | None = None
+) -> Iterator[Row]:
+    """The rows of one kind ("documents", "chunks", "sentences", "clauses") for `records`; a
+    document's row keeps its file's stamp when `stamps` has it."""
+    stamps = stamps or {}
     for record in records:
         document = record.document
         if kind == "documents":
@@ -903,6 +989,7 @@ def _rows(records: Sequence[DocumentIndex], kind: str) -> Iterator[Row]:
                     "hash": record.content_hash,
                     "pages": json.dumps(document.pages),
                     "headings": json.dumps(document.headings),
+                    **_stamp_metadata(stamps.get(document.doc_id)),
                 },
             )
         elif kind == "chunks":
@@ -951,6 +1038,22 @@ def _rows(records: Sequence[DocumentIndex], kind: str) -> Iterator[Row]:
                         "sentence": sentence.start,
                     },
                 )
+
+
+def _stamp_metadata(stamp: Stamp | None) -> dict[str, int]:
+    """A document row's record of its file's stamp ({} when it has none)."""
+    if stamp is None:
+        return {}
+    return {"size": stamp.size, "mtime_ns": stamp.mtime_ns, "seen_ns": stamp.seen_ns}
+
+
+def _stamp(metadata: dict) -> Stamp | None:
+    """The stamp a document row records, or None (an older row, or a document given to
+    `sync` without one)."""
+    try:
+        return Stamp(int(metadata["size"]), int(metadata["mtime_ns"]), int(metadata["seen_ns"]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _document_vector(chunk_vectors: np.ndarray, width: int) -> np.ndarray:

@@ -645,3 +645,37 @@ def test_the_index_stays_its_size_across_re_indexes(tmp_path: Path) -> None:
     assert _segment_folders(index_dir) == _segment_folders(fresh)
     # The Chroma folder only: the model's export beside it is the same size in both.
     assert _folder_size(index_dir / "chroma") <= 1.2 * _folder_size(fresh / "chroma")
+
+
+def test_files_whose_size_and_mtime_hold_are_not_read_again(
+    source_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag.documents
+
+    index_dir = tmp_path / "idx"
+    article = source_dir / ARTICLE_ID
+    (source_dir / "other.txt").write_text("Tom bought apples on Monday.", encoding="utf-8")
+    long_ago = time.time() - 60
+    for path in (article, source_dir / "other.txt"):
+        os.utime(path, (long_ago, long_ago))
+    _engine(source_dir, index_dir).index()
+    read: list[str] = []
+    real_extract = rag.documents.extract
+
+    def extract(path: Path, *rest: object):
+        read.append(path.name)
+        return real_extract(path, *rest)
+
+    monkeypatch.setattr(rag.documents, "extract", extract)
+    engine = _engine(source_dir, index_dir)
+    assert engine.index().embedded == 0 and read == []
+    assert "two" in engine.answer(QUESTION).text
+
+    # Same size, new mtime: read again, and its new text indexed.
+    (source_dir / "other.txt").write_text("Tom bought grapes on Monday.", encoding="utf-8")
+    report = _engine(source_dir, index_dir).index()
+    assert read == ["other.txt"] and report.changed == ("other.txt",)
+    # Written a moment ago: its stamp could miss a write in the same clock tick, so it is
+    # read every time until it is older.
+    assert _engine(source_dir, index_dir).index().embedded == 0
+    assert read == ["other.txt", "other.txt"]
