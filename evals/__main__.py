@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evals import domains, gate, reliability, report, runner, setup, squad, tables
+from evals import domains, gate, readers, reliability, report, runner, setup, squad, tables
 from evals.dataset import SPLITS, DatasetError, load_questions
-from evals.scoring import Row, aggregates, outcome
+from evals.scoring import Row, aggregate, aggregates, outcome
 from rag import DocQAError
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.toml"
@@ -51,27 +51,36 @@ def _evaluate(args: argparse.Namespace) -> int:
         return _evaluate_squad(args)
     question_set = load_questions(args.questions)
     chosen = question_set.select(args.category or (), args.id or (), args.split or "all")
+    if args.limit is not None:
+        chosen = list(squad.spread(chosen, args.limit))
     old = report.load_json(args.compare) if args.compare else None
     thresholds = gate.load_thresholds(args.thresholds) if args.gate else None
     started = report.now()
     clock = time.perf_counter()
     with setup.run_settings(
         question_set, args.top_k, args.chunk_sentences, args.chunk_overlap, args.index_dir
-    ) as (corpus, settings):
+    ) as (corpus, run_settings):
+        compared = readers.reader_settings(run_settings, args.reader)
+        reader, settings = compared[-1]  # the reader asked for; the extractive one before it
         if not args.quiet:
             print(
                 f"docqa eval: {len(chosen)} questions from {report.shown(question_set.path)} about "
                 f"{', '.join(corpus.doc_ids)} (source {report.shown(corpus.source_dir)}, index "
                 f"{report.shown(settings.index_dir)}, top_k={settings.top_k}, "
                 f"chunk_sentences={settings.chunk_sentences}, "
-                f"chunk_overlap={settings.chunk_overlap})",
+                f"chunk_overlap={settings.chunk_overlap}, reader {args.reader}"
+                + (f" ({settings.llm}) beside the extractive one" if settings.llm else "")
+                + ")",
                 flush=True,
             )
         progress = _progress if not args.quiet and sys.stderr.isatty() else None
         from rag.chain import DocQA
 
-        docqa = DocQA(settings)
-        rows = runner.run(docqa, chosen, corpus.source_dir, progress)
+        by_reader = {}
+        for name, reader_settings in compared:
+            docqa = DocQA(reader_settings)
+            by_reader[name] = runner.run(docqa, chosen, corpus.source_dir, progress, name)
+        rows = by_reader[reader]
         others = runner.baselines(docqa, chosen)
     seconds = time.perf_counter() - clock
     results = aggregates(rows, question_set.categories)
@@ -85,7 +94,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         "documents": list(corpus.doc_ids),
         "source_dir": str(corpus.source_dir),
         "k": settings.top_k,
-        "filters": {"category": args.category, "id": args.id, "split": args.split},
+        "filters": {
+            "category": args.category,
+            "id": args.id,
+            "split": args.split,
+            **({"limit": args.limit} if args.limit is not None else {}),
+        },
     }
     curve = runner.curve(rows)
     saved = report.build(
@@ -97,6 +111,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         started=started,
         seconds=seconds,
     )
+    saved["run"]["reader"] = reader
+    if len(by_reader) > 1:  # the readers side by side, overall
+        saved["readers"] = {name: aggregate(mine) for name, mine in by_reader.items()}
+        saved["drop_reasons"] = readers.drop_reasons(
+            reason for row in rows for reason in row.drop_reasons
+        )
     saved["reliability"] = reliability.by_split(outcomes, others, SPLITS)
     saved["reliability_curves"] = reliability.curves_by_split(outcomes, SPLITS)
     stem = report.stem(started, about)
@@ -106,6 +126,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         chart = report.write_chart(results, args.results_dir / f"{stem}.png", settings.top_k, curve)
         _print_results(rows, results, settings.top_k, seconds)
+        if "readers" in saved:
+            print("the readers side by side, overall:")
+            print(tables.aggregate_table(saved["readers"], settings.top_k))
+            print(tables.reasons_line(rows))
+            print()
         print(tables.reliability_table(saved["reliability"], "split"))
         print(f"{tables.RELIABILITY_NOTE}\n")
         print(f"report: {report.shown(json_path)}\nchart:  {report.shown(chart)}")
@@ -132,6 +157,7 @@ def _check_mode(args: argparse.Namespace) -> None:
             ("--articles", args.articles),
             ("--compare", args.compare),
             ("--gate", args.gate),
+            ("--reader", args.reader != readers.DEFAULT_READER),
         )
     elif args.squad is not None:
         _refuse(
@@ -143,8 +169,8 @@ def _check_mode(args: argparse.Namespace) -> None:
             ("--compare", args.compare),
             ("--gate", args.gate),
         )
-    elif args.squad_split or args.articles or args.limit is not None:
-        raise DatasetError("--squad-split, --articles and --limit need --squad FILE (or --domains)")
+    elif args.squad_split or args.articles:
+        raise DatasetError("--squad-split and --articles need --squad FILE (or --domains)")
 
 
 def _refuse(mode: str, *options: tuple[str, object]) -> None:
@@ -200,6 +226,9 @@ def _evaluate_domains(args: argparse.Namespace) -> int:
 
 
 def _evaluate_squad(args: argparse.Namespace) -> int:
+    from rag import Settings
+
+    readers.reader_settings(Settings.from_env(), args.reader)  # DOCQA_LLM set for llm
     benchmark = squad.build(args.squad, _squad_splits(args), args.articles or (), args.limit)
     items = benchmark.items
     if not args.quiet:
@@ -208,8 +237,9 @@ def _evaluate_squad(args: argparse.Namespace) -> int:
             f"({sum(not item.answerable for item in items)} unanswerable) on "
             f"{len(benchmark.articles)} articles of "
             f"{', '.join(report.shown(path) for path in args.squad)} "
-            f"(splits: {', '.join(benchmark.splits)}); docqa and the bm25 and cosine "
-            "one-sentence baselines",
+            f"(splits: {', '.join(benchmark.splits)}); docqa"
+            + (f", docqa-llm ({Settings.from_env().llm})" if args.reader == "llm" else "")
+            + " and the bm25 and cosine one-sentence baselines",
             flush=True,
         )
     tty = not args.quiet and sys.stderr.isatty()
@@ -223,6 +253,7 @@ def _evaluate_squad(args: argparse.Namespace) -> int:
         chart=not args.quiet,
         progress=squad.progress_line if tty else None,
         show_bars=tty,
+        reader=args.reader,
     )
     if args.quiet:
         print(done.json_path)
@@ -231,6 +262,10 @@ def _evaluate_squad(args: argparse.Namespace) -> int:
     print()
     print(tables.squad_tables(done.aggregates))
     print()
+    if args.reader == "llm":
+        print(tables.squad_reader_table(done.aggregates))
+        print(tables.reasons_line([r for r in done.rows if r.system == squad.LLM_SYSTEM]))
+        print()
     print("whether docqa's answers hold up:")
     print(tables.reliability_table(done.reliability, "split"))
     print(tables.RELIABILITY_NOTE)
@@ -357,7 +392,8 @@ def _parser() -> argparse.ArgumentParser:
         "--squad-limit",
         type=_positive,
         metavar="N",
-        help="at most N questions per article, spread evenly over it",
+        help="at most N questions per article (of a question file, N in all), spread "
+        "evenly over it, the unanswerable ones in their share",
     )
     every = parser.add_argument_group("every domain at once")
     every.add_argument(
@@ -366,6 +402,14 @@ def _parser() -> argparse.ArgumentParser:
         help="one row per domain and the worst: the SQuAD validation articles (of --squad "
         "FILEs, default data/squad2-*.json; --squad-split, --squad-limit) and the --split "
         "half (default tune) of the article, second and calibration question sets",
+    )
+    parser.add_argument(
+        "--reader",
+        choices=readers.READERS,
+        default=readers.DEFAULT_READER,
+        help="extractive (default): the offline reader; llm: the language model of DOCQA_LLM, "
+        "beside the extractive reader, with the share of generated sentences dropped as "
+        "unsupported and the time to the first token and to the full answer",
     )
     tune = parser.add_argument_group("retrieval settings (over the DOCQA_* ones, for this run)")
     tune.add_argument("--top-k", type=_count, help="chunks handed to the reader")

@@ -3,14 +3,15 @@ one-sentence baselines on the same questions."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
 from evals.baselines import BM25Baseline, CosineBaseline, Sentences
 from evals.dataset import DatasetError, Question, evidence_spans, read_text
 from evals.metrics import CurvePoint, contains_answer, refusal_curve
+from evals.readers import DEFAULT_READER, ask
 from evals.reliability import Outcome
 from evals.scoring import Row, score
 from rag import Answer
@@ -25,11 +26,13 @@ def run(
     questions: Sequence[Question],
     source_dir: Path,
     progress: Callable[[int, int, Row], None] | None = None,
+    reader: str = DEFAULT_READER,
 ) -> list[Row]:
-    """Answer and score every question in order through `docqa.answer`, the same path as the
-    public `rag.answer()`; `progress(done, total, row)` after each one. A follow-up's earlier
-    questions are asked first, each with the turns before it, so it is asked with the
-    earlier questions and their answers, as in a conversation."""
+    """Answer and score every question in order through `docqa.stream` (evals.readers.ask:
+    with no language model, one final answer, the same as the public `rag.answer()`);
+    `progress(done, total, row)` after each one. `reader` names the reader `docqa` has, for
+    the report. A follow-up's earlier questions are asked first, each with the turns before
+    it, so it is asked with the earlier questions and their answers, as in a conversation."""
     k = docqa.settings.top_k
     document_text = _reader(source_dir)
     spans = {q.id: _evidence(q, document_text) for q in questions}
@@ -37,10 +40,19 @@ def run(
     rows = []
     for question in questions:
         turns = conversation(docqa, question.history)
-        started = time.perf_counter()
-        result = docqa.answer(question.question, turns)
-        latency = time.perf_counter() - started
-        rows.append(score(question, result, spans[question.id], document_text, k, latency))
+        asked = ask(docqa, question.question, turns)
+        row = score(question, asked.answer, spans[question.id], document_text, k, asked.seconds)
+        rows.append(
+            replace(
+                row,
+                asked_reader=reader,
+                answered_by=asked.answer.reader,
+                first_token=asked.first_token,
+                sentences=asked.sentences,
+                dropped=asked.dropped,
+                drop_reasons=asked.reasons,
+            )
+        )
         if progress is not None:
             progress(len(rows), len(questions), rows[-1])
     return rows

@@ -9,6 +9,9 @@ Denominators, so the numbers can be read without the code:
 - citation_recall: answerable questions that were answered (not abstained).
 - refusal_accuracy: unanswerable questions.
 A metric with an empty denominator is None (shown as "-").
+A run of the llm reader adds READER_METRICS (evals.readers.reader_metrics): llm_answered
+[questions], sentences_dropped [generated sentences], first_token_p50 [questions whose
+reply had a token]; latency_p50 is then the time to the full, verified answer.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 
 from evals import metrics
 from evals.dataset import SPLITS, Question
+from evals.readers import reader_metrics
 from evals.reliability import Outcome, short_label
 from rag import Answer, Citation
 from rag.question import question_kind
@@ -37,7 +41,9 @@ METRICS = (
     "latency_p50",
     "latency_p95",
 )
-LOWER_IS_BETTER = frozenset({"false_refusal_rate", "latency_p50", "latency_p95"})
+LOWER_IS_BETTER = frozenset(
+    {"false_refusal_rate", "latency_p50", "latency_p95", "sentences_dropped", "first_token_p50"}
+)
 RATES = tuple(m for m in METRICS if m not in {"questions", "latency_p50", "latency_p95"})
 
 
@@ -70,6 +76,15 @@ class Row:
     kind: str  # the kind of answer the searched question asks for (rag.question.question_kind)
     short: str | None  # Answer.short's quote, when one is shown
     short_label: str | None  # its entity label (evals.reliability.short_label)
+    # The reader the run asked (evals.readers) and what its stream showed; for `llm`, the
+    # reader that answered ("extractive" when the model's answer fell back) and the
+    # generated sentences the verifier judged and dropped.
+    asked_reader: str = "extractive"
+    answered_by: str = "extractive"
+    first_token: float | None = None  # seconds to the model's first token
+    sentences: int = 0
+    dropped: int = 0
+    drop_reasons: tuple[str, ...] = ()
 
     @property
     def first_quote(self) -> str:
@@ -178,6 +193,8 @@ def aggregate(rows: Sequence[Row]) -> dict[str, float | None]:
         "latency_p50": metrics.percentile(latencies, 50),
         "latency_p95": metrics.percentile(latencies, 95),
     }
+    if any(row.asked_reader == "llm" for row in rows):
+        values.update(reader_metrics(rows))
     return values
 
 

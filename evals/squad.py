@@ -21,23 +21,29 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from evals import reliability, report
 from evals.baselines import BM25Baseline, CosineBaseline, Sentences
 from evals.dataset import DatasetError, read_text
 from evals.metrics import CurvePoint
+from evals.readers import DEFAULT_READER, ask, drop_reasons, reader_settings
 from evals.squad_scoring import Row, aggregates, curves, outcomes, score
 from rag import Answer, QuestionError, Settings
 from training.squad import Article, Gold, SquadQuestion, load_articles, load_split
 
+if TYPE_CHECKING:
+    from evals.dataset import Question
+
 SPLIT_FILE = report.ROOT / "data" / "split.toml"
+Q = TypeVar("Q", bound="SquadQuestion | Question")
 UNSEEN = "unseen"  # the split of an article that split.toml does not list
 RESERVED = ("overall", UNSEEN)  # scopes of the report that no split of split.toml may take
 SYSTEMS = ("docqa", "bm25", "cosine")
+LLM_SYSTEM = "docqa-llm"  # docqa with the language model of DOCQA_LLM (--reader llm)
 WARM_UP_QUESTION = "What is this document about?"  # loads the lazy parts; not timed
 
 
@@ -160,11 +166,11 @@ def _load(paths: Sequence[Path]) -> list[Article]:
     return loaded
 
 
-def spread(questions: Sequence[SquadQuestion], limit: int | None) -> Sequence[SquadQuestion]:
-    """At most `limit` of `questions`, in order: the unanswerable ones in their share of the
-    article (rounded), each kind evenly spaced over its questions from the first. (Spacing
-    all alike would fall in step with SQuAD's paragraphs, which list their unanswerable
-    questions last, and could miss every one.)"""
+def spread(questions: Sequence[Q], limit: int | None) -> Sequence[Q]:
+    """At most `limit` of `questions` (SQuAD's, or any with `answerable`), in order: the
+    unanswerable ones in their share of the article (rounded), each kind evenly spaced over
+    its questions from the first. (Spacing all alike would fall in step with SQuAD's
+    paragraphs, which list their unanswerable questions last, and could miss every one.)"""
     if limit is None or limit >= len(questions):
         return questions
     unanswerable = [index for index, q in enumerate(questions) if not q.answerable]
@@ -243,9 +249,13 @@ def answer_all(
     index_dir: Path | None = None,
     progress: Progress | None = None,
     show_bars: bool = False,
+    reader: str = DEFAULT_READER,
+    chat_model: Any = None,
 ) -> Answered:
     """Answer every question with docqa and the baselines and score the answers. The
-    documents and (without `index_dir`) the index live in a temporary folder."""
+    documents and (without `index_dir`) the index live in a temporary folder. With `reader`
+    "llm", docqa with the language model of DOCQA_LLM (or `chat_model`, a LangChain chat
+    model) answers too, as the system "docqa-llm"."""
     from rag import DocQA  # loads LangChain, Chroma and the model's libraries
 
     with tempfile.TemporaryDirectory(prefix="docqa-squad-", ignore_cleanup_errors=True) as tmp:
@@ -259,6 +269,12 @@ def answer_all(
             chunk_sentences=chunk_sentences,
             chunk_overlap=chunk_overlap,
         )
+        generative = None
+        if reader == "llm" and chat_model is not None:
+            generative = DocQA(settings, chat_model=chat_model)
+        elif reader == "llm":  # DatasetError without DOCQA_LLM
+            generative = DocQA(reader_settings(settings, reader)[-1][1])
+        settings = replace(settings, llm="")  # docqa: the extractive reader
         docqa = DocQA(settings)
         indexing = time.perf_counter()
         docqa.index(progress=show_bars)
@@ -271,6 +287,8 @@ def answer_all(
         ]
         setup_seconds = time.perf_counter() - preparing
         docqa.answer(WARM_UP_QUESTION)
+        if generative is not None:
+            generative.answer(WARM_UP_QUESTION)  # loads the language model too
         rows: list[Row] = []
         question_errors = 0
         total = len(benchmark.items)
@@ -282,6 +300,8 @@ def answer_all(
                 result = Answer(text="", abstained=True)
                 question_errors += 1
             rows.append(score("docqa", item, result, time.perf_counter() - begun, documents))
+            if generative is not None:
+                rows.append(_generated(generative, item, documents))
             for baseline in baselines:
                 begun = time.perf_counter()
                 result = baseline.answer(item.question)
@@ -289,8 +309,33 @@ def answer_all(
                 rows.append(score(baseline.name, item, result, latency, documents, label=False))
             if progress is not None:
                 progress(done, total, item.id)
-    rows.sort(key=lambda row: SYSTEMS.index(row.system))  # system by system, each in file order
+    order = systems(reader)
+    rows.sort(key=lambda row: order.index(row.system))  # system by system, each in file order
     return Answered(settings, rows, index_seconds, setup_seconds, question_errors)
+
+
+def systems(reader: str = DEFAULT_READER) -> tuple[str, ...]:
+    """The systems a run compares: docqa (and with the llm reader, docqa-llm) and the
+    baselines."""
+    return (SYSTEMS[0], LLM_SYSTEM, *SYSTEMS[1:]) if reader == "llm" else SYSTEMS
+
+
+def _generated(docqa: Any, item: Item, documents: Mapping[str, str]) -> Row:
+    """The llm reader's answer to `item` through its stream, timed and scored."""
+    try:
+        asked = ask(docqa, item.question)
+    except QuestionError:  # as for docqa: rag refuses to read it, scored as an abstention
+        return score(LLM_SYSTEM, item, Answer(text="", abstained=True), 0.0, documents)
+    row = score(LLM_SYSTEM, item, asked.answer, asked.seconds, documents)
+    return replace(
+        row,
+        asked_reader="llm",
+        answered_by=asked.answer.reader,
+        first_token=asked.first_token,
+        sentences=asked.sentences,
+        dropped=asked.dropped,
+        drop_reasons=asked.reasons,
+    )
 
 
 def run(
@@ -303,20 +348,32 @@ def run(
     chart: bool = True,
     progress: Progress | None = None,
     show_bars: bool = False,
+    reader: str = DEFAULT_READER,
+    chat_model: Any = None,
 ) -> Run:
-    """Answer every question with docqa and the baselines (`answer_all`), score them, write
-    the report (and the chart)."""
+    """Answer every question with docqa and the baselines (`answer_all`; with `reader` "llm"
+    docqa-llm too), score them, write the report (and the chart)."""
     started = report.now()
     clock = time.perf_counter()
     answered = answer_all(
-        benchmark, top_k, chunk_sentences, chunk_overlap, index_dir, progress, show_bars
+        benchmark,
+        top_k,
+        chunk_sentences,
+        chunk_overlap,
+        index_dir,
+        progress,
+        show_bars,
+        reader,
+        chat_model,
     )
     rows, settings = answered.rows, answered.settings
     figures = aggregates(rows, benchmark.splits)
     trade_offs = curves(rows)
     by_system = outcomes(rows)
     docqa = by_system.pop("docqa")
-    holding_up = reliability.by_split(docqa, by_system, benchmark.splits)
+    generated = by_system.pop(LLM_SYSTEM, None)
+    # how the reader asked for holds up: the llm reader's answers with --reader llm
+    holding_up = reliability.by_split(generated or docqa, by_system, benchmark.splits)
     seconds = time.perf_counter() - clock
     saved = _report(
         benchmark, settings, rows, figures, trade_offs, started, seconds, answered.index_seconds
@@ -324,7 +381,10 @@ def run(
     saved["run"]["question_errors"] = answered.question_errors
     saved["run"]["baseline_setup_seconds"] = round(answered.setup_seconds, 3)
     saved["reliability"] = holding_up
-    saved["reliability_curves"] = reliability.curves_by_split(docqa, benchmark.splits)
+    saved["reliability_curves"] = reliability.curves_by_split(generated or docqa, benchmark.splits)
+    saved["run"]["reader"] = reader
+    if generated is not None:
+        saved["drop_reasons"] = drop_reasons(reason for row in rows for reason in row.drop_reasons)
     name = report.stem(started, f"squad-{benchmark.paths[0].stem}")
     json_path = report.write_json(saved, results_dir / f"{name}.json")
     chart_path = (
@@ -376,7 +436,7 @@ def _report(
             "skipped_questions": benchmark.skipped_questions,
             "top_k": settings.top_k,
             "k": settings.top_k,
-            "systems": list(SYSTEMS),
+            "systems": list(dict.fromkeys(row.system for row in rows)),
             "index_seconds": round(index_seconds, 3),
         },
         settings=settings,

@@ -16,6 +16,9 @@ The metrics, per system, per split and overall (denominators in brackets):
 - citation_validity: quote == the file's text[start:end], the file read back from disk
   [every citation and short answer].
 A metric with an empty denominator is None (shown as "-").
+The llm reader's system ("docqa-llm") adds evals.readers.READER_METRICS: the share the
+model answered, the share of generated sentences dropped, the median time to the first token
+(latency_p50_ms is then the time to the full, verified answer).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from evals import metrics
 from evals.metrics import CurvePoint
+from evals.readers import reader_metrics
 from evals.reliability import Outcome, short_label
 from rag import Answer
 from rag.question import question_kind
@@ -87,6 +91,13 @@ class Row:
     spans: tuple[tuple[str, int, int], ...] = field(default=())  # the cited spans
     kind: str = "other"  # the kind of answer the question asks for (rag.question)
     short_label: str | None = None  # the shown short answer's label (evals.reliability)
+    # The reader asked and what its stream showed (see evals.scoring.Row)
+    asked_reader: str = "extractive"
+    answered_by: str = "extractive"
+    first_token: float | None = None  # seconds to the model's first token
+    sentences: int = 0
+    dropped: int = 0
+    drop_reasons: tuple[str, ...] = ()
 
 
 def score(
@@ -156,7 +167,7 @@ def aggregate(rows: Sequence[Row]) -> dict[str, float | None]:
     unanswerable = [row for row in rows if not row.answerable]
     words = [row.words for row in rows if row.words is not None]
     latency = metrics.percentile([row.latency for row in rows], 50)
-    return {
+    values = {
         "questions": len(rows),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
@@ -172,6 +183,9 @@ def aggregate(rows: Sequence[Row]) -> dict[str, float | None]:
             sum(row.valid_citations for row in rows), sum(row.citations for row in rows)
         ),
     }
+    if any(row.asked_reader == "llm" for row in rows):
+        values.update(reader_metrics(rows))
+    return values
 
 
 def aggregates(rows: Sequence[Row], splits: Sequence[str]) -> dict[str, dict[str, dict]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from evals.readers import READER_METRICS, drop_reasons
 from evals.scoring import LOWER_IS_BETTER, METRICS, Row
 
 WIDTH = 100  # characters; the tables shrink their widest text columns to fit
@@ -22,6 +23,9 @@ LABELS = {
     "false_refusal_rate": "false-refusal rate",
     "latency_p50": "latency p50 (s)",
     "latency_p95": "latency p95 (s)",
+    "llm_answered": "answered by the LLM",
+    "sentences_dropped": "sentences dropped",
+    "first_token_p50": "first token p50 (s)",
 }
 
 
@@ -96,11 +100,14 @@ def label(metric: str, k: int) -> str:
 
 
 def aggregate_table(aggregates: Mapping[str, Mapping[str, float | None]], k: int) -> str:
-    """Metrics down the side; the given scopes (overall, splits or categories) across the top."""
+    """Metrics down the side; the given scopes (overall, splits or categories, or the readers
+    side by side) across the top. The llm reader's own metrics (READER_METRICS) follow when a
+    scope has them."""
     scopes = list(aggregates)
+    extra = [m for m in READER_METRICS if any(m in aggregates[s] for s in scopes)]
     body = [
         [label(metric, k), *(fmt(aggregates[s].get(metric), metric) for s in scopes)]
-        for metric in METRICS
+        for metric in (*METRICS, *extra)
     ]
     return render(
         ["metric", *scopes],
@@ -108,6 +115,16 @@ def aggregate_table(aggregates: Mapping[str, Mapping[str, float | None]], k: int
         right=[False, *([True] * len(scopes))],
         min_widths=[18, *([5] * len(scopes))],
     )
+
+
+def reasons_line(rows: Sequence[Row]) -> str:
+    """What the verifier dropped: "12 of 40 generated sentences dropped: no valid citation 9,
+    quotation not in passage n 3"."""
+    generated = sum(row.sentences for row in rows)
+    dropped = sum(row.dropped for row in rows)
+    counts = drop_reasons(reason for row in rows for reason in row.drop_reasons)
+    why = ", ".join(f"{reason} {count}" for reason, count in counts.items())
+    return f"{dropped} of {generated} generated sentences dropped" + (f": {why}" if why else "")
 
 
 def compare_table(
@@ -184,6 +201,24 @@ def squad_tables(figures: Mapping[str, Mapping[str, Mapping[str, float | None]]]
     return "\n\n".join(_squad_table(figures, columns) for columns in (SQUAD_QUALITY, SQUAD_REFUSAL))
 
 
+SQUAD_READER = {  # ... and of the llm reader's own table
+    "llm_answered": "by the LLM",
+    "sentences_dropped": "sentences dropped",
+    "first_token_p50": "first token p50 s",
+    "latency_p50_ms": "answer p50 ms",
+}
+
+
+def squad_reader_table(figures: Mapping[str, Mapping[str, Mapping[str, float | None]]]) -> str:
+    """The llm reader's own figures, rows system x split for the systems that have them."""
+    shown = {
+        system: scopes
+        for system, scopes in figures.items()
+        if any("sentences_dropped" in values for values in scopes.values())
+    }
+    return _squad_table(shown, SQUAD_READER)
+
+
 def _squad_table(figures: Mapping, columns: Mapping[str, str]) -> str:
     body = [
         [system, scope, *(_squad_cell(values.get(metric), metric) for metric in columns)]
@@ -204,6 +239,8 @@ def _squad_cell(value: float | None, metric: str) -> str:
         return str(int(value))
     if metric in ("median_words", "latency_p50_ms"):
         return f"{value:.1f}"
+    if metric == "first_token_p50":
+        return f"{value:.2f}"
     return f"{value:.3f}"
 
 

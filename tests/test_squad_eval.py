@@ -183,7 +183,7 @@ def _bad(tmp_path: Path, name: str, content: str) -> str:
             lambda tmp, tiny: ["--squad", tiny, "--split", "tune"],
             "--split cannot be used with --squad",
         ),
-        (lambda tmp, tiny: ["--limit", "3"], "need --squad FILE"),
+        (lambda tmp, tiny: ["--articles", "Spectre"], "need --squad FILE"),
         (lambda tmp, tiny: ["--domains", "--id", "fact-01"], "--id cannot be used with --domains"),
     ],
     ids=[

@@ -511,13 +511,13 @@ def test_a_chat_follow_up_is_sent_with_the_earlier_answer(docqa: DocQA, tmp_path
     state = AppState(docqa.settings, documents, FeedbackLog(tmp_path / "f.jsonl"), engine=docqa)
     state.warm_up()
     sent: list = []
-    answer = state.answer
+    stream = state.stream
 
     def spying(question, history):  # the real engine answers; the spy notes what it was sent
         sent.append(list(history))
-        return answer(question, history)
+        return stream(question, history)
 
-    state.answer = spying  # type: ignore[method-assign]
+    state.stream = spying  # type: ignore[method-assign]
     handlers = Handlers(state)
     *_, (chat, *_rest, turns) = handlers.respond(FIRST_QUESTION, [], [], None)
     first = docqa.answer(FIRST_QUESTION)

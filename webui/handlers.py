@@ -67,6 +67,9 @@ class Handlers:
             "abstained": result.abstained,
             "question": result.question,
             "citations": [asdict(citation) for citation in result.citations],
+            "reader": result.reader,
+            "dropped": result.dropped,
+            "note": result.note,
         }
 
     def respond(
@@ -93,7 +96,42 @@ class Handlers:
             if not turn.get("failed")
         ][-HISTORY_SENT:]
         number = len(turns)
-        result, reply = self._answer_for_chat(message, history, number)
+        draft = render.Draft()
+        result: Answer | None = None
+        reply = ""
+        opened = False  # the reply's bubble is in the chat
+        last_shown = 0.0
+        for event in self._events_for_chat(message, history):
+            if isinstance(event, str):  # a friendly error message: the question failed
+                reply = event
+                break
+            name = type(event).__name__  # rag.generation's events, imported with the engine
+            if name == "Done":
+                result = event.answer
+                break
+            if name == "Token":
+                draft.add_token(event.text)
+            elif name == "Verdict":
+                draft.add_verdict(event)
+            # The model's tokens come faster than a page needs redrawing: at most one
+            # update per STREAM_DELAY, and every verdict at once.
+            now = time.monotonic()
+            if name == "Verdict" or now - last_shown >= STREAM_DELAY:
+                if not opened:  # the reply's bubble opens with its first words
+                    chat.append({})
+                    opened = True
+                chat[-1] = {"role": "assistant", "content": draft.shown()}
+                last_shown = now
+                yield chat, "", "", gr.skip(), gr.skip(), turns
+        if result is not None:
+            try:
+                reply = render.format_answer(
+                    result, number, self.state.current_documents(), draft.dropped_reasons
+                )
+            except DocQAError as error:
+                result, reply = None, render.format_error(str(error))
+        elif not reply:
+            reply = render.format_error(FAILURE_MESSAGE)
         turns.append(
             {
                 "question": message,
@@ -102,7 +140,7 @@ class Handlers:
                 "abstained": bool(result and result.abstained),
                 "short": result.short.quote if result and result.short else "",
                 "failed": result is None,
-                "message": len(chat),
+                "message": len(chat) - 1 if opened else len(chat),
             }
         )
         citations = result.citations if result else []
@@ -112,8 +150,10 @@ class Handlers:
         except DocQAError as error:
             gr.Warning(str(error))
             shown_doc, source = gr.skip(), gr.skip()
-        chat.append({"role": "assistant", "content": ""})
-        if result is not None and not result.abstained:
+        if not opened:
+            chat.append({"role": "assistant", "content": ""})
+        # With no language model nothing streamed: the answer is shown growing, as it was.
+        if result is not None and not result.abstained and not draft.streamed:
             for partial in render.stream_prefixes(result.text):
                 chat[-1] = {"role": "assistant", "content": render.escape(partial)}
                 yield chat, "", "", gr.skip(), gr.skip(), turns
@@ -121,19 +161,16 @@ class Handlers:
         chat[-1] = {"role": "assistant", "content": reply}
         yield chat, "", "", shown_doc, source, turns
 
-    def _answer_for_chat(
-        self, question: str, history: list[RagTurn], number: int
-    ) -> tuple[Answer | None, str]:
-        """(answer, its chat message), or (None, a friendly error message); never raises."""
+    def _events_for_chat(self, question: str, history: list[RagTurn]) -> Iterator[Any]:
+        """The engine's answer as its stream's events (Token, Verdict, then Done), or a
+        friendly error message in their place; never raises."""
         try:
-            result = self.state.answer(question, history)
-            documents = self.state.current_documents()
+            yield from self.state.stream(question, history)
         except DocQAError as error:
-            return None, render.format_error(str(error))
+            yield render.format_error(str(error))
         except Exception:
             log.exception("answering %r failed", question)
-            return None, render.format_error(FAILURE_MESSAGE)
-        return result, render.format_answer(result, number, documents)
+            yield render.format_error(FAILURE_MESSAGE)
 
     def _source(
         self, doc_id: str | None, citations: list[Citation], turn: int, focus: int

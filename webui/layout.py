@@ -38,6 +38,7 @@ CSS = """
 .failed { color: var(--error-text-color, #b91c1c); }
 .quote-place, .context { color: var(--body-text-color-subdued); }
 .short { display: block; font-size: 1.1em; }
+.drafting, .answer-note { color: var(--body-text-color-subdued); font-style: italic; }
 .cite { cursor: pointer; }
 #chat .copy-text { display: none; }
 #chat button.copied { outline: 2px solid var(--color-accent); }

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from itertools import pairwise
 
 from rag.citations import HEDGE, collection_name, refusal
+from rag.cli import dropped_note
 from rag.documents import Skipped, describe_skipped
 from rag.types import Answer, Citation, Document
 
@@ -62,18 +63,27 @@ def placeholder(documents: Mapping[str, Document]) -> str:
 
 
 def format_answer(
-    result: Answer, turn: int, documents: Mapping[str, Document] | None = None
+    result: Answer,
+    turn: int,
+    documents: Mapping[str, Document] | None = None,
+    dropped_reasons: Sequence[str] = (),
 ) -> str:
-    """The chat message for an answer: the short answer in bold, then each quote as a
-    clickable "[n]" with a few words of context and its place (document, page, characters).
+    """The chat message for an answer: the short answer in bold (a language model's answer:
+    its verified sentences, each [n] clickable), then each quote as a clickable "[n]" with a
+    few words of context and its place (document, page, characters); then a short note on
+    generated sentences dropped (`dropped_reasons`: why, as the stream's verdicts said) and
+    why the extractive reader answered, when a language model was asked.
 
     `turn` numbers the exchange, so a click on [n] can find this answer's citations.
     """
+    notes = answer_notes(result, dropped_reasons)
     if result.abstained:
-        return format_abstention(refusal(result.question, documents or {}))
+        return "\n\n".join([format_abstention(refusal(result.question, documents or {})), *notes])
     # What the copy button copies (the page's script reads it): the answer as plain text.
     copied = f"<pre class='copy-text'>{html.escape(result.as_text(documents), quote=False)}</pre>"
     parts = []
+    if result.reader == "llm":
+        parts.append(cited_text(result.text, turn, len(result.citations)))
     if result.hedged:  # a middling confidence says so before the answer
         parts.append(f"<em class='hedge'>{escape(HEDGE.strip())}</em>")
     if result.short is not None:
@@ -89,7 +99,93 @@ def format_answer(
             f"<span class='context'>{escape(after)}</span></span>\n"
             f"<small class='quote-place'>({place(citation)})</small>"
         )
-    return "\n\n".join([*parts, copied])
+    return "\n\n".join([*parts, *notes, copied])
+
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def cited_text(text: str, turn: int, citations: int) -> str:
+    """A language model's verified sentences, escaped, each "[n]" (1 ≤ n ≤ `citations`) a
+    clickable citation of answer `turn`, as the quotes under it are."""
+    out, cursor = [], 0
+    for found in _MARKER.finditer(text):
+        number = int(found.group(1))
+        if not 1 <= number <= citations:
+            continue
+        out.append(escape(text[cursor : found.start()]))
+        out.append(
+            f"<span class='cite turn-{turn} n-{number}' title='Show in the source'>"
+            f"<b class='cite-n'>\\[{number}\\]</b></span>"
+        )
+        cursor = found.end()
+    out.append(escape(text[cursor:]))
+    return f"<span class='generated'>{''.join(out)}</span>"
+
+
+def answer_notes(result: Answer, dropped_reasons: Sequence[str] = ()) -> list[str]:
+    """Short grey notes under an answer: the generated sentences dropped and why, and why
+    the extractive reader answered instead of the language model; none without either."""
+    notes = []
+    if result.dropped:
+        reasons = [*dropped_reasons][: result.dropped]
+        reasons += [""] * (result.dropped - len(reasons))
+        notes.append(f"<small class='answer-note'>{escape(dropped_note(reasons))}</small>")
+    if result.note:
+        note = result.note[:1].upper() + result.note[1:]
+        notes.append(f"<small class='answer-note'>{escape(note)}</small>")
+    return notes
+
+
+_DRAFTING = "Writing; each sentence is checked against the source…"
+_CHECKED = "Checked against the source so far:"
+
+
+class Draft:
+    """A language model's reply as it streams in: its tokens, then the verifier's verdicts.
+    `shown()` is the bubble's content: the draft, marked as not yet checked; once verdicts
+    come, the sentences kept (their markers left for the final answer to number), what is
+    still being written after them, and a note on each sentence dropped."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.kept: list[str] = []
+        self.dropped_reasons: list[str] = []
+        self._cursor = 0  # where the reply not yet judged begins
+        self.streamed = False  # a token or verdict came: a language model is answering
+
+    def add_token(self, text: str) -> None:
+        """A piece of the reply."""
+        self.text += text
+        self.streamed = True
+
+    def add_verdict(self, verdict: object) -> None:
+        """A sentence judged (rag.generation.Verdict: sentence, kept, reason)."""
+        sentence = getattr(verdict, "sentence", "")
+        if getattr(verdict, "kept", False):
+            self.kept.append(_MARKER.sub("", sentence).strip())
+        else:
+            self.dropped_reasons.append(getattr(verdict, "reason", ""))
+        found = self.text.find(sentence.strip(), self._cursor) if sentence.strip() else -1
+        if found >= 0:
+            self._cursor = found + len(sentence.strip())
+        self.streamed = True
+
+    def shown(self) -> str:
+        """The bubble's content now (Markdown, escaped)."""
+        if not self.kept and not self.dropped_reasons:
+            return f"<small class='drafting'>{_DRAFTING}</small>\n\n{escape(self.text)}"
+        judged = self.kept and " ".join(self.kept)
+        rest = self.text[self._cursor :].strip()
+        parts = [f"<small class='drafting'>{_CHECKED}</small>"]
+        if judged:
+            parts.append(escape(judged) + (f" {escape(rest)}" if rest else ""))
+        elif rest:
+            parts.append(escape(rest))
+        if self.dropped_reasons:
+            note = dropped_note(self.dropped_reasons)
+            parts.append(f"<small class='answer-note'>{escape(note)}</small>")
+        return "\n\n".join(parts)
 
 
 def place(citation: Citation) -> str:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rag.documents import Skipped
 from rag.errors import DocQAError
@@ -120,6 +120,15 @@ class AppState:
         self.docqa.check_question(question)
         self.wait_until_warm()
         return self.docqa.answer(question, history)
+
+    def stream(self, question: str, history: History) -> Iterator[Any]:
+        """The engine's answer as it comes: with a language model, its reply's tokens, then a
+        verdict on each sentence, then the final answer (rag.generation's Token, Verdict,
+        Done); without one, the final answer alone. The question is checked, and warm-up
+        waited for, before this returns."""
+        self.docqa.check_question(question)
+        self.wait_until_warm()
+        return self.docqa.stream(question, history)
 
     def reindex(self) -> None:
         """Re-index the source folder in a background thread while answers keep coming from
