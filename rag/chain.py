@@ -264,10 +264,11 @@ class DocQA:
             if any(generation.is_refusal(verdict.sentence) for verdict in verdicts):
                 note = "it said the passages do not answer"
             elif verdicts:
-                count = (
-                    "its one sentence" if len(verdicts) == 1 else f"its {len(verdicts)} sentences"
+                note = (
+                    "its one sentence could not be verified"
+                    if len(verdicts) == 1
+                    else f"none of its {len(verdicts)} sentences could be verified"
                 )
-                note = f"none of {count} could be verified"
             else:
                 note = "its reply was empty"
             yield generation.Done(_fallback(extractive, note, dropped))

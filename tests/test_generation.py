@@ -354,7 +354,10 @@ def test_a_sentence_without_a_citation_is_dropped(docqa: DocQA, found: list[Span
     ("reply", "why"),
     [
         (REFUSAL, "it said the passages do not answer"),
-        ("Ned Price is a North Korean foreign minister [1].", "none of its one sentence"),
+        (
+            "Ned Price is a North Korean foreign minister [1].",
+            "its one sentence could not be verified",
+        ),
         ("He is a spokesman [7]. He works in Seoul.", "none of its 2 sentences"),
         ("  \n ", "its reply was empty"),
     ],
