@@ -64,7 +64,7 @@ def latency(source_dir: Path, index_dir: Path, rounds: int) -> dict:
     load_s = time.perf_counter() - start
     questions = load_questions()
     vectorstore = engine.store.vectorstore()
-    depth = min(len(engine.corpus.chunks), engine.settings.top_k * CANDIDATE_FACTOR)
+    depth = min(engine.corpus.tables.chunk_count, engine.settings.top_k * CANDIDATE_FACTOR)
 
     def docqa(question: Question) -> None:
         engine.answer(question.text, question.history)

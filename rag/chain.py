@@ -19,7 +19,7 @@ from rag.citations import cite, refusal, render
 from rag.documents import Skipped, Sources, describe_skipped, load_collection, source_path
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import QuestionError, SourceError
-from rag.indexing import DocumentIndex, model_identity
+from rag.indexing import model_identity
 from rag.lexicon import terms
 from rag.onnx_model import export_folder
 from rag.question import (
@@ -94,16 +94,16 @@ class DocQA:
             # Files whose size and mtime are as indexed are not read again.
             sources = load_collection(settings, known=self.store.stamps())
             try:
-                report, records = self._sync(sources, progress, on_progress)
+                report = self._sync(sources, progress, on_progress)
             except ReadEveryFile as why:
                 log.info("reading every source file again: %s", why)
                 sources = load_collection(settings)
-                report, records = self._sync(sources, progress, on_progress)
+                report = self._sync(sources, progress, on_progress)
             new = [item for item in sources.skipped if item not in self._warned]
             if new:
                 log.warning("%s", describe_skipped(new))
             self._warned = set(sources.skipped)
-            self._load(records if records is not None else self.store.load())
+            self._open()
             if report.recovered:
                 log.warning("rebuilt a damaged index: %s", report.recovered)
             # the files that could not be read, and those that failed to be indexed
@@ -115,7 +115,7 @@ class DocQA:
         sources: Sources,
         progress: bool,
         on_progress: Callable[[int, int], None] | None,
-    ) -> tuple[IndexReport, list[DocumentIndex] | None]:
+    ) -> IndexReport:
         there = {
             item.name for item in sources.skipped if source_path(self.settings, item.name).exists()
         }
@@ -128,9 +128,9 @@ class DocQA:
             stamps=sources.stamps,
         )
 
-    def _load(self, records: list[DocumentIndex]) -> None:
-        corpus = Corpus.build(records)
-        self._corpus, self._retriever = corpus, Retriever(corpus, self.store.dense_search)
+    def _open(self) -> None:
+        corpus = self.store.open_corpus()
+        self._corpus, self._retriever = corpus, Retriever(corpus)
 
     def refresh(self) -> bool:
         """Load the index's newest generation if another process wrote one since this one
@@ -138,7 +138,7 @@ class DocQA:
         if self._corpus is None or self.store.live_generation() == self.store.served_generation:
             return False
         with self._lock:
-            self._load(self.store.load())
+            self._open()
         return True
 
     @property

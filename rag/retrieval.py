@@ -4,21 +4,20 @@ candidate: its text, clauses, phrases and every score the reader's model reads."
 
 from __future__ import annotations
 
-import logging
 import math
-from collections.abc import Callable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-import bm25s
 import numpy as np
 
 from rag.answer_types import Phrase
-from rag.chunking import is_heading
 from rag.indexing import DocumentIndex
-from rag.lexicon import STOPWORDS, english_words, stem, terms, words
+from rag.lexicon import STOPWORDS, english_words, stem, terms
+from rag.tables import Tables, build_tables
 from rag.types import Chunk, Document, Span
-
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it narrates every index build
 
 RRF_K = 60  # reciprocal-rank-fusion damping, the value of Cormack et al.
 CANDIDATE_FACTOR = 3  # each ranking offers this many times top_k chunks to the fusion
@@ -30,110 +29,176 @@ NOT_RANKED = 99  # the rank recorded for a sentence outside a ranking's top
 # towards coverage, against the question's own words.
 LENT_WEIGHT = 0.5
 BM25_K1, BM25_B = 1.5, 0.75  # the usual BM25 constants, for scoring single sentences
+DOCUMENTS_KEPT = 32  # documents a serving process keeps after fetching them
+
+
+@dataclass(frozen=True)
+class SentenceRow:
+    """One sentence as the index keeps it: its span, vector and phrases."""
+
+    span: Span
+    vector: np.ndarray
+    phrases: tuple[Phrase, ...]
+
+
+class Rows(Protocol):
+    """Where a corpus fetches what its tables do not hold, by id: the served index
+    (rag.store) or records in memory (`MemoryRows`)."""
+
+    def sentences(self, ids: Sequence[str]) -> dict[str, SentenceRow]:
+        """The sentences with these ids."""
+
+    def clauses(self, ids: Sequence[str]) -> dict[str, tuple[Span, np.ndarray]]:
+        """The clauses with these ids, with their vectors."""
+
+    def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        """The chunks with these ids."""
+
+    def documents(self, ids: Sequence[str]) -> dict[str, Document]:
+        """The documents with these ids."""
+
+    def nearest_sentences(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The ids and cosines of the `k` sentences closest to `vector`, best first."""
+
+    def nearest_chunks(self, vector: np.ndarray, k: int) -> list[str]:
+        """The ids of the `k` chunks closest to `vector`, best first."""
+
+
+class MemoryRows:
+    """`Rows` over records held in memory (for a corpus built without an index)."""
+
+    def __init__(self, records: Sequence[DocumentIndex]) -> None:
+        self._documents = {record.doc_id: record.document for record in records}
+        self._sentences: dict[str, SentenceRow] = {}
+        self._clauses: dict[str, tuple[Span, np.ndarray]] = {}
+        self._chunks = {chunk.id: chunk for record in records for chunk in record.chunks}
+        for record in records:
+            for sentence, vector, phrases in zip(
+                record.sentences, record.sentence_vectors, record.phrases, strict=True
+            ):
+                self._sentences[sentence.id] = SentenceRow(sentence, vector, phrases)
+            parts = [part for group in record.clauses for part in group]
+            for part, vector in zip(parts, record.clause_vectors, strict=True):
+                self._clauses[part.id] = (part, vector)
+        self._sentence_ids = list(self._sentences)
+        self._sentence_matrix = _stack([row.vector[None] for row in self._sentences.values()])
+        self._chunk_ids = list(self._chunks)
+        self._chunk_matrix = _stack([record.chunk_vectors for record in records])
+
+    def sentences(self, ids: Sequence[str]) -> dict[str, SentenceRow]:
+        return {id_: self._sentences[id_] for id_ in ids}
+
+    def clauses(self, ids: Sequence[str]) -> dict[str, tuple[Span, np.ndarray]]:
+        return {id_: self._clauses[id_] for id_ in ids}
+
+    def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        return {id_: self._chunks[id_] for id_ in ids}
+
+    def documents(self, ids: Sequence[str]) -> dict[str, Document]:
+        return {id_: self._documents[id_] for id_ in ids}
+
+    def nearest_sentences(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        scores = self._sentence_matrix @ vector
+        best = np.argsort(-scores, kind="stable")[:k]
+        return [(self._sentence_ids[row], float(scores[row])) for row in best]
+
+    def nearest_chunks(self, vector: np.ndarray, k: int) -> list[str]:
+        scores = self._chunk_matrix @ vector
+        return [self._chunk_ids[row] for row in np.argsort(-scores, kind="stable")[:k]]
+
+
+class LazyDocuments(Mapping[str, Document]):
+    """The corpus's documents by id, each fetched when first asked for and a few kept."""
+
+    def __init__(self, doc_ids: Sequence[str], rows: Rows, kept: int = DOCUMENTS_KEPT) -> None:
+        self._ids = tuple(doc_ids)
+        self._known = frozenset(doc_ids)
+        self._rows = rows
+        self._kept = kept
+        self._cache: OrderedDict[str, Document] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getitem__(self, doc_id: str) -> Document:
+        if doc_id not in self._known:
+            raise KeyError(doc_id)
+        with self._lock:
+            if doc_id in self._cache:
+                self._cache.move_to_end(doc_id)
+                return self._cache[doc_id]
+        document = self._rows.documents([doc_id])[doc_id]
+        with self._lock:
+            self._cache[doc_id] = document
+            while len(self._cache) > self._kept:
+                self._cache.popitem(last=False)
+        return document
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._known
 
 
 @dataclass(frozen=True)
 class Corpus:
-    """Everything retrieval needs in memory: documents, chunks, sentences, clauses, phrases
-    and vectors. Built once per index load."""
+    """One index generation as retrieval sees it: the serving tables (rag.tables), and the
+    rows (texts, vectors, phrases) fetched by id for the sentences a question needs."""
 
-    documents: dict[str, Document]
-    chunks: list[Chunk]
-    sentences: list[Span]
-    sentence_vectors: np.ndarray  # one unit row per sentence
-    clauses: list[Span]  # the parts of sentences that have two or more
-    clause_vectors: np.ndarray  # one unit row per clause
-    sentence_clauses: list[list[int]]  # clause rows of each sentence; [] for one-clause ones
-    sentence_phrases: list[tuple[Phrase, ...]]  # offsets relative to the sentence
-    headings: frozenset[int]  # sentence rows that are titles or headings, never quoted
-    section: list[int]  # per sentence row, the row of the heading it stands under; -1: none
-    title_terms: dict[str, tuple[str, ...]]  # doc_id -> the terms of its file name
-    sentence_terms: list[list[str]]
-    chunk_sentences: list[list[int]]  # sentence rows of each chunk
-    chunk_rows: dict[str, int]  # chunk id -> row in `chunks`
-    term_idf: dict[str, float]
-    mean_sentence_terms: float
-    chunk_bm25: bm25s.BM25
-    sentence_bm25: bm25s.BM25
-    vocabulary: list[str]  # every distinct lower-case word of the sentences, sorted
+    tables: Tables
+    rows: Rows
+    documents: Mapping[str, Document]  # by id, fetched on first use
+
+    @classmethod
+    def open(cls, tables: Tables, rows: Rows) -> Corpus:
+        """The corpus of a generation whose tables and rows are these."""
+        return cls(tables, rows, LazyDocuments(tables.doc_ids, rows))
 
     @classmethod
     def build(cls, records: Sequence[DocumentIndex]) -> Corpus:
-        """Index in memory what the store saved: every document's chunks, sentences, clauses,
-        phrases and vectors, as they were derived once at indexing."""
-        documents = {record.doc_id: record.document for record in records}
-        chunks = [chunk for record in records for chunk in record.chunks]
-        sentences = [sentence for record in records for sentence in record.sentences]
-        rows = {sentence.id: at for at, sentence in enumerate(sentences)}
-        chunk_sentences = [[rows[s.id] for s in chunk.sentences] for chunk in chunks]
-        all_clauses: list[Span] = []
-        sentence_clauses = []
-        for record in records:
-            for parts in record.clauses:
-                sentence_clauses.append(
-                    list(range(len(all_clauses), len(all_clauses) + len(parts)))
-                )
-                all_clauses.extend(parts)
-        width = max((r.sentence_vectors.shape[1] for r in records if r.sentences), default=0)
-        sentence_terms = [terms(sentence.text) for sentence in sentences]
-        chunk_bm25 = bm25s.BM25()
-        chunk_bm25.index(
-            [
-                [term for row in members for term in sentence_terms[row]] or [""]
-                for members in chunk_sentences
-            ]
-            or [[""]],
-            show_progress=False,
-        )
-        sentence_bm25 = bm25s.BM25()
-        sentence_bm25.index([row or [""] for row in sentence_terms] or [[""]], show_progress=False)
-        headings = frozenset(
-            row
-            for row, sentence in enumerate(sentences)
-            if is_heading(sentence, documents[sentence.doc_id])
-        )
-        return cls(
-            documents=documents,
-            chunks=chunks,
-            sentences=sentences,
-            sentence_vectors=_stack([r.sentence_vectors for r in records], width),
-            clauses=all_clauses,
-            clause_vectors=_stack([r.clause_vectors for r in records], width),
-            sentence_clauses=sentence_clauses,
-            sentence_phrases=[phrases for record in records for phrases in record.phrases],
-            headings=headings,
-            section=_sections(sentences, headings),
-            title_terms={doc_id: tuple(terms(_title(doc_id))) for doc_id in documents},
-            sentence_terms=sentence_terms,
-            chunk_sentences=chunk_sentences,
-            chunk_rows={chunk.id: row for row, chunk in enumerate(chunks)},
-            term_idf=_idf(sentence_terms),
-            mean_sentence_terms=float(np.mean([len(t) for t in sentence_terms] or [1.0])),
-            chunk_bm25=chunk_bm25,
-            sentence_bm25=sentence_bm25,
-            vocabulary=sorted({word for sentence in sentences for word in words(sentence.text)}),
-        )
+        """A corpus held in memory, from records (no index)."""
+        return cls.open(build_tables(records), MemoryRows(records))
+
+    @property
+    def vocabulary(self) -> Sequence[str]:
+        """Every distinct lower-case word of the sentences, sorted."""
+        return self.tables.vocabulary
 
     def knows(self, word: str) -> bool:
         """Whether a lower-case word is spelled right: in the corpus in some form, or an
         English word."""
-        return word in STOPWORDS or stem(word) in self.term_idf or word in english_words()
+        return word in STOPWORDS or stem(word) in self.tables.term_idf or word in english_words()
 
     def idf(self, term: str) -> float:
         """How rare `term` is among sentences; a term the corpus lacks is rarest of all."""
-        return self.term_idf.get(term, math.log(1 + len(self.sentences)) + 1.0)
+        idf = self.tables.term_idf.get(term)
+        return idf if idf is not None else math.log(1 + self.tables.sentence_count) + 1.0
 
     def adjacent(self, row: int) -> list[int]:
         """The sentences just before and after `row` in its document, headings skipped."""
-        found = []
+        tables, found = self.tables, []
         for step in (-1, 1):
             other = row + step
-            while other in self.headings:
+            while 0 <= other < tables.sentence_count and tables.heading[other]:
                 other += step
-            inside = 0 <= other < len(self.sentences)
-            if inside and self.sentences[other].doc_id == self.sentences[row].doc_id:
+            inside = 0 <= other < tables.sentence_count
+            if inside and tables.sentence_doc[other] == tables.sentence_doc[row]:
                 found.append(other)
         return found
+
+    def sentence_rows(self, rows: Sequence[int]) -> dict[int, SentenceRow]:
+        """The sentences at these rows, fetched by id."""
+        ids = {row: self.tables.sentence_id(row) for row in rows}
+        fetched = self.rows.sentences(list(ids.values()))
+        return {row: fetched[id_] for row, id_ in ids.items()}
+
+    def chunks(self, rows: Sequence[int]) -> list[Chunk]:
+        """The chunks at these rows, in that order."""
+        ids = [self.tables.chunk_id(row) for row in rows]
+        fetched = self.rows.chunks(ids)
+        return [fetched[id_] for id_ in ids]
 
 
 @dataclass(frozen=True)
@@ -190,20 +255,19 @@ class Retrieval:
 
 
 class Retriever:
-    """Dense search (a LangChain vector store over the chunk collection), BM25 and fusion."""
+    """Dense search (the index's vector search over chunks and sentences), BM25 and fusion."""
 
-    def __init__(self, corpus: Corpus, dense_search: Callable[[list[float], int], list[str]]):
+    def __init__(self, corpus: Corpus):
         self.corpus = corpus
-        self.dense_search = dense_search  # (query vector, k) -> chunk ids, best first
 
     def retrieve(self, query: Query, top_k: int) -> Retrieval:
         """The best `top_k` chunks for the query and the candidates inside them."""
-        depth = min(len(self.corpus.chunks), top_k * CANDIDATE_FACTOR)
-        dense_ids = self.dense_search(query.vector.tolist(), depth)
+        depth = min(self.corpus.tables.chunk_count, top_k * CANDIDATE_FACTOR)
+        dense_ids = self.corpus.rows.nearest_chunks(query.vector, depth) if depth else []
         rows = rank_chunks(self.corpus, dense_ids, list(query.terms), top_k)
         return Retrieval(
             query=query,
-            chunks=[self.corpus.chunks[row] for row in rows],
+            chunks=self.corpus.chunks(rows),
             candidates=candidates(self.corpus, rows, query),
         )
 
@@ -214,109 +278,116 @@ def rank_chunks(
     """Fuse the dense ranking (chunk ids, best first) with BM25 by reciprocal rank."""
     fused: dict[int, float] = {}
     for rank, chunk_id in enumerate(dense_ids):
-        row = corpus.chunk_rows.get(chunk_id)
+        row = corpus.tables.chunk_row(chunk_id)
         if row is not None:
             fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
-    if question_terms:
-        scores = corpus.chunk_bm25.get_scores(question_terms)
-        depth = min(len(scores), top_k * CANDIDATE_FACTOR)
-        best = (
-            np.argpartition(-scores, depth - 1)[:depth]
-            if depth < len(scores)
-            else range(len(scores))
-        )
-        lexical = sorted((row for row in best if scores[row] > 0), key=lambda row: -scores[row])
-        for rank, row in enumerate(lexical):
-            fused[int(row)] = fused.get(int(row), 0.0) + 1.0 / (RRF_K + rank + 1)
+    if question_terms and corpus.tables.chunk_count:
+        scores = corpus.tables.chunk_bm25.get_scores(question_terms)
+        for rank, row in enumerate(_best(scores, top_k * CANDIDATE_FACTOR)):
+            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
     return sorted(fused, key=lambda row: -fused[row])[:top_k]
 
 
 def sentence_ranks(
     corpus: Corpus, query: Query
 ) -> tuple[dict[int, int], dict[int, int], tuple[float, float]]:
-    """The best SENTENCE_DEPTH sentences of the corpus by dense and by BM25 score (row ->
-    rank), and the mean and spread of the question's cosine over every sentence."""
-    depth = min(SENTENCE_DEPTH, len(corpus.sentences))
-    dense = corpus.sentence_vectors @ query.vector
-    lexical = (
-        corpus.sentence_bm25.get_scores(list(query.terms))
-        if query.terms
-        else np.zeros(len(corpus.sentences))
-    )
-    ranks = []
-    for scores in (dense, lexical):
-        top = np.argpartition(-scores, depth - 1)[:depth] if depth < len(scores) else range(depth)
-        ordered = sorted((int(row) for row in top if scores[row] > 0), key=lambda row: -scores[row])
-        ranks.append({row: rank for rank, row in enumerate(ordered)})
-    return ranks[0], ranks[1], (float(dense.mean()), max(float(dense.std()), 1e-3))
+    """The best SENTENCE_DEPTH sentences of the corpus by dense score (the index's vector
+    search) and by BM25 score (row -> rank), and the mean and spread of the question's
+    cosine over every sentence."""
+    tables = corpus.tables
+    depth = min(SENTENCE_DEPTH, tables.sentence_count)
+    dense: dict[int, int] = {}
+    if depth:
+        for sentence_id, score in corpus.rows.nearest_sentences(query.vector, depth):
+            row = tables.sentence_row(sentence_id)
+            if row is not None and score > 0:
+                dense[row] = len(dense)
+    lexical: dict[int, int] = {}
+    if query.terms and depth:
+        scores = tables.sentence_bm25.get_scores(list(query.terms))
+        lexical = {row: rank for rank, row in enumerate(_best(scores, depth))}
+    return dense, lexical, tables.dense_spread(query.vector)
+
+
+def _best(scores: np.ndarray, depth: int) -> list[int]:
+    """The rows of the `depth` highest positive scores, best first."""
+    depth = min(depth, len(scores))
+    if not depth:
+        return []
+    top = np.argpartition(-scores, depth - 1)[:depth] if depth < len(scores) else range(depth)
+    return sorted((int(row) for row in top if scores[row] > 0), key=lambda row: -scores[row])
 
 
 def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[Candidate]:
     """Every quotable sentence (not a heading) of the given chunks, and the best sentences by
     dense and by BM25 score on their own, scored, in document order."""
+    tables = corpus.tables
     chunk_rank: dict[int, int] = {}
     for rank, chunk in enumerate(chunk_rows):
-        for row in corpus.chunk_sentences[chunk]:
+        for row in tables.chunk_sentences(chunk):
             chunk_rank.setdefault(row, rank)
     dense_rank, bm25_rank, (dense_mean, dense_spread) = sentence_ranks(corpus, query)
-    rows = sorted((set(chunk_rank) | set(dense_rank) | set(bm25_rank)) - corpus.headings)
+    rows = sorted(
+        row for row in set(chunk_rank) | set(dense_rank) | set(bm25_rank) if not tables.heading[row]
+    )
     if not rows:
         return []
     neighbours = {row: corpus.adjacent(row) for row in rows}
+    section = {row: int(tables.section[row]) for row in rows}
     scored = sorted({*rows, *(other for row in rows for other in neighbours[row])})
-    dense = dict(
-        zip(scored, (corpus.sentence_vectors[scored] @ query.vector).tolist(), strict=True)
-    )
+    fetched = corpus.sentence_rows(sorted({*scored, *(h for h in section.values() if h >= 0)}))
+    clause_ids = {row: tables.clause_ids(row) for row in rows}
+    clauses = corpus.rows.clauses([id_ for ids in clause_ids.values() for id_ in ids])
+    sentence_terms = {row: terms(got.span.text) for row, got in fetched.items()}
+    dense = {row: float(fetched[row].vector @ query.vector) for row in scored}
     cover = {
-        row: coverage(corpus, query.terms, corpus.sentence_terms[row], query.lent_terms)
-        for row in scored
+        row: coverage(corpus, query.terms, sentence_terms[row], query.lent_terms) for row in scored
     }
     found = []
     for row in rows:
-        sentence = corpus.sentences[row]
-        parts = corpus.sentence_clauses[row]
-        clause_scores = (corpus.clause_vectors[parts] @ query.vector).tolist() if parts else []
+        sentence = fetched[row].span
+        parts = [clauses[id_] for id_ in clause_ids[row]]
+        clause_scores = [float(vector @ query.vector) for _part, vector in parts]
         best = int(np.argmax(clause_scores)) if parts else -1
-        text = corpus.documents[sentence.doc_id].text
         beside = neighbours[row]
-        own = set(corpus.sentence_terms[row])
-        heading = corpus.section[row]
-        framing = set(corpus.title_terms[sentence.doc_id])
+        own = set(sentence_terms[row])
+        heading = section[row]
+        framing = set(terms(_title(sentence.doc_id)))
         if heading >= 0:
-            framing |= set(corpus.sentence_terms[heading])
-        context = own.union(framing, *(corpus.sentence_terms[other] for other in beside))
+            framing |= set(sentence_terms[heading])
+        context = own.union(framing, *(sentence_terms[other] for other in beside))
         previous = [other for other in beside if other < row]
         found.append(
             Candidate(
                 sentence=sentence,
-                clauses=tuple(corpus.clauses[part] for part in parts),
-                phrases=corpus.sentence_phrases[row],
-                terms=tuple(corpus.sentence_terms[row]),
+                clauses=tuple(part for part, _vector in parts),
+                phrases=fetched[row].phrases,
+                terms=tuple(sentence_terms[row]),
                 dense=dense[row],
                 dense_z=(dense[row] - dense_mean) / dense_spread,
                 clause_dense=max([dense[row], *clause_scores]),
                 best_clause=best,
-                bm25=bm25(corpus, query.terms, corpus.sentence_terms[row]),
+                bm25=bm25(corpus, query.terms, sentence_terms[row]),
                 coverage=cover[row],
                 chunk_rank=chunk_rank.get(row, NOT_RANKED),
                 dense_rank=dense_rank.get(row, NOT_RANKED),
                 bm25_rank=bm25_rank.get(row, NOT_RANKED),
-                position=sentence.start / max(len(text), 1),
-                opens_paragraph=sentence.start == 0 or text[: sentence.start].endswith("\n"),
+                position=float(tables.position[row]),
+                opens_paragraph=bool(tables.opens_paragraph[row]),
                 neighbour_dense=max((dense[other] for other in beside), default=0.0),
                 neighbour_coverage=max((cover[other] for other in beside), default=0.0),
                 context_coverage=coverage(corpus, query.terms, list(context), query.lent_terms),
                 missing_idf=_rarest_missing(corpus, query, own),
                 context_missing_idf=_rarest_missing(corpus, query, context),
                 previous_dense=dense[previous[0]] if previous else 0.0,
-                context_dense=_mean_cosine(corpus, [row, *previous], query.vector),
+                context_dense=_mean_cosine(
+                    [fetched[other].vector for other in [row, *previous]], query.vector
+                ),
                 heading_dense=(
-                    float(corpus.sentence_vectors[heading] @ query.vector) if heading >= 0 else 0.0
+                    float(fetched[heading].vector @ query.vector) if heading >= 0 else 0.0
                 ),
                 title_coverage=coverage(corpus, query.terms, list(framing), query.lent_terms),
-                beside=tuple(
-                    (corpus.sentences[other], corpus.sentence_phrases[other]) for other in beside
-                ),
+                beside=tuple((fetched[other].span, fetched[other].phrases) for other in beside),
             )
         )
     return found
@@ -346,7 +417,8 @@ def bm25(corpus: Corpus, question_terms: Sequence[str], passage_terms: Sequence[
     counts: dict[str, int] = {}
     for term in passage_terms:
         counts[term] = counts.get(term, 0) + 1
-    norm = BM25_K1 * (1 - BM25_B + BM25_B * len(passage_terms) / corpus.mean_sentence_terms)
+    mean_terms = corpus.tables.mean_sentence_terms
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * len(passage_terms) / mean_terms)
     return sum(
         corpus.idf(term) * counts[term] * (BM25_K1 + 1) / (counts[term] + norm)
         for term in set(question_terms)
@@ -354,9 +426,9 @@ def bm25(corpus: Corpus, question_terms: Sequence[str], passage_terms: Sequence[
     )
 
 
-def _mean_cosine(corpus: Corpus, rows: list[int], vector: np.ndarray) -> float:
+def _mean_cosine(vectors: Sequence[np.ndarray], vector: np.ndarray) -> float:
     """The cosine of the question with the normalised mean of some sentences' vectors."""
-    mean = corpus.sentence_vectors[rows].mean(axis=0)
+    mean = np.mean(vectors, axis=0)
     return float(mean @ vector) / max(float(np.linalg.norm(mean)), 1e-12)
 
 
@@ -373,36 +445,15 @@ def _rarest_missing(corpus: Corpus, query: Query, present: set[str]) -> float:
     )
 
 
-def _sections(sentences: Sequence[Span], headings: frozenset[int]) -> list[int]:
-    """For each sentence row, the row of the latest heading before it in its document."""
-    found, current, doc_id = [], -1, None
-    for row, sentence in enumerate(sentences):
-        if sentence.doc_id != doc_id:
-            current, doc_id = -1, sentence.doc_id
-        found.append(current)
-        if row in headings:
-            current = row
-    return found
-
-
 def _title(doc_id: str) -> str:
     """A document's name as words: "reports/heat-pump_manual.txt" -> "heat pump manual"."""
     stem = doc_id.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return stem.replace("-", " ").replace("_", " ")
 
 
-def _idf(sentence_terms: list[list[str]]) -> dict[str, float]:
-    frequency: dict[str, int] = {}
-    for row_terms in sentence_terms:
-        for term in set(row_terms):
-            frequency[term] = frequency.get(term, 0) + 1
-    count = len(sentence_terms)
-    return {term: math.log(1 + (count - df + 0.5) / (df + 0.5)) for term, df in frequency.items()}
-
-
-def _stack(blocks: list[np.ndarray], width: int) -> np.ndarray:
-    """Rows of every block, one array (an empty one of `width` columns when there are none)."""
+def _stack(blocks: list[np.ndarray]) -> np.ndarray:
+    """Rows of every block, one array (an empty one when there are none)."""
     blocks = [block for block in blocks if len(block)]
     if not blocks:
-        return np.zeros((0, width), dtype=np.float32)
+        return np.zeros((0, 0), dtype=np.float32)
     return np.concatenate(blocks).astype(np.float32, copy=False)

@@ -45,7 +45,9 @@ from rag.documents import Skipped, Stamp, content_hash, describe_skipped
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import StoreError
 from rag.indexing import DocumentIndex, derive, fingerprint
+from rag.retrieval import Corpus, SentenceRow
 from rag.settings import Settings
+from rag.tables import Tables, build_tables
 from rag.types import Chunk, Document, Span
 
 if TYPE_CHECKING:
@@ -94,6 +96,7 @@ class Live:
     counts: dict[str, int]
     # documents that could not be indexed as they are now: doc_id -> (content hash, reason)
     failed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    build: str = ""  # unique to the write that made the generation: names its tables
 
 
 @dataclass(frozen=True)
@@ -167,10 +170,9 @@ class Store:
         on_progress: Callable[[int, int], None] | None = None,
         unchanged: Collection[str] = (),
         stamps: Mapping[str, Stamp] | None = None,
-    ) -> tuple[IndexReport, list[DocumentIndex] | None]:
+    ) -> IndexReport:
         """Make the live generation hold exactly `documents` and the `unchanged` files (not
-        read, as indexed), deriving only what changed; returns what it did and, when it wrote,
-        the records now served (None when nothing changed: nothing was loaded). A file in
+        read, as indexed), deriving only what changed; returns what it did. A file in
         `unreadable` (there, but skipped this time) keeps the copy indexed before, if there
         is one: nothing already indexed is lost to a file that cannot be read for a while; so
         does a document that fails to be derived (reported in `skipped`). `stamps` are the
@@ -189,11 +191,11 @@ class Store:
                 log.debug("reading the index without the lock failed", exc_info=True)
                 plan = None
             if plan is not None and not plan.work:  # readers never wait for a writer
-                return self._unchanged(plan), None
+                return self._unchanged(plan)
             with self._writer() as hold:
                 plan = self._plan(documents, unreadable, unchanged, load=True)
                 if not plan.work:  # a writer may have finished meanwhile
-                    return self._unchanged(plan), None
+                    return self._unchanged(plan)
                 if plan.recovered:
                     log.warning(
                         "the index at %s is damaged (%s); rebuilding it beside the damaged one",
@@ -296,7 +298,7 @@ class Store:
         progress: bool,
         on_progress: Callable[[int, int], None] | None,
         stamps: Mapping[str, Stamp],
-    ) -> tuple[IndexReport, list[DocumentIndex]]:
+    ) -> IndexReport:
         """Derive what changed and write it as a new generation (or, when every change
         failed, keep the live one and remember why)."""
         derived, failures = derive(
@@ -328,7 +330,7 @@ class Store:
         if plan.current and not fresh and not plan.removed:
             assert plan.live is not None  # only failures: the live generation stays as it is
             generation = plan.live.generation
-            self._point(generation, plan.wanted, records, failed)
+            self._point(generation, plan.wanted, records, failed, plan.live.build)
         else:
             generation = self._next_generation(plan.live)
             live = plan.live.generation if plan.live else 0
@@ -343,7 +345,7 @@ class Store:
             generation,
             held,
         )
-        return replace(report, skipped=failures), records
+        return replace(report, skipped=failures)
 
     def _switch(
         self,
@@ -361,12 +363,14 @@ class Store:
             if self._drop_all_but(generation, live):  # leftovers of builds that died
                 self._compact()  # room for this one
             self._write(generation, records, stamps)
+            build = uuid.uuid4().hex
+            self._save_tables(build, build_tables(records))
             if hold.lost:
                 raise StoreError(
                     f"another docqa took over the index lock on {self._where()} while this one "
                     "was writing (this one stopped renewing it): run `docqa index` again"
                 )
-            self._point(generation, wanted, records, failed)
+            self._point(generation, wanted, records, failed, build)
         except Exception as error:
             full = _out_of_space(error) or (
                 "error in compaction" in str(error).lower()
@@ -377,28 +381,78 @@ class Store:
                 raise self._full(error) from error
             raise
         self._drop_all_but(generation)
+        self._prune_tables(build)
         self._compact()
+
+    def open_corpus(self) -> Corpus:
+        """The live generation for retrieval: its tables (memory-mapped from the folder the
+        build saved them in, or derived once from its records where this machine has none)
+        and its rows, fetched by id from the index. A StoreError when there is no index yet,
+        or it is damaged."""
+        with self._lock, self._errors("read"):
+            live = self._live()
+            if live is None:
+                raise StoreError(f"there is no index at {self._where()} yet: run `docqa index`")
+            folder = self._tables_folder(live.build)
+            try:
+                tables = Tables.load(folder)
+            except ValueError:
+                live, records = self._load_live()
+                tables = build_tables(records)
+                if live.build:
+                    tables = self._save_tables(live.build, tables)
+            self._serve(live.generation)
+            return Corpus.open(tables, ChromaRows(self, live.generation))
+
+    def _tables_folder(self, build: str) -> Path:
+        return self.settings.index_dir / "serving" / f"{self.settings.collection}-{build}"
+
+    def _save_tables(self, build: str, tables: Tables) -> Tables:
+        """Save a generation's tables where its servers find them, and return them memory-
+        mapped from there (as they are, when the folder cannot be written)."""
+        folder = self._tables_folder(build)
+        try:
+            tables.save(folder)
+            return Tables.load(folder)
+        except (OSError, ValueError) as error:
+            log.info("could not save the serving tables at %s (%s)", folder, _brief(error))
+            return tables
+
+    def _prune_tables(self, build: str) -> None:
+        """Remove the tables of generations other than `build`'s (a process still serving
+        one keeps its memory maps: unlinked files stay readable)."""
+        keep = self._tables_folder(build).name
+        serving = self.settings.index_dir / "serving"
+        prefix = f"{self.settings.collection}-"
+        with contextlib.suppress(OSError):
+            for folder in serving.iterdir():
+                if folder.name.startswith((prefix, f".{prefix}")) and folder.name != keep:
+                    shutil.rmtree(folder, ignore_errors=True)
 
     def load(self) -> list[DocumentIndex]:
         """The records of the live generation; a StoreError when there is none yet."""
         with self._lock, self._errors("read"):
-            live = self._live()
-            while True:
-                if live is None:
-                    raise StoreError(f"there is no index at {self._where()} yet: run `docqa index`")
-                try:
-                    records = self._load(live)
-                    break
-                except DamagedIndex as damage:
-                    if (newer := self._live()) != live:  # a writer switched meanwhile
-                        live = newer
-                        continue
-                    raise StoreError(
-                        f"the index at {self._where()} is damaged ({damage}): run `docqa "
-                        "index` to rebuild it"
-                    ) from None
+            live, records = self._load_live()
             self._serve(live.generation)
             return records
+
+    def _load_live(self) -> tuple[Live, list[DocumentIndex]]:
+        """The live generation and its records, checked; a StoreError when there is none or
+        it is damaged."""
+        live = self._live()
+        while True:
+            if live is None:
+                raise StoreError(f"there is no index at {self._where()} yet: run `docqa index`")
+            try:
+                return live, self._load(live)
+            except DamagedIndex as damage:
+                if (newer := self._live()) != live:  # a writer switched meanwhile
+                    live = newer
+                    continue
+                raise StoreError(
+                    f"the index at {self._where()} is damaged ({damage}): run `docqa "
+                    "index` to rebuild it"
+                ) from None
 
     def live_generation(self) -> int:
         """The generation the index serves now (0 when it has none): a serving process that
@@ -471,6 +525,7 @@ class Store:
             str(meta.get("fingerprint", "")),
             {kind: int(meta.get(kind, -1)) for kind in KINDS},
             failed,
+            str(meta.get("build", "")),
         )
 
     def _listed(self, live: Live) -> dict[str, tuple[str, Stamp | None]]:
@@ -568,6 +623,7 @@ class Store:
         wanted: str,
         records: Sequence[DocumentIndex],
         failed: dict[str, tuple[str, str]],
+        build: str,
     ) -> None:
         counts = _counts(records)
         pointer = self._open_client().get_or_create_collection(
@@ -579,6 +635,7 @@ class Store:
                 "fingerprint": wanted,
                 **counts,
                 "failed": json.dumps(failed),
+                "build": build,
             }
         )
 
@@ -943,6 +1000,108 @@ class Store:
         if self.settings.chroma_host:
             return f"{self.settings.chroma_host}:{self.settings.chroma_port}"
         return str(self.chroma_path)
+
+
+class ChromaRows:
+    """A generation's rows fetched by id, and its vector searches, from the index (which
+    runs them server-side when it is a Chroma server): what a serving process does not
+    hold (rag.retrieval.Rows)."""
+
+    def __init__(self, store: Store, generation: int) -> None:
+        self._store = store
+        self._generation = generation
+        self._collections: dict[str, object] = {}
+
+    def _get(self, kind: str, ids: Sequence[str]) -> dict[str, tuple[str, dict, np.ndarray]]:
+        """id -> (text, metadata, vector) of the rows with these ids; a StoreError when one
+        is missing (a writer dropped the generation, or it is damaged)."""
+        if not ids:
+            return {}
+        include = ["documents", "metadatas", "embeddings"]
+        with self._store._errors("read"):
+            got = self._store._retrying(self._collection(kind).get, ids=list(ids), include=include)
+        found = {
+            id_: (text, metadata, vector)
+            for id_, text, metadata, vector in zip(
+                got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+            )
+        }
+        if missing := set(ids) - set(found):
+            raise StoreError(
+                f"the index at {self._store._where()} no longer holds {sorted(missing)[0]} "
+                "(it was rebuilt or damaged): ask again, or run `docqa index`"
+            )
+        return found
+
+    def _collection(self, kind: str):
+        if kind not in self._collections:
+            client = self._store._open_client()
+            name = self._store._name(self._generation, kind)
+            self._collections[kind] = self._store._retrying(client.get_collection, name)
+        return self._collections[kind]
+
+    def sentences(self, ids: Sequence[str]) -> dict[str, SentenceRow]:
+        """The sentences with these ids."""
+        return {
+            id_: SentenceRow(
+                Span(meta["doc_id"], meta["start"], meta["end"], text),
+                np.asarray(vector, dtype=np.float32),
+                phrases_from_json(meta.get("phrases", "[]")),
+            )
+            for id_, (text, meta, vector) in self._get("sentences", ids).items()
+        }
+
+    def clauses(self, ids: Sequence[str]) -> dict[str, tuple[Span, np.ndarray]]:
+        """The clauses with these ids, with their vectors."""
+        return {
+            id_: (
+                Span(meta["doc_id"], meta["start"], meta["end"], text),
+                np.asarray(vector, dtype=np.float32),
+            )
+            for id_, (text, meta, vector) in self._get("clauses", ids).items()
+        }
+
+    def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        """The chunks with these ids, with their sentences."""
+        found = {}
+        for id_, (text, meta, _vector) in self._get("chunks", ids).items():
+            start = meta["start"]
+            members = tuple(
+                Span(meta["doc_id"], first, last, text[first - start : last - start])
+                for first, last in json.loads(meta["sentences"])
+            )
+            found[id_] = Chunk(meta["doc_id"], start, meta["end"], text, members)
+        return found
+
+    def documents(self, ids: Sequence[str]) -> dict[str, Document]:
+        """The documents with these ids."""
+        return {
+            id_: Document(
+                meta["doc_id"],
+                text,
+                pages=tuple(json.loads(meta["pages"])),
+                headings=tuple(tuple(pair) for pair in json.loads(meta["headings"])),
+            )
+            for id_, (text, meta, _vector) in self._get("documents", ids).items()
+        }
+
+    def nearest_sentences(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The ids and cosines of the `k` sentences nearest `vector` (the index's HNSW)."""
+        with self._store._errors("search"):
+            got = self._store._retrying(
+                self._collection("sentences").query,
+                query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                n_results=k,
+                include=["distances"],
+            )
+        return [
+            (id_, 1.0 - float(distance))
+            for id_, distance in zip(got["ids"][0], got["distances"][0], strict=True)
+        ]
+
+    def nearest_chunks(self, vector: np.ndarray, k: int) -> list[str]:
+        """The ids of the `k` chunks nearest `vector` (LangChain's Chroma vector store)."""
+        return self._store.dense_search(np.asarray(vector).tolist(), k)
 
 
 # -- rows ------------------------------------------------------------------------------------

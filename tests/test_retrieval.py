@@ -6,6 +6,7 @@ The documents are made up for these tests, on purpose not taken from the seed ar
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from rag.chain import DocQA
@@ -17,10 +18,12 @@ from rag.retrieval import (
     Corpus,
     Retrieval,
     bm25,
+    candidates,
     coverage,
     rank_chunks,
 )
 from rag.settings import Settings
+from rag.types import Chunk
 
 DOCUMENTS = {
     "ferry.txt": (
@@ -70,8 +73,12 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> DocQA:
     return docqa
 
 
+def _chunks(corpus: Corpus) -> list[Chunk]:
+    return corpus.chunks(range(corpus.tables.chunk_count))
+
+
 def _chunk_holding(corpus: Corpus, piece: str) -> int:
-    (row,) = [row for row, chunk in enumerate(corpus.chunks) if piece in chunk.text][:1]
+    (row,) = [row for row, chunk in enumerate(_chunks(corpus)) if piece in chunk.text][:1]
     return row
 
 
@@ -87,32 +94,33 @@ def test_a_chunk_both_rankings_like_best_comes_first(engine: DocQA) -> None:
     corpus = engine.corpus
     question = "What will the repairs cost?"
     query = engine._prepare({"question": question, "history": []})[0]
-    dense_ids = engine.store.dense_search(query.vector.tolist(), len(corpus.chunks))
-    lexical = corpus.chunk_bm25.get_scores(list(query.terms))
+    dense_ids = engine.store.dense_search(query.vector.tolist(), corpus.tables.chunk_count)
+    lexical = corpus.tables.chunk_bm25.get_scores(list(query.terms))
     holding = _chunk_holding(corpus, "Repairs are expected to cost")
     # Both rankings put the chunk that answers first ...
-    assert corpus.chunk_rows[dense_ids[0]] == holding
+    assert corpus.tables.chunk_row(dense_ids[0]) == holding
     assert int(lexical.argmax()) == holding
     # ... and so does their fusion, and the retrieval the reader is handed.
     assert rank_chunks(corpus, dense_ids, list(query.terms), top_k=3)[0] == holding
-    assert _retrieve(engine, question).chunks[0] == corpus.chunks[holding]
+    assert _retrieve(engine, question).chunks[0] == _chunks(corpus)[holding]
 
 
 def test_fusion_prefers_the_chunk_both_rankings_hold(engine: DocQA) -> None:
     corpus = engine.corpus
     first = _chunk_holding(corpus, "Engineers found deep cracks")
     second = _chunk_holding(corpus, "sells rye bread")
-    dense_ids = [corpus.chunks[first].id, corpus.chunks[second].id]
+    chunks = _chunks(corpus)
+    dense_ids = [chunks[first].id, chunks[second].id]
     only_second = ["rye", "bread"]
-    first_terms = {t for row in corpus.chunk_sentences[first] for t in corpus.sentence_terms[row]}
+    first_terms = {t for sentence in chunks[first].sentences for t in terms(sentence.text)}
     assert not set(only_second) & first_terms
     # Dense alone keeps its order; BM25 liking the second chunk too lifts it above the first.
     assert rank_chunks(corpus, dense_ids, [], top_k=2) == [first, second]
     assert rank_chunks(corpus, dense_ids, only_second, top_k=2)[0] == second
     # A chunk only BM25 finds joins the ranking; an id the corpus lacks is ignored.
-    fused = rank_chunks(corpus, ["nope", corpus.chunks[first].id], only_second, top_k=5)
+    fused = rank_chunks(corpus, ["nope:0-1", chunks[first].id], only_second, top_k=5)
     assert fused[0] == second and first in fused
-    assert rank_chunks(corpus, ["nope"], [], top_k=3) == []
+    assert rank_chunks(corpus, ["nope:0-1"], [], top_k=3) == []
 
 
 # -- candidates -------------------------------------------------------------------------
@@ -162,8 +170,9 @@ def test_the_best_sentences_join_the_candidates_beside_the_chunks(engine: DocQA)
     (chunk,) = retrieval.chunks
     outside = [c for c in retrieval.candidates if c.sentence not in chunk.sentences]
     assert outside and all(c.chunk_rank == NOT_RANKED for c in outside)
-    lexical = corpus.sentence_bm25.get_scores(list(query.terms))
-    best = corpus.sentences[int(lexical.argmax())]
+    lexical = corpus.tables.sentence_bm25.get_scores(list(query.terms))
+    row = int(lexical.argmax())
+    best = corpus.sentence_rows([row])[row].span
     (found,) = [c for c in retrieval.candidates if c.sentence == best]
     assert found.bm25_rank == 0
 
@@ -171,7 +180,10 @@ def test_the_best_sentences_join_the_candidates_beside_the_chunks(engine: DocQA)
 def test_a_heading_in_a_retrieved_chunk_is_not_a_candidate(engine: DocQA) -> None:
     corpus = engine.corpus
     retrieval = _retrieve(engine, "What does the old bridge section say?")
-    headings = {corpus.sentences[row].id for row in corpus.headings}
+    tables = corpus.tables
+    headings = {
+        tables.sentence_id(row) for row in range(tables.sentence_count) if tables.heading[row]
+    }
     in_chunks = {s.id for chunk in retrieval.chunks for s in chunk.sentences}
     assert headings & in_chunks, "the test needs a retrieved heading"
     assert not headings & {c.sentence.id for c in retrieval.candidates}
@@ -231,3 +243,55 @@ def test_bm25_scores_a_passage_with_the_question_terms_above_one_without(engine:
     once = bm25(corpus, ["repair"], ["repair", "work"])
     twice = bm25(corpus, ["repair"], ["repair", "repair"])
     assert once < twice < 2 * once
+
+
+# -- serving from the index -------------------------------------------------------------
+
+
+def test_the_served_corpus_offers_what_one_held_in_memory_offers(engine: DocQA) -> None:
+    served = engine.corpus  # tables memory-mapped, rows fetched from Chroma by id
+    held = Corpus.build(engine.store.load())  # every record in memory
+    assert served.tables.doc_ids == held.tables.doc_ids
+    assert served.vocabulary == held.vocabulary
+    for question in QUESTIONS:
+        query = engine._prepare({"question": question, "history": []})[0]
+        rows = rank_chunks(held, held.rows.nearest_chunks(query.vector, 9), list(query.terms), 3)
+        got = candidates(served, rows, query)
+        want = candidates(held, rows, query)
+        assert [c.sentence for c in got] == [c.sentence for c in want]
+        for mine, theirs in zip(got, want, strict=True):
+            for name in ("dense", "dense_z", "context_dense", "heading_dense", "coverage", "bm25"):
+                assert getattr(mine, name) == pytest.approx(getattr(theirs, name), abs=1e-5)
+            assert (mine.dense_rank, mine.bm25_rank) == (theirs.dense_rank, theirs.bm25_rank)
+            assert (mine.clauses, mine.phrases, mine.beside) == (
+                theirs.clauses,
+                theirs.phrases,
+                theirs.beside,
+            )
+
+
+def test_the_spread_of_a_question_s_cosines_comes_from_two_moments(engine: DocQA) -> None:
+    records = engine.store.load()
+    vectors = np.concatenate([record.sentence_vectors for record in records])
+    query = engine._prepare({"question": QUESTIONS[0], "history": []})[0]
+    cosines = vectors @ query.vector
+    mean, spread = engine.corpus.tables.dense_spread(query.vector)
+    assert mean == pytest.approx(float(cosines.mean()), abs=1e-6)
+    assert spread == pytest.approx(float(cosines.std()), abs=1e-6)
+
+
+def test_a_serving_process_never_loads_the_records(
+    engine: DocQA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.store import Store
+
+    def refuse(*_args: object) -> None:
+        raise AssertionError("a serving process loaded every record")
+
+    monkeypatch.setattr(Store, "_load", refuse)
+    fresh = DocQA(engine.settings)  # a new process on the same index
+    assert fresh.index().embedded == 0
+    result = fresh.answer("How much will the bridge repairs cost?")
+    assert "nine million" in result.text
+    (citation,) = result.citations[:1]
+    assert citation.quote == fresh.source_text(citation.doc_id)[citation.start : citation.end]
