@@ -7,11 +7,13 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from rag.errors import DocQAError
-from rag.types import Turn
+from rag.types import Answer, Document, Turn
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,10 +119,14 @@ def _count(number: int, noun: str) -> str:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from rag.chain import answer, default_docqa
+    from rag.chain import default_docqa
 
+    docqa = default_docqa()
     history = [*args.history, *(args.history_json or [])]
-    result = answer(args.question, history)
+    if args.json or docqa.chat_model is None:  # no language model: nothing to stream
+        result = docqa.answer(args.question, history)
+    else:
+        result = _streamed(docqa.stream(args.question, history))
     if args.json:
         payload = {
             "question": args.question,
@@ -131,11 +137,59 @@ def _ask(args: argparse.Namespace) -> int:
             "short": asdict(result.short) if result.short else None,
             "confidence": round(result.confidence, 4),
             "citations": [asdict(citation) for citation in result.citations],
+            "reader": result.reader,
+            "dropped": result.dropped,
+            "note": result.note,
         }
         print(as_json(payload))
         return 0
-    print(printable(result.as_text(default_docqa().corpus.documents)))  # what the UI copies
+    print(printable(plain_text(result, docqa.corpus.documents)))  # what the UI copies
+    if result.note:
+        print(printable(f"\n({result.note})"))
     return 0
+
+
+def _streamed(events: Iterable[Any]) -> Answer:
+    """Show the model's reply as it comes, then return the final answer. The draft goes to
+    the terminal, or to standard error when standard output is not one, so a pipe gets only
+    the verified answer; a line then says how many sentences the verifier dropped, and why."""
+    from rag.generation import Done, Token, Verdict
+
+    draft = sys.stdout if sys.stdout.isatty() else sys.stderr
+    drafted = False
+    reasons: list[str] = []
+    for event in events:
+        if isinstance(event, Token) and event.text:
+            print(printable(event.text), end="", file=draft, flush=True)
+            drafted = True
+        elif isinstance(event, Verdict) and not event.kept:
+            reasons.append(event.reason)
+        elif isinstance(event, Done):
+            if drafted:
+                print(f"\n\n{VERIFIED_RULE}", file=draft, flush=True)
+            if reasons:
+                print(printable(dropped_note(reasons)), file=draft, flush=True)
+            return event.answer
+    raise RuntimeError("the answer stream ended without its final answer")
+
+
+def plain_text(result: Answer, documents: Mapping[str, Document]) -> str:
+    """The answer as plain text (`Answer.as_text`), a language model's sentences first."""
+    shown = result.as_text(documents)
+    if result.reader == "llm" and not shown.startswith(result.text):
+        shown = f"{result.text}\n\n{shown}"
+    return shown
+
+
+VERIFIED_RULE = "── verified: every sentence cites the source ──"
+
+
+def dropped_note(reasons: Sequence[str]) -> str:
+    """The note on generated sentences dropped as unsupported, each reason once:
+    dropped_note(["no valid citation"]) -> "1 sentence dropped: no valid citation"."""
+    count = len(reasons)
+    why = "; ".join(dict.fromkeys(reason for reason in reasons if reason))
+    return f"{count} sentence{'' if count == 1 else 's'} dropped" + (f": {why}" if why else "")
 
 
 # JSON escapes C0 controls itself; these are escaped here too, so nothing reaches the terminal

@@ -274,3 +274,94 @@ def test_json_output_escapes_what_has_no_place_on_a_terminal() -> None:
     dumped.encode("utf-8")  # raises on a lone surrogate
     assert "\x9b" not in dumped and "\x1b" not in dumped
     assert json.loads(dumped) == payload  # the exact text, read back
+
+
+# -- with a language model (issue 21) ----------------------------------------------------------
+
+LLM_QUESTION = "How many ballistic missiles did North Korea reportedly fire?"
+# One sentence passage 1 supports, one citing nothing (dropped), streamed word by word.
+LLM_REPLY = (
+    "North Korea reportedly fired two ballistic missiles [1]. The launch was a great success."
+)
+
+
+@pytest.fixture
+def fake_llm(docqa, monkeypatch: pytest.MonkeyPatch):
+    """`docqa ask` in this process answers through a DocQA over the seed article whose chat
+    model is langchain-core's fake, streaming LLM_REPLY."""
+    import itertools
+
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+    import rag.chain
+    from rag.chain import DocQA
+
+    model = GenericFakeChatModel(messages=itertools.cycle([LLM_REPLY]))
+    engine = DocQA(docqa.settings, chat_model=model)
+    monkeypatch.setattr(rag.chain, "default_docqa", lambda: engine)
+    return engine
+
+
+def test_ask_streams_the_draft_then_prints_the_verified_answer(
+    fake_llm, capsys: pytest.CaptureFixture, article_text: str
+) -> None:
+    from rag.cli import VERIFIED_RULE, main
+
+    assert main(["ask", LLM_QUESTION]) == 0
+    out, err = capsys.readouterr()
+    # Standard output is no terminal here: the draft went to standard error, so what is piped
+    # holds only what was verified.
+    assert "great success" in err and VERIFIED_RULE in err
+    assert "1 sentence dropped: no valid citation" in err
+    assert "great success" not in out and "dropped" not in out
+    text, _, quotes = out.partition("\n\n")
+    assert re.search(r"two ballistic missiles\.? ?\[1\]", text), text
+    quoted = re.findall(r"^\[\d+\] “(.*)”\n    .*, characters (\d+)–(\d+)$", quotes, re.M)
+    assert quoted
+    for quote, start, end in quoted:
+        assert article_text[int(start) : int(end)] == quote
+
+
+def test_ask_on_a_terminal_streams_the_draft_there(
+    fake_llm, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.cli import VERIFIED_RULE, main
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main(["ask", LLM_QUESTION]) == 0
+    out, err = capsys.readouterr()
+    draft, rule, verified = out.partition(VERIFIED_RULE)
+    assert rule and "great success" in draft and "great success" not in verified
+    assert "1 sentence dropped: no valid citation" in verified and not err
+
+
+def test_ask_json_says_which_reader_answered(fake_llm, capsys: pytest.CaptureFixture) -> None:
+    from rag.cli import main
+
+    assert main(["ask", "--json", LLM_QUESTION]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert (payload["reader"], payload["dropped"], payload["note"]) == ("llm", 1, "")
+    assert "great success" not in payload["text"] and payload["citations"]
+
+
+def test_an_unreachable_llm_server_gives_the_extractive_answer_and_a_note(
+    built_index: Path,
+) -> None:
+    import os
+
+    from tests.servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {**os.environ, "DOCQA_LLM": "ollama:smollm2", "DOCQA_LLM_BASE_URL": url}
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", LLM_QUESTION],
+        capture_output=True,
+        text=True,
+        env={**env, "DOCQA_INDEX_DIR": str(built_index)},
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert re.match(r"(?:Possibly:\n)?Two\.\n\n\[1\] “", done.stdout), done.stdout
+    assert "the extractive reader answered" in done.stdout

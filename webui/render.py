@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from itertools import pairwise
 
 from rag.citations import HEDGE, collection_name, refusal
-from rag.cli import dropped_note
+from rag.cli import dropped_note, plain_text
 from rag.documents import Skipped, describe_skipped
 from rag.types import Answer, Citation, Document
 
@@ -80,7 +80,8 @@ def format_answer(
     if result.abstained:
         return "\n\n".join([format_abstention(refusal(result.question, documents or {})), *notes])
     # What the copy button copies (the page's script reads it): the answer as plain text.
-    copied = f"<pre class='copy-text'>{html.escape(result.as_text(documents), quote=False)}</pre>"
+    plain = html.escape(plain_text(result, documents or {}), quote=False)
+    copied = f"<pre class='copy-text'>{plain}</pre>"
     parts = []
     if result.reader == "llm":
         parts.append(cited_text(result.text, turn, len(result.citations)))
