@@ -191,6 +191,7 @@ class Store:
                 log.debug("reading the index without the lock failed", exc_info=True)
                 plan = None
             if plan is not None and not plan.work:  # readers never wait for a writer
+                self._restamp(plan, stamps or {})
                 return self._unchanged(plan)
             with self._writer() as hold:
                 plan = self._plan(documents, unreadable, unchanged, load=True)
@@ -203,6 +204,44 @@ class Store:
                         plan.recovered,
                     )
                 return self._build(plan, hold, progress, on_progress, stamps or {})
+
+    def _restamp(self, plan: _Plan, stamps: Mapping[str, Stamp]) -> None:
+        """Record the new stamps of files read again but found as indexed (touched, copied,
+        checked out), so the next sync need not read them; only when an embedded index's
+        writer lock is free at once: this is never worth waiting for."""
+        assert plan.live is not None
+        fresh = {
+            d.doc_id: stamps[d.doc_id]
+            for d in plan.documents
+            if d.doc_id in stamps
+            and d.doc_id in plan.listed
+            and plan.listed[d.doc_id][0] == plan.hashes[d.doc_id]
+            and plan.listed[d.doc_id][1] != stamps[d.doc_id]
+        }
+        if not fresh or self.settings.chroma_host:
+            return
+        import fcntl
+
+        try:
+            with (self.settings.index_dir / "index.lock").open("a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                try:
+                    if self._live() != plan.live:
+                        return  # a writer moved on: its rows are not these
+                    name = self._name(plan.live.generation, "documents")
+                    documents = self._open_client().get_collection(name)
+                    rows = documents.get(ids=list(fresh), include=["metadatas"])
+                    documents.update(
+                        ids=rows["ids"],
+                        metadatas=[
+                            {**metadata, **_stamp_metadata(fresh[id_])}
+                            for id_, metadata in zip(rows["ids"], rows["metadatas"], strict=True)
+                        ],
+                    )
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        except Exception:  # busy, read-only, or anything else: the files are read next time
+            log.debug("could not record the files' new stamps", exc_info=True)
 
     def stamps(self) -> dict[str, Stamp]:
         """The stamps of the live documents' files as they were read, when the live

@@ -679,3 +679,10 @@ def test_files_whose_size_and_mtime_hold_are_not_read_again(
     # read every time until it is older.
     assert _engine(source_dir, index_dir).index().embedded == 0
     assert read == ["other.txt", "other.txt"]
+
+    # Touched, not changed: read once more, found as indexed, and its new stamp recorded.
+    os.utime(article, (long_ago + 1, long_ago + 1))
+    assert _engine(source_dir, index_dir).index().embedded == 0
+    assert read.count(ARTICLE_ID) == 1
+    assert _engine(source_dir, index_dir).index().embedded == 0
+    assert read.count(ARTICLE_ID) == 1
