@@ -99,8 +99,9 @@ class Answer:
     note: str = ""  # why the extractive reader answered instead of the language model
 
     def as_text(self, documents: Mapping[str, Document] | None = None) -> str:
-        """Plain text a person can paste: the answer, then each quote, numbered, with its
-        citation (document, page, characters); `documents` adds each document's title.
+        """Plain text a person can paste: the answer (the short answer, or a language
+        model's verified sentences), then each quote, numbered, with its citation
+        (document, page, characters); `documents` adds each document's title.
 
         as_text() -> 'Two.\n\n[1] “… fired two missiles.”\n    a.txt, characters 442–513'
         """
@@ -109,7 +110,9 @@ class Answer:
         from rag.citations import title  # subtle: rag.citations imports this module
 
         lines = []
-        if self.short is not None:
+        if self.reader == "llm":  # the generated sentences, their [n] numbering the quotes
+            lines += [self.text, ""]
+        elif self.short is not None:
             lines += [f"{self.short.quote[:1].upper()}{self.short.quote[1:]}.", ""]
         for number, citation in enumerate(self.citations, 1):
             document = (documents or {}).get(citation.doc_id)

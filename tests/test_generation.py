@@ -33,7 +33,7 @@ from rag.generation import (
     timed,
     verify,
 )
-from rag.types import Answer, Document, Span, Turn
+from rag.types import Answer, Citation, Document, Span, Turn
 
 TEXT = (
     "The ferry left Oban at noon. It carried 40 passengers to Mull. "
@@ -397,3 +397,18 @@ def test_answer_with_a_model_is_the_streams_last_event(docqa: DocQA, found: list
     engine = DocQA(docqa.settings, FakeListChatModel(responses=[reply, reply]))
     streamed = final(list(engine.stream(QUESTION)))
     assert engine.answer(QUESTION) == streamed and streamed.reader == "llm"
+
+
+def test_a_generated_answer_as_text_leads_with_its_sentences() -> None:
+    quote = "US State Department spokesman Ned Price"
+    answer = Answer(
+        text="Ned Price is a State Department spokesman [1].",
+        citations=[Citation("a.txt", 10, 10 + len(quote), quote)],
+        reader="llm",
+    )
+    assert answer.as_text().split("\n") == [
+        "Ned Price is a State Department spokesman [1].",
+        "",
+        f"[1] “{quote}”",
+        f"    a.txt, characters 10–{10 + len(quote)}",
+    ]
