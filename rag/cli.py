@@ -54,7 +54,15 @@ def _index(args: argparse.Namespace) -> int:
     from rag.chain import default_docqa
     from rag.documents import describe_skipped
 
-    report = default_docqa().index(progress=sys.stderr.isatty())
+    # The report below names the skipped files and a rebuilt index: the engine's own warnings
+    # of them would say it twice.
+    engine_log = logging.getLogger("rag.chain")
+    level = engine_log.level
+    engine_log.setLevel(logging.ERROR)
+    try:
+        report = default_docqa().index(progress=sys.stderr.isatty())
+    finally:
+        engine_log.setLevel(level)
     if report.recovered:
         print(printable(f"the old index was damaged ({report.recovered}) and has been rebuilt"))
     print(

@@ -151,6 +151,7 @@ def test_index_names_the_files_it_cannot_read(tmp_path: Path) -> None:
     assert done.stdout.startswith("2 documents"), done.stdout
     assert "skipped 2 files: image.png (not a format docqa reads" in done.stdout
     assert "scan.pdf (a damaged PDF" in done.stdout and "Traceback" not in done.stderr
+    assert "image.png" not in done.stderr  # said once, in the report
 
 
 def test_terminal_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
