@@ -5,6 +5,9 @@ python -m bench --quick                 # a few minutes
 python -m bench --docs 200,2000 --scales 1,100,1000 --many-docs 10000 --rounds 3 --repeats 5
                                         # the default
 python -m bench --only many-docs        # one section (or several, comma-separated)
+python -m bench --only cold-start,growth --growth 1000,3000,10000
+                                        # how the many-docs figures grow, fitted and projected;
+                                        # the chart goes to bench/results/growth.png
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ DEFAULT_ROUNDS = 3  # passes over the eval questions; the median pass is reporte
 DEFAULT_REPEATS = 5  # cold starts of each process; the median is reported
 DEFAULT_MANY_DOCS = 10_000  # generated documents of every format, indexed at once
 DEFAULT_SPLIT_MB = [1, 8, 50]  # texts whose sentence splitting is timed
+DEFAULT_GROWTH = [1000, 3000, 10_000]  # many-docs sizes whose figures are fitted
 NOISY_SHARE = 0.10  # other processes using this share of the CPUs make figures noisy
 QUICK = {
     "docs": [20],
@@ -38,6 +42,7 @@ QUICK = {
     "repeats": 2,
     "many_docs": 50,
     "split_mb": [1, 8],
+    "growth": [20, 40, 80],
 }
 FULL = {
     "docs": DEFAULT_DOCS,
@@ -46,8 +51,10 @@ FULL = {
     "repeats": DEFAULT_REPEATS,
     "many_docs": DEFAULT_MANY_DOCS,
     "split_mb": DEFAULT_SPLIT_MB,
+    "growth": DEFAULT_GROWTH,
 }
-SECTIONS = ("warm-latency", "cold-start", "indexing", "scale", "many-docs", "splitting")
+SECTIONS = ("warm-latency", "cold-start", "indexing", "scale", "many-docs", "growth", "splitting")
+CHART_NAME = "growth.png"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table(results), end="")
     path = report.write(results, args.results)
     print(f"\nwrote {path} and {args.results / 'latest.json'}")
+    if "growth" in results:
+        from bench import chart
+
+        drawn = chart.draw(results["growth"]["figures"], args.results / CHART_NAME)
+        if drawn:
+            print(f"drew {drawn}")
     return 0
 
 
@@ -85,6 +98,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
             "repeats": args.repeats,
             "many_docs": args.many_docs,
             "split_mb": args.split_mb,
+            "growth": args.growth,
             "ui": not args.no_ui,
             "only": args.only,
         },
@@ -99,6 +113,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         "indexing": lambda: sections.indexing(workdir, args.docs),
         "scale": lambda: sections.scale(workdir, args.scales, args.rounds),
         "many_docs": lambda: sections.many_docs(workdir, args.many_docs, args.rounds),
+        "growth": lambda: sections.growth(workdir, args.growth, args.rounds),
         "splitting": lambda: sections.splitting(args.split_mb),
     }
     chosen = [name.replace("-", "_") for name in args.only or SECTIONS]
@@ -163,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, help="cold starts of each process (5)")
     parser.add_argument(
         "--many-docs", type=_count, help="generated documents of every format, indexed (10000)"
+    )
+    parser.add_argument(
+        "--growth", type=_sizes, help="many-docs sizes to fit growth over (1000,3000,10000)"
     )
     parser.add_argument(
         "--split-mb", type=_sizes, help="texts to split into sentences, in MB (1,8,50)"

