@@ -162,6 +162,11 @@ class Corpus:
         return cls.open(build_tables(records), MemoryRows(records))
 
     @property
+    def characters(self) -> int:
+        """How many characters the documents hold, all together."""
+        return int(self.tables.doc_chars.sum())
+
+    @property
     def vocabulary(self) -> Sequence[str]:
         """Every distinct lower-case word of the sentences, sorted."""
         return self.tables.vocabulary

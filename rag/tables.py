@@ -30,6 +30,7 @@ from rag.lexicon import terms, words
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it narrates every index build
 
 _ARRAYS = (
+    "doc_chars",
     "sentence_doc",
     "sentence_start",
     "sentence_end",
@@ -48,7 +49,7 @@ _ARRAYS = (
     "dense_mean",
     "dense_moment",
 )
-_FORMAT = "docqa-tables-1"
+_FORMAT = "docqa-tables-2"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Tables:
     are CSR offsets (row r's items are ptr[r]:ptr[r+1])."""
 
     doc_ids: tuple[str, ...]  # sorted
+    doc_chars: np.ndarray  # int64: each document's length in characters
     sentence_doc: np.ndarray  # int32: the document of each sentence row
     sentence_start: np.ndarray  # int64
     sentence_end: np.ndarray  # int64
@@ -241,6 +243,7 @@ def build_tables(records: Sequence[DocumentIndex]) -> Tables:
     heading_rows = np.asarray(heading, dtype=bool)
     return Tables(
         doc_ids=doc_ids,
+        doc_chars=np.asarray([len(r.document.text) for r in records], dtype=np.int64),
         sentence_doc=np.asarray(sentence_doc, dtype=np.int32),
         sentence_start=np.asarray(starts, dtype=np.int64),
         sentence_end=np.asarray(ends, dtype=np.int64),
