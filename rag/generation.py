@@ -385,7 +385,10 @@ def timed(make: Callable[[], Iterable[T]], timeout_s: float) -> Iterator[T]:
         except BaseException as error:  # handed to the consumer, raised there
             items.put(("error", error))
 
-    threading.Thread(target=pump, name="docqa-llm", daemon=True).start()
+    # subtle: not a daemon. A thread the model starts inherits this flag (transformers
+    # generates in one), and a daemon thread still inside torch when the interpreter exits
+    # aborts the process ("terminate called without an active exception").
+    threading.Thread(target=pump, name="docqa-llm", daemon=False).start()
     deadline = time.monotonic() + timeout_s
     try:
         while True:

@@ -12,6 +12,8 @@ loaded while DOCQA_LLM is unset. They come with `pip install -e '.[llm]'`.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import threading
 from pathlib import Path
@@ -121,8 +123,11 @@ def _local(form: str, target: str, settings: Settings) -> BaseChatModel:
     else:
         where = {"pretrained_model_name_or_path": str(path)}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(**where, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(**where, local_files_only=True)
+        # Loading a GGUF file draws a progress bar of its own (plain tqdm) on stderr, which
+        # would fill a terminal's answer: what loading says is kept out of sight.
+        with contextlib.redirect_stderr(io.StringIO()):
+            tokenizer = AutoTokenizer.from_pretrained(**where, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(**where, local_files_only=True)
     except (OSError, ValueError) as error:
         raise SettingsError(
             f"DOCQA_LLM={settings.llm} could not be loaded ({_first_line(error)}): point it "
