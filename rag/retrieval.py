@@ -110,7 +110,10 @@ class MemoryRows:
 class LazyDocuments(Mapping[str, Document]):
     """The corpus's documents by id, each fetched when first asked for and a few kept."""
 
-    def __init__(self, doc_ids: Sequence[str], rows: Rows, kept: int = DOCUMENTS_KEPT) -> None:
+    def __init__(
+        self, doc_ids: Sequence[str], rows: Rows, characters: int, kept: int = DOCUMENTS_KEPT
+    ) -> None:
+        self.characters = characters  # the documents' length, all together
         self._ids = tuple(doc_ids)
         self._known = frozenset(doc_ids)
         self._rows = rows
@@ -154,17 +157,12 @@ class Corpus:
     @classmethod
     def open(cls, tables: Tables, rows: Rows) -> Corpus:
         """The corpus of a generation whose tables and rows are these."""
-        return cls(tables, rows, LazyDocuments(tables.doc_ids, rows))
+        return cls(tables, rows, LazyDocuments(tables.doc_ids, rows, int(tables.doc_chars.sum())))
 
     @classmethod
     def build(cls, records: Sequence[DocumentIndex]) -> Corpus:
         """A corpus held in memory, from records (no index)."""
         return cls.open(build_tables(records), MemoryRows(records))
-
-    @property
-    def characters(self) -> int:
-        """How many characters the documents hold, all together."""
-        return int(self.tables.doc_chars.sum())
 
     @property
     def vocabulary(self) -> Sequence[str]:

@@ -252,7 +252,7 @@ def test_the_served_corpus_offers_what_one_held_in_memory_offers(engine: DocQA) 
     served = engine.corpus  # tables memory-mapped, rows fetched from Chroma by id
     held = Corpus.build(engine.store.load())  # every record in memory
     assert served.tables.doc_ids == held.tables.doc_ids
-    assert served.characters == sum(len(text) for text in DOCUMENTS.values())
+    assert served.documents.characters == sum(len(text) for text in DOCUMENTS.values())
     assert served.vocabulary == held.vocabulary
     for question in QUESTIONS:
         query = engine._prepare({"question": question, "history": []})[0]

@@ -1112,3 +1112,11 @@ def test_a_bad_docqa_setting_is_a_friendly_exit(tmp_path: Path, name: str, value
     done = _run_ui(env)
     assert done.returncode == 2
     assert done.stderr.startswith(f"docqa: error: {name}") and done.stderr.count("\n") == 1
+
+
+def test_status_counts_the_index_s_characters_without_fetching_its_documents(
+    docqa: DocQA, article_text: str
+) -> None:
+    documents = docqa.corpus.documents  # the served index's: fetched by id when asked for
+    status = render.status_text(True, None, documents)
+    assert f"1 document ({len(article_text):,} characters)" in status

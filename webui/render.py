@@ -11,6 +11,7 @@ from itertools import pairwise
 from rag.citations import HEDGE, collection_name, refusal
 from rag.cli import dropped_note, plain_text
 from rag.documents import Skipped, describe_skipped
+from rag.retrieval import LazyDocuments
 from rag.types import Answer, Citation, Document
 
 STREAM_STEPS = 24  # at most this many partial updates while an answer streams in
@@ -336,7 +337,10 @@ def status_text(
         return f"{ERROR_MARK} **Not ready**: {escape(failure)}"
     if not ready:
         return "**Loading** the model and the index…"
-    size = sum(len(document.text) for document in documents.values())
+    if isinstance(documents, LazyDocuments):  # the index's: never fetch them all to count
+        size = documents.characters
+    else:
+        size = sum(len(document.text) for document in documents.values())
     count = len(documents)
     note = describe_skipped(skipped)
     return (
