@@ -128,6 +128,14 @@ def test_index_and_answer_through_the_server(server, tmp_path: Path, article_tex
     again = DocQA(settings).index()
     assert again.embedded == 0 and again.changed == () and again.chunks == report.chunks
 
+    # A process on another machine (an index folder of its own, without the writer's serving
+    # tables) derives them once from the server, keeps them, and answers the same.
+    elsewhere = dataclasses.replace(settings, index_dir=tmp_path / "other-machine")
+    reader = DocQA(elsewhere)
+    assert reader.answer(QUESTION).citations == result.citations
+    (kept,) = (elsewhere.index_dir / "serving").iterdir()
+    assert kept.name in {folder.name for folder in (settings.index_dir / "serving").iterdir()}
+
 
 def _assert_says_what_to_do(error: StoreError, port: int) -> None:
     message = str(error)
