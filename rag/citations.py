@@ -52,12 +52,25 @@ def render(citations: list[Citation], short: Citation | None = None, hedged: boo
     # Behind a short answer the quotes are marked as quotes, so the two read apart.
     opening, closing = ("“", "”") if short else ("", "")
     quotes = " ".join(
-        f"{opening}{_with_ellipses(citation.quote)}{closing} [{number}]"
+        f"{quote_marks(citation.quote, opening, closing)} [{number}]"
         for number, citation in enumerate(citations, 1)
     )
     if short is None:
         return quotes
     return f"{short.quote[:1].upper()}{short.quote[1:]}. {quotes}"
+
+
+OPENING_MARKS = "“‘\"'«"  # a quote that starts with one of these needs no opening mark of ours
+CLOSING_MARKS = "”’\"'»"
+
+
+def quote_marks(quote: str, opening: str = "“", closing: str = "”", ellipses: bool = True) -> str:
+    """`quote` (with its ellipses) between quotation marks it does not already have:
+    quote_marks("“We are ready,” he said.") -> "“We are ready,” he said.”" (not "““We")."""
+    marked = _with_ellipses(quote) if ellipses else quote
+    start = "" if quote[:1] in OPENING_MARKS else opening
+    end = "" if quote[-1:] in CLOSING_MARKS else closing
+    return f"{start}{marked}{end}"
 
 
 def _with_ellipses(quote: str) -> str:

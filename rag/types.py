@@ -107,7 +107,7 @@ class Answer:
         """
         if self.abstained or not self.citations:
             return self.text
-        from rag.citations import title  # subtle: rag.citations imports this module
+        from rag.citations import quote_marks, title  # subtle: rag.citations imports this
 
         lines = []
         if self.reader == "llm":  # the generated sentences, their [n] numbering the quotes
@@ -119,7 +119,7 @@ class Answer:
             named = title(document) if document is not None else citation.doc_id
             name = citation.doc_id if named == citation.doc_id else f"{named} ({citation.doc_id})"
             page = f", page {citation.page}" if citation.page else ""
-            lines.append(f"[{number}] “{citation.quote}”")
+            lines.append(f"[{number}] {quote_marks(citation.quote, ellipses=False)}")
             lines.append(f"    {name}{page}, characters {citation.start}–{citation.end}")
         if self.hedged:
             from rag.citations import HEDGE

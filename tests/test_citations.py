@@ -1,6 +1,8 @@
 """Citations: verified against the document, rendered as numbered quotes."""
 
-from rag.citations import cite, render, verify
+import pytest
+
+from rag.citations import cite, quote_marks, render, verify
 from rag.types import Citation, Document, Span
 
 TEXT = "The ferry left at dawn. Crews, who had voted to strike, stayed home."
@@ -36,3 +38,16 @@ def test_render_leads_with_the_short_answer_then_the_quoted_quotes() -> None:
         "Dawn. “The ferry left at dawn.” [1] “…who had voted to strike…” [2]"
     )
     assert render(citations, None) == render(citations)
+
+
+@pytest.mark.parametrize(
+    ("quote", "shown"),
+    [
+        ("two missiles were fired.", "“…two missiles were fired.”"),
+        ("“We are ready,” he said.", "“We are ready,” he said.”"),
+        ("He said “we are ready.”", "“He said “we are ready.”"),
+        ('"Quoted whole."', '"Quoted whole."'),
+    ],
+)
+def test_a_quote_gets_no_second_quotation_mark(quote: str, shown: str) -> None:
+    assert quote_marks(quote) == shown

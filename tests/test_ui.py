@@ -1120,3 +1120,20 @@ def test_status_counts_the_index_s_characters_without_fetching_its_documents(
     documents = docqa.corpus.documents  # the served index's: fetched by id when asked for
     status = render.status_text(True, None, documents)
     assert f"1 document ({len(article_text):,} characters)" in status
+
+
+def test_a_quote_that_opens_with_a_quotation_mark_gets_no_second_one() -> None:
+    text = "“We are ready,” Blinken said. The ferry left."
+    quote = "“We are ready,” Blinken said."
+    shown = render.format_answer(
+        Answer(text=quote, citations=[Citation("a.txt", 0, len(quote), quote)]),
+        0,
+        {"a.txt": Document("a.txt", text)},
+    )
+    assert "<q class='quote opens-quoted'>" in shown  # the browser adds no “ before it
+    plain = "<q class='quote'>" in render.format_answer(
+        Answer(text="x", citations=[Citation("a.txt", 30, 46, "The ferry left.")]),
+        0,
+        {"a.txt": Document("a.txt", text)},
+    )
+    assert plain

@@ -44,6 +44,8 @@ CSS = """
 #chat button.copied { outline: 2px solid var(--color-accent); }
 #source .source-gone { white-space: normal; color: var(--body-text-color-subdued); }
 .cite:hover .quote { text-decoration: underline; }
+q.opens-quoted::before { content: no-open-quote; }
+q.closes-quoted::after { content: no-close-quote; }
 @media (max-width: 720px) {
   #source .source-view { max-height: 45vh; }
 }

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import pairwise
 
-from rag.citations import HEDGE, collection_name, refusal
+from rag.citations import CLOSING_MARKS, HEDGE, OPENING_MARKS, collection_name, refusal
 from rag.cli import dropped_note, plain_text
 from rag.documents import Skipped, describe_skipped
 from rag.retrieval import LazyDocuments
@@ -97,7 +97,7 @@ def format_answer(
         parts.append(
             f"<span class='cite turn-{turn} n-{number}' title='Show in the source'>"
             f"<b class='cite-n'>\\[{number}\\]</b> <span class='context'>{escape(before)}</span>"
-            f"<q class='quote'>{escape(citation.quote)}</q>"
+            f"<q class='{quote_class(citation.quote)}'>{escape(citation.quote)}</q>"
             f"<span class='context'>{escape(after)}</span></span>\n"
             f"<small class='quote-place'>({place(citation)})</small>"
         )
@@ -188,6 +188,17 @@ class Draft:
             note = dropped_note(self.dropped_reasons)
             parts.append(f"<small class='answer-note'>{escape(note)}</small>")
         return "\n\n".join(parts)
+
+
+def quote_class(quote: str) -> str:
+    """The classes of a quote's <q>: one that already starts (or ends) with a quotation mark
+    gets no second one from the browser."""
+    classes = ["quote"]
+    if quote[:1] in OPENING_MARKS:
+        classes.append("opens-quoted")
+    if quote[-1:] in CLOSING_MARKS:
+        classes.append("closes-quoted")
+    return " ".join(classes)
 
 
 def place(citation: Citation) -> str:
