@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from rag.citations import quote_marks
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -54,13 +56,13 @@ def test_ask_prints_numbered_quotes_with_offsets(built_index: Path, article_text
     # Answer.as_text(), as the UI copies it; a middling confidence says so first
     assert re.match(r"(?:Possibly:\n)?Two\.\n\n\[1\] “", done.stdout), done.stdout
     quoted = re.findall(
-        r"^\[\d+\] “(.*)”\n    .*north-korea-missile-tests\.txt\)?, characters (\d+)–(\d+)$",
+        r"^\[\d+\] (.*)\n    .*north-korea-missile-tests\.txt\)?, characters (\d+)–(\d+)$",
         done.stdout,
         re.M,
     )
     assert quoted
-    for quote, start, end in quoted:
-        assert article_text[int(start) : int(end)] == quote
+    for shown, start, end in quoted:  # the source's own words, between quotation marks
+        assert shown == quote_marks(article_text[int(start) : int(end)], ellipses=False)
     assert "Traceback" not in done.stderr
 
 
@@ -317,10 +319,10 @@ def test_ask_streams_the_draft_then_prints_the_verified_answer(
     assert "great success" not in out and "dropped" not in out
     text, _, quotes = out.partition("\n\n")
     assert re.search(r"two ballistic missiles\.? ?\[1\]", text), text
-    quoted = re.findall(r"^\[\d+\] “(.*)”\n    .*, characters (\d+)–(\d+)$", quotes, re.M)
+    quoted = re.findall(r"^\[\d+\] (.*)\n    .*, characters (\d+)–(\d+)$", quotes, re.M)
     assert quoted
-    for quote, start, end in quoted:
-        assert article_text[int(start) : int(end)] == quote
+    for shown, start, end in quoted:
+        assert shown == quote_marks(article_text[int(start) : int(end)], ellipses=False)
 
 
 def test_ask_on_a_terminal_streams_the_draft_there(
