@@ -60,8 +60,9 @@ def _panel(axis, figure: dict) -> None:
                 fontsize=8,
             )
     axis.set_xscale("log")
-    if min(shown) > 0:
+    if min(shown) > 0 and max(shown) > 10 * min(shown):  # a narrow range reads better plain
         axis.set_yscale("log")
+    axis.margins(y=0.15)  # room for the projections' labels
     axis.set_title(f"{figure['label']} ({figure['unit']})", fontsize=10)
     axis.set_xlabel("documents")
     axis.grid(True, which="both", alpha=0.3)

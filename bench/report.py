@@ -326,7 +326,10 @@ def _serving_rows(docs: str, run: dict) -> list[Row]:
     queries = f"{run['questions']} q x {run['rounds']} rounds"
     return [
         (
-            f"{docs}, serving process ready to answer (first answer {_s(run['first_answer_s'])})",
+            f"{docs}, serving process ready to answer (imports {_s(run['serve_import_s'])}, "
+            f"index() {_s(run['serve_index_s'])}, first answer {_s(run['first_answer_s'])})"
+            if "serve_import_s" in run
+            else f"{docs}, serving process ready to answer",
             _s(run["ready_s"]),
             "",
             "",
@@ -466,12 +469,17 @@ def import_lines(results: dict) -> list[str]:
     profile = results.get("cold_start", {}).get("imports")
     if not profile:
         return []
-    lines = [f"{profile['command']}: {_s(profile['seconds'])}, {profile['imports']} imports"]
-    for row in profile["top"]:
-        lines.append(
-            f"  {row['cumulative_s']:7.3f} s cumulative  {row['self_s']:6.3f} s self  "
-            f"{'  ' * row['depth']}{row['module']}"
-        )
+    lines = [
+        f"{profile['command']}: {_s(profile['seconds'])}, {profile['imports']} imports "
+        f"taking {_s(profile.get('import_s', 0.0))}"
+    ]
+    for heading, key in (("by cumulative time", "top"), ("imported by docqa itself", "top_level")):
+        lines.append(f" {heading}:")
+        for row in profile.get(key, []):
+            lines.append(
+                f"  {row['cumulative_s']:7.3f} s cumulative  {row['self_s']:6.3f} s self  "
+                f"{'  ' * row['depth']}{row['module']}"
+            )
     return lines
 
 

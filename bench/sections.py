@@ -175,8 +175,12 @@ def _serve(folder: Path, source: Path) -> dict:
     return {
         "ready_s": served["ready_at"] - spawned,
         "first_answer_s": served["first_answer_at"] - spawned,
+        "serve_import_s": served["imported_at"] - spawned,  # Python start and imports
         "serve_index_s": served["index_s"],
         "serve_embedded": served["embedded"],
+        "serve_imported_rss_mb": served["imported_rss_mb"],
+        "serve_indexed_rss_mb": served["indexed_rss_mb"],
+        "serve_ready_rss_mb": served["ready_rss_mb"],
         "serve_first_answer_rss_mb": served["first_answer_rss_mb"],
         "serve_peak_rss_mb": run.peak_rss_mb,
         "serve_questions": served["questions"],

@@ -156,6 +156,8 @@ def _serving(documents: int, **figures: float) -> dict:
         "floor_peak_rss_mb": 300.0,
         "ready_s": 2.0,
         "first_answer_s": 2.5,
+        "serve_import_s": 1.25,
+        "serve_index_s": 0.25,
         "serve_peak_rss_mb": 400.0,
         "rss_ratio": 400.0 / 300.0,
         "questions": 62,
@@ -229,6 +231,7 @@ def test_issue_20_targets_are_checked_at_the_largest_growth_size() -> None:
     assert all("10,000 docs" in row[0] for row in rows[1:])
     table = report.table(results)
     assert "cold start, docqa ask (median of 3)" in table and "growth, 10,000 files" in table
+    assert "ready to answer (imports 1.25 s, index() 0.25 s, first answer 2.50 s)" in table
 
 
 def _numbers(section: dict, *keys: str) -> None:
@@ -299,7 +302,10 @@ def test_tiny_run_writes_every_section_with_numbers_and_ratios(tmp_path: Path) -
     assert "growth 10: ready to answer s" in names
     profile = results["cold_start"]["imports"]
     assert len(profile["top"]) == 10 and profile["top"][0]["cumulative_s"] > 0
-    assert any(row["module"].startswith("rag") for row in profile["top"])
+    assert any(row["module"].startswith("rag") for row in profile["top_level"])
+    assert {row["depth"] for row in profile["top_level"]} == {0}
+    assert 0 < profile["import_s"] < profile["seconds"]
+    _numbers(many, "serve_import_s", "serve_index_s", "serve_ready_rss_mb")
     _numbers(results["cold_start"], "model_floor_peak_rss_mb")
 
     splits = results["splitting"]["runs"]
