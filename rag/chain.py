@@ -84,21 +84,26 @@ class DocQA:
         )
 
     def index(
-        self, progress: bool = False, on_progress: Callable[[int, int], None] | None = None
+        self,
+        progress: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
+        verify: bool = True,
     ) -> IndexReport:
         """Build or refresh the index from the source folder, then load it for answering;
         `progress` draws a bar on the terminal, `on_progress(done, total)` reports the
-        sentences embedded so far (for a UI's own bar)."""
+        sentences embedded so far (for a UI's own bar). `verify` counts every kind of row of
+        an unchanged index against its record (a serving process's first question skips it:
+        a damaged index then shows when an answer needs a missing row)."""
         with self._lock:
             settings = self.settings
             # Files whose size and mtime are as indexed are not read again.
-            sources = load_collection(settings, known=self.store.stamps())
+            sources = load_collection(settings, known=self.store.stamps(verify))
             try:
-                report = self._sync(sources, progress, on_progress)
+                report = self._sync(sources, progress, on_progress, verify)
             except ReadEveryFile as why:
                 log.info("reading every source file again: %s", why)
                 sources = load_collection(settings)
-                report = self._sync(sources, progress, on_progress)
+                report = self._sync(sources, progress, on_progress, verify)
             new = [item for item in sources.skipped if item not in self._warned]
             if new:
                 log.warning("%s", describe_skipped(new))
@@ -115,6 +120,7 @@ class DocQA:
         sources: Sources,
         progress: bool,
         on_progress: Callable[[int, int], None] | None,
+        verify: bool,
     ) -> IndexReport:
         there = {
             item.name for item in sources.skipped if source_path(self.settings, item.name).exists()
@@ -126,6 +132,7 @@ class DocQA:
             on_progress=on_progress,
             unchanged=sources.unchanged,
             stamps=sources.stamps,
+            verify=verify,
         )
 
     def _open(self) -> None:
@@ -143,9 +150,10 @@ class DocQA:
 
     @property
     def corpus(self) -> Corpus:
-        """The loaded corpus; the first use builds or refreshes the index."""
+        """The loaded corpus; the first use builds or refreshes the index (trusting an
+        unchanged one's row counts: see `index`)."""
         if self._corpus is None:
-            self.index()
+            self.index(verify=False)
         assert self._corpus is not None
         return self._corpus
 

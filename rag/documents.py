@@ -339,14 +339,18 @@ def _unreadable(path: Path, root: Path, max_file_mb: int, links: Counter) -> str
     """Why `path` is not read before opening it, or ""."""
     if path.suffix.lower() not in SUFFIXES:
         return "not a format docqa reads (.txt, .md, .html, .pdf, .docx)"
-    try:
-        target = path.resolve(strict=True)
-    except FileNotFoundError:
-        return "a link to a file that does not exist"
-    except (RuntimeError, OSError):
-        return "a link that loops"
-    if path.is_symlink() and not target.is_relative_to(root):
-        return "a link to a file outside the source folder"
+    # The folders above it were walked without following links, so a file that is not a
+    # link is itself; only a link needs resolving (the costly part of a large folder).
+    target = path
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=True)
+        except FileNotFoundError:
+            return "a link to a file that does not exist"
+        except (RuntimeError, OSError):
+            return "a link that loops"
+        if not target.is_relative_to(root):
+            return "a link to a file outside the source folder"
     if not target.is_file():
         return "not a regular file"
     status = target.stat()

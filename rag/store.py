@@ -159,6 +159,7 @@ class Store:
         self._vectorstore: Chroma | None = None
         self._served = 0  # the generation dense_search reads
         self._read_only_copy: Path | None = None
+        self._listing: tuple[Live, bool, dict[str, tuple[str, Stamp | None]]] | None = None
 
     # -- the public operations -----------------------------------------------------------
 
@@ -170,6 +171,7 @@ class Store:
         on_progress: Callable[[int, int], None] | None = None,
         unchanged: Collection[str] = (),
         stamps: Mapping[str, Stamp] | None = None,
+        verify: bool = True,
     ) -> IndexReport:
         """Make the live generation hold exactly `documents` and the `unchanged` files (not
         read, as indexed), deriving only what changed; returns what it did. A file in
@@ -177,10 +179,12 @@ class Store:
         is one: nothing already indexed is lost to a file that cannot be read for a while; so
         does a document that fails to be derived (reported in `skipped`). `stamps` are the
         files' stamps as read, kept with their rows. `on_progress(done, total)` follows the
-        sentences being embedded. Raises ReadEveryFile when `unchanged` cannot be trusted."""
+        sentences being embedded. Without `verify`, an unchanged index is trusted without
+        counting every kind's rows (what a serving process does at start; `docqa index`
+        counts them). Raises ReadEveryFile when `unchanged` cannot be trusted."""
         with self._lock, self._errors("write"):
             try:
-                plan = self._plan(documents, unreadable, unchanged)
+                plan = self._plan(documents, unreadable, unchanged, verify=verify)
             except ReadEveryFile:
                 raise
             except Exception as error:
@@ -243,21 +247,23 @@ class Store:
         except Exception:  # busy, read-only, or anything else: the files are read next time
             log.debug("could not record the files' new stamps", exc_info=True)
 
-    def stamps(self) -> dict[str, Stamp]:
+    def stamps(self, verify: bool = True) -> dict[str, Stamp]:
         """The stamps of the live documents' files as they were read, when the live
         generation was derived as these settings derive ({} otherwise, or when there is no
-        index yet): a file whose stamp still holds need not be read again."""
+        index yet): a file whose stamp still holds need not be read again. `verify` as for
+        `sync`."""
         with self._lock, self._errors("read"):
             try:
                 live = self._live()
                 if live is None or live.fingerprint != fingerprint(self.settings):
                     return {}
-                listed = self._listed(live)
+                listed = self._listed(live, verify)
             except Exception as error:
                 if _is_connection(error):
                     raise
                 log.debug("reading the index's stamps failed", exc_info=True)
                 return {}  # damaged, or a writer moved on: every file is read
+            self._listing = (live, verify, listed)  # the sync that follows reads them once
             return {doc_id: stamp for doc_id, (_h, stamp) in listed.items() if stamp is not None}
 
     def _plan(
@@ -266,6 +272,7 @@ class Store:
         unreadable: Collection[str],
         unchanged: Collection[str],
         load: bool = False,
+        verify: bool = True,
     ) -> _Plan:
         """What syncing takes. Without `load` it reads only the live documents' rows (and
         counts every kind's): enough to tell whether anything changed. With it, it loads and
@@ -275,9 +282,12 @@ class Store:
         listed: dict[str, tuple[str, Stamp | None]] = {}
         kept: dict[str, DocumentIndex] = {}
         recovered = ""
+        # The listing `stamps` just read serves once, for the same generation.
+        earlier, self._listing = self._listing, None
         if live is not None and live.fingerprint == wanted:
             try:
-                listed = self._listed(live)
+                fresh = earlier and earlier[0] == live and (earlier[1] or not verify)
+                listed = earlier[2] if fresh else self._listed(live, verify or load)
                 if load:
                     kept = {record.doc_id: record for record in self._load(live)}
             except DamagedIndex as damage:
@@ -567,11 +577,12 @@ class Store:
             str(meta.get("build", "")),
         )
 
-    def _listed(self, live: Live) -> dict[str, tuple[str, Stamp | None]]:
+    def _listed(self, live: Live, verify: bool = True) -> dict[str, tuple[str, Stamp | None]]:
         """The live documents (doc_id -> content hash, stamp), read from their rows alone,
-        after every kind's row count is checked against the pointer's."""
+        after every kind's row count is checked against the pointer's (with `verify`; the
+        documents' always are)."""
         client = self._open_client()
-        for kind in KINDS:
+        for kind in KINDS if verify else ("documents",):
             try:
                 collection = client.get_collection(self._name(live.generation, kind))
             except Exception as error:
