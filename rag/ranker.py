@@ -18,6 +18,7 @@ from rag.errors import SettingsError
 from rag.features import ANSWER_FEATURES, CATEGORICAL, PHRASE_FEATURES, SENTENCE_FEATURES
 from rag.question import KINDS
 from rag.settings import DEFAULT_READER_PATH
+from rag.trees import parse
 
 ARTIFACT_FORMAT = 1
 # How many codes each categorical feature has: its width once one-hot encoded.
@@ -33,18 +34,15 @@ class Scorer:
     params: dict[str, Any]
 
     def __post_init__(self) -> None:
-        if self.kind == "lightgbm":
-            import lightgbm
-
-            booster = lightgbm.Booster(model_str=self.params["model"])
-            object.__setattr__(self, "_booster", booster)
+        if self.kind == "lightgbm":  # evaluated by rag.trees: answering never imports lightgbm
+            object.__setattr__(self, "_forest", parse(self.params["model"]))
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """The probability that each row is a right answer."""
         if len(rows) == 0:
             return np.zeros(0)
         if self.kind == "lightgbm":
-            return np.asarray(self._booster.predict(rows, num_threads=1))  # type: ignore[attr-defined]
+            return self._forest.predict(rows)  # type: ignore[attr-defined]
         design = one_hot(rows, self.features)
         mean, scale = np.asarray(self.params["mean"]), np.asarray(self.params["scale"])
         logits = ((design - mean) / scale) @ np.asarray(self.params["coef"]) + self.params[
