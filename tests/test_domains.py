@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from evals.__main__ import main
 from evals.dataset import load_questions
 from rag import Answer
 from rag.chain import DocQA
+from rag.generation import Done, Event
 from tests.conftest import ROOT, SEEDS
 
 ARTICLE_SET = ROOT / "evals" / "questions.toml"
@@ -60,7 +62,17 @@ def test_a_follow_up_is_asked_with_the_earlier_question_and_its_answer(
         answers[question] = real(question, history)
         return answers[question]
 
+    real_stream = docqa.stream
+
+    def stream_spy(question: str, history: list | None = None) -> Iterator[Event]:
+        calls.append((question, list(history or [])))
+        for event in real_stream(question, history):
+            if isinstance(event, Done):
+                answers[question] = event.answer
+            yield event
+
     monkeypatch.setattr(docqa, "answer", spy)
+    monkeypatch.setattr(docqa, "stream", stream_spy)  # the question itself, as the UI asks it
     (row,) = runner.run(docqa, [follow_up], SEEDS)
     (earlier,) = follow_up.history
     asked = [call for call in calls if call[0] != runner.WARM_UP_QUESTION]
