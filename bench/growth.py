@@ -59,14 +59,19 @@ def fit_power(ns: Sequence[float], ys: Sequence[float]) -> Fit | None:
 
 
 def best_fit(ns: Sequence[float], ys: Sequence[float]) -> Fit | None:
-    """The fit of smaller residual, the line where they tie (two points fit either exactly);
-    None with fewer than two distinct sizes."""
+    """The fit of smaller residual, the line where they tie (two points fit either exactly),
+    the power law where the line falls (it would project below zero); None with fewer than
+    two distinct sizes."""
     if len(set(ns)) < 2:
         return None
     line = fit_linear(ns, ys)
     power = fit_power(ns, ys)
+    if power is None:
+        return line
+    if line.b < 0:  # a falling line crosses zero further out; times and sizes cannot
+        return power
     # A tie within rounding keeps the simpler, more cautious line.
-    if power is None or power.residual >= line.residual - 1e-9 * max(map(abs, ys)):
+    if power.residual >= line.residual - 1e-9 * max(map(abs, ys)):
         return line
     return power
 
