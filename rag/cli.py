@@ -7,13 +7,13 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from rag.errors import DocQAError
-from rag.types import Answer, Document, Turn
+from rag.types import Answer, Turn
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,7 +151,7 @@ def _ask(args: argparse.Namespace) -> int:
         }
         print(as_json(payload))
         return 0
-    print(printable(plain_text(result, docqa.corpus.documents)))  # what the UI copies
+    print(printable(result.as_text(docqa.corpus.documents)))  # what the UI copies
     if result.note:
         print(printable(f"\n({result.note})"))
     return 0
@@ -179,14 +179,6 @@ def _streamed(events: Iterable[Any]) -> Answer:
                 print(printable(dropped_note(reasons)), file=draft, flush=True)
             return event.answer
     raise RuntimeError("the answer stream ended without its final answer")
-
-
-def plain_text(result: Answer, documents: Mapping[str, Document]) -> str:
-    """The answer as plain text (`Answer.as_text`), a language model's sentences first."""
-    shown = result.as_text(documents)
-    if result.reader == "llm" and not shown.startswith(result.text):
-        shown = f"{result.text}\n\n{shown}"
-    return shown
 
 
 VERIFIED_RULE = "── verified: every sentence cites the source ──"

@@ -9,9 +9,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from itertools import pairwise
 
 from rag.citations import CLOSING_MARKS, HEDGE, OPENING_MARKS, collection_name, refusal
-from rag.cli import dropped_note, plain_text
+from rag.cli import dropped_note
 from rag.documents import Skipped, describe_skipped
-from rag.retrieval import LazyDocuments
 from rag.types import Answer, Citation, Document
 
 STREAM_STEPS = 24  # at most this many partial updates while an answer streams in
@@ -81,7 +80,7 @@ def format_answer(
     if result.abstained:
         return "\n\n".join([format_abstention(refusal(result.question, documents or {})), *notes])
     # What the copy button copies (the page's script reads it): the answer as plain text.
-    plain = html.escape(plain_text(result, documents or {}), quote=False)
+    plain = html.escape(result.as_text(documents or {}), quote=False)
     copied = f"<pre class='copy-text'>{plain}</pre>"
     parts = []
     if result.reader == "llm":
@@ -348,9 +347,10 @@ def status_text(
         return f"{ERROR_MARK} **Not ready**: {escape(failure)}"
     if not ready:
         return "**Loading** the model and the index…"
-    if isinstance(documents, LazyDocuments):  # the index's: never fetch them all to count
-        size = documents.characters
-    else:
+    # The index's documents (rag.retrieval.LazyDocuments) know their length: fetching every
+    # one to count it would read the whole corpus. Those read at start are counted.
+    size = getattr(documents, "characters", None)
+    if size is None:
         size = sum(len(document.text) for document in documents.values())
     count = len(documents)
     note = describe_skipped(skipped)
