@@ -205,11 +205,7 @@ class DocQA:
     def answer(self, question: str, history: History | None = None) -> Answer:
         """Answer `question` from the sources; `history` holds the earlier turns, oldest
         first: questions, or (question, answer) pairs so a follow-up can use the answer."""
-        request = {"question": question, "history": [] if history is None else history}
-        if self.chat_model is None:
-            self.refresh()
-            return self.chain.invoke(request)
-        *_, done = self.stream(question, history)
+        *_, done = self.stream(question, history)  # without a language model, only Done
         return done.answer  # type: ignore[union-attr]
 
     def stream(self, question: str, history: History | None = None) -> Iterator[Event]:
@@ -218,7 +214,7 @@ class DocQA:
         Without a language model only `Done`, with what `answer()` returns."""
         from rag import generation
 
-        request = {"question": question, "history": [] if history is None else history}
+        request = _request(question, history)
         if self.chat_model is None:
             self.refresh()
             yield generation.Done(self.chain.invoke(request))
@@ -299,8 +295,7 @@ class DocQA:
         from rag import generation
 
         self.refresh()
-        request = {"question": question, "history": [] if history is None else history}
-        parts = self._read(self._retrieve(self._prepare(request)))
+        parts = self._read(self._retrieve(self._prepare(_request(question, history))))
         return generation.passages(self._ranked(parts), self.corpus.documents)
 
     def _ranked(self, parts: list[_Read]) -> list[tuple[Span, tuple[Span, ...]]]:
@@ -313,7 +308,8 @@ class DocQA:
             found = part.retrieval.candidates
             if not found:
                 continue
-            scores = judge(part.retrieval, self.model).scores
+            # The reader scored them already, unless the question had no words to look for.
+            scores = part.reading.scores or tuple(judge(part.retrieval, self.model).scores)
             ranked = sorted(range(len(found)), key=lambda at: -float(scores[at]))
             orders.append([found[at] for at in ranked])
         merged = [
@@ -460,6 +456,11 @@ class DocQA:
 
     def _refusal(self, question: str) -> str:
         return refusal(question, self.corpus.documents)
+
+
+def _request(question: str, history: History | None) -> dict:
+    """What the chain is invoked with."""
+    return {"question": question, "history": [] if history is None else history}
 
 
 def _first_line(error: BaseException) -> str:

@@ -47,6 +47,8 @@ class Reading:
     short: Span | None
     confidence: float  # the answerability model's probability that the sources answer
     abstention: Abstention | None = None
+    # the sentence model's probability per candidate, when the models ran (empty otherwise)
+    scores: tuple[float, ...] = ()
 
     @property
     def abstained(self) -> bool:
@@ -62,8 +64,9 @@ def read(retrieval: Retrieval, model: ReaderModel) -> Reading:
     if not found:
         return Reading((), None, 0.0, Abstention.NO_CANDIDATES)
     judged = judge(retrieval, model)
+    scores = tuple(judged.scores.tolist())
     if judged.confidence < model.no_answer_threshold:
-        return Reading((), None, judged.confidence, Abstention.LOW_CONFIDENCE)
+        return Reading((), None, judged.confidence, Abstention.LOW_CONFIDENCE, scores)
     chosen = found[judged.best]
     short = None
     if judged.phrase >= 0 and judged.phrase_score >= model.short_threshold:
@@ -77,7 +80,7 @@ def read(retrieval: Retrieval, model: ReaderModel) -> Reading:
         if beside is not None:
             neighbour, short = beside
             spans = tuple(sorted((chosen.sentence, neighbour.sentence), key=lambda s: s.start))
-    return Reading(spans, short, judged.confidence)
+    return Reading(spans, short, judged.confidence, scores=scores)
 
 
 def answering_neighbour(
