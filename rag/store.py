@@ -287,7 +287,8 @@ class Store:
         if live is not None and live.fingerprint == wanted:
             try:
                 fresh = earlier and earlier[0] == live and (earlier[1] or not verify)
-                listed = earlier[2] if fresh else self._listed(live, verify or load)
+                # With `load`, every record is read and checked below: no need to count twice.
+                listed = earlier[2] if fresh else self._listed(live, verify and not load)
                 if load:
                     kept = {record.doc_id: record for record in self._load(live)}
             except DamagedIndex as damage:
@@ -581,20 +582,10 @@ class Store:
         """The live documents (doc_id -> content hash, stamp), read from their rows alone,
         after every kind's row count is checked against the pointer's (with `verify`; the
         documents' always are)."""
-        client = self._open_client()
         for kind in KINDS if verify else ("documents",):
-            try:
-                collection = client.get_collection(self._name(live.generation, kind))
-            except Exception as error:
-                if _is_missing(error):
-                    raise DamagedIndex(f"its {kind} collection is missing") from None
-                raise
-            if (count := collection.count()) != live.counts[kind]:
-                raise DamagedIndex(
-                    f"{collection.name} holds {count} rows, the index's record says "
-                    f"{live.counts[kind]}"
-                )
-        documents = client.get_collection(self._name(live.generation, "documents"))
+            collection = self._stored(live, kind)
+            _check_count(live, kind, collection.name, collection.count())
+        documents = self._stored(live, "documents")
         listed = {}
         offset = 0
         while True:
@@ -603,28 +594,28 @@ class Store:
                 return listed
             for metadata in got["metadatas"]:
                 try:
-                    json.loads(metadata["pages"]), json.loads(metadata["headings"])
+                    _document(metadata, "")  # a row no build can read is damage
                     listed[str(metadata["doc_id"])] = (str(metadata["hash"]), _stamp(metadata))
                 except (ValueError, KeyError, TypeError) as error:
                     raise DamagedIndex(f"its rows cannot be read ({_brief(error)})") from None
             offset += len(got["ids"])
 
+    def _stored(self, live: Live, kind: str):
+        """The collection of one kind of a generation; DamagedIndex when it is missing."""
+        try:
+            return self._open_client().get_collection(self._name(live.generation, kind))
+        except Exception as error:
+            if _is_missing(error):
+                raise DamagedIndex(f"its {kind} collection is missing") from None
+            raise
+
     def _load(self, live: Live) -> list[DocumentIndex]:
         """Every record of a generation, checked against the pointer's counts."""
         rows = {}
         for kind in KINDS:
-            try:
-                collection = self._open_client().get_collection(self._name(live.generation, kind))
-            except Exception as error:
-                if _is_missing(error):
-                    raise DamagedIndex(f"its {kind} collection is missing") from None
-                raise
+            collection = self._stored(live, kind)
             rows[kind] = _read_all(collection)
-            if len(rows[kind]["ids"]) != live.counts[kind]:
-                raise DamagedIndex(
-                    f"{collection.name} holds {len(rows[kind]['ids'])} rows, the index's "
-                    f"record says {live.counts[kind]}"
-                )
+            _check_count(live, kind, collection.name, len(rows[kind]["ids"]))
         if rows["chunks"]["ids"]:  # querying with a stored vector proves the vector file loads
             chunks = self._open_client().get_collection(self._name(live.generation, "chunks"))
             try:
@@ -1126,12 +1117,7 @@ class ChromaRows:
     def documents(self, ids: Sequence[str]) -> dict[str, Document]:
         """The documents with these ids."""
         return {
-            id_: Document(
-                meta["doc_id"],
-                text,
-                pages=tuple(json.loads(meta["pages"])),
-                headings=tuple(tuple(pair) for pair in json.loads(meta["headings"])),
-            )
+            id_: _document(meta, text)
             for id_, (text, meta, _vector) in self._get("documents", ids).items()
         }
 
@@ -1249,6 +1235,24 @@ def _rows(
                 )
 
 
+def _document(metadata: dict, text: str) -> Document:
+    """The document a documents row holds (its text, and pages and headings as JSON)."""
+    return Document(
+        metadata["doc_id"],
+        text,
+        pages=tuple(json.loads(metadata["pages"])),
+        headings=tuple(tuple(pair) for pair in json.loads(metadata["headings"])),
+    )
+
+
+def _check_count(live: Live, kind: str, name: str, count: int) -> None:
+    """DamagedIndex when a collection holds other than the rows the pointer records."""
+    if count != live.counts[kind]:
+        raise DamagedIndex(
+            f"{name} holds {count} rows, the index's record says {live.counts[kind]}"
+        )
+
+
 def _stamp_metadata(stamp: Stamp | None) -> dict[str, int]:
     """A document row's record of its file's stamp ({} when it has none)."""
     if stamp is None:
@@ -1311,14 +1315,8 @@ def _records(rows: dict[str, dict[str, list]]) -> list[DocumentIndex]:
         zip(rows["documents"]["metadatas"], rows["documents"]["documents"], strict=True),
         key=lambda row: row[0]["doc_id"],
     ):
-        doc_id = metadata["doc_id"]
-        document = Document(
-            doc_id,
-            text,
-            pages=tuple(json.loads(metadata["pages"])),
-            headings=tuple(tuple(pair) for pair in json.loads(metadata["headings"])),
-        )
-        own = by_doc.pop(doc_id, {k: [] for k in KINDS[1:]})
+        document = _document(metadata, text)
+        own = by_doc.pop(document.doc_id, {k: [] for k in KINDS[1:]})
         records.append(_record(document, metadata["hash"], own, width))
     if by_doc:
         raise DamagedIndex(f"rows of documents it does not list ({sorted(by_doc)[0]})")
