@@ -26,6 +26,7 @@ import numpy as np
 from rag.chunking import is_heading
 from rag.indexing import DocumentIndex
 from rag.lexicon import terms, words
+from rag.types import span_id, span_place
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it narrates every index build
 
@@ -95,30 +96,30 @@ class Tables:
     def sentence_id(self, row: int) -> str:
         """The id its row has in the index (Span.id)."""
         doc = self.doc_ids[self.sentence_doc[row]]
-        return f"{doc}:{self.sentence_start[row]}-{self.sentence_end[row]}"
+        return span_id(doc, self.sentence_start[row], self.sentence_end[row])
 
     def chunk_id(self, row: int) -> str:
         """The id a chunk row has in the index (Chunk.id)."""
         doc = self.doc_ids[self.chunk_doc[row]]
-        return f"{doc}:{self.chunk_start[row]}-{self.chunk_end[row]}"
+        return span_id(doc, self.chunk_start[row], self.chunk_end[row])
 
     def clause_ids(self, row: int) -> list[str]:
         """The ids of a sentence row's clauses ([] when it has one)."""
         doc = self.doc_ids[self.sentence_doc[row]]
         parts = range(int(self.clause_ptr[row]), int(self.clause_ptr[row + 1]))
-        return [f"{doc}:{self.clause_start[at]}-{self.clause_end[at]}" for at in parts]
+        return [span_id(doc, self.clause_start[at], self.clause_end[at]) for at in parts]
 
     def chunk_sentences(self, row: int) -> list[int]:
         """The sentence rows of a chunk row."""
         return self.chunk_members[self.chunk_ptr[row] : self.chunk_ptr[row + 1]].tolist()
 
-    def sentence_row(self, span_id: str) -> int | None:
+    def sentence_row(self, identifier: str) -> int | None:
         """The row of the sentence with this id (None when the generation has none)."""
-        return _row(span_id, self.doc_ids, self.sentence_doc, self.sentence_start)
+        return _row(identifier, self.doc_ids, self.sentence_doc, self.sentence_start)
 
-    def chunk_row(self, span_id: str) -> int | None:
+    def chunk_row(self, identifier: str) -> int | None:
         """The row of the chunk with this id (None when the generation has none)."""
-        return _row(span_id, self.doc_ids, self.chunk_doc, self.chunk_start)
+        return _row(identifier, self.doc_ids, self.chunk_doc, self.chunk_start)
 
     def dense_spread(self, vector: np.ndarray) -> tuple[float, float]:
         """The mean and standard deviation of `vector`'s cosine over every sentence, from the
@@ -269,13 +270,14 @@ def build_tables(records: Sequence[DocumentIndex]) -> Tables:
     )
 
 
-def _row(span_id: str, doc_ids: Sequence[str], docs: np.ndarray, starts: np.ndarray) -> int | None:
-    """The row of a span id ("<doc_id>:<start>-<end>") among rows sorted by (doc, start)."""
-    doc_id, _colon, offsets = span_id.rpartition(":")
+def _row(
+    identifier: str, doc_ids: Sequence[str], docs: np.ndarray, starts: np.ndarray
+) -> int | None:
+    """The row of a span id (rag.types.span_id) among rows sorted by (doc, start)."""
+    doc_id, start, _end = span_place(identifier)
     at = bisect_left(doc_ids, doc_id)
     if at == len(doc_ids) or doc_ids[at] != doc_id:
         return None
-    start = int(offsets.split("-", 1)[0])
     low = int(np.searchsorted(docs, at, side="left"))
     high = int(np.searchsorted(docs, at, side="right"))
     row = low + int(np.searchsorted(starts[low:high], start))

@@ -36,7 +36,20 @@ class Span:
     @property
     def id(self) -> str:
         """A stable identifier, unique within an index."""
-        return f"{self.doc_id}:{self.start}-{self.end}"
+        return span_id(self.doc_id, self.start, self.end)
+
+
+def span_id(doc_id: str, start: int, end: int) -> str:
+    """The id of the span of `doc_id` from `start` to `end`: span_id("a.txt", 3, 9) ->
+    "a.txt:3-9"."""
+    return f"{doc_id}:{start}-{end}"
+
+
+def span_place(identifier: str) -> tuple[str, int, int]:
+    """The document and offsets a span id names: span_place("a.txt:3-9") -> ("a.txt", 3, 9)."""
+    doc_id, _colon, offsets = identifier.rpartition(":")
+    start, _dash, end = offsets.partition("-")
+    return doc_id, int(start), int(end)
 
 
 @dataclass(frozen=True)
