@@ -255,11 +255,12 @@ def verify(sentence: str, found: Sequence[Span], documents: Mapping[str, Documen
             )
         quoted.append(span)
     known = {term for passage in cited for term in terms(passage.text)}
-    unsupported = [plain[s:e] for s, e, term in term_spans(plain) if term not in known]
+    spans = term_spans(plain)
+    unsupported = [plain[s:e] for s, e, term in spans if term not in known]
     if unsupported:
         shown = ", ".join(dict.fromkeys(word.lower() for word in unsupported))
         return _dropped(sentence, f"words not in the passages it cites: {shown}")
-    wanted = {term for _, _, term in term_spans(plain)}
+    wanted = {term for _, _, term in spans}
     narrowed = [support(passage, wanted, documents) for passage in cited]
     citations = cite([*narrowed, *quoted], documents)
     if len(citations) != len(narrowed) + len(quoted):
@@ -286,8 +287,7 @@ def support(passage: Span, wanted: set[str], documents: Mapping[str, Document]) 
                 if last - first < best[1] - best[0]:
                     best = (first, last)
                 break
-    start, end = passage.start + spans[best[0]][0], passage.start + spans[best[1]][1]
-    return Span(passage.doc_id, start, end, document.text[start:end])
+    return _span(document, passage.start + spans[best[0]][0], passage.start + spans[best[1]][1])
 
 
 def unsupported(verdicts: Iterable[Verdict]) -> int:
@@ -316,8 +316,7 @@ def locate(quote: str, cited: Sequence[Span], documents: Mapping[str, Document])
         match = re.search(pattern, passage.text)
         document = documents.get(passage.doc_id)
         if match and document is not None:
-            start, end = passage.start + match.start(), passage.start + match.end()
-            return Span(passage.doc_id, start, end, document.text[start:end])
+            return _span(document, passage.start + match.start(), passage.start + match.end())
     return None
 
 
