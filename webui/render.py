@@ -94,8 +94,7 @@ def format_answer(
         document = (documents or {}).get(citation.doc_id)
         before, after = context(document.text, citation) if document else ("", "")
         parts.append(
-            f"<span class='cite turn-{turn} n-{number}' title='Show in the source'>"
-            f"<b class='cite-n'>\\[{number}\\]</b> <span class='context'>{escape(before)}</span>"
+            f"{_citation_number(turn, number)} <span class='context'>{escape(before)}</span>"
             f"<q class='{quote_class(citation.quote)}'>{escape(citation.quote)}</q>"
             f"<span class='context'>{escape(after)}</span></span>\n"
             f"<small class='quote-place'>({place(citation)})</small>"
@@ -115,13 +114,23 @@ def cited_text(text: str, turn: int, citations: int) -> str:
         if not 1 <= number <= citations:
             continue
         out.append(escape(text[cursor : found.start()]))
-        out.append(
-            f"<span class='cite turn-{turn} n-{number}' title='Show in the source'>"
-            f"<b class='cite-n'>\\[{number}\\]</b></span>"
-        )
+        out.append(f"{_citation_number(turn, number)}</span>")
         cursor = found.end()
     out.append(escape(text[cursor:]))
     return f"<span class='generated'>{''.join(out)}</span>"
+
+
+def _citation_number(turn: int, number: int) -> str:
+    """The opening of citation `number` of answer `turn`, a click target, and its "[n]"."""
+    return (
+        f"<span class='cite turn-{turn} n-{number}' title='Show in the source'>"
+        f"<b class='cite-n'>\\[{number}\\]</b>"
+    )
+
+
+def _note(text: str) -> str:
+    """A short grey note under an answer."""
+    return f"<small class='answer-note'>{escape(text)}</small>"
 
 
 def answer_notes(result: Answer, dropped_reasons: Sequence[str] = ()) -> list[str]:
@@ -131,10 +140,9 @@ def answer_notes(result: Answer, dropped_reasons: Sequence[str] = ()) -> list[st
     if result.dropped:
         reasons = [*dropped_reasons][: result.dropped]
         reasons += [""] * (result.dropped - len(reasons))
-        notes.append(f"<small class='answer-note'>{escape(dropped_note(reasons))}</small>")
+        notes.append(_note(dropped_note(reasons)))
     if result.note:
-        note = result.note[:1].upper() + result.note[1:]
-        notes.append(f"<small class='answer-note'>{escape(note)}</small>")
+        notes.append(_note(result.note[:1].upper() + result.note[1:]))
     return notes
 
 
@@ -184,8 +192,7 @@ class Draft:
         elif rest:
             parts.append(escape(rest))
         if self.dropped_reasons:
-            note = dropped_note(self.dropped_reasons)
-            parts.append(f"<small class='answer-note'>{escape(note)}</small>")
+            parts.append(_note(dropped_note(self.dropped_reasons)))
         return "\n\n".join(parts)
 
 
