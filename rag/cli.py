@@ -89,6 +89,7 @@ def history_json(value: str) -> list[Turn | str]:
     """The --history-json argument as history items; an argparse error says what is wrong.
 
     history_json('[["Who scored?", "Reilly."]]') -> [Turn("Who scored?", "Reilly.")]
+    history_json('{"question": "Who scored?", "text": "Reilly."}') -> the same, one turn
     """
     try:
         if value.startswith("@"):
@@ -99,8 +100,12 @@ def history_json(value: str) -> list[Turn | str]:
         raise argparse.ArgumentTypeError(f"cannot read {value[1:]!r}: {error}") from None
     except json.JSONDecodeError as error:
         raise argparse.ArgumentTypeError(f"not JSON ({error.msg} at {error.pos})") from None
+    if isinstance(items, dict):  # one turn, as `docqa ask --json` prints it
+        items = [items]
     if not isinstance(items, list):
-        raise argparse.ArgumentTypeError("must be a JSON list of the earlier turns")
+        raise argparse.ArgumentTypeError(
+            "must be a JSON list of the earlier turns, or one turn as `docqa ask --json` prints it"
+        )
     return [_history_item(number, item) for number, item in enumerate(items, 1)]
 
 
@@ -251,7 +256,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="JSON",
         help="the earlier turns with their answers, oldest first: a JSON list of questions, "
         '[question, answer] pairs, or objects as `docqa ask --json` prints them ("question", '
-        '"text", "short"); read from a file with @FILE, from standard input with @-',
+        '"text", "short"), or one such object; read from a file with @FILE, from standard '
+        "input with @-",
     )
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.set_defaults(run=_ask)

@@ -113,11 +113,26 @@ def test_ask_with_history_json_reads_the_earlier_answer(built_index: Path) -> No
     assert payload["searched"] == f"What did {first['short']['quote']} say about diplomacy?"
 
 
+def test_history_json_takes_one_turn_as_ask_json_prints_it(built_index: Path) -> None:
+    """What `docqa ask --json` prints goes to --history-json unchanged, not only in a list."""
+    first = _docqa(
+        "ask", "--json", "Who is the spokesman of the State Department?", env_index=built_index
+    )
+    (built_index.parent / "turn.json").write_text(first.stdout, encoding="utf-8")
+    for given in (first.stdout, f"@{built_index.parent / 'turn.json'}"):
+        done = _docqa(
+            "ask", "--json", "What did he say?", "--history-json", given, env_index=built_index
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["searched"] == "What did Ned Price say?"
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
         ("not json", "not JSON"),
-        ('{"question": "x"}', "must be a JSON list"),
+        ('"Who?"', "must be a JSON list"),
+        ('{"text": "x"}', "turn 1 must be a question, a [question, answer] pair"),
         ("[7]", "turn 1 must be a question, a [question, answer] pair"),
         ("@/nonexistent/history.json", "cannot read"),
     ],
