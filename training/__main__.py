@@ -1,8 +1,13 @@
-"""`python -m training`: fit the reader's models and write rag/models/reader.json."""
+"""`python -m training`: fit the reader's models and write rag/models/reader.json.
+`python -m training cross-encoder`: fine-tune the cross-encoder (training.cross_encoder)."""
 
 import sys
 
 # subtle: run through the importable module, so cached examples pickle as training.train.Example
 from training.train import main
 
+if sys.argv[1:2] == ["cross-encoder"]:
+    from training.cross_encoder import main as cross_encoder
+
+    sys.exit(cross_encoder(sys.argv[2:]))
 sys.exit(main())

@@ -72,15 +72,13 @@ def load_articles(path: Path, limit: int | None = None) -> list[Article]:
 
 def load_split(path: Path) -> dict[str, str]:
     """Article title -> split name ("train", "validation") from a split file: TOML with one
-    list of article titles per split. Raises SourceError when it is missing or malformed."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SourceError(f"no split file at {path}: check the path") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise SourceError(f"cannot read the split file {path}: {error}") from None
+    list of article titles per split. Tables (`[ordinary]`: another data set's split, see
+    `load_document_split`) are not SQuAD splits and are left out. Raises SourceError when it
+    is missing or malformed."""
     split_of: dict[str, str] = {}
-    for name, titles in data.items():
+    for name, titles in _read_split(path).items():
+        if isinstance(titles, dict):
+            continue
         if not isinstance(titles, list) or not all(isinstance(t, str) for t in titles):
             raise SourceError(f"{path}: `{name}` must be a list of article titles")
         for title in titles:
@@ -88,6 +86,36 @@ def load_split(path: Path) -> dict[str, str]:
                 raise SourceError(f"{path}: {title!r} is in both {split_of[title]} and {name}")
             split_of[title] = name
     return split_of
+
+
+def load_document_split(path: Path, table: str) -> dict[str, str]:
+    """Document file name -> split name from the `[table]` of a split file (one list of
+    file names per split), e.g. load_document_split(SPLIT, "ordinary") ->
+    {"bike-share-faq.md": "train", ..., "pharmacy-leaflet.txt": "choose"}. Raises
+    SourceError when the file or the table is missing or malformed."""
+    lists = _read_split(path).get(table)
+    if not isinstance(lists, dict):
+        raise SourceError(f"{path}: no [{table}] table of document lists")
+    split_of: dict[str, str] = {}
+    for name, documents in lists.items():
+        if not isinstance(documents, list) or not all(isinstance(d, str) for d in documents):
+            raise SourceError(f"{path}: `{table}.{name}` must be a list of file names")
+        for document in documents:
+            if document in split_of:
+                raise SourceError(
+                    f"{path}: {document!r} is in both {split_of[document]} and {name}"
+                )
+            split_of[document] = name
+    return split_of
+
+
+def _read_split(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SourceError(f"no split file at {path}: check the path") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise SourceError(f"cannot read the split file {path}: {error}") from None
 
 
 def file_name(title: str, taken: set[str]) -> str:
