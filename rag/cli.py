@@ -95,11 +95,15 @@ def history_json(value: str) -> list[Turn | str]:
         if value.startswith("@"):
             where = value[1:]
             value = sys.stdin.read() if where == "-" else Path(where).read_text(encoding="utf-8")
+        if _nesting(value) > MAX_HISTORY_DEPTH:
+            raise _too_deep()
         items = json.loads(value)
     except (OSError, UnicodeDecodeError) as error:
         raise argparse.ArgumentTypeError(f"cannot read {value[1:]!r}: {error}") from None
     except json.JSONDecodeError as error:
         raise argparse.ArgumentTypeError(f"not JSON ({error.msg} at {error.pos})") from None
+    except RecursionError:  # the parser's own limit, should the count above miss a case
+        raise _too_deep() from None
     if isinstance(items, dict):  # one turn, as `docqa ask --json` prints it
         items = [items]
     if not isinstance(items, list):
@@ -107,6 +111,33 @@ def history_json(value: str) -> list[Turn | str]:
             "must be a JSON list of the earlier turns, or one turn as `docqa ask --json` prints it"
         )
     return [_history_item(number, item) for number, item in enumerate(items, 1)]
+
+
+# Lists and objects inside one another in --history-json: a list of turns as `docqa ask --json`
+# prints them is 3 deep; far deeper input would exhaust the parser's recursion.
+MAX_HISTORY_DEPTH = 16
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _nesting(text: str) -> int:
+    """How deep lists and objects lie inside one another in the JSON `text` (brackets in its
+    strings are not counted), counted up to one past MAX_HISTORY_DEPTH:
+    _nesting('[["a]"]]') -> 2."""
+    depth = deepest = 0
+    for bracket in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+        if deepest > MAX_HISTORY_DEPTH:
+            break
+    return deepest
+
+
+def _too_deep() -> argparse.ArgumentTypeError:
+    return argparse.ArgumentTypeError(
+        f"nested more than {MAX_HISTORY_DEPTH} lists or objects deep: give a list of "
+        "questions, [question, answer] pairs, or turns as `docqa ask --json` prints them"
+    )
 
 
 def _history_item(number: int, item: object) -> Turn | str:

@@ -3,13 +3,17 @@ skipped with its reason, and everything else is read."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import stat
+import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,31 +29,60 @@ from rag.types import Document
 
 _DETAIL_CHARS = 200  # of a parser's error message, in the reason a file was skipped
 UPLOADS = "uploads/"  # the doc ids of the upload folder's documents start with this
-# A file changed within this long of being stamped could change again in the same clock tick
-# without its mtime moving, so such a stamp is never trusted (git's "racily clean" rule).
+# A file modified within this long before it was stamped could be modified again in the same
+# clock tick of its file system without its mtime moving: such a stamp is "racily clean" and
+# never trusted (git's rule for its index; see `Stamp.racy`).
 _RACY_NS = 2_000_000_000
+_INODE_BITS = (1 << 63) - 1  # an inode as stored: Chroma's integers are signed 64-bit
 
 
 @dataclass(frozen=True)
 class Stamp:
-    """A file's size and modification time as it was read, and when it was read."""
+    """A file's size, modification time, inode and change time as it was read, and when it
+    was read. A row of an older index has no inode or change time (None): its file is read,
+    and its content hash compared, once more."""
 
     size: int
     mtime_ns: int
     seen_ns: int
+    ino: int | None = None
+    ctime_ns: int | None = None
 
     @classmethod
     def of(cls, status: os.stat_result) -> Stamp:
         """The stamp of a file whose `stat` is `status`, taken now."""
-        return cls(status.st_size, status.st_mtime_ns, time.time_ns())
+        return cls(
+            status.st_size,
+            status.st_mtime_ns,
+            time.time_ns(),
+            status.st_ino & _INODE_BITS,
+            status.st_ctime_ns,
+        )
+
+    @property
+    def racy(self) -> bool:
+        """Whether the file was stamped too soon after it was last modified to trust the
+        stamp: a write in the same clock tick leaves size and mtime as they were. This is
+        git's "racily clean" rule (read-cache.c, `is_racy_stat`): an entry whose mtime is not
+        older than the moment its stat was recorded is checked by content, however well its
+        stat matches. Git compares the index file's own mtime; docqa keeps that moment per
+        file (`seen_ns`), so a racy stamp stays racy (git's "smudging") until the file is
+        read again, and allows a margin for clocks coarser than a nanosecond (FAT's 2 s).
+        Git judges only mtime, and so does this: a change time is compared, never judged."""
+        return self.seen_ns - self.mtime_ns <= _RACY_NS
 
     def unchanged(self, status: os.stat_result) -> bool:
-        """Whether a file now at `status` is surely the file stamped: same size and mtime,
-        and stamped long enough after it was last written."""
+        """Whether a file now at `status` is surely the file stamped: same size, mtime, inode
+        and change time, and not racily stamped. Anything else (an edit whose mtime was put
+        back, `touch -r`; another file of the same size and mtime moved over it) has the file
+        read again and its content hash compared with the index's: its sentences are derived
+        again only when the text differs."""
         return (
             status.st_size == self.size
             and status.st_mtime_ns == self.mtime_ns
-            and self.seen_ns - self.mtime_ns > _RACY_NS
+            and (status.st_ino & _INODE_BITS) == self.ino
+            and status.st_ctime_ns == self.ctime_ns
+            and not self.racy
         )
 
 
@@ -169,16 +202,48 @@ def read_excluded(settings: Settings) -> frozenset[str]:
     return frozenset(names)
 
 
-def set_excluded(settings: Settings, doc_id: str, excluded: bool) -> None:
+def set_excluded(settings: Settings, doc_id: str, excluded: bool) -> bool:
     """Remove the source file `doc_id` from the index (`excluded`) or restore it; the file
-    itself is never touched. The list is replaced whole, so a reader never sees half of it."""
-    names = set(read_excluded(settings))
-    names = names | {doc_id} if excluded else names - {doc_id}
+    itself is never touched. Returns whether the list changed (False: it was already so).
+
+    The list is read, changed and written under a lock (one for this process's threads, a
+    file lock for other processes), so changes made at once are all kept; it is written to a
+    temporary file of its own and renamed over the list, so a reader never sees half of it.
+    Raises SourceError, as `read_excluded` does, when the list cannot be read."""
     path = excluded_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps({"excluded": sorted(names)}, indent=1), encoding="utf-8")
-    os.replace(temporary, path)
+    with _excluded_lock(path):
+        names = set(read_excluded(settings))
+        if (doc_id in names) == excluded:
+            return False
+        names = names | {doc_id} if excluded else names - {doc_id}
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        )
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(json.dumps({"excluded": sorted(names)}, indent=1))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    return True
+
+
+_EXCLUDED_THREADS = threading.Lock()  # flock alone would do; this keeps threads off the file
+
+
+@contextlib.contextmanager
+def _excluded_lock(path: Path) -> Iterator[None]:
+    """Held while the exclusion list at `path` is read, changed and written."""
+    with _EXCLUDED_THREADS, path.with_name(f".{path.name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _check_source_dir(source_dir: Path) -> None:

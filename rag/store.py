@@ -1257,16 +1257,26 @@ def _stamp_metadata(stamp: Stamp | None) -> dict[str, int]:
     """A document row's record of its file's stamp ({} when it has none)."""
     if stamp is None:
         return {}
-    return {"size": stamp.size, "mtime_ns": stamp.mtime_ns, "seen_ns": stamp.seen_ns}
+    recorded = {"size": stamp.size, "mtime_ns": stamp.mtime_ns, "seen_ns": stamp.seen_ns}
+    if stamp.ino is not None and stamp.ctime_ns is not None:
+        recorded |= {"ino": stamp.ino, "ctime_ns": stamp.ctime_ns}
+    return recorded
 
 
 def _stamp(metadata: dict) -> Stamp | None:
-    """The stamp a document row records, or None (an older row, or a document given to
-    `sync` without one)."""
+    """The stamp a document row records, or None (a document given to `sync` without one).
+    An older row has no inode or change time: its stamp never holds, so its file is read
+    and its content hash compared (`Stamp.unchanged`)."""
     try:
-        return Stamp(int(metadata["size"]), int(metadata["mtime_ns"]), int(metadata["seen_ns"]))
+        size, mtime_ns = int(metadata["size"]), int(metadata["mtime_ns"])
+        seen_ns = int(metadata["seen_ns"])
     except (KeyError, TypeError, ValueError):
         return None
+    try:
+        ino, ctime_ns = int(metadata["ino"]), int(metadata["ctime_ns"])
+    except (KeyError, TypeError, ValueError):
+        return Stamp(size, mtime_ns, seen_ns)
+    return Stamp(size, mtime_ns, seen_ns, ino, ctime_ns)
 
 
 def _document_vector(chunk_vectors: np.ndarray, width: int) -> np.ndarray:

@@ -142,6 +142,39 @@ def test_bad_history_json_is_one_line(built_index: Path, value: str, message: st
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
 
 
+DEEP = "[" * 1000 + "]" * 1000
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        DEEP,
+        '[{"question": "Who?", "text": "Reilly.", "short": ' + DEEP + "}]",
+        "[" * 17 + "]" * 17,  # one past the limit
+        "[" * 100_000,  # deep and not even JSON: said as too deep, never parsed
+    ],
+)
+def test_history_json_nested_too_deep_is_one_line(tmp_path: Path, value: str) -> None:
+    """1,000 nested lists gave a RecursionError traceback and exit 1; from a file too."""
+    (tmp_path / "deep.json").write_text(value, encoding="utf-8")
+    for given in (value, f"@{tmp_path / 'deep.json'}"):
+        done = _docqa("ask", "Who?", "--history-json", given, env_index=tmp_path / "index")
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        (line,) = [line for line in done.stderr.splitlines() if "error" in line]
+        assert "nested more than 16 lists or objects deep" in line
+
+
+def test_history_json_as_deep_as_a_turn_or_with_brackets_in_its_text_is_read() -> None:
+    from rag.cli import MAX_HISTORY_DEPTH, history_json
+    from rag.types import Turn
+
+    turn = {"question": "Who [[[[?", "text": "Reilly ]]]]].", "short": {"quote": "Reilly"}}
+    assert history_json(json.dumps([turn])) == [Turn("Who [[[[?", "Reilly ]]]]].", "Reilly")]
+    deepest = '[{"question": "Who?", "x": ' + "[" * (MAX_HISTORY_DEPTH - 2)
+    deepest += "]" * (MAX_HISTORY_DEPTH - 2) + "}]"
+    assert history_json(deepest) == [Turn("Who?", "", "")]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,7 +25,8 @@ from rag.documents import (
 )
 from rag.errors import SourceError
 from rag.settings import Settings
-from tests.conftest import ARTICLE_ID, SEEDS
+from tests.conftest import ARTICLE_ID, ROOT, SEEDS
+from webui.collection import UploadError, remove_document, restore_document
 
 
 def _settings(tmp_path: Path, **values: object) -> Settings:
@@ -124,3 +129,91 @@ def test_the_index_leaves_out_an_excluded_document_and_takes_it_back(tmp_path: P
     engine.index()
     asked = engine.answer("When did the island ferry leave the harbour?")
     assert asked.citations and asked.citations[0].doc_id == "ferry.txt"
+
+
+# -- the exclusion list changed from many places at once (issue 26) -----------------------
+
+
+def _sources(tmp_path: Path, count: int) -> tuple[Settings, list[str]]:
+    settings = _settings(tmp_path)
+    names = [f"d{number:02}.txt" for number in range(count)]
+    for name in names:
+        (settings.source_dir / name).write_text(f"Document {name}.", encoding="utf-8")
+    return settings, names
+
+
+def _at_once(calls: list) -> list:
+    """Run each call in its own thread, all released together; their results, or errors."""
+    start = threading.Barrier(len(calls))
+
+    def run(call):
+        start.wait()
+        try:
+            return call()
+        except Exception as error:  # the test reports what each one got
+            return error
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_removes_and_restores_at_once_are_all_kept(tmp_path: Path) -> None:
+    """Ten Removes at once: five failed with "No such file or directory" (one temporary name
+    per process), and some reported "Removed" were not on the list."""
+    settings, names = _sources(tmp_path, 20)
+    for _round in range(3):
+        done = _at_once([lambda name=name: remove_document(settings, name) for name in names])
+        assert all(isinstance(said, str) and said.startswith("Removed") for said in done), done
+        assert read_excluded(settings) == set(names)
+        restoring, removing = names[:10], names[10:]
+        done = _at_once(
+            [lambda name=name: restore_document(settings, name) for name in restoring]
+            + [lambda name=name: set_excluded(settings, name, excluded=True) for name in removing]
+        )
+        assert all(not isinstance(said, Exception) for said in done), done
+        assert read_excluded(settings) == set(removing)  # each Restored is off the list
+        _at_once([lambda name=name: restore_document(settings, name) for name in removing])
+        assert read_excluded(settings) == frozenset()
+    # No temporary file is left beside the list.
+    assert not [path.name for path in settings.index_dir.iterdir() if path.suffix == ".tmp"]
+
+
+def test_processes_changing_the_list_at_once_keep_every_change(tmp_path: Path) -> None:
+    """Other processes (a `docqa` UI and another) serialise on a file lock beside the list."""
+    settings, names = _sources(tmp_path, 90)
+    go = tmp_path / "go"
+    script = (
+        "import os, sys, time\n"
+        "from rag.documents import set_excluded\n"
+        "from rag.settings import Settings\n"
+        "settings = Settings.from_env({}, source_dir=sys.argv[1], index_dir=sys.argv[2])\n"
+        "print('ready', flush=True)\n"
+        "while not os.path.exists(sys.argv[3]):\n"
+        "    time.sleep(0.001)\n"
+        "for name in sys.argv[4:]:\n"
+        "    set_excluded(settings, name, excluded=True)\n"
+    )
+    places = [str(settings.source_dir), str(settings.index_dir), str(go)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, *places, *names[part::3]],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for part in range(3)
+    ]
+    for worker in workers:
+        assert worker.stdout is not None and worker.stdout.readline() == "ready\n"
+    go.touch()  # ...and this process's threads change it too, at the same moment
+    _at_once([lambda name=name: remove_document(settings, name) for name in names[::9]])
+    assert [worker.wait(120) for worker in workers] == [0, 0, 0]
+    assert read_excluded(settings) == set(names)
+
+
+def test_restore_of_a_file_not_removed_says_so_under_the_lock(tmp_path: Path) -> None:
+    settings, names = _sources(tmp_path, 1)
+    with pytest.raises(UploadError, match="was not removed from the index"):
+        restore_document(settings, names[0])
+    assert set_excluded(settings, names[0], excluded=True) is True
+    assert set_excluded(settings, names[0], excluded=True) is False  # already on the list

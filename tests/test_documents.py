@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from rag.documents import Skipped, content_hash, describe_skipped, load_sources
+from rag.chain import DocQA
+from rag.documents import (
+    Skipped,
+    Stamp,
+    content_hash,
+    describe_skipped,
+    load_collection,
+    load_sources,
+)
 from rag.errors import SourceError
 from rag.extract import Limits
+from rag.settings import Settings
 from tests.conftest import ARTICLE_ID, SEEDS
 
 
@@ -256,3 +267,162 @@ def test_any_failure_while_reading_a_file_skips_only_that_file(
     sources = load_sources(tmp_path)
     assert [document.doc_id for document in sources.documents] == ["good.txt"]
     assert sources.skipped == (Skipped("page.html", reason),)
+
+
+# -- stamps: a file is trusted unread only when nothing about it moved (issue 26) ---------
+
+NOON = "The island ferry leaves at noon from pier four."
+NINE = "The island ferry leaves at nine from pier five."  # the same size
+LONG_AGO_NS = time.time_ns() - 3600 * 10**9
+
+
+def _written(path: Path, text: str, mtime_ns: int = LONG_AGO_NS) -> os.stat_result:
+    """Write `text` to `path` and put its mtime at `mtime_ns` (`touch -r`); a later write
+    lands in a later clock tick of the file system, as any edit after an index does."""
+    time.sleep(0.05)
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+    return path.stat()
+
+
+def test_a_stamp_holds_only_when_size_mtime_inode_and_ctime_all_match(tmp_path: Path) -> None:
+    ferry = tmp_path / "ferry.txt"
+    stamp = Stamp.of(_written(ferry, NOON))
+    assert stamp.unchanged(ferry.stat())  # written an hour "ago": trusted unread
+
+    # A same-size edit with its mtime put back: only the change time tells.
+    edited = _written(ferry, NINE)
+    assert (edited.st_size, edited.st_mtime_ns, edited.st_ino) == (
+        stamp.size,
+        stamp.mtime_ns,
+        stamp.ino,
+    )
+    assert not stamp.unchanged(edited)
+
+    # Another file of the same size and mtime moved over it: a new inode.
+    stamp = Stamp.of(ferry.stat())
+    other = tmp_path / "elsewhere.txt"
+    _written(other, NOON)
+    os.replace(other, ferry)
+    assert (ferry.stat().st_size, ferry.stat().st_mtime_ns) == (stamp.size, stamp.mtime_ns)
+    assert not stamp.unchanged(ferry.stat())
+
+
+def test_a_stamp_taken_just_after_a_write_is_racy_and_never_trusted(tmp_path: Path) -> None:
+    """git's "racily clean" rule: a file modified in the clock tick its stat was recorded in
+    could be modified again without its mtime moving, so its stamp is checked by content."""
+    ferry = tmp_path / "ferry.txt"
+    stamp = Stamp.of(_written(ferry, NOON, mtime_ns=time.time_ns()))
+    assert stamp.racy and not stamp.unchanged(ferry.stat())
+    later = replace(stamp, seen_ns=stamp.mtime_ns + 3 * 10**9)
+    assert not later.racy and later.unchanged(ferry.stat())
+
+
+def test_a_stamp_of_an_older_index_without_inode_or_ctime_is_never_trusted(
+    tmp_path: Path,
+) -> None:
+    ferry = tmp_path / "ferry.txt"
+    status = _written(ferry, NOON)
+    older = Stamp(status.st_size, status.st_mtime_ns, time.time_ns())
+    assert not older.unchanged(status)
+
+
+def test_load_collection_reads_a_same_size_edit_whose_mtime_was_put_back(tmp_path: Path) -> None:
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    settings = Settings.from_env({}, source_dir=sources, index_dir=tmp_path / "index")
+    ferry = sources / "ferry.txt"
+    _written(ferry, NOON)
+    first = load_collection(settings)
+    assert load_collection(settings, first.stamps).unchanged == ("ferry.txt",)
+    _written(ferry, NINE)
+    again = load_collection(settings, first.stamps)
+    assert again.unchanged == () and [d.text for d in again.documents] == [NINE]
+
+
+def _indexed(settings: Settings):
+    engine = DocQA(settings)
+    try:
+        return engine.index()
+    finally:
+        engine.store.close()
+
+
+def _reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the files read from now on."""
+    import rag.documents
+
+    read: list[str] = []
+    real = rag.documents.extract
+
+    def extract(path: Path, *rest: object):
+        read.append(path.name)
+        return real(path, *rest)
+
+    monkeypatch.setattr(rag.documents, "extract", extract)
+    return read
+
+
+def test_the_index_notices_a_same_size_edit_and_a_file_moved_over_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe: `ferry.txt` indexed, rewritten at the same size, `touch -r` the old time,
+    indexed again: "nothing changed", and the answer quoted text no longer in the file."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    settings = Settings.from_env({}, source_dir=sources, index_dir=tmp_path / "index")
+    ferry = sources / "ferry.txt"
+    _written(ferry, NOON)
+    _indexed(settings)
+    read = _reads(monkeypatch)
+    assert _indexed(settings).changed == () and read == []  # as indexed: not read
+
+    _written(ferry, NINE)
+    assert _indexed(settings).changed == ("ferry.txt",)
+    engine = DocQA(settings)
+    answer = engine.answer("When does the island ferry leave?")
+    quotes = " ".join(citation.quote for citation in answer.citations)
+    assert "nine from pier five" in quotes and "noon" not in quotes
+    engine.store.close()
+
+    other = tmp_path / "ferry.txt"  # same size, same mtime, other text, moved over it
+    _written(other, NOON)
+    os.replace(other, ferry)
+    assert _indexed(settings).changed == ("ferry.txt",)
+
+    # Touched only (a new change time, the same text): read and hashed, nothing derived, and
+    # its new stamp kept, so the next index does not read it.
+    read.clear()
+    os.chmod(ferry, 0o644)
+    report = _indexed(settings)
+    assert read == ["ferry.txt"] and report.changed == () and report.embedded == 0
+    assert _indexed(settings).changed == () and read == ["ferry.txt"]
+
+
+def test_rows_of_an_older_index_load_and_their_files_are_hashed_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index written before stamps kept inode and change time still serves; each file is
+    read once to compare its content hash, nothing is derived, and it is stamped anew."""
+    import rag.store
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    settings = Settings.from_env({}, source_dir=sources, index_dir=tmp_path / "index")
+    _written(sources / "ferry.txt", NOON)
+    real = rag.store._stamp_metadata
+
+    def older(stamp):  # what an index written before issue 26 recorded
+        return {key: value for key, value in real(stamp).items() if key in OLD_STAMP}
+
+    with monkeypatch.context() as patch:
+        patch.setattr(rag.store, "_stamp_metadata", older)
+        _indexed(settings)
+    read = _reads(monkeypatch)
+    report = _indexed(settings)
+    assert read == ["ferry.txt"] and report.changed == () and report.embedded == 0
+    assert _indexed(settings).embedded == 0 and read == ["ferry.txt"]  # stamped anew
+    assert "noon" in DocQA(settings).answer("When does the island ferry leave?").text
+
+
+OLD_STAMP = ("size", "mtime_ns", "seen_ns")

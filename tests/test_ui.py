@@ -388,6 +388,39 @@ def test_removing_deletes_an_upload_and_only_hides_a_source_file(tmp_path: Path)
         restore_document(settings, "sub/a.txt")
 
 
+def test_a_broken_exclusion_list_is_one_line_in_the_documents_panel(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The panel's poll, Remove and Restore raised on a damaged list: a bare "Error" toast
+    every few seconds and a traceback in the log. Each now shows the line `docqa index`
+    prints (delete the list), the files stay listed, and nothing is logged as an error."""
+    from rag.documents import excluded_path
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (sources / name).write_text(f"{name}.", encoding="utf-8")
+    settings = _settings(tmp_path, sources)
+    documents = {"a.txt": Document("a.txt", "a.txt.")}
+    handlers = Handlers(AppState(settings, documents, FeedbackLog(tmp_path / "f.jsonl")))
+    seen = handlers.watch("")[0]
+    excluded_path(settings).parent.mkdir(parents=True, exist_ok=True)
+    excluded_path(settings).write_text('{"excluded": "b.txt"', encoding="utf-8")
+    said = "delete it to index every document again"
+
+    now, rows, _selector, to_remove, line, *_rest, to_restore, restore, _cancel = handlers.watch(
+        seen
+    )
+    assert now != seen and line.startswith(render.ERROR_MARK) and said in line
+    assert [row[0] for row in rows] == ["a.txt", "b.txt"] and to_restore.choices == []
+    assert restore.visible is False and ("b.txt", "b.txt") in to_remove.choices
+    for changed in (handlers.remove("b.txt"), handlers.restore_document("b.txt")):
+        *view, note = changed
+        assert said in note and said in view[3] and note.count("\n") == 0
+    assert not handlers.state.indexing.running  # nothing changed: no re-index
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+
 def test_document_rows_list_indexed_skipped_and_waiting_files(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("Indexed.", encoding="utf-8")
     (tmp_path / "new.md").write_text("# New", encoding="utf-8")

@@ -22,7 +22,7 @@ from rag.documents import (
     set_excluded,
     source_path,
 )
-from rag.errors import DocQAError
+from rag.errors import DocQAError, SourceError
 from rag.extract import SUFFIXES
 from rag.settings import Settings
 from rag.types import Document
@@ -127,10 +127,10 @@ def remove_document(settings: Settings, doc_id: str) -> str:
 
 
 def restore_document(settings: Settings, doc_id: str) -> str:
-    """Index a source file removed from the index again."""
-    if doc_id not in read_excluded(settings):
+    """Index a source file removed from the index again. Whether it is on the list is looked
+    at under the list's lock (`set_excluded`), so a Restore said done was done."""
+    if not set_excluded(settings, doc_id, excluded=False):
         raise UploadError(f"{doc_id!r} was not removed from the index: refresh the list")
-    set_excluded(settings, doc_id, excluded=False)
     return f"Restored {doc_id}"
 
 
@@ -150,10 +150,30 @@ def _listed_file(settings: Settings, doc_id: str) -> Path:
     return target
 
 
+def exclusion_problem(settings: Settings) -> str | None:
+    """What is wrong with the exclusion list, as `docqa index` says it (one line: delete it),
+    or None when it reads. The page shows this line; the lists below then act as if no file
+    had been removed, so the panel still shows, and Remove and Restore say the same line."""
+    try:
+        read_excluded(settings)
+    except SourceError as error:
+        return str(error)
+    return None
+
+
+def _hidden(settings: Settings) -> frozenset[str]:
+    """The source files removed from the index; none while the list cannot be read (what
+    `exclusion_problem` says)."""
+    try:
+        return read_excluded(settings)
+    except SourceError:
+        return frozenset()
+
+
 def removable(settings: Settings, rows: Sequence[Sequence[str]]) -> list[str]:
     """The names of the documents table (`document_rows`) that are still there to remove:
     indexed, skipped or waiting files, and links; not those removed from the index."""
-    hidden = read_excluded(settings)
+    hidden = _hidden(settings)
     return [
         name
         for name, *_ in rows
@@ -164,7 +184,7 @@ def removable(settings: Settings, rows: Sequence[Sequence[str]]) -> list[str]:
 
 def restorable(settings: Settings) -> list[str]:
     """The source files removed from the index that are still there to restore."""
-    return sorted(name for name in read_excluded(settings) if source_path(settings, name).exists())
+    return sorted(name for name in _hidden(settings) if source_path(settings, name).exists())
 
 
 def document_rows(

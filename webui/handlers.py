@@ -22,6 +22,7 @@ from rag.types import Turn as RagTurn  # an earlier turn sent with a follow-up
 from webui import render
 from webui.collection import (
     document_rows,
+    exclusion_problem,
     removable,
     remove_document,
     restorable,
@@ -372,6 +373,8 @@ class Handlers:
             )
         elif problem:
             line = f"{render.ERROR_MARK} {render.escape(problem)}"
+        elif broken := exclusion_problem(state.settings):  # the line `docqa index` prints
+            line = f"{render.ERROR_MARK} {render.escape(broken)}"
         elif indexing.error:
             line = f"{render.ERROR_MARK} Re-indexing failed: {render.escape(indexing.error)}"
         elif indexing.cancelled:
