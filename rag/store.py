@@ -36,7 +36,7 @@ import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -47,7 +47,7 @@ from rag.errors import StoreError
 from rag.indexing import DocumentIndex, derive, fingerprint
 from rag.retrieval import Corpus, SentenceRow
 from rag.settings import Settings
-from rag.tables import Tables, build_tables
+from rag.tables import BUILD_ID, DamagedTables, Tables, build_tables
 from rag.types import Chunk, Document, Span
 
 if TYPE_CHECKING:
@@ -435,48 +435,67 @@ class Store:
         self._compact()
 
     def open_corpus(self) -> Corpus:
-        """The live generation for retrieval: its tables (memory-mapped from the folder the
-        build saved them in, or derived once from its records where this machine has none)
-        and its rows, fetched by id from the index. A StoreError when there is no index yet,
-        or it is damaged."""
+        """The live generation for retrieval: its tables (read from the folder the build saved
+        them in and checked, or derived from its records where this machine has none or they
+        fail their check, and saved there) and its rows, fetched by id from the index. A
+        StoreError when there is no index yet, or it is damaged."""
         with self._lock, self._errors("read"):
             live = self._live()
             if live is None:
                 raise StoreError(f"there is no index at {self._where()} yet: run `docqa index`")
-            folder = self._tables_folder(live.build)
-            try:
-                tables = Tables.load(folder)
-            except ValueError:
+            tables = None
+            if live.build:
+                folder = self._tables_folder(live.build)
+                try:
+                    tables = Tables.load(folder, live.counts)
+                except DamagedTables as damage:
+                    if folder.exists():  # absent: a machine of its own derives them quietly
+                        log.warning(
+                            "the serving tables at %s were damaged (%s): derived them again "
+                            "from the index",
+                            folder,
+                            damage,
+                        )
+            if tables is None:
                 live, records = self._load_live()
                 tables = build_tables(records)
                 if live.build:
-                    tables = self._save_tables(live.build, tables)
+                    self._save_tables(live.build, tables)
             self._serve(live.generation)
             return Corpus.open(tables, ChromaRows(self, live.generation))
 
     def _tables_folder(self, build: str) -> Path:
-        return self.settings.index_dir / "serving" / f"{self.settings.collection}-{build}"
+        """The folder of a build's serving tables, inside `index_dir/serving`: `build` is
+        data from the pointer, so it must be a build id (ValueError otherwise)."""
+        if not BUILD_ID.fullmatch(build):
+            raise ValueError(f"{build!r} is not a build id")
+        serving = self.settings.index_dir / "serving"
+        folder = serving / f"{self.settings.collection}-{build}"
+        assert folder.parent == serving and folder.name not in ("", ".", "..")
+        return folder
 
-    def _save_tables(self, build: str, tables: Tables) -> Tables:
-        """Save a generation's tables where its servers find them, and return them memory-
-        mapped from there (as they are, when the folder cannot be written)."""
+    def _save_tables(self, build: str, tables: Tables) -> None:
+        """Save a generation's tables where its servers find them (they go on serving from
+        memory when the folder cannot be written)."""
         folder = self._tables_folder(build)
         try:
             tables.save(folder)
-            return Tables.load(folder)
-        except (OSError, ValueError) as error:
+        except OSError as error:
             log.info("could not save the serving tables at %s (%s)", folder, _brief(error))
-            return tables
 
     def _prune_tables(self, build: str) -> None:
-        """Remove the tables of generations other than `build`'s (a process still serving
-        one keeps its memory maps: unlinked files stay readable)."""
+        """Remove the tables of generations other than `build`'s, and what saves that died
+        left (a process serving one holds it in memory: it never reads the files again)."""
         keep = self._tables_folder(build).name
         serving = self.settings.index_dir / "serving"
-        prefix = f"{self.settings.collection}-"
+        # This collection's folders (and a save's temporary ones), never those of a
+        # collection whose name only begins like this one's.
+        ours = re.compile(
+            rf"(\.)?{re.escape(self.settings.collection)}-{BUILD_ID.pattern}(?(1)-.+)"
+        )
         with contextlib.suppress(OSError):
             for folder in serving.iterdir():
-                if folder.name.startswith((prefix, f".{prefix}")) and folder.name != keep:
+                if ours.fullmatch(folder.name) and folder.name != keep:
                     shutil.rmtree(folder, ignore_errors=True)
 
     def load(self) -> list[DocumentIndex]:
@@ -552,6 +571,8 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------
 
+    _bad_builds: ClassVar[set[str]] = set()  # pointer build fields warned of, once each
+
     def _live(self) -> Live | None:
         client = self._retrying(self._open_client)
         try:
@@ -570,12 +591,26 @@ class Store:
             }
         except (ValueError, TypeError, AttributeError):
             failed = {}  # unreadable: those documents are simply tried again
+        build, shaped = str(meta.get("build", "")), str(meta.get("fingerprint", ""))
+        if build and not BUILD_ID.fullmatch(build):
+            # The pointer's fields are data, never a path: a build id that is not one is
+            # damage. No fingerprint matches "", so the next sync rebuilds the generation
+            # (with a new build id), and nothing is ever joined to a path from it.
+            if build not in Store._bad_builds:
+                Store._bad_builds.add(build)
+                log.warning(
+                    "the index at %s names its serving tables %r, which is not a build id: "
+                    "it is damaged, and is rebuilt",
+                    self._where(),
+                    build[:80],
+                )
+            build, shaped = "", ""
         return Live(
             int(meta["generation"]),
-            str(meta.get("fingerprint", "")),
+            shaped,
             {kind: int(meta.get(kind, -1)) for kind in KINDS},
             failed,
-            str(meta.get("build", "")),
+            build,
         )
 
     def _listed(self, live: Live, verify: bool = True) -> dict[str, tuple[str, Stamp | None]]:

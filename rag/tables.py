@@ -2,21 +2,33 @@
 chunk without holding their text or vectors.
 
 Derived once from the records when a generation is written, saved beside the index as NumPy
-files and bm25s indexes, and memory-mapped by every process that serves the generation. Rows
-are sentences in (document, start) order; texts, vectors, clauses and phrases stay in the
+files and bm25s indexes, and read into memory by every process that serves the generation.
+Rows are sentences in (document, start) order; texts, vectors, clauses and phrases stay in the
 index and are fetched by id for the few sentences a question needs (rag.retrieval).
+
+A generation's folder is written once, whole, under a name unique to its build, and never
+changed in place. It is read, never memory-mapped: a file truncated under a mapping kills its
+reader with SIGBUS, and a table is small beside the model (see the README's bench figures).
+What is read is checked before it serves: each file's size against its header, every offset
+against the rows it points into, every index in range, every shape against the others; a
+table that fails is DamagedTables, and the store derives it again from the index.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import math
 import os
+import re
 import shutil
+import stat
 import tempfile
+import uuid
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +63,23 @@ _ARRAYS = (
     "dense_moment",
 )
 _FORMAT = "docqa-tables-2"
+# Each array's kind (numpy dtype.kind: i integer, b bool, f float) and number of dimensions.
+_KINDS = {
+    **dict.fromkeys(_ARRAYS, ("i", 1)),
+    "heading": ("b", 1),
+    "opens_paragraph": ("b", 1),
+    "position": ("f", 1),
+    "dense_mean": ("f", 1),
+    "dense_moment": ("f", 2),
+}
+_BM25 = ("chunk_bm25", "sentence_bm25")
+# What names a build's tables (uuid4().hex): the pointer's `build` field must be one before it
+# is joined to a path.
+BUILD_ID = re.compile(r"[0-9a-f]{32}")
+
+
+class DamagedTables(ValueError):
+    """Serving tables that cannot be read, or whose values fail their check."""
 
 
 @dataclass(frozen=True)
@@ -132,11 +161,16 @@ class Tables:
         return mean, max(math.sqrt(max(square - mean * mean, 0.0)), 1e-3)
 
     def save(self, folder: Path) -> None:
-        """Write the tables to `folder` (made whole in a temporary folder, then renamed, so a
-        reader never meets half of them)."""
+        """Write the tables to `folder`: made whole in a temporary folder, flushed, then
+        renamed into place, so a reader never meets half of them and no file a reader may
+        have open is ever written again. A folder already there (damaged: the store saves
+        only where it found none that passes its check) is moved aside first, then removed."""
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
         try:
+            # mkdtemp's folder is its owner's alone: give it the index folder's permissions,
+            # so every process that may read the index reads its tables
+            os.chmod(staging, stat.S_IMODE(folder.parent.stat().st_mode))
             for name in _ARRAYS:
                 np.save(staging / f"{name}.npy", getattr(self, name), allow_pickle=False)
             (staging / "tables.json").write_text(
@@ -153,40 +187,45 @@ class Tables:
             )
             self.chunk_bm25.save(staging / "chunk_bm25", show_progress=False)
             self.sentence_bm25.save(staging / "sentence_bm25", show_progress=False)
-            if folder.exists():  # another process saved the same generation's tables first
-                shutil.rmtree(staging)
-            else:
-                os.replace(staging, folder)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+            _flush(staging)
+            _install(staging, folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # gone already when it was installed
 
     @classmethod
-    def load(cls, folder: Path) -> Tables:
-        """The tables saved in `folder`, arrays and BM25 memory-mapped; ValueError when they
-        are missing, of another format or incomplete."""
-        try:
+    def load(cls, folder: Path, counts: Mapping[str, int] | None = None) -> Tables:
+        """The tables saved in `folder`, read into memory and checked (against the pointer's
+        row `counts` too, when given); DamagedTables when they are missing, of another
+        format, incomplete, or fail the check."""
+        with _reading("tables.json"):
             meta = json.loads((folder / "tables.json").read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):
+                raise DamagedTables(f"tables.json holds a {type(meta).__name__}, not an object")
             if meta.get("format") != _FORMAT:
-                raise ValueError(f"tables of format {meta.get('format')!r}")
-            arrays = {
-                name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-                for name in _ARRAYS
+                raise DamagedTables(f"tables of format {meta.get('format')!r}")
+            texts = {
+                "doc_ids": tuple(meta["doc_ids"]),
+                "term_idf": meta["term_idf"],
+                "mean_sentence_terms": meta["mean_sentence_terms"],
+                "vocabulary": tuple(meta["vocabulary"]),
             }
-            bm25 = {
-                name: bm25s.BM25.load(folder / name, mmap=True, show_progress=False)
-                for name in ("chunk_bm25", "sentence_bm25")
-            }
-        except (OSError, KeyError) as error:
-            raise ValueError(f"the tables at {folder} cannot be read ({error})") from error
-        return cls(
-            doc_ids=tuple(meta["doc_ids"]),
-            term_idf=meta["term_idf"],
-            mean_sentence_terms=float(meta["mean_sentence_terms"]),
-            vocabulary=tuple(meta["vocabulary"]),
-            **arrays,
-            **bm25,
-        )
+        arrays = {}
+        for name in _ARRAYS:
+            with _reading(f"{name}.npy"):
+                arrays[name] = _read_array(folder / f"{name}.npy")
+        for name in _BM25:
+            with _reading(name):
+                arrays[name] = _read_bm25(folder / name)
+        tables = cls(**texts, **arrays)
+        tables.check(counts)
+        return tables
+
+    def check(self, counts: Mapping[str, int] | None = None) -> None:
+        """DamagedTables unless every value agrees with the rows it points into (and the
+        row counts with `counts`, the pointer's, when given)."""
+        problem = _problem(self, counts)
+        if problem:
+            raise DamagedTables(problem)
 
 
 def build_tables(records: Sequence[DocumentIndex]) -> Tables:
@@ -304,3 +343,253 @@ def _idf(sentence_terms: list[list[str]]) -> dict[str, float]:
             frequency[term] = frequency.get(term, 0) + 1
     count = len(sentence_terms)
     return {term: math.log(1 + (count - df + 0.5) / (df + 0.5)) for term, df in frequency.items()}
+
+
+# -- reading and writing, checked ---------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _reading(name: str) -> Iterator[None]:
+    """Any failure to read `name` as DamagedTables, naming it."""
+    try:
+        yield
+    except DamagedTables:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError) as error:
+        raise DamagedTables(f"{name} cannot be read ({type(error).__name__}: {error})") from None
+
+
+def _read_array(path: Path) -> np.ndarray:
+    """A .npy file read into memory, after its size is checked against its header (a
+    truncated or padded file is DamagedTables, never a short read or a huge allocation)."""
+    with path.open("rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+        else:
+            raise DamagedTables(f"{path.name} is of .npy version {version}")
+        if dtype.hasobject:
+            raise DamagedTables(f"{path.name} holds Python objects")
+        count = math.prod(shape)
+        size = count * dtype.itemsize
+        held = os.fstat(handle.fileno()).st_size - handle.tell()
+        if held != size:
+            raise DamagedTables(f"{path.name} holds {held} bytes of data, its header says {size}")
+        data = handle.read(size)
+    if len(data) != size:
+        raise DamagedTables(f"{path.name} was cut short while it was read")
+    array = np.frombuffer(data, dtype=dtype, count=count)
+    return array.reshape(shape, order="F" if fortran else "C")
+
+
+def _read_bm25(folder: Path) -> bm25s.BM25:
+    """A bm25s index read into memory: bm25s reads its parameters and vocabulary and maps its
+    arrays, which are then replaced by copies read (and size-checked) here, so no mapping
+    outlives the load."""
+    arrays = {
+        key: _read_array(folder / f"{key}.csc.index.npy") for key in ("data", "indices", "indptr")
+    }
+    index = bm25s.BM25.load(folder, mmap=True, show_progress=False)
+    index.scores = {**arrays, "num_docs": index.scores.get("num_docs")}
+    return index
+
+
+def _flush(folder: Path) -> None:
+    """Flush every file under `folder` and the folder itself to the disk, so a crash after the
+    rename cannot leave files whose blocks never reached it."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+    for path in sorted((folder, *(p for p in folder.rglob("*") if p.is_dir()))):
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _install(staging: Path, folder: Path) -> None:
+    """Rename the whole `staging` folder to `folder`. One already there is renamed aside
+    first and removed after: its files are never written, only unlinked."""
+    aside = folder.with_name(f".{folder.name}-damaged-{uuid.uuid4().hex[:12]}")
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(folder, aside)
+        try:
+            os.replace(staging, folder)
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            # another process installed the same generation's tables meanwhile: theirs serve
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+# -- the check ------------------------------------------------------------------------------
+
+
+def _problem(tables: Tables, counts: Mapping[str, int] | None) -> str:
+    """What is wrong with `tables` ("" when nothing is)."""
+    try:
+        return (
+            _shape_problem(tables, counts)
+            or _sentence_problem(tables)
+            or _chunk_problem(tables)
+            or _term_problem(tables)
+            or _bm25_problem("chunk_bm25", tables.chunk_bm25, max(tables.chunk_count, 1))
+            or _bm25_problem("sentence_bm25", tables.sentence_bm25, max(tables.sentence_count, 1))
+        )
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError) as error:
+        return f"their values cannot be checked ({type(error).__name__}: {error})"
+
+
+def _shape_problem(tables: Tables, counts: Mapping[str, int] | None) -> str:
+    for name in _ARRAYS:
+        array, (kind, ndim) = getattr(tables, name), _KINDS[name]
+        if array.dtype.kind != kind or array.ndim != ndim:
+            return f"{name} is a {array.ndim}-dimensional array of {array.dtype}"
+    ids = tables.doc_ids
+    if not all(isinstance(doc_id, str) for doc_id in ids) or list(ids) != sorted(set(ids)):
+        return "doc_ids are not distinct names in order"
+    docs, rows, chunks = len(ids), tables.sentence_count, tables.chunk_count
+    held = {
+        "documents": docs,
+        "chunks": chunks,
+        "sentences": rows,
+        "clauses": len(tables.clause_start),
+    }
+    for kind, count in (counts or {}).items():
+        if kind in held and held[kind] != count:
+            return f"they hold {held[kind]} {kind} where the index holds {count}"
+    width = len(tables.dense_mean)
+    shapes = {
+        "doc_chars": (docs,),
+        **dict.fromkeys(
+            ("sentence_start", "sentence_end", "heading", "section", "position"), (rows,)
+        ),
+        "opens_paragraph": (rows,),
+        "clause_ptr": (rows + 1,),
+        "clause_end": tables.clause_start.shape,
+        **dict.fromkeys(("chunk_start", "chunk_end"), (chunks,)),
+        "chunk_ptr": (chunks + 1,),
+        "dense_moment": (width, width),
+    }
+    for name, shape in shapes.items():
+        if getattr(tables, name).shape != shape:
+            return f"{name} has shape {getattr(tables, name).shape}, not {shape}"
+    if not (np.isfinite(tables.dense_mean).all() and np.isfinite(tables.dense_moment).all()):
+        return "the sentence vectors' moments are not numbers"
+    return ""
+
+
+def _sentence_problem(tables: Tables) -> str:
+    rows, docs = tables.sentence_count, len(tables.doc_ids)
+    doc = tables.sentence_doc.astype(np.int64)
+    length = tables.doc_chars.astype(np.int64)
+    if np.any(length < 0):
+        return "a document's length is negative"
+    if rows and (doc.min() < 0 or doc.max() >= docs):
+        return "sentence_doc points past the documents"
+    if np.any(np.diff(doc) < 0):
+        return "the sentence rows are not in document order"
+    start, end = tables.sentence_start, tables.sentence_end
+    if np.any(start < 0) or np.any(start > end) or np.any(end > length[doc]):
+        return "a sentence's offsets fall outside its document"
+    if np.any((doc[1:] == doc[:-1]) & (start[1:] <= start[:-1])):
+        return "the sentences of a document are not in order of their starts"
+    expected = (start / np.maximum(length[doc], 1)).astype(np.float32)
+    if not np.allclose(tables.position, expected, rtol=0, atol=1e-6):
+        return "the sentences' positions disagree with their offsets"
+    if np.any((start == 0) & ~tables.opens_paragraph):
+        return "a document's first sentence does not open a paragraph"
+    section, row = tables.section.astype(np.int64), np.arange(rows)
+    if np.any((section < -1) | (section >= row)):
+        return "a sentence's section is not a row before it"
+    under = section >= 0
+    if np.any(doc[section[under]] != doc[under]) or not tables.heading[section[under]].all():
+        return "a sentence's section is not a heading of its document"
+    pointers = tables.clause_ptr
+    steps = np.diff(pointers)
+    if pointers[0] != 0 or np.any(steps < 0) or pointers[-1] != len(tables.clause_start):
+        return "clause_ptr does not point into the clauses in order"
+    owner = np.repeat(row, steps)
+    first, last = tables.clause_start, tables.clause_end
+    if np.any((first < start[owner]) | (first > last) | (last > end[owner])):
+        return "a clause's offsets fall outside its sentence"
+    return ""
+
+
+def _chunk_problem(tables: Tables) -> str:
+    docs, rows = len(tables.doc_ids), tables.sentence_count
+    doc = tables.chunk_doc.astype(np.int64)
+    if len(doc) and (doc.min() < 0 or doc.max() >= docs):
+        return "chunk_doc points past the documents"
+    if np.any(np.diff(doc) < 0):
+        return "the chunk rows are not in document order"
+    start, end = tables.chunk_start, tables.chunk_end
+    if np.any(start < 0) or np.any(start > end) or np.any(end > tables.doc_chars[doc]):
+        return "a chunk's offsets fall outside its document"
+    if np.any((doc[1:] == doc[:-1]) & (start[1:] <= start[:-1])):
+        return "the chunks of a document are not in order of their starts"
+    pointers, members = tables.chunk_ptr, tables.chunk_members.astype(np.int64)
+    steps = np.diff(pointers)
+    if pointers[0] != 0 or np.any(steps < 1) or pointers[-1] != len(members):
+        return "chunk_ptr does not point into chunk_members in order"
+    if len(members) and (members.min() < 0 or members.max() >= rows):
+        return "chunk_members points past the sentences"
+    if np.any(tables.sentence_doc[members] != np.repeat(doc, steps)):
+        return "a chunk holds a sentence of another document"
+    first, last = members[pointers[:-1]], members[pointers[1:] - 1]
+    if np.any(tables.sentence_start[first] != start) or np.any(tables.sentence_end[last] != end):
+        return "a chunk's offsets disagree with its sentences'"
+    return ""
+
+
+def _term_problem(tables: Tables) -> str:
+    if not isinstance(tables.term_idf, dict) or not all(
+        isinstance(term, str) and _number(idf) for term, idf in tables.term_idf.items()
+    ):
+        return "term_idf is not a number for each term"
+    if not _number(tables.mean_sentence_terms) or tables.mean_sentence_terms < 0:
+        return "mean_sentence_terms is not a number"
+    words = tables.vocabulary
+    if not all(isinstance(word, str) for word in words) or list(words) != sorted(words):
+        return "the vocabulary is not words in order"
+    return ""
+
+
+def _bm25_problem(name: str, index: bm25s.BM25, documents: int) -> str:
+    scores = index.scores
+    data, indices, pointers = scores["data"], scores["indices"], scores["indptr"]
+    if scores["num_docs"] != documents or isinstance(scores["num_docs"], bool):
+        return f"{name} scores {scores['num_docs']!r} rows, not {documents}"
+    if (data.dtype.kind, indices.dtype.kind, pointers.dtype.kind) != ("f", "i", "i") or any(
+        array.ndim != 1 for array in (data, indices, pointers)
+    ):
+        return f"{name}'s arrays are not of the kinds it writes"
+    if np.dtype(index.dtype).kind != "f" or np.dtype(index.int_dtype).kind != "i":
+        return f"{name}'s parameters are not of the kinds it writes"
+    if not len(pointers) or pointers[0] != 0 or np.any(np.diff(pointers) < 0):
+        return f"{name}'s indptr is not in order"
+    if pointers[-1] != len(data) or len(indices) != len(data):
+        return f"{name}'s arrays disagree in length"
+    if len(indices) and (indices.min() < 0 or indices.max() >= documents):
+        return f"{name} scores rows past its {documents}"
+    if not np.isfinite(data).all():
+        return f"{name}'s scores are not numbers"
+    vocabulary = index.vocab_dict
+    if not isinstance(vocabulary, dict) or not all(
+        isinstance(term, str) and type(at) is int and 0 <= at < len(pointers)
+        for term, at in vocabulary.items()
+    ):
+        return f"{name}'s vocabulary points past its terms"
+    if index.nonoccurrence_array is not None:
+        return f"{name} is of a method docqa does not write"
+    return ""
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
