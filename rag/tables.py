@@ -8,7 +8,8 @@ index and are fetched by id for the few sentences a question needs (rag.retrieva
 
 A generation's folder is written once, whole, under a name unique to its build, and never
 changed in place. It is read, never memory-mapped: a file truncated under a mapping kills its
-reader with SIGBUS, and a table is small beside the model (see the README's bench figures).
+reader with SIGBUS, and the tables are small beside the model (14 MB for the bench's 10,000
+documents: 40,307 sentences, 17,705 chunks).
 What is read is checked before it serves: each file's size against its header, every offset
 against the rows it points into, every index in range, every shape against the others; a
 table that fails is DamagedTables, and the store derives it again from the index.
