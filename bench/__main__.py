@@ -26,6 +26,7 @@ from pathlib import Path
 
 from bench import report, sections
 from bench.measure import ROOT, cpu_seconds
+from rag.edge import positive
 
 DEFAULT_DOCS = [200, 2000]  # indexing corpora, in shuffled copies of the article
 DEFAULT_SCALES = [1, 100, 1000]  # scale corpora, in multiples of the article's chunks
@@ -177,7 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, help="passes over the eval questions (3)")
     parser.add_argument("--repeats", type=int, help="cold starts of each process (5)")
     parser.add_argument(
-        "--many-docs", type=_count, help="generated documents of every format, indexed (10000)"
+        "--many-docs", type=positive, help="generated documents of every format, indexed (10000)"
     )
     parser.add_argument(
         "--growth", type=_sizes, help="many-docs sizes to fit growth over (1000,3000,10000)"
@@ -208,17 +209,6 @@ def _sizes(text: str) -> list[int]:
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"sizes must be whole numbers of at least 1: {text!r}")
     return sizes
-
-
-def _count(text: str) -> int:
-    """ "10000" -> 10000, a whole number of at least 1"""
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number like 10000, not {text!r}") from None
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1 document, not {count}")
-    return count
 
 
 def _sections(text: str) -> list[str]:

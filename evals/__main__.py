@@ -18,8 +18,8 @@ from typing import Any
 
 from evals import domains, gate, readers, reliability, report, runner, setup, squad, tables
 from evals.dataset import SPLITS, DatasetError, load_questions
-from evals.scoring import Row, aggregate, aggregates, outcome
-from rag import DocQAError
+from evals.scoring import Row, aggregate, aggregates, outcome, record
+from rag.edge import count, guarded, positive
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.toml"
 
@@ -33,14 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as stop:  # -h, or a bad option argparse has explained: a status, not exit
         return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
-    try:
-        return _evaluate(args)
-    except DocQAError as error:
-        print(f"evals: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("evals: interrupted", file=sys.stderr)
-        return 130
+    return guarded("evals", lambda: _evaluate(args))
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -105,7 +98,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     saved = report.build(
         run=run_info,
         settings=settings,
-        rows=rows,
+        rows=[record(row) for row in rows],
         aggregates=results,
         curve=curve,
         started=started,
@@ -330,23 +323,6 @@ def _progress(done: int, total: int, row: Row) -> None:
     print(f"\r[{done}/{total}] {row.id:<24}", end=end, file=sys.stderr, flush=True)
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = _count(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m evals",
@@ -390,7 +366,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--limit",
         "--squad-limit",
-        type=_positive,
+        type=positive,
         metavar="N",
         help="at most N questions per article (of a question file, N in all), spread "
         "evenly over it, the unanswerable ones in their share",
@@ -412,9 +388,9 @@ def _parser() -> argparse.ArgumentParser:
         "unsupported and the time to the first token and to the full answer",
     )
     tune = parser.add_argument_group("retrieval settings (over the DOCQA_* ones, for this run)")
-    tune.add_argument("--top-k", type=_count, help="chunks handed to the reader")
-    tune.add_argument("--chunk-sentences", type=_count, help="sentences per chunk")
-    tune.add_argument("--chunk-overlap", type=_count, help="sentences shared by neighbours")
+    tune.add_argument("--top-k", type=count, help="chunks handed to the reader")
+    tune.add_argument("--chunk-sentences", type=count, help="sentences per chunk")
+    tune.add_argument("--chunk-overlap", type=count, help="sentences shared by neighbours")
     tune.add_argument(
         "--index-dir",
         type=Path,

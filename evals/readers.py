@@ -101,11 +101,10 @@ def drop_reasons(reasons: Iterable[str]) -> dict[str, int]:
 
 
 def reader_metrics(rows: Sequence[Any]) -> dict[str, float | None]:
-    """READER_METRICS over rows asked of the llm reader (evals.scoring's or
-    evals.squad_scoring's rows: both have `answered_by`, `first_token`, `sentences`,
-    `dropped`): the share the model answered (the rest fell back to the extractive reader),
-    the share of generated sentences dropped as unsupported, and the median seconds to the
-    first token."""
+    """READER_METRICS over rows asked of the llm reader (evals.scoring.Row, of any
+    benchmark: `answered_by`, `first_token`, `sentences`, `dropped`): the share the model
+    answered (the rest fell back to the extractive reader), the share of generated sentences
+    dropped as unsupported, and the median seconds to the first token."""
     firsts = [row.first_token for row in rows if row.first_token is not None]
     return {
         "llm_answered": metrics.mean(row.answered_by == "llm" for row in rows),

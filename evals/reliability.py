@@ -1,8 +1,8 @@
 """Whether answers hold up: how often docqa answers right, refuses, is confidently wrong,
 how well its confidence is calibrated and whether its short answers are of the kind asked.
 
-Every function reads `Outcome`s, so the question files (evals.scoring rows) and the SQuAD
-benchmark (evals.squad_scoring rows) are summed up alike, per split and per domain. The
+Every function reads `Outcome`s (evals.scoring.outcome), so the question files and the SQuAD
+benchmark are summed up alike, per split and per domain. The
 metrics of `summary`, with their denominators in brackets:
 - answer_rate: answered, and the answer text holds a gold answer [answerable questions];
 - false_refusals: refused [answerable questions];

@@ -12,7 +12,6 @@ from typing import Any
 
 from evals.dataset import DatasetError
 from evals.metrics import CurvePoint
-from evals.scoring import Row
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "evals" / "results"  # git-ignored
@@ -39,13 +38,14 @@ def build(
     *,
     run: Mapping[str, Any],
     settings: Any,
-    rows: Sequence[Row],
+    rows: Sequence[Mapping[str, Any]],
     aggregates: Mapping[str, Mapping[str, float | None]],
     curve: Sequence[CurvePoint] | None,
     started: datetime,
     seconds: float,
 ) -> dict[str, Any]:
-    """The report as a JSON-ready dict: provenance, settings, aggregates and every row."""
+    """The report as a JSON-ready dict: provenance, settings, aggregates and every row (as
+    its benchmark's report holds it: evals.scoring.record)."""
     commit, dirty = git_state()
     return {
         "report_version": REPORT_VERSION,
@@ -57,10 +57,11 @@ def build(
         "settings": {
             name: str(value) if isinstance(value, Path) else value
             for name, value in dataclasses.asdict(settings).items()
+            if name != "debug"  # how an error shows, not what was measured
         },
         "aggregates": {scope: dict(values) for scope, values in aggregates.items()},
         "refusal_curve": None if curve is None else [dataclasses.asdict(p) for p in curve],
-        "rows": [dataclasses.asdict(row) for row in rows],
+        "rows": [dict(row) for row in rows],
     }
 
 

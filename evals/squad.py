@@ -5,11 +5,11 @@ reads the same file the same way): its paragraphs joined by a blank line, each g
 span moved from its paragraph to the document and checked to quote it (one that does not is
 skipped and counted). The documents go to a temporary source folder; one `rag.DocQA` indexes
 it once and answers every question, timed; two one-sentence baselines (evals.baselines: BM25
-and MiniLM cosine) answer the same questions. evals.squad_scoring scores them, per system,
-per split and overall, and evals.reliability sums docqa's answers up as a domain;
-evals.tables prints the tables and evals.report draws the chart. Several files make one
-benchmark (their article titles must differ); `limit` keeps that many questions of each
-article, spread evenly over it.
+and MiniLM cosine) answer the same questions. evals.scoring scores them as
+evals.squad_scoring declares, per system, per split and overall, and evals.reliability sums
+docqa's answers up as a domain; evals.tables prints the tables and evals.report draws the
+chart. Several files make one benchmark (their article titles must differ); `limit` keeps
+that many questions of each article, spread evenly over it.
 
 An article's split is the one data/split.toml gives its title; an article it does not list is
 in split "unseen".
@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from evals import reliability, report
 from evals.baselines import BM25Baseline, CosineBaseline, Sentences
 from evals.dataset import DatasetError, read_text
-from evals.metrics import CurvePoint
+from evals.metrics import CurvePoint, Span
 from evals.readers import DEFAULT_READER, ask, drop_reasons, reader_settings
-from evals.squad_scoring import Row, aggregates, curves, outcomes, score
+from evals.scoring import Row, record, score
+from evals.squad_scoring import SQUAD, curves, outcomes, per_system
 from rag import Answer, QuestionError, Settings
 from training.squad import Article, Gold, SquadQuestion, load_articles, load_split
 
@@ -61,6 +62,16 @@ class Item:
     question: str
     answerable: bool
     golds: tuple[Gold, ...]
+
+    @property
+    def answers(self) -> tuple[str, ...]:
+        """The gold answers' texts."""
+        return tuple(gold.text for gold in self.golds)
+
+    @property
+    def evidence(self) -> tuple[Span, ...]:
+        """The gold answers' spans in the document, (doc_id, start, end) each."""
+        return tuple((self.doc_id, gold.start, gold.end) for gold in self.golds)
 
 
 @dataclass(frozen=True)
@@ -299,14 +310,14 @@ def answer_all(
             except QuestionError:  # an empty or over-long question: rag refuses to read it
                 result = Answer(text="", abstained=True)
                 question_errors += 1
-            rows.append(score("docqa", item, result, time.perf_counter() - begun, documents))
+            rows.append(_scored(item, result, time.perf_counter() - begun, documents))
             if generative is not None:
                 rows.append(_generated(generative, item, documents))
             for baseline in baselines:
                 begun = time.perf_counter()
                 result = baseline.answer(item.question)
                 latency = time.perf_counter() - begun
-                rows.append(score(baseline.name, item, result, latency, documents, label=False))
+                rows.append(_scored(item, result, latency, documents, baseline.name, label=False))
             if progress is not None:
                 progress(done, total, item.id)
     order = systems(reader)
@@ -320,13 +331,35 @@ def systems(reader: str = DEFAULT_READER) -> tuple[str, ...]:
     return (SYSTEMS[0], LLM_SYSTEM, *SYSTEMS[1:]) if reader == "llm" else SYSTEMS
 
 
+def _scored(
+    item: Item,
+    answer: Answer,
+    latency: float,
+    documents: Mapping[str, str],
+    system: str = "docqa",
+    label: bool = True,
+) -> Row:
+    """evals.scoring.score by the SQuAD benchmark's scoring; `documents` holds the texts read
+    back from disk."""
+    return score(
+        item,
+        answer,
+        item.evidence,
+        documents.get,
+        latency=latency,
+        scoring=SQUAD,
+        system=system,
+        label=label,
+    )
+
+
 def _generated(docqa: Any, item: Item, documents: Mapping[str, str]) -> Row:
     """The llm reader's answer to `item` through its stream, timed and scored."""
     try:
         asked = ask(docqa, item.question)
     except QuestionError:  # as for docqa: rag refuses to read it, scored as an abstention
-        return score(LLM_SYSTEM, item, Answer(text="", abstained=True), 0.0, documents)
-    row = score(LLM_SYSTEM, item, asked.answer, asked.seconds, documents)
+        return _scored(item, Answer(text="", abstained=True), 0.0, documents, LLM_SYSTEM)
+    row = _scored(item, asked.answer, asked.seconds, documents, LLM_SYSTEM)
     return replace(
         row,
         asked_reader="llm",
@@ -367,7 +400,7 @@ def run(
         chat_model,
     )
     rows, settings = answered.rows, answered.settings
-    figures = aggregates(rows, benchmark.splits)
+    figures = per_system(rows, benchmark.splits)
     trade_offs = curves(rows)
     by_system = outcomes(rows)
     docqa = by_system.pop("docqa")
@@ -440,7 +473,7 @@ def _report(
             "index_seconds": round(index_seconds, 3),
         },
         settings=settings,
-        rows=[],
+        rows=[record(row, SQUAD) for row in rows],
         aggregates=figures,  # {system: {split or "overall": {metric: value}}}
         curve=trade_offs.get("docqa"),
         started=started,
@@ -449,7 +482,6 @@ def _report(
     saved["refusal_curves"] = {
         system: [asdict(point) for point in points] for system, points in trade_offs.items()
     }
-    saved["rows"] = [asdict(row) for row in rows]
     return saved
 
 

@@ -1,5 +1,5 @@
-"""Scoring the SQuAD benchmark: one answer against its question (`score`), and the rows summed
-up per system and split (`aggregates`) and as refusal trade-off curves (`curves`).
+"""What the SQuAD benchmark scores (SQUAD, for evals.scoring's `score` and `aggregates`), and
+its rows summed up per system: figures, refusal trade-off curves and outcomes.
 
 The metrics, per system, per split and overall (denominators in brackets):
 - answer_found: the answer text ("" when abstained, citation numbers "[1]" dropped) holds a
@@ -24,34 +24,138 @@ model answered, the share of generated sentences dropped, the median time to the
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 from evals import metrics
 from evals.metrics import CurvePoint
-from evals.readers import reader_metrics
-from evals.reliability import Outcome, short_label
+from evals.reliability import Outcome
+from evals.scoring import (
+    READER_FIELDS,
+    Case,
+    Metric,
+    Row,
+    Scoring,
+    aggregates,
+    answerable,
+    everything,
+    mean_of,
+    outcome,
+    percentile_of,
+    ratio_of,
+    unanswerable,
+)
 from rag import Answer
 from rag.question import question_kind
 
-if TYPE_CHECKING:
-    from evals.squad import Item
+_MARKER = re.compile(r"\s*\[\d+\]")  # the citation numbers rag.citations.render appends
 
-METRICS = (
-    "questions",
-    "answerable",
-    "unanswerable",
-    "answer_found",
-    "span_cited",
-    "short_em",
-    "short_f1",
-    "unanswerable_refused",
-    "answerable_refused",
-    "median_words",
-    "latency_p50_ms",
-    "citation_validity",
+
+class _Item(Case, Protocol):
+    """A SQuAD question (evals.squad.Item) as scored."""
+
+    @property
+    def article(self) -> str: ...
+
+
+def _measure(
+    item: _Item,
+    answer: Answer,
+    evidence: Sequence[metrics.Span],
+    document_text: Callable[[str], str | None],
+    k: int,
+) -> dict[str, Any]:
+    """A SQuAD question's scores of one answer; `item` is an evals.squad.Item, `evidence` its
+    gold answers' spans."""
+    cited = list(answer.citations) + ([answer.short] if answer.short is not None else [])
+    valid = sum(
+        metrics.quote_matches(citation, document_text(citation.doc_id)) for citation in cited
+    )
+    said = "" if answer.abstained else _MARKER.sub("", answer.text)
+    short = answer.short.quote if answer.short is not None and not answer.abstained else None
+    found = cited_gold = em = f1 = None
+    if item.answerable:
+        found = metrics.contains_answer(said, item.answers)
+        cited_gold = not answer.abstained and any(
+            metrics.span_contains((citation.doc_id, citation.start, citation.end), gold)
+            for citation in cited
+            for gold in evidence
+        )
+        em = metrics.exact_match(short, item.answers) if short is not None else 0.0
+        f1 = metrics.best_f1(short, item.answers) if short is not None else 0.0
+    return {
+        "article": item.article,
+        "short": answer.short.quote if answer.short is not None else None,
+        "confidence": float(answer.confidence),
+        "contained": found,
+        "cited": cited_gold,
+        "em": em,
+        "f1": f1,
+        "words": None if answer.abstained else len(said.split()),
+        "checked": len(cited),
+        "valid_citations": valid,
+        "kind": question_kind(item.question),
+    }
+
+
+def _scopes(rows: Sequence[Row], splits: Iterable[str]) -> Iterator[tuple[str, list[Row]]]:
+    """Each split's rows, in the given order, then "overall"."""
+    for split in splits:
+        if members := [row for row in rows if row.split == split]:
+            yield split, members
+    yield "overall", list(rows)
+
+
+def _milliseconds(rows: Sequence[Row]) -> float | None:
+    seconds = percentile_of("latency", 50)(rows)
+    return None if seconds is None else seconds * 1000
+
+
+SQUAD = Scoring(
+    measure=_measure,
+    fields=(
+        "system",
+        "id",
+        "article",
+        "split",
+        "question",
+        "answerable",
+        "answers",
+        "text",
+        "short",
+        "abstained",
+        "confidence",
+        ("found", "contained"),
+        "cited",
+        "em",
+        "f1",
+        "words",
+        ("citations", "checked"),  # citations plus the short answer
+        "valid_citations",
+        "latency",
+        "first_quote",
+        "spans",
+        "kind",
+        "short_label",
+        *READER_FIELDS,
+    ),
+    metrics=(
+        Metric("questions", everything, len),
+        Metric("answerable", answerable, len),
+        Metric("unanswerable", unanswerable, len),
+        Metric("answer_found", answerable, mean_of("contained")),
+        Metric("span_cited", answerable, mean_of("cited")),
+        Metric("short_em", answerable, mean_of("em")),
+        Metric("short_f1", answerable, mean_of("f1")),
+        Metric("unanswerable_refused", unanswerable, mean_of("abstained")),
+        Metric("answerable_refused", answerable, mean_of("abstained")),
+        Metric("median_words", everything, percentile_of("words", 50)),
+        Metric("latency_p50_ms", everything, _milliseconds),
+        Metric("citation_validity", everything, ratio_of("valid_citations", "checked")),
+    ),
+    scopes=_scopes,
 )
+METRICS = tuple(metric.name for metric in SQUAD.metrics)
 RATES = (  # the shares drawn in the chart
     "answer_found",
     "span_cited",
@@ -61,172 +165,29 @@ RATES = (  # the shares drawn in the chart
     "answerable_refused",
     "citation_validity",
 )
-_MARKER = re.compile(r"\s*\[\d+\]")  # the citation numbers rag.citations.render appends
 
 
-@dataclass(frozen=True)
-class Row:
-    """One system's answer to one question and its scores; None where a score does not apply."""
-
-    system: str
-    id: str
-    article: str
-    split: str
-    question: str
-    answerable: bool
-    answers: tuple[str, ...]  # the gold answers' texts
-    text: str
-    short: str | None  # Answer.short.quote
-    abstained: bool
-    confidence: float  # docqa: Answer.confidence; a baseline: its retrieval score
-    found: bool | None
-    cited: bool | None
-    em: float | None
-    f1: float | None
-    words: int | None  # in the answer text, answered questions only
-    citations: int  # citations plus the short answer
-    valid_citations: int
-    latency: float  # seconds
-    first_quote: str = ""
-    spans: tuple[tuple[str, int, int], ...] = field(default=())  # the cited spans
-    kind: str = "other"  # the kind of answer the question asks for (rag.question)
-    short_label: str | None = None  # the shown short answer's label (evals.reliability)
-    # The reader asked and what its stream showed (see evals.scoring.Row)
-    asked_reader: str = "extractive"
-    answered_by: str = "extractive"
-    first_token: float | None = None  # seconds to the model's first token
-    sentences: int = 0
-    dropped: int = 0
-    drop_reasons: tuple[str, ...] = ()
+def by_system(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    """Each system's rows, the systems in the order they first appear."""
+    systems: dict[str, list[Row]] = {}
+    for row in rows:
+        systems.setdefault(row.system, []).append(row)
+    return systems
 
 
-def score(
-    system: str,
-    item: Item,
-    answer: Answer,
-    latency: float,
-    documents: Mapping[str, str],
-    label: bool = True,
-) -> Row:
-    """Score one answer; `documents` holds the texts read back from disk. With `label`, the
-    shown short answer's entity label is found (the baselines' whole sentences need none)."""
-    cited = list(answer.citations) + ([answer.short] if answer.short is not None else [])
-    valid = sum(
-        metrics.quote_matches(citation, documents.get(citation.doc_id)) for citation in cited
-    )
-    said = "" if answer.abstained else _MARKER.sub("", answer.text)
-    answers = tuple(gold.text for gold in item.golds)
-    short = answer.short.quote if answer.short is not None and not answer.abstained else None
-    found = cited_gold = em = f1 = None
-    if item.answerable:
-        found = metrics.contains_answer(said, answers)
-        cited_gold = not answer.abstained and any(
-            metrics.span_contains(
-                (citation.doc_id, citation.start, citation.end),
-                (item.doc_id, gold.start, gold.end),
-            )
-            for citation in cited
-            for gold in item.golds
-        )
-        em = metrics.exact_match(short, answers) if short is not None else 0.0
-        f1 = metrics.best_f1(short, answers) if short is not None else 0.0
-    return Row(
-        system=system,
-        id=item.id,
-        article=item.article,
-        split=item.split,
-        question=item.question,
-        answerable=item.answerable,
-        answers=answers,
-        text=answer.text,
-        short=answer.short.quote if answer.short is not None else None,
-        abstained=answer.abstained,
-        confidence=float(answer.confidence),
-        found=found,
-        cited=cited_gold,
-        em=em,
-        f1=f1,
-        words=None if answer.abstained else len(said.split()),
-        citations=len(cited),
-        valid_citations=valid,
-        latency=latency,
-        first_quote=answer.citations[0].quote if answer.citations else "",
-        spans=tuple((c.doc_id, c.start, c.end) for c in answer.citations),
-        kind=question_kind(item.question),
-        short_label=(
-            short_label(answer.short, documents.get(answer.short.doc_id))
-            if label and short is not None and answer.short is not None
-            else None
-        ),
-    )
-
-
-def aggregate(rows: Sequence[Row]) -> dict[str, float | None]:
-    """Every metric of METRICS over one system's `rows` (see the module docstring)."""
-    answerable = [row for row in rows if row.answerable]
-    unanswerable = [row for row in rows if not row.answerable]
-    words = [row.words for row in rows if row.words is not None]
-    latency = metrics.percentile([row.latency for row in rows], 50)
-    values = {
-        "questions": len(rows),
-        "answerable": len(answerable),
-        "unanswerable": len(unanswerable),
-        "answer_found": metrics.mean(bool(row.found) for row in answerable),
-        "span_cited": metrics.mean(bool(row.cited) for row in answerable),
-        "short_em": metrics.mean(row.em or 0.0 for row in answerable),
-        "short_f1": metrics.mean(row.f1 or 0.0 for row in answerable),
-        "unanswerable_refused": metrics.mean(row.abstained for row in unanswerable),
-        "answerable_refused": metrics.mean(row.abstained for row in answerable),
-        "median_words": metrics.percentile(words, 50),
-        "latency_p50_ms": None if latency is None else latency * 1000,
-        "citation_validity": metrics.ratio(
-            sum(row.valid_citations for row in rows), sum(row.citations for row in rows)
-        ),
-    }
-    if any(row.asked_reader == "llm" for row in rows):
-        values.update(reader_metrics(rows))
-    return values
-
-
-def aggregates(rows: Sequence[Row], splits: Sequence[str]) -> dict[str, dict[str, dict]]:
-    """{system: {split: aggregate, ..., "overall": aggregate}} for the systems in `rows`."""
-    result: dict[str, dict[str, dict]] = {}
-    for system in dict.fromkeys(row.system for row in rows):
-        mine = [row for row in rows if row.system == system]
-        result[system] = {
-            split: aggregate([row for row in mine if row.split == split])
-            for split in splits
-            if any(row.split == split for row in mine)
-        }
-        result[system]["overall"] = aggregate(mine)
-    return result
+def per_system(rows: Sequence[Row], splits: Sequence[str]) -> dict[str, dict[str, dict]]:
+    """{system: {split: metrics, ..., "overall": metrics}} for the systems in `rows`."""
+    return {system: aggregates(mine, splits, SQUAD) for system, mine in by_system(rows).items()}
 
 
 def curves(rows: Sequence[Row]) -> dict[str, list[CurvePoint]]:
     """Each system's refusal trade-off curve from its rows' confidence, over all questions."""
-    systems = dict.fromkeys(row.system for row in rows)
     return {
-        system: metrics.refusal_curve(
-            (row.confidence, row.answerable) for row in rows if row.system == system
-        )
-        for system in systems
+        system: metrics.refusal_curve((row.confidence, row.answerable) for row in mine)
+        for system, mine in by_system(rows).items()
     }
 
 
 def outcomes(rows: Sequence[Row]) -> dict[str, list[Outcome]]:
-    """Each system's rows as evals.reliability reads them: right when answered and holding a
-    gold answer."""
-    result: dict[str, list[Outcome]] = {}
-    for row in rows:
-        result.setdefault(row.system, []).append(
-            Outcome(
-                answerable=row.answerable,
-                abstained=row.abstained,
-                right=bool(row.found) and not row.abstained,
-                confidence=row.confidence,
-                kind=row.kind,
-                short_label=row.short_label,
-                split=row.split,
-            )
-        )
-    return result
+    """Each system's rows as evals.reliability reads them (evals.scoring.outcome)."""
+    return {system: [outcome(row) for row in mine] for system, mine in by_system(rows).items()}

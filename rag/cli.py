@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from rag.errors import DocQAError
+from rag.edge import argument_text, guarded, printable
 from rag.types import Answer, Turn
 
 
@@ -24,30 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="docqa: %(message)s")
-    try:
-        return args.run(args)
-    except DocQAError as error:
-        print(f"docqa: error: {printable(str(error))}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("docqa: interrupted", file=sys.stderr)
-        return 130
-    except Exception as error:  # the edge of the program: report, never a traceback
-        logging.getLogger("docqa").debug("unexpected failure", exc_info=True)
-        print(
-            f"docqa: unexpected error ({type(error).__name__}: {error}); "
-            "run again with DOCQA_DEBUG=1 for details",
-            file=sys.stderr,
-        )
-        if _debug():
-            raise
-        return 1
-
-
-def _debug() -> bool:
-    import os
-
-    return os.environ.get("DOCQA_DEBUG", "") not in ("", "0")
+    return guarded("docqa", lambda: args.run(args))
 
 
 def _index(args: argparse.Namespace) -> int:
@@ -232,8 +209,6 @@ def dropped_note(reasons: Sequence[str]) -> str:
 # raw and the output is valid UTF-8 (a lone surrogate, such as a file name's byte that is not
 # UTF-8, has no UTF-8 form), while the JSON still holds the exact text.
 _JSON_ESCAPED = re.compile("[\x80-\x9f\ud800-\udfff]")
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def as_json(payload: object) -> str:
@@ -243,23 +218,17 @@ def as_json(payload: object) -> str:
     return _JSON_ESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
 
 
-def printable(text: str) -> str:
-    """`text` without terminal control characters (escape sequences from a source file or a
-    file name never reach the terminal), lone surrogates shown as U+FFFD; newlines and tabs
-    stay."""
-    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
-
-
-def argument_text(raw: str) -> str:
-    """An argument as text: bytes that are not UTF-8 (which Python hands over as lone
-    surrogates) become U+FFFD, so they never reach the output as bytes that are not UTF-8."""
-    return _SURROGATE.sub("\ufffd", raw)
-
-
 def _eval(args: argparse.Namespace) -> int:
-    from evals.__main__ import main as run_evals
+    """`python -m evals` with the same options, in a process of its own (rag imports nothing
+    of the eval suite); its output and exit status are docqa's."""
+    import subprocess
 
-    return run_evals(args.rest)
+    suite = subprocess.Popen([sys.executable, "-m", "evals", *args.rest])
+    try:
+        status = suite.wait()
+    except KeyboardInterrupt:  # Ctrl-C reaches the suite too: it says so and ends
+        status = suite.wait()
+    return status if status >= 0 else 128 - status  # killed by a signal: 128 + its number
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -69,6 +69,7 @@ class Settings:
     llm_base_url: str = ""  # the Ollama or OpenAI-compatible server's address
     llm_timeout_s: float = DEFAULT_LLM_TIMEOUT_S
     llm_max_tokens: int = DEFAULT_LLM_MAX_TOKENS
+    debug: bool = False  # an unexpected error's traceback at the command line (any value but 0)
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -236,6 +237,8 @@ def _shown(path: Path | str) -> str:
 def _parse(name: str, raw: str, default: object) -> object:
     if isinstance(default, Path):
         return Path(raw).expanduser()
+    if isinstance(default, bool):  # before int, which a bool is too
+        return raw != "0"
     if isinstance(default, float):
         try:
             value = float(raw)
