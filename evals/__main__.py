@@ -5,7 +5,8 @@ the answers hold up (evals.reliability), and writes a JSON report and a PNG char
 evals/results/. With `--squad FILE` it runs SQuAD 2.0 files instead, against two
 one-sentence baselines (see evals/squad.py); with `--domains`, every domain at once, one row
 each and the worst (see evals/domains.py). Exit status: 0 done, 1 below the gate (with
---gate), 2 bad input (question file, options, settings), 130 interrupted.
+--gate) or an unexpected error, 2 bad input (question file, options, settings), 130
+interrupted (rag.edge.guarded).
 """
 
 from __future__ import annotations
