@@ -7,6 +7,7 @@ refreshed then if the sources changed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +19,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from rag.citations import cite, refusal, render
 from rag.documents import Skipped, Sources, describe_skipped, load_collection, source_path
 from rag.embeddings import SentenceEmbeddings
-from rag.errors import QuestionError, SourceError
+from rag.errors import QuestionError, SourceError, StoreError
 from rag.indexing import model_identity
 from rag.lexicon import terms
 from rag.onnx_model import export_folder
@@ -49,6 +50,15 @@ History = Sequence[str | tuple[str, "Answer | str | None"] | Turn]
 
 
 @dataclass(frozen=True)
+class _Serving:
+    """The generation a DocQA answers from: its corpus and retriever."""
+
+    corpus: Corpus
+    retriever: Retriever
+    generation: int
+
+
+@dataclass(frozen=True)
 class _Read:
     """One part of the question, retrieved and read."""
 
@@ -72,8 +82,10 @@ class DocQA:
             export_folder(self.settings.index_dir, model_identity(self.settings)),
         )
         self.store = Store(self.settings, self.embeddings)
-        self._corpus: Corpus | None = None
-        self._retriever: Retriever | None = None
+        # The generation served; an answer reads the one it started with (`_reading`), which
+        # the store keeps until the answer ends, while a re-index switches this one.
+        self._serving: _Serving | None = None
+        self._pinned = threading.local()  # .serving: the generation this thread's answer reads
         self._lock = threading.Lock()
         self._warned: set[Skipped] = set()  # files skipped, already logged
         self.chain: Runnable = (
@@ -88,22 +100,25 @@ class DocQA:
         progress: bool = False,
         on_progress: Callable[[int, int], None] | None = None,
         verify: bool = True,
+        answering: bool = False,
     ) -> IndexReport:
         """Build or refresh the index from the source folder, then load it for answering;
         `progress` draws a bar on the terminal, `on_progress(done, total)` reports the
         sentences embedded so far (for a UI's own bar). `verify` counts every kind of row of
         an unchanged index against its record (a serving process's first question skips it:
-        a damaged index then shows when an answer needs a missing row)."""
+        a damaged index then shows when an answer needs a missing row). `answering` (a
+        question's first use) serves the index built before when a build would find the
+        disk full again (see `Store.sync`)."""
         with self._lock:
             settings = self.settings
             # Files whose size and mtime are as indexed are not read again.
             sources = load_collection(settings, known=self.store.stamps(verify))
             try:
-                report = self._sync(sources, progress, on_progress, verify)
+                report = self._sync(sources, progress, on_progress, verify, answering)
             except ReadEveryFile as why:
                 log.info("reading every source file again: %s", why)
                 sources = load_collection(settings)
-                report = self._sync(sources, progress, on_progress, verify)
+                report = self._sync(sources, progress, on_progress, verify, answering)
             new = [item for item in sources.skipped if item not in self._warned]
             if new:
                 log.warning("%s", describe_skipped(new))
@@ -121,6 +136,7 @@ class DocQA:
         progress: bool,
         on_progress: Callable[[int, int], None] | None,
         verify: bool,
+        answering: bool = False,
     ) -> IndexReport:
         there = {
             item.name for item in sources.skipped if source_path(self.settings, item.name).exists()
@@ -133,29 +149,89 @@ class DocQA:
             unchanged=sources.unchanged,
             stamps=sources.stamps,
             verify=verify,
+            answering=answering,
         )
 
     def _open(self) -> None:
+        """Serve the live generation: hold it in the store (no re-index of this process
+        drops it while it is served), and let go of the one served before."""
         corpus = self.store.open_corpus()
-        self._corpus, self._retriever = corpus, Retriever(corpus)
+        generation = corpus.rows.generation  # type: ignore[attr-defined]
+        held = self.store.hold(generation)
+        before, self._serving = self._serving, _Serving(corpus, Retriever(corpus), generation)
+        if not held:  # dropped already by another process: the next answer reloads
+            log.debug("generation %d was gone as it was opened", generation)
+        if before is not None:
+            self.store.release(before.generation)
 
     def refresh(self) -> bool:
         """Load the index's newest generation if another process wrote one since this one
         loaded (True when it did), so no quote is served from text that has changed."""
-        if self._corpus is None or self.store.live_generation() == self.store.served_generation:
+        if self._serving is None or self.store.live_generation() == self.store.served_generation:
             return False
         with self._lock:
             self._open()
         return True
 
+    def _current(self) -> _Serving:
+        """What this thread's answer reads, else the generation served now (the first use
+        builds or refreshes the index, trusting an unchanged one's row counts: see `index`)."""
+        pinned = getattr(self._pinned, "serving", None)
+        if pinned is not None:
+            return pinned
+        if self._serving is None:
+            self.index(verify=False, answering=True)
+        assert self._serving is not None
+        return self._serving
+
+    def _hold(self) -> _Serving:
+        """The generation this thread reads (see `_current`), held in the store until
+        `store.release`: a re-index of this process then leaves it until released."""
+        for _try in range(100):
+            serving = self._current()
+            if self.store.hold(serving.generation):
+                return serving
+            # Let go of between reading it and holding it: a re-index has switched; again.
+        raise StoreError(f"the index at {self.store._where()} keeps changing: ask again")
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Read one generation throughout, held until the block ends."""
+        before = getattr(self._pinned, "serving", None)
+        serving = self._hold()
+        self._pinned.serving = serving
+        try:
+            yield
+        finally:
+            self._pinned.serving = before
+            self.store.release(serving.generation)
+
+    def _pinned_events(self, events: Iterator[Event]) -> Iterator[Event]:
+        """`events`, each made reading the generation served when the first was asked for,
+        held until the last (or until the stream is closed); the thread that asks for the
+        next event may be another."""
+        self.refresh()
+        serving = self._hold()
+        try:
+            while True:
+                before = getattr(self._pinned, "serving", None)
+                self._pinned.serving = serving
+                try:
+                    event = next(events)
+                except StopIteration:
+                    return
+                finally:
+                    self._pinned.serving = before
+                yield event
+        finally:
+            events.close()
+            self.store.release(serving.generation)
+
     @property
     def corpus(self) -> Corpus:
-        """The loaded corpus; the first use builds or refreshes the index (trusting an
-        unchanged one's row counts: see `index`)."""
-        if self._corpus is None:
-            self.index(verify=False)
-        assert self._corpus is not None
-        return self._corpus
+        """The loaded corpus: the one this thread's answer reads, else the one served now
+        (the first use builds or refreshes the index; see `index`)."""
+        return self._current().corpus
 
     @property
     def model(self) -> ReaderModel:
@@ -164,17 +240,16 @@ class DocQA:
 
     @property
     def retriever(self) -> Retriever:
-        """The retriever over the loaded corpus."""
-        self.corpus  # noqa: B018
-        assert self._retriever is not None
-        return self._retriever
+        """The retriever over the loaded corpus (see `corpus`)."""
+        return self._current().retriever
 
     def source_text(self, doc_id: str) -> str:
         """The indexed text of `doc_id`, which every citation's offsets point into: for .txt
         and .md the file's text as read; for HTML, PDF and Word the text extracted from it.
         A SourceError when no indexed document has that id."""
         self.refresh()
-        document = self.corpus.documents.get(doc_id)
+        with self._reading():
+            document = self.corpus.documents.get(doc_id)
         if document is None:
             raise SourceError(
                 f"no indexed document is called {doc_id!r}: use a citation's doc_id, or run "
@@ -211,7 +286,11 @@ class DocQA:
     def stream(self, question: str, history: History | None = None) -> Iterator[Event]:
         """Answer `question` as events: the language model's reply in `Token`s as it arrives,
         a `Verdict` on each sentence once verified, then `Done` with the answer (always last).
-        Without a language model only `Done`, with what `answer()` returns."""
+        Without a language model only `Done`, with what `answer()` returns. The whole answer
+        reads the generation served as it starts, even while a re-index switches it."""
+        return self._pinned_events(self._stream(question, history))
+
+    def _stream(self, question: str, history: History | None) -> Iterator[Event]:
         from rag import generation
 
         request = _request(question, history)
@@ -295,8 +374,9 @@ class DocQA:
         from rag import generation
 
         self.refresh()
-        parts = self._read(self._retrieve(self._prepare(_request(question, history))))
-        return generation.passages(self._ranked(parts), self.corpus.documents)
+        with self._reading():
+            parts = self._read(self._retrieve(self._prepare(_request(question, history))))
+            return generation.passages(self._ranked(parts), self.corpus.documents)
 
     def _ranked(self, parts: list[_Read]) -> list[tuple[Span, tuple[Span, ...]]]:
         """Every part's candidates, best first by the reader's sentence model, taken in turn

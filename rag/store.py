@@ -27,7 +27,8 @@ import os
 import re
 import shutil
 import socket
-import sqlite3
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -65,6 +66,39 @@ _BEAT_S = 5.0  # how often the holder of a server lock renews its beat
 _STALE_LOCK_S = 30.0  # a server lock whose beat has not moved for this long lost its holder
 _RETRY_PAUSES_S = (0.3, 1.0, 3.0)  # backoff while a Chroma server does not answer
 _SQLITE_WAIT_S = 30  # how long compaction waits for readers of the embedded database
+# What a child process does to the embedded database (see Store._sqlite): stdlib only, so it
+# starts in a few milliseconds. argv: command, the Chroma folder, then the command's own.
+_SQLITE_CHILD = f"""
+import contextlib, json, shutil, sqlite3, sys, uuid
+from pathlib import Path
+
+command, folder, names = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
+database = folder / "chroma.sqlite3"
+if command == "segments":
+    marks = ", ".join("?" * len(names))
+    with contextlib.closing(sqlite3.connect(database.as_uri() + "?mode=ro", uri=True,
+                                            timeout={_SQLITE_WAIT_S})) as db:
+        rows = db.execute(
+            "SELECT segments.id FROM segments JOIN collections ON segments.collection = "
+            f"collections.id WHERE collections.name IN ({{marks}})", names).fetchall()
+    print(json.dumps([str(row[0]) for row in rows]))
+elif command == "compact":
+    with contextlib.closing(sqlite3.connect(database, timeout={_SQLITE_WAIT_S},
+                                            isolation_level=None)) as db:
+        used = {{str(row[0]) for row in db.execute("SELECT id FROM segments")}}
+        for path in folder.iterdir():
+            try:
+                named = str(uuid.UUID(path.name)) == path.name
+            except ValueError:
+                named = False
+            if path.is_dir() and named and path.name not in used:
+                shutil.rmtree(path, ignore_errors=True)
+        db.execute("INSERT INTO embedding_fulltext_search(embedding_fulltext_search) "
+                   "VALUES ('optimize')")
+        db.execute("VACUUM")
+else:
+    sys.exit(f"unknown command {{command}}")
+"""
 # With less free than this, Chroma's failure to write ("Error in compaction") is a full disk.
 _NEARLY_FULL_BYTES = 64 * 1024 * 1024
 _OUT_OF_SPACE = ("no space left", "database or disk is full", "disk full", "disk quota")
@@ -155,11 +189,19 @@ class Store:
         self.settings = settings
         self.embeddings = embeddings
         self._client: chromadb.ClientAPI | None = None
-        self._lock = threading.RLock()
-        self._vectorstore: Chroma | None = None
-        self._served = 0  # the generation dense_search reads
+        self._lock = threading.RLock()  # one sync (or open, or load) at a time
+        # The client and the vector stores have a lock of their own: a reader never waits
+        # for a whole sync.
+        self._client_lock = threading.RLock()
+        self._vectorstores: dict[int, Chroma] = {}  # generation -> its chunks' vector store
+        self._served = 0  # the generation dense_search reads by default
+        # Generations this process reads (an answer under way, a corpus being served) are
+        # never dropped under it: a writer leaves them, and the last reader drops them.
+        self._readers: dict[int, int] = {}
+        self._readers_lock = threading.Lock()
         self._read_only_copy: Path | None = None
         self._listing: tuple[Live, bool, dict[str, tuple[str, Stamp | None]]] | None = None
+        self._full_note: dict | None = None  # a full disk noted where the note failed
 
     # -- the public operations -----------------------------------------------------------
 
@@ -172,6 +214,7 @@ class Store:
         unchanged: Collection[str] = (),
         stamps: Mapping[str, Stamp] | None = None,
         verify: bool = True,
+        answering: bool = False,
     ) -> IndexReport:
         """Make the live generation hold exactly `documents` and the `unchanged` files (not
         read, as indexed), deriving only what changed; returns what it did. A file in
@@ -181,7 +224,10 @@ class Store:
         files' stamps as read, kept with their rows. `on_progress(done, total)` follows the
         sentences being embedded. Without `verify`, an unchanged index is trusted without
         counting every kind's rows (what a serving process does at start; `docqa index`
-        counts them). Raises ReadEveryFile when `unchanged` cannot be trusted."""
+        counts them). With `answering` (a question's, not `docqa index`'s), a change found
+        while a build has found the disk full, and it has no more room since, is left for
+        `docqa index`: the live generation serves as it is. Raises ReadEveryFile when
+        `unchanged` cannot be trusted."""
         with self._lock, self._errors("write"):
             try:
                 plan = self._plan(documents, unreadable, unchanged, verify=verify)
@@ -196,6 +242,12 @@ class Store:
                 plan = None
             if plan is not None and not plan.work:  # readers never wait for a writer
                 self._restamp(plan, stamps or {})
+                return self._unchanged(plan)
+            if answering and plan is not None and plan.current and (full := self._still_full()):
+                log.warning(
+                    "the sources changed, but %s: answering from the index built before",
+                    full,
+                )
                 return self._unchanged(plan)
             with self._writer() as hold:
                 plan = self._plan(documents, unreadable, unchanged, load=True)
@@ -428,8 +480,13 @@ class Store:
             )
             self._discard(generation)
             if full:
+                self._note_full()  # after the discard: the room a build has
                 raise self._full(error) from error
             raise
+        self._full_note = None  # there was room after all
+        with contextlib.suppress(OSError):
+            self._full_marker().unlink(missing_ok=True)
+        self._serve(generation)  # before the drop: a reader holds the live one from now
         self._drop_all_but(generation)
         self._prune_tables(build)
         self._compact()
@@ -525,8 +582,8 @@ class Store:
 
     def live_generation(self) -> int:
         """The generation the index serves now (0 when it has none): a serving process that
-        loaded an older one reloads."""
-        with self._lock, self._errors("read"):
+        loaded an older one reloads. Never waits for a sync of this process."""
+        with self._errors("read"):
             live = self._live()
             return live.generation if live else 0
 
@@ -535,35 +592,90 @@ class Store:
         """The generation this store's dense search reads."""
         return self._served
 
-    def dense_search(self, vector: list[float], k: int) -> list[str]:
-        """The ids of the `k` chunks closest to `vector`, best first."""
+    def hold(self, generation: int) -> bool:
+        """Mark `generation` as read by this process, so no sync of this store drops it
+        until `release`; False when it is no longer there to hold (dropped, or being
+        dropped): read the live one instead."""
+        with self._readers_lock:
+            if generation in self._readers:
+                self._readers[generation] += 1
+                return True
+            if generation != self._served:  # neither held nor served: it may be gone
+                return False
+            self._readers[generation] = 1
+            return True
+
+    def release(self, generation: int) -> None:
+        """The end of a `hold`; the last reader of a generation that is no longer live
+        drops it, when no writer is busy (else the next sync drops it)."""
+        with self._readers_lock:
+            left = self._readers.get(generation, 0) - 1
+            if left > 0:
+                self._readers[generation] = left
+                return
+            self._readers.pop(generation, None)
+        if generation != self._served:
+            self._drop_released()
+
+    def _drop_released(self) -> None:
+        """Drop the generations no reader of this process holds any more, other than the
+        live one: only when neither this process nor another is writing (never waited for)."""
+        if self.settings.chroma_host or not self._lock.acquire(blocking=False):
+            return
+        try:
+            import fcntl
+
+            with (self.settings.index_dir / "index.lock").open("a") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    return  # a writer is busy: it drops them
+                try:
+                    live = self._live()
+                    if live is not None and self._drop_all_but(live.generation):
+                        self._compact()
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        except Exception:  # the next sync drops them
+            log.debug("could not drop the generations no reader holds", exc_info=True)
+        finally:
+            self._lock.release()
+
+    def dense_search(self, vector: list[float], k: int, generation: int = 0) -> list[str]:
+        """The ids of the `k` chunks of `generation` (by default the served one) closest to
+        `vector`, best first."""
         with self._errors("search"):
             hits = self._retrying(
-                self.vectorstore().similarity_search_by_vector_with_relevance_scores, vector, k=k
+                self.vectorstore(generation).similarity_search_by_vector_with_relevance_scores,
+                vector,
+                k=k,
             )
         return [doc.id for doc, _distance in hits]  # rows are stored under Chunk.id
 
-    def vectorstore(self) -> Chroma:
-        """The served generation's chunk collection as a LangChain vector store."""
-        with self._lock:
-            if self._vectorstore is None:
+    def vectorstore(self, generation: int = 0) -> Chroma:
+        """A generation's chunk collection (by default the served one's) as a LangChain
+        vector store."""
+        if not generation:
+            if not self._served:
+                self._served = self.live_generation()
+            generation = self._served
+        with self._client_lock:
+            if generation not in self._vectorstores:
                 from langchain_chroma import Chroma
 
-                if not self._served:
-                    self._served = self.live_generation()
-                self._vectorstore = Chroma(
-                    collection_name=self._name(self._served, "chunks"),
+                self._vectorstores[generation] = Chroma(
+                    collection_name=self._name(generation, "chunks"),
                     embedding_function=self.embeddings,
                     client=self._open_client(),
                     create_collection_if_not_exists=False,
                 )
-            return self._vectorstore
+            return self._vectorstores[generation]
 
     def close(self) -> None:
         """Forget the client, so the next use opens the index afresh."""
-        with self._lock:
+        with self._lock, self._client_lock:
             self._client = None
-            self._vectorstore = None
+            self._vectorstores.clear()
             self._served = 0
             import chromadb
 
@@ -730,7 +842,11 @@ class Store:
         """Drop every other generation of this index (and collections of older formats);
         whether there was any."""
         client = self._open_client()
-        others = [name for name, number in self._generations().items() if number not in generations]
+        with self._readers_lock:  # a generation this process reads stays until released
+            keep = {*generations, *self._readers}
+            others = [name for name, number in self._generations().items() if number not in keep]
+            for number in {self._generations().get(name, 0) for name in others}:
+                self._vectorstores.pop(number, None)
         for name in others:
             with contextlib.suppress(Exception):
                 client.delete_collection(name)
@@ -758,17 +874,7 @@ class Store:
         any) of the collections called `names`."""
         if self.settings.chroma_host:
             return []
-        database = (self.chroma_path / "chroma.sqlite3").as_uri() + "?mode=ro"
-        marks = ", ".join("?" * len(names))
-        with contextlib.closing(sqlite3.connect(database, uri=True)) as db:
-            return [
-                str(row[0])
-                for row in db.execute(
-                    "SELECT segments.id FROM segments JOIN collections "
-                    f"ON segments.collection = collections.id WHERE collections.name IN ({marks})",
-                    list(names),
-                )
-            ]
+        return json.loads(self._sqlite("segments", *names))
 
     def _compact(self) -> None:
         """Give the space of dropped collections back: Chroma leaves the folders of their
@@ -777,31 +883,35 @@ class Store:
         index intact, only larger."""
         if self.settings.chroma_host:
             return
-        database = self.chroma_path / "chroma.sqlite3"
         try:
-            with contextlib.closing(
-                sqlite3.connect(database, timeout=_SQLITE_WAIT_S, isolation_level=None)
-            ) as db:
-                used = {str(row[0]) for row in db.execute("SELECT id FROM segments")}
-                for folder in self.chroma_path.iterdir():
-                    if folder.is_dir() and _is_uuid(folder.name) and folder.name not in used:
-                        shutil.rmtree(folder, ignore_errors=True)
-                db.execute(
-                    "INSERT INTO embedding_fulltext_search(embedding_fulltext_search) "
-                    "VALUES ('optimize')"
-                )
-                db.execute("VACUUM")
-        except (sqlite3.Error, OSError) as error:
+            self._sqlite("compact")
+        except (OSError, RuntimeError, subprocess.TimeoutExpired) as error:
             log.info("could not compact the index at %s (%s)", self._where(), _brief(error))
+
+    def _sqlite(self, command: str, *args: str) -> str:
+        """Run `command` of _SQLITE_CHILD on the embedded database in a process of its own,
+        and return what it printed. Never in this one: Chroma's own SQLite (a library of its
+        own) has the file open here, and POSIX locks do not exclude two connections of one
+        process, so a second connection here would write beside Chroma's, and closing it
+        would drop Chroma's locks. A RuntimeError says why it failed."""
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", _SQLITE_CHILD, command, str(self.chroma_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=_SQLITE_WAIT_S * 4,
+            check=False,
+        )
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines()
+            raise RuntimeError(lines[-1] if lines else f"exit status {done.returncode}")
+        return done.stdout
 
     def _next_generation(self, live: Live | None) -> int:
         """A number above the live generation's and every leftover's."""
         return max([live.generation if live else 0, *self._generations().values()]) + 1
 
     def _serve(self, generation: int) -> None:
-        if generation != self._served:
-            self._served = generation
-            self._vectorstore = None
+        self._served = generation
 
     def _report(
         self,
@@ -830,7 +940,7 @@ class Store:
     # -- the client, the lock and errors -------------------------------------------------
 
     def _open_client(self) -> chromadb.ClientAPI:
-        with self._lock:
+        with self._client_lock:
             if self._client is None:
                 import chromadb
                 from chromadb.config import Settings as ChromaSettings
@@ -1045,6 +1155,47 @@ class Store:
                 "`docqa index` again, and if it fails again report it"
             ) from error
 
+    def _full_marker(self) -> Path:
+        """Where a build that found the disk full notes how much room it had."""
+        return self.settings.index_dir / "full.json"
+
+    def _note_full(self) -> None:
+        """Note that a build found the disk full, and the room it had (in this process
+        alone, where the note cannot be written)."""
+        note = {"free": None if self.settings.chroma_host else self._free_bytes()}
+        marker = self._full_marker()
+        spare = marker.with_name(f".{marker.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+        try:
+            spare.write_text(json.dumps(note), encoding="utf-8")
+            spare.replace(marker)
+        except OSError as error:
+            spare.unlink(missing_ok=True)
+            self._full_note = note
+            log.info("could not note the full disk at %s (%s)", marker, _brief(error))
+
+    def _still_full(self) -> str:
+        """Why a build would find the disk full again ("" when it might not): a build
+        found it full, none has succeeded since, and there is no more room now than it had
+        (by _NEARLY_FULL_BYTES)."""
+        try:
+            note = json.loads(self._full_marker().read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            note = self._full_note
+        except (OSError, ValueError):
+            return ""  # unreadable: build, and find out
+        if not isinstance(note, dict):
+            return ""
+        had = note.get("free")
+        if self.settings.chroma_host or not isinstance(had, int):
+            return f"the last build found no space left on {self._where()}"
+        free = self._free_bytes()
+        if free >= had + _NEARLY_FULL_BYTES:
+            return ""
+        return (
+            f"the last build found no space left on {self.settings.index_dir} "
+            f"({_megabytes(free)} free now, {_megabytes(had)} then)"
+        )
+
     def _full(self, error: BaseException) -> StoreError:
         where = (
             f"the Chroma server at {self._where()}"
@@ -1172,7 +1323,12 @@ class ChromaRows:
 
     def nearest_chunks(self, vector: np.ndarray, k: int) -> list[str]:
         """The ids of the `k` chunks nearest `vector` (LangChain's Chroma vector store)."""
-        return self._store.dense_search(np.asarray(vector).tolist(), k)
+        return self._store.dense_search(np.asarray(vector).tolist(), k, self._generation)
+
+    @property
+    def generation(self) -> int:
+        """The generation these rows are read from."""
+        return self._generation
 
 
 # -- rows ------------------------------------------------------------------------------------
@@ -1437,13 +1593,6 @@ def _writable(folder: Path) -> bool:
     return os.access(folder, os.W_OK) and (not database.exists() or os.access(database, os.W_OK))
 
 
-def _is_uuid(name: str) -> bool:
-    try:
-        return str(uuid.UUID(name)) == name
-    except ValueError:
-        return False
-
-
 def _out_of_space(error: BaseException) -> bool:
     """Whether `error` (or what caused it) says the disk is full."""
     seen: BaseException | None = error
@@ -1489,6 +1638,10 @@ def _is_unreadable_database(error: Exception) -> bool:
         sign in text
         for sign in ("file is not a database", "malformed", "database disk image", "not a database")
     )
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 1e6:,.1f} MB"
 
 
 def _brief(error: BaseException) -> str:

@@ -4,6 +4,7 @@ generation beside the live one, never lost to a crash, a rival writer or a bad f
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import rag.chunking
+import rag.store
 from rag.answer_types import find_phrases
 from rag.chain import DocQA
 from rag.errors import SettingsError, StoreError
@@ -576,7 +578,7 @@ def test_a_read_only_index_answers(source_dir: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_full_disk_is_named_and_the_previous_index_serves(
-    source_dir: Path, tmp_path: Path
+    source_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
 ) -> None:
     index_dir = tmp_path / "small-disk"
     index_dir.mkdir()
@@ -593,6 +595,14 @@ def test_a_full_disk_is_named_and_the_previous_index_serves(
             f"docqa-g1-{kind}" for kind in ("chunks", "clauses", "documents", "sentences")
         ]  # the half-written generation is gone
         assert "two" in serving.answer(QUESTION).text
+        # `docqa ask` in a new process answers from that generation, without building.
+        with monkeypatch.context() as patched:
+            patched.setattr(rag.store, "derive", _no_build)
+            asker = _engine(source_dir, index_dir)
+            with caplog.at_level(logging.WARNING, logger="rag.store"):
+                assert "two" in asker.answer(QUESTION).text
+            assert "answering from the index built before" in caplog.text
+            asker.store.close()
         (source_dir / "long.txt").unlink()
         again = _engine(source_dir, index_dir)
         report = again.index()
@@ -600,6 +610,10 @@ def test_a_full_disk_is_named_and_the_previous_index_serves(
         assert "two" in again.answer(QUESTION).text
         serving.store.close()
         again.store.close()
+
+
+def _no_build(*args: object, **kwargs: object) -> None:
+    raise AssertionError("a question tried to build the index on a full disk")
 
 
 def test_leftovers_of_a_dead_build_do_not_block_the_next(source_dir: Path, tmp_path: Path) -> None:
