@@ -11,9 +11,10 @@ import json
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from rag.chunking import MAX_SENTENCE_CHARS, pieces
+from rag.types import Phrase
 
 # spaCy's OntoNotes entity labels, then the phrase kinds found without the recogniser.
 LABELS = (
@@ -62,17 +63,6 @@ _BATCH = 256  # sentences per spaCy batch
 _BATCH_CHARS = 64_000
 _LOCK = threading.Lock()
 _PIPELINE: list = []
-
-
-@dataclass(frozen=True)
-class Phrase:
-    """A candidate short answer: characters [start, end) of the text it was found in."""
-
-    start: int
-    end: int
-    label: str  # one of LABELS
-    dependency: str = "other"  # the role of the phrase's head word: one of DEPENDENCIES
-    governor: str = ""  # the word the head word depends on, lower case ("fired" in "fired two")
 
 
 def pipeline():  # -> spacy.language.Language

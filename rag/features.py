@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from rag.answer_types import DEPENDENCIES, LABELS, Phrase
+from rag.answer_types import DEPENDENCIES, LABELS
 from rag.lexicon import WORD, stem, terms, words
 from rag.question import KINDS
-from rag.retrieval import Candidate, Query
+from rag.types import Candidate, Phrase, Query
 
 # P(label | kind): how often a question of each kind was answered by a phrase of each label,
 # learned from the training articles (training); rows are KINDS, columns LABELS.

@@ -22,13 +22,13 @@ from typing import TypeVar
 import numpy as np
 
 from rag import chunking
-from rag.answer_types import Phrase, find_phrases
+from rag.answer_types import find_phrases
 from rag.chunking import chunk_document, clauses
 from rag.documents import Skipped, content_hash
 from rag.embeddings import SentenceEmbeddings
 from rag.extract import extractor_version
 from rag.settings import Settings
-from rag.types import Chunk, Document, Span
+from rag.types import Chunk, Document, Phrase, Span
 
 # Bump when what is stored, or how, changes in a way the fingerprint's other parts miss.
 INDEX_FORMAT = "docqa-7"  # 7: document rows keep stamps; generations have serving tables

@@ -10,7 +10,6 @@ through the one that holds the short answer.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -25,35 +24,9 @@ from rag.features import (
 )
 from rag.lexicon import terms
 from rag.ranker import ReaderModel
-from rag.retrieval import Candidate, Retrieval
-from rag.types import Span
+from rag.types import Abstention, Candidate, Reading, Retrieval, Span
 
 MAX_QUOTE_WORDS = 25  # a longer sentence is quoted by its answering clauses
-
-
-class Abstention(enum.Enum):
-    """Why the reader did not answer."""
-
-    NO_CANDIDATES = "nothing in the sources matches the question"
-    NO_TERMS = "the question has no words to look for"
-    LOW_CONFIDENCE = "no passage is likely enough to answer it"
-
-
-@dataclass(frozen=True)
-class Reading:
-    """The reader's verdict: the spans to quote and the short answer, or an abstention."""
-
-    spans: tuple[Span, ...]
-    short: Span | None
-    confidence: float  # the answerability model's probability that the sources answer
-    abstention: Abstention | None = None
-    # the sentence model's probability per candidate, when the models ran (empty otherwise)
-    scores: tuple[float, ...] = ()
-
-    @property
-    def abstained(self) -> bool:
-        """True when the reader found no answer."""
-        return self.abstention is not None
 
 
 def read(retrieval: Retrieval, model: ReaderModel) -> Reading:

@@ -13,11 +13,10 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.answer_types import Phrase
 from rag.indexing import DocumentIndex
 from rag.lexicon import STOPWORDS, english_words, stem, terms
 from rag.tables import Tables, build_tables
-from rag.types import Chunk, Document, Span
+from rag.types import Candidate, Chunk, Document, Phrase, Query, Retrieval, Span
 
 RRF_K = 60  # reciprocal-rank-fusion damping, the value of Cormack et al.
 CANDIDATE_FACTOR = 3  # each ranking offers this many times top_k chunks to the fusion
@@ -202,59 +201,6 @@ class Corpus:
         ids = [self.tables.chunk_id(row) for row in rows]
         fetched = self.rows.chunks(ids)
         return [fetched[id_] for id_ in ids]
-
-
-@dataclass(frozen=True)
-class Query:
-    """A question (or one part of it) ready for retrieval."""
-
-    asked: str  # the user's words, cleaned
-    standalone: str  # with the conversation's references resolved
-    part: str  # the part of the standalone question this query searches for
-    kind: str  # the kind of answer wanted (rag.question.KINDS)
-    terms: tuple[str, ...]
-    vector: np.ndarray
-    lent_terms: frozenset[str] = frozenset()  # terms a resolved pronoun brought in
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A sentence offered to the reader with everything the reader's models read about it."""
-
-    sentence: Span
-    clauses: tuple[Span, ...]  # its clauses, when it has two or more
-    phrases: tuple[Phrase, ...]  # its candidate short answers, offsets within the sentence
-    terms: tuple[str, ...]
-    dense: float  # cosine similarity of sentence and question
-    dense_z: float  # the same in standard deviations above the corpus's mean for the question
-    clause_dense: float  # the closest clause's cosine (the sentence's when it has one clause)
-    best_clause: int  # index into `clauses` of the closest clause; -1 when it has none
-    bm25: float  # the sentence's BM25 score for the question's terms
-    coverage: float  # idf-weighted share of the question's terms it holds
-    chunk_rank: int  # rank of the best fused chunk holding it, 0 first (NOT_RANKED: none)
-    dense_rank: int  # its rank by dense score among every sentence of the corpus
-    bm25_rank: int  # its rank by BM25 score among every sentence of the corpus
-    position: float  # where it stands in its document, 0 (start) to 1 (end)
-    opens_paragraph: bool
-    neighbour_dense: float  # the closer neighbour's cosine to the question
-    neighbour_coverage: float  # the larger neighbour coverage
-    context_coverage: float  # coverage of the sentence and its neighbours together
-    missing_idf: float  # the rarest question term the sentence lacks (its idf; 0 if none)
-    context_missing_idf: float  # the same for the sentence, its neighbours, heading and title
-    previous_dense: float  # the cosine of the sentence before it (0 for a document's first)
-    context_dense: float  # the cosine of the mean of its own and the previous sentence's vectors
-    heading_dense: float  # the cosine of the heading it stands under (0 when none)
-    title_coverage: float  # coverage of the question's terms by its heading and file name
-    beside: tuple[tuple[Span, tuple[Phrase, ...]], ...] = ()  # the sentences before and after
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    """What retrieval hands the reader for one query."""
-
-    query: Query
-    chunks: list[Chunk]  # best first
-    candidates: list[Candidate]  # in document order
 
 
 class Retriever:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import bisect
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -139,3 +144,95 @@ class Answer:
 
             lines.insert(0, HEDGE.strip())
         return "\n".join(lines)
+
+
+# -- what a question becomes on its way to the reader ----------------------------------
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A candidate short answer: characters [start, end) of the text it was found in."""
+
+    start: int
+    end: int
+    label: str  # one of LABELS
+    dependency: str = "other"  # the role of the phrase's head word: one of DEPENDENCIES
+    governor: str = ""  # the word the head word depends on, lower case ("fired" in "fired two")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question (or one part of it) ready for retrieval."""
+
+    asked: str  # the user's words, cleaned
+    standalone: str  # with the conversation's references resolved
+    part: str  # the part of the standalone question this query searches for
+    kind: str  # the kind of answer wanted (rag.question.KINDS)
+    terms: tuple[str, ...]
+    vector: np.ndarray
+    lent_terms: frozenset[str] = frozenset()  # terms a resolved pronoun brought in
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence offered to the reader with everything the reader's models read about it."""
+
+    sentence: Span
+    clauses: tuple[Span, ...]  # its clauses, when it has two or more
+    phrases: tuple[Phrase, ...]  # its candidate short answers, offsets within the sentence
+    terms: tuple[str, ...]
+    dense: float  # cosine similarity of sentence and question
+    dense_z: float  # the same in standard deviations above the corpus's mean for the question
+    clause_dense: float  # the closest clause's cosine (the sentence's when it has one clause)
+    best_clause: int  # index into `clauses` of the closest clause; -1 when it has none
+    bm25: float  # the sentence's BM25 score for the question's terms
+    coverage: float  # idf-weighted share of the question's terms it holds
+    chunk_rank: int  # rank of the best fused chunk holding it, 0 first (NOT_RANKED: none)
+    dense_rank: int  # its rank by dense score among every sentence of the corpus
+    bm25_rank: int  # its rank by BM25 score among every sentence of the corpus
+    position: float  # where it stands in its document, 0 (start) to 1 (end)
+    opens_paragraph: bool
+    neighbour_dense: float  # the closer neighbour's cosine to the question
+    neighbour_coverage: float  # the larger neighbour coverage
+    context_coverage: float  # coverage of the sentence and its neighbours together
+    missing_idf: float  # the rarest question term the sentence lacks (its idf; 0 if none)
+    context_missing_idf: float  # the same for the sentence, its neighbours, heading and title
+    previous_dense: float  # the cosine of the sentence before it (0 for a document's first)
+    context_dense: float  # the cosine of the mean of its own and the previous sentence's vectors
+    heading_dense: float  # the cosine of the heading it stands under (0 when none)
+    title_coverage: float  # coverage of the question's terms by its heading and file name
+    beside: tuple[tuple[Span, tuple[Phrase, ...]], ...] = ()  # the sentences before and after
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What retrieval hands the reader for one query."""
+
+    query: Query
+    chunks: list[Chunk]  # best first
+    candidates: list[Candidate]  # in document order
+
+
+class Abstention(enum.Enum):
+    """Why the reader did not answer."""
+
+    NO_CANDIDATES = "nothing in the sources matches the question"
+    NO_TERMS = "the question has no words to look for"
+    LOW_CONFIDENCE = "no passage is likely enough to answer it"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The reader's verdict: the spans to quote and the short answer, or an abstention."""
+
+    spans: tuple[Span, ...]
+    short: Span | None
+    confidence: float  # the answerability model's probability that the sources answer
+    abstention: Abstention | None = None
+    # the sentence model's probability per candidate, when the models ran (empty otherwise)
+    scores: tuple[float, ...] = ()
+
+    @property
+    def abstained(self) -> bool:
+        """True when the reader found no answer."""
+        return self.abstention is not None

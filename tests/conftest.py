@@ -14,16 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.answer_types import LABELS, Phrase
+from rag.answer_types import LABELS
 from rag.chain import DocQA
 from rag.chunking import clauses
 from rag.features import ANSWER_FEATURES, PHRASE_FEATURES, SENTENCE_FEATURES
 from rag.lexicon import terms
 from rag.question import KINDS, question_kind
 from rag.ranker import CATEGORY_SIZES, ReaderModel, Scorer
-from rag.retrieval import Candidate, Query
 from rag.settings import Settings
-from rag.types import Document, Span
+from rag.types import Candidate, Document, Phrase, Query, Span
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -14,9 +14,8 @@ from rag.answer_types import find_phrases
 from rag.features import sentence_features
 from rag.lexicon import terms
 from rag.ranker import load_model
-from rag.reader import Abstention, quote, read
-from rag.retrieval import Candidate, Retrieval
-from rag.types import Document, Span
+from rag.reader import quote, read
+from rag.types import Abstention, Candidate, Document, Retrieval, Span
 from tests.conftest import hand_candidate, hand_query, tiny_model
 
 TEXT = (
