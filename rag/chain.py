@@ -32,11 +32,11 @@ from rag.question import (
     standalone,
 )
 from rag.ranker import ReaderModel, load_model
-from rag.reader import Reading, read
-from rag.retrieval import Corpus, Query, Retrieval, Retriever
+from rag.reader import read
+from rag.retrieval import Corpus, Retriever
 from rag.settings import Settings
 from rag.store import IndexReport, ReadEveryFile, Store
-from rag.types import Answer, Span, Turn
+from rag.types import Answer, Query, Reading, Retrieval, Span, Turn
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

@@ -41,8 +41,8 @@ from rag.features import (
 from rag.question import KINDS
 from rag.ranker import ReaderModel, Scorer, one_hot, save_model
 from rag.reader import judge
-from rag.retrieval import Retrieval
 from rag.settings import DEFAULT_READER_PATH, PROJECT_ROOT, Settings
+from rag.types import Retrieval
 from training.squad import Article, Gold, SquadQuestion, load_articles, load_split
 
 DATA = (
