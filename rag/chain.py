@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from rag.citations import cite, refusal, render
+from rag.citations import cite
 from rag.documents import Skipped, Sources, describe_skipped, load_collection, source_path
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import QuestionError, SourceError, StoreError
@@ -31,6 +31,7 @@ from rag.question import (
     questions_asked,
     standalone,
 )
+from rag.presentation import refusal, render
 from rag.ranker import ReaderModel, load_model
 from rag.reader import read
 from rag.retrieval import Corpus, Retriever

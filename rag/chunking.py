@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 
+from rag.presentation import ends_like_sentence
 from rag.types import Chunk, Document, Span
 
 # A sentence ends at . ! or ? (and any closing quotes or brackets) before white space and
@@ -146,14 +147,6 @@ def clauses(sentence: Span) -> list[Span]:
             at = sentence.start
             spans.append(Span(sentence.doc_id, at + start, at + end, text[start:end]))
     return spans if len(spans) > 1 else []
-
-
-_SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*$")
-
-
-def ends_like_sentence(text: str) -> bool:
-    """Whether `text` ends with a full stop, ! ? or …, and any closing quotes or brackets."""
-    return bool(_SENTENCE_END.search(text))
 
 
 MAX_HEADING_WORDS = 15

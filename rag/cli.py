@@ -7,12 +7,13 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from rag.edge import argument_text, guarded, printable
+from rag.presentation import dropped_note
 from rag.types import Answer, Turn
 
 
@@ -195,14 +196,6 @@ def _streamed(events: Iterable[Any]) -> Answer:
 
 
 VERIFIED_RULE = "── verified: every sentence cites the source ──"
-
-
-def dropped_note(reasons: Sequence[str]) -> str:
-    """The note on generated sentences dropped as unsupported, each reason once:
-    dropped_note(["no valid citation"]) -> "1 sentence dropped: no valid citation"."""
-    count = len(reasons)
-    why = "; ".join(dict.fromkeys(reason for reason in reasons if reason))
-    return f"{count} sentence{'' if count == 1 else 's'} dropped" + (f": {why}" if why else "")
 
 
 # JSON escapes C0 controls itself; these are escaped here too, so nothing reaches the terminal

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rag.presentation import as_text
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -119,31 +121,12 @@ class Answer:
     def as_text(self, documents: Mapping[str, Document] | None = None) -> str:
         """Plain text a person can paste: the answer (the short answer, or a language
         model's verified sentences), then each quote, numbered, with its citation
-        (document, page, characters); `documents` adds each document's title.
+        (document, page, characters); `documents` adds each document's title
+        (rag.presentation.as_text).
 
         as_text() -> 'Two.\n\n[1] “… fired two missiles.”\n    a.txt, characters 442–513'
         """
-        if self.abstained or not self.citations:
-            return self.text
-        from rag.citations import quote_marks, title  # subtle: rag.citations imports this
-
-        lines = []
-        if self.reader == "llm":  # the generated sentences, their [n] numbering the quotes
-            lines += [self.text, ""]
-        elif self.short is not None:
-            lines += [f"{self.short.quote[:1].upper()}{self.short.quote[1:]}.", ""]
-        for number, citation in enumerate(self.citations, 1):
-            document = (documents or {}).get(citation.doc_id)
-            named = title(document) if document is not None else citation.doc_id
-            name = citation.doc_id if named == citation.doc_id else f"{named} ({citation.doc_id})"
-            page = f", page {citation.page}" if citation.page else ""
-            lines.append(f"[{number}] {quote_marks(citation.quote, ellipses=False)}")
-            lines.append(f"    {name}{page}, characters {citation.start}–{citation.end}")
-        if self.hedged:
-            from rag.citations import HEDGE
-
-            lines.insert(0, HEDGE.strip())
-        return "\n".join(lines)
+        return as_text(self, documents)
 
 
 # -- what a question becomes on its way to the reader ----------------------------------

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from rag.chain import DocQA
-from rag.citations import HEDGE, verify
+from rag.citations import verify
 from rag.errors import QuestionError
+from rag.presentation import HEDGE
 from rag.retrieval import coverage
 from rag.settings import Settings
 from rag.types import Answer

@@ -2,7 +2,8 @@
 
 import pytest
 
-from rag.citations import cite, quote_marks, render, verify
+from rag.citations import cite, verify
+from rag.presentation import quote_marks, render
 from rag.types import Citation, Document, Span
 
 TEXT = "The ferry left at dawn. Crews, who had voted to strike, stayed home."

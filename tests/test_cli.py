@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.citations import quote_marks
+from rag.presentation import quote_marks
 
 ROOT = Path(__file__).resolve().parent.parent
 

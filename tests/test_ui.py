@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 from rag import Citation, Settings, SettingsError
 from rag.chain import DocQA
-from rag.citations import quote_marks, title
 from rag.documents import Skipped, read_excluded
+from rag.presentation import quote_marks, title
 from rag.types import Answer, Document
 from tests.servers import free_port, stop, wait_until_up
 from webui import render

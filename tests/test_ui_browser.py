@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from rag.citations import quote_marks
+from rag.presentation import quote_marks
 from tests.files import CHROMIUM, CHROMIUM_ARGS, pdf_from_html
 from tests.test_ui import (
     ARTICLE_ID,

@@ -8,9 +8,15 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import pairwise
 
-from rag.citations import CLOSING_MARKS, HEDGE, OPENING_MARKS, collection_name, refusal
-from rag.cli import dropped_note
 from rag.documents import Skipped, describe_skipped
+from rag.presentation import (
+    CLOSING_MARKS,
+    HEDGE,
+    OPENING_MARKS,
+    collection_name,
+    dropped_note,
+    refusal,
+)
 from rag.types import Answer, Citation, Document
 
 STREAM_STEPS = 24  # at most this many partial updates while an answer streams in
