@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from rag.citations import cite
+from rag.corpus import Corpus
 from rag.documents import Skipped, Sources, describe_skipped, load_collection, source_path
 from rag.embeddings import SentenceEmbeddings
-from rag.errors import QuestionError, SourceError, StoreError
+from rag.errors import QuestionError, ReadEveryFile, SourceError, StoreError
 from rag.indexing import model_identity
 from rag.lexicon import terms
 from rag.onnx_model import export_folder
+from rag.presentation import refusal, render
 from rag.question import (
     clean_question,
     correct_typos,
@@ -31,12 +33,11 @@ from rag.question import (
     questions_asked,
     standalone,
 )
-from rag.presentation import refusal, render
 from rag.ranker import ReaderModel, load_model
 from rag.reader import read
-from rag.retrieval import Corpus, Retriever
+from rag.retrieval import Retriever
 from rag.settings import Settings
-from rag.store import IndexReport, ReadEveryFile, Store
+from rag.store import IndexReport, Store
 from rag.types import Answer, Query, Reading, Retrieval, Span, Turn
 
 if TYPE_CHECKING:
@@ -193,7 +194,7 @@ class DocQA:
             if self.store.hold(serving.generation):
                 return serving
             # Let go of between reading it and holding it: a re-index has switched; again.
-        raise StoreError(f"the index at {self.store._where()} keeps changing: ask again")
+        raise StoreError(f"the index at {self.store.location} keeps changing: ask again")
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:

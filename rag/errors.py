@@ -21,3 +21,21 @@ class StoreError(DocQAError):
 
 class SettingsError(DocQAError):
     """A DOCQA_* setting has a value docqa cannot use."""
+
+
+# Internal: raised and caught inside rag, never shown to a user (the store turns each into
+# what it means: a rebuild, a second read of every file, tables derived again).
+
+
+class DamagedIndex(Exception):
+    """Proof that the stored index is damaged (rag.store rebuilds it, or says to)."""
+
+
+class ReadEveryFile(Exception):
+    """A sync given unchanged files it cannot carry over (the live generation is damaged or
+    moved on): read every file and sync again (DocQA.index does)."""
+
+
+class DamagedTables(ValueError):
+    """Serving tables that cannot be read, or whose values fail their check (rag.store
+    derives them again from the index)."""

@@ -37,6 +37,7 @@ import bm25s
 import numpy as np
 
 from rag.chunking import is_heading
+from rag.errors import DamagedTables
 from rag.indexing import DocumentIndex
 from rag.lexicon import terms, words
 from rag.types import span_id, span_place
@@ -77,10 +78,6 @@ _BM25 = ("chunk_bm25", "sentence_bm25")
 # What names a build's tables (uuid4().hex): the pointer's `build` field must be one before it
 # is joined to a path.
 BUILD_ID = re.compile(r"[0-9a-f]{32}")
-
-
-class DamagedTables(ValueError):
-    """Serving tables that cannot be read, or whose values fail their check."""
 
 
 @dataclass(frozen=True)

@@ -228,11 +228,11 @@ def test_two_writers_on_one_server_take_turns(server, tmp_path: Path) -> None:
 # it is killed: a `docqa index` that dies mid-build, without the build's minutes.
 HOLDER = """
 import sys, time
-import rag.store
+import rag.store.chroma
 from rag.settings import Settings
-rag.store._BEAT_S = 0.5
-store = rag.store.Store(Settings.from_env(), embeddings=None)
-with store._writer():
+rag.store.chroma._BEAT_S = 0.5
+connection = rag.store.chroma.Connection(Settings.from_env())
+with connection.writer_lock():
     print("held", flush=True)
     time.sleep(600)
 """
@@ -252,7 +252,7 @@ def _environment(settings: Settings) -> dict[str, str]:
 def test_a_killed_writer_s_lock_is_taken_over_and_readers_never_wait(
     server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import rag.store
+    import rag.store.chroma
 
     host, port, _process = server
     settings = _settings(tmp_path, host, port)
@@ -275,8 +275,8 @@ def test_a_killed_writer_s_lock_is_taken_over_and_readers_never_wait(
         assert time.monotonic() - started < 5
 
         # A change must wait, and a holder that renews its beat is never taken over.
-        monkeypatch.setattr(rag.store, "_STALE_LOCK_S", 2.0)
-        monkeypatch.setattr(rag.store, "_LOCK_WAIT_S", 4)
+        monkeypatch.setattr(rag.store.chroma, "_STALE_LOCK_S", 2.0)
+        monkeypatch.setattr(rag.store.chroma, "_LOCK_WAIT_S", 4)
         (settings.source_dir / "other.txt").write_text("Tom bought pears.", encoding="utf-8")
         with pytest.raises(StoreError, match=r"another docqa .* has been writing"):
             DocQA(settings).index()
@@ -299,7 +299,7 @@ def test_a_server_killed_mid_build_and_restarted_serves_and_indexes_again(
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    import rag.store
+    import rag.store.chroma
 
     folder = tmp_path / "chroma-server"
     folder.mkdir()
@@ -332,7 +332,7 @@ def test_a_server_killed_mid_build_and_restarted_serves_and_indexes_again(
     with chroma_server(folder, port) as _restarted:  # the same data, the same port
         assert serving.store.live_generation() == built.generation
         assert "two" in serving.answer(QUESTION).text  # the previous generation serves
-        monkeypatch.setattr(rag.store, "_STALE_LOCK_S", 2.0)  # the dead build's lock
+        monkeypatch.setattr(rag.store.chroma, "_STALE_LOCK_S", 2.0)  # the dead build's lock
         (settings.source_dir / "long.txt").write_text(long_text(20), encoding="utf-8")
         report = DocQA(settings).index()
         assert report.changed == ("long.txt",) and report.generation > built.generation

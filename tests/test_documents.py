@@ -404,19 +404,19 @@ def test_rows_of_an_older_index_load_and_their_files_are_hashed_once(
 ) -> None:
     """An index written before stamps kept inode and change time still serves; each file is
     read once to compare its content hash, nothing is derived, and it is stamped anew."""
-    import rag.store
+    import rag.store.rows
 
     sources = tmp_path / "sources"
     sources.mkdir()
     settings = Settings.from_env({}, source_dir=sources, index_dir=tmp_path / "index")
     _written(sources / "ferry.txt", NOON)
-    real = rag.store._stamp_metadata
+    real = rag.store.rows.stamp_fields
 
     def older(stamp):  # what an index written before issue 26 recorded
         return {key: value for key, value in real(stamp).items() if key in OLD_STAMP}
 
     with monkeypatch.context() as patch:
-        patch.setattr(rag.store, "_stamp_metadata", older)
+        patch.setattr(rag.store.rows, "stamp_fields", older)
         _indexed(settings)
     read = _reads(monkeypatch)
     report = _indexed(settings)

@@ -11,11 +11,11 @@ import pytest
 
 from rag.chain import DocQA
 from rag.chunking import is_heading
+from rag.corpus import Corpus
 from rag.lexicon import terms
 from rag.retrieval import (
     NOT_RANKED,
     SENTENCE_DEPTH,
-    Corpus,
     Retrieval,
     bm25,
     candidates,
@@ -250,7 +250,7 @@ def test_bm25_scores_a_passage_with_the_question_terms_above_one_without(engine:
 
 def test_the_served_corpus_offers_what_one_held_in_memory_offers(engine: DocQA) -> None:
     served = engine.corpus  # tables memory-mapped, rows fetched from Chroma by id
-    held = Corpus.build(engine.store.load())  # every record in memory
+    held = Corpus.build(engine.store.load_live_records())  # every record in memory
     assert served.tables.doc_ids == held.tables.doc_ids
     assert served.documents.characters == sum(len(text) for text in DOCUMENTS.values())
     assert served.vocabulary == held.vocabulary
@@ -272,7 +272,7 @@ def test_the_served_corpus_offers_what_one_held_in_memory_offers(engine: DocQA) 
 
 
 def test_the_spread_of_a_question_s_cosines_comes_from_two_moments(engine: DocQA) -> None:
-    records = engine.store.load()
+    records = engine.store.load_live_records()
     vectors = np.concatenate([record.sentence_vectors for record in records])
     query = engine._prepare({"question": QUESTIONS[0], "history": []})[0]
     cosines = vectors @ query.vector
@@ -284,12 +284,12 @@ def test_the_spread_of_a_question_s_cosines_comes_from_two_moments(engine: DocQA
 def test_a_serving_process_never_loads_the_records(
     engine: DocQA, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag.store import Store
+    from rag.store.generations import Generations
 
     def refuse(*_args: object) -> None:
         raise AssertionError("a serving process loaded every record")
 
-    monkeypatch.setattr(Store, "_load", refuse)
+    monkeypatch.setattr(Generations, "load_records", refuse)
     fresh = DocQA(engine.settings)  # a new process on the same index
     assert fresh.index().embedded == 0
     result = fresh.answer("How much will the bridge repairs cost?")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import rag.chunking
-import rag.store
+import rag.store.store
 from rag.answer_types import find_phrases
 from rag.chain import DocQA
 from rag.errors import SettingsError, StoreError
@@ -183,11 +183,11 @@ def test_rows_missing_from_a_generation_count_as_damage(
     index_dir = tmp_path / "idx"
     engine = _engine(source_dir, index_dir)
     built = engine.index()
-    client = engine.store._open_client()
+    client = engine.store.connection.client()
     collection = client.get_collection(f"docqa-g1-{kind}")
     collection.delete(ids=[collection.get(limit=1)["ids"][0]])  # a half-written generation
     with pytest.raises(StoreError, match=r"damaged .*run `docqa index`"):
-        _engine(source_dir, index_dir).store.load()
+        _engine(source_dir, index_dir).store.load_live_records()
     if kind != "documents":  # the documents' rows are read, so always counted
         # A serving process's start trusts the record's other counts (counting every row of
         # a large index takes long); `docqa index` counts them, finds the damage, rebuilds.
@@ -211,7 +211,8 @@ def test_phrases_are_found_at_indexing_and_loaded_from_the_index(
 ) -> None:
     index_dir = tmp_path / "idx"
     _engine(source_dir, index_dir).index()
-    (record,) = _engine(source_dir, index_dir).store.load()  # a new process reads the records
+    # A new process reads the records.
+    (record,) = _engine(source_dir, index_dir).store.load_live_records()
     found = list(find_phrases(sentence.text for sentence in record.sentences))
     assert list(record.phrases) == found
     assert any(phrase.label == "CARDINAL" for phrases in record.phrases for phrase in phrases)
@@ -246,7 +247,7 @@ def test_kill_9_during_a_build_leaves_the_previous_index_serving(
     writer.wait()
 
     survivor = _engine(source_dir, index_dir)
-    records = survivor.store.load()
+    records = survivor.store.load_live_records()
     assert [record.doc_id for record in records] == [ARTICLE_ID]
     assert survivor.store.live_generation() == 1
     (source_dir / "long.txt").unlink()
@@ -326,7 +327,9 @@ def test_an_index_holding_a_document_without_sentences_loads(
     older = _engine(source_dir, index_dir)
     article = load_sources(source_dir).documents
     older.store.sync([*article, Document("blank.txt", "  \n\n\t\n")])
-    (blank,) = [record for record in older.store.load() if record.doc_id == "blank.txt"]
+    (blank,) = [
+        record for record in older.store.load_live_records() if record.doc_id == "blank.txt"
+    ]
     assert blank.sentences == () and blank.sentence_vectors.shape == (0, 384)
 
     engine = _engine(source_dir, index_dir)  # a new process: loads it, then drops the blank
@@ -341,7 +344,7 @@ def test_rows_that_cannot_be_read_are_rebuilt_by_themselves(
     index_dir = tmp_path / "idx"
     engine = _engine(source_dir, index_dir)
     built = engine.index()
-    documents = engine.store._open_client().get_collection("docqa-g1-documents")
+    documents = engine.store.connection.client().get_collection("docqa-g1-documents")
     (doc_id,) = documents.get()["ids"]
     documents.update(ids=[doc_id], metadatas=[{"pages": "not JSON"}])  # rows no build reads
 
@@ -429,7 +432,7 @@ def test_a_document_that_breaks_a_stage_is_skipped_and_the_rest_indexed(
 def _stored_vectors(engine: DocQA) -> list:
     import numpy as np
 
-    client = engine.store._open_client()
+    client = engine.store.connection.client()
     generation = engine.store.live_generation()
     vectors = []
     for kind in ("documents", "chunks", "sentences", "clauses"):
@@ -498,7 +501,7 @@ def test_clauses_past_the_model_s_reach_get_their_sentence_s_vector(
     engine = _engine(source_dir, tmp_path / "idx")
     report = engine.index()
     assert report.skipped == () and report.documents == 2
-    record = {r.doc_id: r for r in engine.store.load()}["long-sentence.txt"]
+    record = {r.doc_id: r for r in engine.store.load_live_records()}["long-sentence.txt"]
     assert len(record.sentences) == 1 and len(record.clause_vectors) == 19
     assert np.allclose(record.clause_vectors[-1], record.sentence_vectors[0])
     norms = np.linalg.norm(np.asarray(_stored_vectors(engine)), axis=1)
@@ -508,14 +511,14 @@ def test_clauses_past_the_model_s_reach_get_their_sentence_s_vector(
 def test_answering_never_waits_for_a_writer(
     source_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rag.store
+    import rag.store.chroma
 
     index_dir = tmp_path / "idx"
     _engine(source_dir, index_dir).index()
-    monkeypatch.setattr(rag.store, "_LOCK_WAIT_S", 2)
+    monkeypatch.setattr(rag.store.chroma, "_LOCK_WAIT_S", 2)
     engine = _engine(source_dir, index_dir)
     writer = _engine(source_dir, index_dir).store
-    with writer._writer():  # another writer holds the lock (flock: per open file)
+    with writer.connection.writer_lock():  # another writer holds the lock (flock: per open file)
         started = time.monotonic()
         assert engine.index().embedded == 0
         assert "two" in engine.answer(QUESTION).text
@@ -597,7 +600,7 @@ def test_a_full_disk_is_named_and_the_previous_index_serves(
         assert "two" in serving.answer(QUESTION).text
         # `docqa ask` in a new process answers from that generation, without building.
         with monkeypatch.context() as patched:
-            patched.setattr(rag.store, "derive", _no_build)
+            patched.setattr(rag.store.store, "derive", _no_build)
             asker = _engine(source_dir, index_dir)
             with caplog.at_level(logging.WARNING, logger="rag.store"):
                 assert "two" in asker.answer(QUESTION).text
@@ -620,7 +623,7 @@ def test_leftovers_of_a_dead_build_do_not_block_the_next(source_dir: Path, tmp_p
     index_dir = tmp_path / "idx"
     engine = _engine(source_dir, index_dir)
     engine.index()
-    engine.store._open_client().create_collection("docqa-g2-documents")  # a build died here
+    engine.store.connection.client().create_collection("docqa-g2-documents")  # a build died here
     (source_dir / "other.txt").write_text("Tom bought pears on Monday.", encoding="utf-8")
     report = _engine(source_dir, index_dir).index()
     assert report.generation == 3 and report.changed == ("other.txt",)

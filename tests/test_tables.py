@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from rag.chain import DocQA
+from rag.errors import DamagedTables
 from rag.settings import Settings
-from rag.tables import BUILD_ID, DamagedTables, Tables
+from rag.tables import BUILD_ID, Tables
 from tests.conftest import ROOT, SEEDS
 
 QUESTION = "When does the ferry leave?"
@@ -61,7 +62,7 @@ def _folder(index: Path) -> Path:
 def _counts(index: Path, source: Path) -> dict[str, int]:
     engine = DocQA(_settings(source, index))
     try:
-        live = engine.store._live()
+        live = engine.store.generations.read_pointer()
         assert live is not None
         return live.counts
     finally:
@@ -265,7 +266,7 @@ def test_a_generations_files_are_written_once_and_never_changed(
 
 def _point_build(source: Path, index: Path, build: str) -> None:
     engine = DocQA(_settings(source, index))
-    pointer = engine.store._open_client().get_collection(engine.store._pointer_name())
+    pointer = engine.store.connection.client().get_collection(engine.store.connection.pointer_name)
     pointer.modify(metadata={**(pointer.metadata or {}), "build": build})
     engine.store.close()
 
@@ -284,7 +285,7 @@ def test_a_build_id_that_is_not_one_is_damage_never_a_path(
     assert "not a build id" in caplog.text
     outside_after = sorted(p for p in tmp_path.rglob("*") if index not in p.parents)
     assert outside_after == outside_before  # nothing was written outside the index
-    live = engine.store._live()
+    live = engine.store.generations.read_pointer()
     assert live is not None and BUILD_ID.fullmatch(live.build)  # rebuilt with a real one
     assert [p.name for p in (index / "serving").iterdir()] == [f"docqa-{live.build}"]
     engine.store.close()
@@ -295,8 +296,8 @@ def test_a_tables_folder_is_only_ever_a_build_ids(built: tuple[Path, Path]) -> N
     store = DocQA(_settings(source, index)).store
     for build in ("", "..", "x/../../y", "0" * 31, "0" * 32 + "/x", "0" * 33):
         with pytest.raises(ValueError, match="not a build id"):
-            store._tables_folder(build)
-    assert store._tables_folder("0" * 32).parent == index / "serving"
+            store.generations.tables_folder(build)
+    assert store.generations.tables_folder("0" * 32).parent == index / "serving"
 
 
 def test_pruning_keeps_the_tables_of_a_collection_named_alike(built: tuple[Path, Path]) -> None:

@@ -1038,7 +1038,7 @@ def test_a_re_index_can_be_cancelled_and_a_waiting_file_removed(tmp_path: Path) 
     store = state.docqa.store
     before = (
         store.live_generation(),
-        sorted(c.name for c in store._open_client().list_collections()),
+        sorted(c.name for c in store.connection.client().list_collections()),
     )
     sentences = (f"Ferry {n} left the harbour at {n % 12 + 1} o'clock." for n in range(4000))
     settings.upload_dir.mkdir()
@@ -1056,7 +1056,7 @@ def test_a_re_index_can_be_cancelled_and_a_waiting_file_removed(tmp_path: Path) 
     assert "cancelled" in view[3] and view[-1].visible is False
     after = (
         store.live_generation(),
-        sorted(c.name for c in store._open_client().list_collections()),
+        sorted(c.name for c in store.connection.client().list_collections()),
     )
     assert after == before, "the cancelled build wrote nothing"
     assert "two ballistic missiles" in handlers.ask(FIRST_QUESTION)["citations"][0]["quote"]
