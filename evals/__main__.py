@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from evals import domains, gate, readers, reliability, report, runner, setup, squad, tables
-from evals.dataset import SPLITS, DatasetError, load_questions
+from evals.dataset import SPLITS, load_questions
 from evals.scoring import Row, aggregate, aggregates, outcome, record
 from rag.edge import count, guarded, positive
+from rag.errors import DatasetError
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.toml"
 

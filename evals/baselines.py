@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 
-from evals.dataset import DatasetError
 from rag.chunking import split_sentences
+from rag.errors import DatasetError
 from rag.lexicon import terms
 from rag.types import Answer, Citation
 

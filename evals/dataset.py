@@ -23,16 +23,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag import DocQAError
+from rag.errors import DatasetError
 
 SPLITS = ("tune", "heldout")
 ALL_PARTS_CATEGORY = "multi_sentence"  # the one category whose answers are all required
 _KEYS = frozenset({"id", "category", "split", "question", "history", "answers", "evidence"})
 _OPTIONAL_KEYS = frozenset({"document"})
-
-
-class DatasetError(DocQAError):
-    """The question file is missing, malformed, or disagrees with its document."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +116,7 @@ def load_questions(path: Path) -> QuestionSet:
         raise DatasetError(f"{path}: `source` must name a folder next to the question file")
     entries = data.get("question")
     if not isinstance(entries, list) or not entries:
-        raise DatasetError(f"{path}: holds no [[question]] tables")
+        raise DatasetError(f"{path}: holds no [[question]] tables; add one per question")
     questions = tuple(
         _question(path, number, entry, document) for number, entry in enumerate(entries, 1)
     )

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evals.dataset import DatasetError
 from evals.scoring import METRICS
+from rag.errors import DatasetError
 
 THRESHOLDS = Path(__file__).resolve().parent / "thresholds.toml"
 
@@ -32,7 +32,10 @@ def load_thresholds(path: Path = THRESHOLDS) -> Thresholds:
         table = data.get(bound, {})
         for metric, value in table.items():
             if metric not in METRICS:
-                raise DatasetError(f"{path}: [{bound}] names unknown metric {metric!r}")
+                raise DatasetError(
+                    f"{path}: [{bound}] names unknown metric {metric!r}: use one of the "
+                    "report's aggregate metrics"
+                )
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise DatasetError(f"{path}: [{bound}] {metric} must be a number, not {value!r}")
         tables[bound] = {metric: float(value) for metric, value in table.items()}

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from evals import metrics
-from evals.dataset import DatasetError
 from rag import Answer, Settings
+from rag.errors import DatasetError
 
 if TYPE_CHECKING:
     from rag.chain import DocQA, History

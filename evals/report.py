@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from evals.dataset import DatasetError
 from evals.metrics import CurvePoint
+from rag.errors import DatasetError
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "evals" / "results"  # git-ignored
@@ -97,7 +97,10 @@ def load_json(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DatasetError(f"cannot read the report {path}: {error}") from None
     if not isinstance(report, dict) or not isinstance(report.get("aggregates"), dict):
-        raise DatasetError(f"{path} is not an eval report (it has no `aggregates`)")
+        raise DatasetError(
+            f"{path} is not an eval report (it has no `aggregates`): give a JSON report "
+            "that an earlier run wrote (evals/results/)"
+        )
     return report
 
 

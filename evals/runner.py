@@ -9,13 +9,14 @@ from functools import cache
 from pathlib import Path
 
 from evals.baselines import BM25Baseline, CosineBaseline, Sentences
-from evals.dataset import DatasetError, Question, evidence_spans, read_text
+from evals.dataset import Question, evidence_spans, read_text
 from evals.metrics import CurvePoint, contains_answer, refusal_curve
 from evals.readers import DEFAULT_READER, ask
 from evals.reliability import Outcome
 from evals.scoring import Row, score
 from rag import Answer
 from rag.chain import DocQA
+from rag.errors import DatasetError
 
 WARM_UP_QUESTION = "What is this document about?"  # loads the model and index; not timed
 Exchange = tuple[str, Answer]  # an earlier question and docqa's answer to it
@@ -104,7 +105,10 @@ def _evidence(
     doc_id = Path(question.document).as_posix()
     text = document_text(doc_id)
     if text is None:
-        raise DatasetError(f"question {question.id!r}: cannot read its document {doc_id}")
+        raise DatasetError(
+            f"question {question.id!r}: cannot read its document {doc_id}; check that it is in "
+            "the run's source folder and readable"
+        )
     return [(doc_id, *span) for span in evidence_spans(question, text)]
 
 

@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals.dataset import DatasetError, QuestionSet
+from evals.dataset import QuestionSet
 from rag import Settings
+from rag.errors import DatasetError
 
 DEFAULT_SOURCE_DIR = Settings().source_dir  # seeds/, where the project's articles live
 

@@ -28,12 +28,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from evals import reliability, report
 from evals.baselines import BM25Baseline, CosineBaseline, Sentences
-from evals.dataset import DatasetError, read_text
+from evals.dataset import read_text
 from evals.metrics import CurvePoint, Span
 from evals.readers import DEFAULT_READER, ask, drop_reasons, reader_settings
 from evals.scoring import Row, record, score
 from evals.squad_scoring import SQUAD, curves, outcomes, per_system
 from rag import Answer, QuestionError, Settings
+from rag.errors import DatasetError
 from training.squad import Article, Gold, SquadQuestion, load_articles, load_split
 
 if TYPE_CHECKING:
@@ -105,7 +106,9 @@ def build(
     path = ", ".join(str(path) for path in paths)  # for messages
     split_of = load_split(split_file)
     if reserved := [name for name in RESERVED if name in split_of.values()]:
-        raise DatasetError(f"{split_file}: the split name {reserved[0]!r} is reserved")
+        raise DatasetError(
+            f"{split_file}: the split name {reserved[0]!r} is reserved; give the split another name"
+        )
     known_splits = [*dict.fromkeys(split_of.values()), UNSEEN]
     wanted_splits, wanted_titles = set(splits), set(articles)
     if unknown := wanted_splits - set(known_splits):

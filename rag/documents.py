@@ -17,8 +17,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from rag.errors import SourceError
-from rag.extract import SUFFIXES, ExtractionError, Limits, extract
+from rag.errors import ExtractionError, SourceError
+from rag.extract import SUFFIXES, Limits, extract
 from rag.settings import (
     DEFAULT_MAX_FILE_CHARS,
     DEFAULT_MAX_FILE_MB,

@@ -23,6 +23,23 @@ class SettingsError(DocQAError):
     """A DOCQA_* setting has a value docqa cannot use."""
 
 
+class ExtractionError(SourceError):
+    """A file docqa would read holds no text it can get at (encrypted, damaged, empty), or
+    more than it may (DOCQA_MAX_FILE_CHARS, DOCQA_MAX_PDF_PAGES). Its message is the reason
+    the file is listed as skipped, and says what to do where something can be done."""
+
+
+class UploadError(DocQAError):
+    """A file sent from the UI's page is not stored (wrong type, too large, no free name), or
+    a document cannot be removed or restored (not in the list, or no longer)."""
+
+
+class DatasetError(DocQAError):
+    """The eval suite cannot run as asked: a question file missing, malformed or disagreeing
+    with its documents; a SQuAD split, a report or the thresholds unreadable; options that do
+    not go together."""
+
+
 # Internal: raised and caught inside rag, never shown to a user (the store turns each into
 # what it means: a rebuild, a second read of every file, tables derived again).
 

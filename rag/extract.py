@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.errors import SourceError
+from rag.errors import ExtractionError
 from rag.settings import DEFAULT_MAX_FILE_CHARS, DEFAULT_MAX_PDF_PAGES
 from rag.types import Document
 
@@ -35,11 +35,6 @@ BLOCK_BREAK = "\n\n"  # between the blocks (paragraphs, headings, cells, pages) 
 EXTRACTION_FORMAT = "2"
 _LIBRARIES = ("pypdf", "beautifulsoup4", "lxml")
 _MARKDOWN_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+\S[^\r\n]*?(?=[ \t]*\r?$)", re.MULTILINE)
-
-
-class ExtractionError(SourceError):
-    """A file docqa would read holds no text it can get at (encrypted, damaged, empty), or
-    more than it may (DOCQA_MAX_FILE_CHARS, DOCQA_MAX_PDF_PAGES)."""
 
 
 @dataclass(frozen=True)

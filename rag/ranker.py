@@ -1,6 +1,6 @@
-"""The reader's learned models, loaded from the small artifact rag.train writes
-(rag/models/reader.json): a sentence ranker, a phrase ranker, the label prior and the
-thresholds chosen on the validation articles."""
+"""The reader's learned models, loaded from the small artifact that `python -m training`
+(training/train.py) writes, rag/models/reader.json: a sentence ranker, a phrase ranker, the
+label prior and the thresholds chosen on the validation articles."""
 
 from __future__ import annotations
 

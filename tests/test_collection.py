@@ -1,6 +1,8 @@
 """The collection docqa answers from (rag.documents.load_collection): the user's source folder
 and docqa's own upload folder read together with unique ids, and the exclusion list kept with
-the index, which hides a source file without touching it."""
+the index, which hides a source file without touching it. Then the page's side of it
+(webui.collection): uploads checked, safely named and stored, and documents removed and
+restored."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import pytest
 
 from rag.chain import DocQA
 from rag.documents import (
+    Skipped,
     excluded_path,
     is_upload,
     load_collection,
@@ -23,10 +26,22 @@ from rag.documents import (
     set_excluded,
     source_path,
 )
-from rag.errors import SourceError
+from rag.errors import SourceError, UploadError
 from rag.settings import Settings
+from rag.types import Document
 from tests.conftest import ARTICLE_ID, ROOT, SEEDS
-from webui.collection import UploadError, remove_document, restore_document
+from tests.ui_helpers import settings_over
+from webui.collection import (
+    EXCLUDED_STATUS,
+    MAX_NAME_CHARS,
+    document_rows,
+    removable,
+    remove_document,
+    restorable,
+    restore_document,
+    safe_name,
+    store_upload,
+)
 
 
 def _settings(tmp_path: Path, **values: object) -> Settings:
@@ -217,3 +232,161 @@ def test_restore_of_a_file_not_removed_says_so_under_the_lock(tmp_path: Path) ->
         restore_document(settings, names[0])
     assert set_excluded(settings, names[0], excluded=True) is True
     assert set_excluded(settings, names[0], excluded=True) is False  # already on the list
+
+
+# -- the page's side: uploads, removal and restore (webui.collection) ---------------------
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("notes.md", "notes.md"),
+        ("../../etc/Évian notes.MD", "Evian notes.md"),
+        ("C:\\Users\\x\\report.pdf", "report.pdf"),
+        (".hidden.txt", "hidden.txt"),
+        ("<img src=x onerror=alert(1)>.txt", "img src_x onerror_alert_1.txt"),
+        ("a" * 300 + ".docx", "a" * (MAX_NAME_CHARS - 5) + ".docx"),
+    ],
+)
+def test_safe_name_keeps_only_a_plain_name(sent: str, stored: str) -> None:
+    assert safe_name(sent) == stored
+
+
+@pytest.mark.parametrize("sent", ["run.exe", "noext", "archive.tar.gz", "..", ""])
+def test_safe_name_refuses_what_docqa_does_not_read(sent: str) -> None:
+    with pytest.raises(UploadError, match="upload one of"):
+        safe_name(sent)
+
+
+def test_an_upload_is_stored_only_under_the_upload_folder(tmp_path: Path) -> None:
+    sources, sent_from = tmp_path / "sources", tmp_path / "sent"
+    sources.mkdir()
+    sent_from.mkdir()
+    settings = settings_over(tmp_path, sources, max_file_mb=1)
+    sent = sent_from / "x.txt"
+    sent.write_text("Some text.", encoding="utf-8")
+    assert store_upload(settings, sent, "../../outside.txt") == "uploads/outside.txt"
+    uploads = settings.upload_dir
+    assert (uploads / "outside.txt").read_text(encoding="utf-8") == "Some text."
+    assert not (tmp_path / "outside.txt").exists() and list(sources.iterdir()) == []
+    assert sorted(path.name for path in uploads.iterdir()) == ["outside.txt"]  # no temporary
+    big = sent_from / "big.txt"
+    big.write_bytes(b"x" * (1024 * 1024 + 1))
+    with pytest.raises(UploadError, match="over the 1 MB limit"):
+        store_upload(settings, big, "big.txt")
+    assert not (uploads / "big.txt").exists()
+
+
+def test_removing_deletes_an_upload_and_only_hides_a_source_file(tmp_path: Path) -> None:
+    """An upload is docqa's copy: removing it deletes it. A file of the user's source folder
+    is never deleted: it is left out of the index, listed, and can be restored."""
+    sources = tmp_path / "sources"
+    (sources / "sub").mkdir(parents=True)
+    (sources / "sub" / "a.txt").write_text("A.", encoding="utf-8")
+    (tmp_path / "keep.txt").write_text("Keep.", encoding="utf-8")
+    settings = settings_over(tmp_path, sources)
+    settings.upload_dir.mkdir()
+    (settings.upload_dir / "b.txt").write_text("B.", encoding="utf-8")
+    for doc_id in ("../keep.txt", "sub", "nothing.txt", "uploads/../../keep.txt"):
+        with pytest.raises(UploadError):
+            remove_document(settings, doc_id)
+    assert (tmp_path / "keep.txt").exists()
+
+    assert "deleted" in remove_document(settings, "uploads/b.txt")
+    assert not (settings.upload_dir / "b.txt").exists()
+    assert "stays in the source folder" in remove_document(settings, "sub/a.txt")
+    assert (sources / "sub" / "a.txt").read_text(encoding="utf-8") == "A."
+    assert read_excluded(settings) == {"sub/a.txt"}
+    assert restorable(settings) == ["sub/a.txt"]
+    rows = document_rows(settings, {"sub/a.txt": Document("sub/a.txt", "A.")})
+    assert rows == [["sub/a.txt", "2 B", EXCLUDED_STATUS]]
+    assert removable(settings, rows) == []  # restored, not removed again
+    assert restore_document(settings, "sub/a.txt") == "Restored sub/a.txt"
+    assert read_excluded(settings) == set() and restorable(settings) == []
+    with pytest.raises(UploadError, match="was not removed"):
+        restore_document(settings, "sub/a.txt")
+
+
+def test_document_rows_list_indexed_skipped_and_waiting_files(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Indexed.", encoding="utf-8")
+    (tmp_path / "new.md").write_text("# New", encoding="utf-8")
+    (tmp_path / "scan.pdf").write_bytes(b"%PDF")
+    (tmp_path / "notes.bin").write_bytes(b"?")
+    settings = settings_over(tmp_path, tmp_path)
+    settings.upload_dir.mkdir()
+    (settings.upload_dir / "up.txt").write_text("Up.", encoding="utf-8")
+    documents = {"a.txt": Document("a.txt", "Indexed."), "gone.txt": Document("gone.txt", "x")}
+    rows = document_rows(settings, documents, [Skipped("scan.pdf", "a PDF with no text")])
+    assert rows == [
+        ["a.txt", "8 B", "indexed"],
+        ["gone.txt", "gone", "removed: leaves at the next index"],
+        ["new.md", "5 B", "waiting for the index"],
+        ["scan.pdf", "4 B", "skipped: a PDF with no text"],
+        ["uploads/up.txt", "3 B", "waiting for the index"],  # once, though inside tmp_path
+    ]
+
+
+@pytest.mark.parametrize(
+    "sent", ["ferry.txt", "ｆｅｒｒｙ.txt", "férry.txt", "FERRY.TXT", "Ferry.txt", "ferry.txt "]
+)
+def test_an_upload_never_replaces_a_document(tmp_path: Path, sent: str) -> None:
+    sources, upload = tmp_path / "sources", tmp_path / "upload.txt"
+    (sources / "uploads").mkdir(parents=True)
+    settings = settings_over(tmp_path, sources)
+    uploads = settings.upload_dir
+    uploads.mkdir()
+    (uploads / "ferry.txt").write_text("Old.", encoding="utf-8")
+    (uploads / "Ferry (2).txt").write_text("Also old.", encoding="utf-8")
+    # The source folder's own uploads/ferry (3).txt would have the id of a third upload.
+    (sources / "uploads" / "FERRY (3).txt").write_text("Mine.", encoding="utf-8")
+    upload.write_text("New.", encoding="utf-8")
+    stored = store_upload(settings, upload, sent)
+    assert stored.casefold() == "uploads/ferry (4).txt"
+    assert (uploads / stored.removeprefix("uploads/")).read_text(encoding="utf-8") == "New."
+    assert (uploads / "ferry.txt").read_text(encoding="utf-8") == "Old."
+    assert (uploads / "Ferry (2).txt").read_text(encoding="utf-8") == "Also old."
+    assert len(list(uploads.iterdir())) == 3  # and no temporary left behind
+
+
+def test_a_long_name_keeps_its_number_within_the_limit(tmp_path: Path) -> None:
+    settings, upload = settings_over(tmp_path, tmp_path / "sources"), tmp_path / "upload.txt"
+    upload.write_text("x", encoding="utf-8")
+    first = store_upload(settings, upload, "a" * 300 + ".md").removeprefix("uploads/")
+    second = store_upload(settings, upload, "a" * 300 + ".md").removeprefix("uploads/")
+    assert len(first) == len(second) == MAX_NAME_CHARS and second.endswith(" (2).md")
+
+
+def test_removing_a_link_removes_the_link_never_its_target(tmp_path: Path) -> None:
+    settings = settings_over(tmp_path, tmp_path / "sources")
+    uploads = settings.upload_dir
+    uploads.mkdir()
+    (uploads / "real.txt").write_text("Real.", encoding="utf-8")
+    (uploads / "alias.txt").symlink_to("real.txt")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("Secret.", encoding="utf-8")
+    (uploads / "away.txt").symlink_to(outside / "secret.txt")
+    (uploads / "linked").symlink_to(outside, target_is_directory=True)
+    remove_document(settings, "uploads/alias.txt")
+    assert not (uploads / "alias.txt").is_symlink()
+    assert (uploads / "real.txt").read_text(encoding="utf-8") == "Real."
+    remove_document(settings, "uploads/away.txt")  # a link out of the folder: the link goes
+    assert (outside / "secret.txt").exists()
+    for doc_id in (
+        "uploads/linked/secret.txt",
+        str(outside / "secret.txt"),
+        "uploads/x/../../outside/secret.txt",
+    ):
+        with pytest.raises(UploadError, match="refresh the list"):
+            remove_document(settings, doc_id)
+    assert (outside / "secret.txt").read_text(encoding="utf-8") == "Secret."
+
+
+def test_skipped_and_waiting_files_can_be_chosen_for_removal(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Indexed.", encoding="utf-8")
+    (tmp_path / "new.md").write_text("# New", encoding="utf-8")
+    (tmp_path / "scan.pdf").write_bytes(b"%PDF")
+    settings = settings_over(tmp_path, tmp_path)
+    documents = {"a.txt": Document("a.txt", "Indexed."), "gone.txt": Document("gone.txt", "x")}
+    rows = document_rows(settings, documents, [Skipped("scan.pdf", "a damaged PDF")])
+    assert removable(settings, rows) == ["a.txt", "new.md", "scan.pdf"]  # not the gone one

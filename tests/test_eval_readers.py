@@ -13,10 +13,11 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 
 from evals import readers, runner, squad, tables
 from evals.__main__ import main
-from evals.dataset import DatasetError, load_questions
+from evals.dataset import load_questions
 from evals.scoring import METRICS, aggregate, score
 from rag import Answer, Citation
 from rag.chain import DocQA
+from rag.errors import DatasetError
 from rag.settings import Settings
 from tests.conftest import ROOT, SEEDS
 

@@ -11,16 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evals import gate, metrics, reliability, setup, tables
-from evals.dataset import (
-    SPLITS,
-    DatasetError,
-    Question,
-    evidence_spans,
-    load_questions,
-    problems,
-    read_text,
-)
+from evals.dataset import SPLITS, Question, evidence_spans, load_questions, problems, read_text
 from evals.scoring import METRICS, aggregate, aggregates, score
+from rag.errors import DatasetError
 from rag.types import Answer, Chunk, Citation
 from tests.conftest import ARTICLE_ID, ROOT, SEEDS
 

@@ -17,8 +17,8 @@ from pypdf import PdfReader
 from rag.chain import DocQA
 from rag.chunking import MAX_SENTENCE_CHARS
 from rag.documents import describe_skipped, load_sources
-from rag.errors import SettingsError
-from rag.extract import BLOCK_BREAK, ExtractionError, Limits, extract
+from rag.errors import ExtractionError, SettingsError
+from rag.extract import BLOCK_BREAK, Limits, extract
 from rag.settings import Settings
 from rag.types import Document
 from tests.conftest import ARTICLE_ID, SEEDS

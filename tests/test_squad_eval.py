@@ -16,10 +16,11 @@ import pytest
 
 from evals import squad, squad_scoring, tables
 from evals.__main__ import main
-from evals.dataset import DatasetError, read_text
+from evals.dataset import read_text
 from evals.metrics import contains_answer, exact_match
 from rag.chunking import split_sentences
 from rag.embeddings import SentenceEmbeddings
+from rag.errors import DatasetError
 from rag.lexicon import terms
 from rag.settings import Settings
 from tests.conftest import ROOT

@@ -16,9 +16,9 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from rag.presentation import quote_marks
+from tests.conftest import ARTICLE_ID
 from tests.files import CHROMIUM, CHROMIUM_ARGS, pdf_from_html
-from tests.test_ui import (
-    ARTICLE_ID,
+from tests.ui_helpers import (
     EARLIER_QUESTION,
     FIRST_QUESTION,
     MARKUP,

@@ -22,7 +22,7 @@ from rag.documents import (
     set_excluded,
     source_path,
 )
-from rag.errors import DocQAError, SourceError
+from rag.errors import SourceError, UploadError
 from rag.extract import SUFFIXES
 from rag.settings import Settings
 from rag.types import Document
@@ -31,10 +31,6 @@ MAX_NAME_CHARS = 120  # a stored file's name, suffix included
 MAX_NAME_TRIES = 1000  # "name (2).txt" ... "name (1000).txt", then the upload is refused
 EXCLUDED_STATUS = "removed; file kept"  # from the index only; Restore takes it back
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
-
-
-class UploadError(DocQAError):
-    """An uploaded file that is not stored: wrong type, too large, or no usable name."""
 
 
 def allowed_types() -> list[str]:
@@ -97,7 +93,10 @@ def store_upload(settings: Settings, upload: Path, name: str) -> str:
             return UPLOADS + candidate
     finally:
         Path(temporary).unlink(missing_ok=True)
-    raise UploadError(f"{name!r} cannot be stored: {stored!r} and its numbered names are taken")
+    raise UploadError(
+        f"{name!r} cannot be stored: {stored!r} and its numbered names are taken; rename the "
+        "file, or remove uploads of that name"
+    )
 
 
 def _numbered(name: str) -> Iterator[str]:
