@@ -20,7 +20,7 @@ from rag.citations import cite
 from rag.corpus import Corpus
 from rag.documents import Skipped, Sources, describe_skipped, load_collection, source_path
 from rag.embeddings import SentenceEmbeddings
-from rag.errors import QuestionError, ReadEveryFile, SourceError, StoreError
+from rag.errors import ModelLoadError, QuestionError, ReadEveryFile, SourceError, StoreError
 from rag.indexing import model_identity
 from rag.lexicon import terms
 from rag.onnx_model import export_folder
@@ -28,6 +28,7 @@ from rag.presentation import refusal, render
 from rag.question import (
     clean_question,
     correct_typos,
+    foreign_question,
     question_kind,
     question_parts,
     questions_asked,
@@ -78,6 +79,7 @@ class DocQA:
         DOCQA_LLM names does, when set (loaded on first use), else the extractive reader."""
         self.settings = settings or Settings.from_env()
         self._chat_model = chat_model
+        self._model_failure = ""  # why DOCQA_LLM's model could not be loaded, once it failed
         self.embeddings = SentenceEmbeddings(
             self.settings.model_location(),
             self.settings.batch_size,
@@ -272,11 +274,17 @@ class DocQA:
 
     @property
     def chat_model(self) -> BaseChatModel | None:
-        """The language model that answers in sentences, or None for the extractive reader."""
-        if self._chat_model is None and self.settings.llm:
+        """The language model that answers in sentences, or None for the extractive reader:
+        also when DOCQA_LLM's model is there but cannot be loaded (tried once; each answer's
+        note then says why)."""
+        if self._chat_model is None and self.settings.llm and not self._model_failure:
             from rag.llm import chat_model
 
-            self._chat_model = chat_model(self.settings)
+            try:
+                self._chat_model = chat_model(self.settings)
+            except ModelLoadError as error:
+                log.warning("%s", error)
+                self._model_failure = str(error)
         return self._chat_model
 
     def answer(self, question: str, history: History | None = None) -> Answer:
@@ -296,11 +304,15 @@ class DocQA:
         from rag import generation
 
         request = _request(question, history)
-        if self.chat_model is None:
+        model = self.chat_model
+        if model is None:
             self.refresh()
-            yield generation.Done(self.chain.invoke(request))
+            extractive = self.chain.invoke(request)
+            if self._model_failure and not extractive.note:  # DOCQA_LLM set, not loadable
+                extractive = _fallback(extractive, self._model_failure, 0)
+            yield generation.Done(extractive)
             return
-        yield from self._generate(request, self.chat_model)
+        yield from self._generate(request, model)
 
     def _generate(self, request: dict, model: BaseChatModel) -> Iterator[Event]:
         """The extractive reader reads first (its answer is the fallback); the model then
@@ -316,33 +328,51 @@ class DocQA:
         if not found:
             yield generation.Done(_fallback(extractive, "nothing was found to show it", 0))
             return
+        if extractive.note == FOREIGN_NOTE:
+            yield generation.Done(extractive)  # nothing in the sources to hand the model
+            return
         turns = self.check_history(request["history"])
         messages = generation.prompt(queries[0].asked, turns, found)
-        reply, verdicts = "", []
+        settings = self.settings
+        generation.load_grammar()  # before the clock starts: verifying parses each sentence
+        sentences, verdicts = generation.Sentences(), []
+        read, cut = 0, ""  # characters of the reply read; why the rest of it was not
         try:
             for chunk in generation.timed(
-                lambda: model.stream(messages), self.settings.llm_timeout_s
+                lambda: model.stream(messages), settings.llm_timeout_s, _served(model)
             ):
                 text = chunk.text
-                if not text:
-                    continue
-                reply += text
-                yield generation.Token(text)
-                for sentence in generation.complete_sentences(reply)[len(verdicts) :]:
+                if len(text) > settings.llm_max_reply_chars - read:
+                    text = text[: settings.llm_max_reply_chars - read]
+                    cut = f"its reply ran past {settings.llm_max_reply_chars:,} characters"
+                if text:
+                    read += len(text)
+                    yield generation.Token(text)
+                for sentence in sentences.feed(text):
+                    if len(verdicts) == settings.llm_max_sentences:
+                        cut = f"its reply ran past {settings.llm_max_sentences} sentences"
+                        break
                     verdicts.append(generation.verify(sentence, found, documents))
                     yield verdicts[-1]
+                if cut:
+                    break
         except generation.ModelTimeout:
-            note = f"it timed out after {self.settings.llm_timeout_s:g} s"
-            yield generation.Done(_fallback(extractive, note, generation.unsupported(verdicts)))
-            return
+            cut = f"it timed out after {settings.llm_timeout_s:g} s"
         except Exception as error:  # any failure of the model or its server
             log.warning("the language model failed: %r", error)
             note = f"it failed ({type(error).__name__}: {_first_line(error)})"
             yield generation.Done(_fallback(extractive, note, generation.unsupported(verdicts)))
             return
-        for sentence in generation.split_reply(reply)[len(verdicts) :]:
-            verdicts.append(generation.verify(sentence, found, documents))
-            yield verdicts[-1]
+        if not cut:
+            for sentence in sentences.close():
+                if len(verdicts) == settings.llm_max_sentences:
+                    cut = f"its reply ran past {settings.llm_max_sentences} sentences"
+                    break
+                verdicts.append(generation.verify(sentence, found, documents))
+                yield verdicts[-1]
+        if cut and not any(verdict.kept for verdict in verdicts):
+            yield generation.Done(_fallback(extractive, cut, generation.unsupported(verdicts)))
+            return
         dropped = generation.unsupported(verdicts)
         text, citations = generation.compose(verdicts)
         if not citations:
@@ -358,6 +388,12 @@ class DocQA:
                 note = "its reply was empty"
             yield generation.Done(_fallback(extractive, note, dropped))
             return
+        note = (
+            f"The language model's reply was cut short: {cut}; the sentences verified by then "
+            "are kept and the rest was dropped."
+            if cut
+            else ""
+        )
         yield generation.Done(
             replace(
                 extractive,
@@ -368,6 +404,7 @@ class DocQA:
                 hedged=False,
                 reader="llm",
                 dropped=dropped,
+                note=note,
             )
         )
 
@@ -512,7 +549,16 @@ class DocQA:
         return [_Read(retrieval, read(retrieval, self.model)) for retrieval in retrievals]
 
     def _cite(self, parts: list[_Read]) -> Answer:
-        """Cite what every part found, in document order; abstain when no part found any."""
+        """Cite what every part found, in document order; abstain when no part found any, or
+        when the question is in another script with none of its words in the sources."""
+        query = parts[0].retrieval.query
+        if foreign_question(query.asked, self.corpus.knows):
+            return Answer(
+                text=self._refusal(query.asked),
+                abstained=True,
+                question=query.standalone,
+                note=FOREIGN_NOTE,
+            )
         spans = {span.id: span for part in parts for span in part.reading.spans}
         ordered = sorted(spans.values(), key=lambda span: (span.doc_id, span.start))
         documents = self.corpus.documents
@@ -520,7 +566,6 @@ class DocQA:
         shorts: list[Span] = [part.reading.short for part in parts if part.reading.short]
         short = cite(shorts[:1], documents)
         chunks = {chunk.id: chunk for part in parts for chunk in part.retrieval.chunks}
-        query = parts[0].retrieval.query
         confidence = max(part.reading.confidence for part in parts)
         hedged = bool(citations) and confidence < self.model.sure_threshold
         return Answer(
@@ -543,6 +588,19 @@ class DocQA:
 def _request(question: str, history: History | None) -> dict:
     """What the chain is invoked with."""
     return {"question": question, "history": [] if history is None else history}
+
+
+# Why a question in another script is refused outright (Answer.note).
+FOREIGN_NOTE = (
+    "None of the question's words are in the documents, and it is not in the Latin script "
+    "they are searched in: ask it in the documents' language."
+)
+
+
+def _served(model: object) -> bool:
+    """Whether a chat model runs behind a server (its stream's thread may be a daemon), not
+    in this process (langchain-huggingface's, which generates in a thread of torch's)."""
+    return not type(model).__module__.startswith("langchain_huggingface")
 
 
 def _first_line(error: BaseException) -> str:

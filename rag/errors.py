@@ -23,6 +23,11 @@ class SettingsError(DocQAError):
     """A DOCQA_* setting has a value docqa cannot use."""
 
 
+class ModelLoadError(SettingsError):
+    """DOCQA_LLM names a model file or folder that is there but cannot be loaded (damaged,
+    truncated, of a kind transformers cannot read): the extractive reader answers instead."""
+
+
 class ExtractionError(SourceError):
     """A file docqa would read holds no text it can get at (encrypted, damaged, empty), or
     more than it may (DOCQA_MAX_FILE_CHARS, DOCQA_MAX_PDF_PAGES). Its message is the reason

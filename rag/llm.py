@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.errors import SettingsError
+from rag.errors import ModelLoadError, SettingsError
 from rag.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ _LOCK = threading.Lock()
 
 def chat_model(settings: Settings) -> BaseChatModel | None:
     """The chat model of `settings.llm`, built on first use and kept for the process; None
-    when no language model is set. A SettingsError says what to do when it cannot be built."""
+    when no language model is set. A SettingsError says what to do when it cannot be built
+    (a ModelLoadError when its file or folder is there but cannot be loaded)."""
     if not settings.llm:
         return None
     key = (settings.llm, settings.llm_base_url, settings.llm_timeout_s, settings.llm_max_tokens)
@@ -128,10 +129,10 @@ def _local(form: str, target: str, settings: Settings) -> BaseChatModel:
         with contextlib.redirect_stderr(io.StringIO()):
             tokenizer = AutoTokenizer.from_pretrained(**where, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(**where, local_files_only=True)
-    except (OSError, ValueError) as error:
-        raise SettingsError(
-            f"DOCQA_LLM={settings.llm} could not be loaded ({_first_line(error)}): point it "
-            "at a model transformers can read"
+    except Exception as error:  # a damaged file fails anywhere inside (struct.error, for one)
+        raise ModelLoadError(
+            f"DOCQA_LLM={settings.llm} could not be loaded ({_kind(error)}: "
+            f"{_first_line(error)}): point it at a model transformers can read"
         ) from None
     generate = pipeline(
         "text-generation",
@@ -149,6 +150,12 @@ def _spec_missing(name: str) -> bool:
     from importlib.util import find_spec
 
     return find_spec(name) is None
+
+
+def _kind(error: BaseException) -> str:
+    """The error's type as Python names it: "ValueError", "struct.error"."""
+    kind = type(error)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
 
 
 def _first_line(error: BaseException) -> str:

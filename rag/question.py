@@ -90,6 +90,21 @@ def clean_question(raw: str) -> str:
     return " ".join(text.split())
 
 
+def foreign_question(question: str, known: Callable[[str], bool]) -> bool:
+    """Whether `question` cannot be looked up in the sources at all: most of its letters are
+    outside the Latin script and not one of its words is one the index `known` accepts (so
+    whatever retrieval finds matches nothing it asks). A mixed question with a known name
+    ("ما هو North Korea؟") is searched as usual.
+
+    foreign_question("ما هي عاصمة كوريا؟", knows) -> True
+    """
+    letters = [char for char in question if char.isalpha()]
+    latin = sum("LATIN" in unicodedata.name(char, "") for char in letters)
+    if not letters or 2 * latin >= len(letters):
+        return False
+    return not any(known(word) for word in words(question))
+
+
 def question_kind(question: str) -> str:
     """The kind of answer a question wants (one of KINDS), read from the clause of its first
     wh-word: question_kind("Which network ... when he spoke?") -> "other" (a name, not a time);

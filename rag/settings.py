@@ -41,6 +41,10 @@ LLM_FORMS = ("ollama", "openai", "gguf", "hf")
 LLM_FORMS_TEXT = "ollama:<model>, openai:<model>, gguf:<path of a .gguf file> or hf:<folder>"
 DEFAULT_LLM_TIMEOUT_S = 60.0  # the whole reply; past it the extractive reader answers
 DEFAULT_LLM_MAX_TOKENS = 200  # the longest reply asked for, in tokens (a few sentences)
+# The most of a reply read, whatever the model or its server sends: characters (200 tokens
+# are about 1,000) and sentences. Past either, the sentences verified so far stand.
+DEFAULT_LLM_MAX_REPLY_CHARS = 10_000
+DEFAULT_LLM_MAX_SENTENCES = 20
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class Settings:
     llm_base_url: str = ""  # the Ollama or OpenAI-compatible server's address
     llm_timeout_s: float = DEFAULT_LLM_TIMEOUT_S
     llm_max_tokens: int = DEFAULT_LLM_MAX_TOKENS
+    llm_max_reply_chars: int = DEFAULT_LLM_MAX_REPLY_CHARS
+    llm_max_sentences: int = DEFAULT_LLM_MAX_SENTENCES
     debug: bool = False  # an unexpected error's traceback at the command line (any value but 0)
 
     def __post_init__(self) -> None:
@@ -144,6 +150,14 @@ class Settings:
         if self.llm_max_tokens < 1:
             raise SettingsError(
                 f"DOCQA_LLM_MAX_TOKENS must be at least 1, not {self.llm_max_tokens}"
+            )
+        if self.llm_max_reply_chars < 1:
+            raise SettingsError(
+                f"DOCQA_LLM_MAX_REPLY_CHARS must be at least 1, not {self.llm_max_reply_chars}"
+            )
+        if self.llm_max_sentences < 1:
+            raise SettingsError(
+                f"DOCQA_LLM_MAX_SENTENCES must be at least 1, not {self.llm_max_sentences}"
             )
 
     @classmethod

@@ -4,11 +4,13 @@ and behind local servers that speak the Ollama and the OpenAI protocols."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from rag.chain import DocQA
-from rag.errors import SettingsError
+from rag.errors import ModelLoadError, SettingsError
 from rag.generation import Done, Token, Verdict
 from rag.llm import PLACEHOLDER_API_KEY, chat_model
 from rag.settings import Settings
@@ -284,3 +286,119 @@ def test_docqa_ask_with_smollm2_prints_a_verified_answer_and_exits_cleanly(
     assert "de-quantizing" not in done.stderr  # no progress bars of transformers
     assert "Ned Price" in done.stdout  # the verified answer quotes the source
     assert "characters" in done.stdout  # with its citation
+
+
+# -- a model that will not load, and a server that never stops --------------------------
+
+
+@pytest.fixture(scope="module")
+def truncated_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real SmolLM2 file, cut off after its first 4 KiB (as a failed download leaves it)."""
+    path = tmp_path_factory.mktemp("truncated") / "SmolLM2-truncated.gguf"
+    with smollm2_path().open("rb") as source:
+        path.write_bytes(source.read(4096))
+    return path
+
+
+def test_a_truncated_gguf_file_is_a_clear_error_not_a_crash(truncated_gguf: Path) -> None:
+    settings = Settings.from_env({"DOCQA_LLM": f"gguf:{truncated_gguf}"})
+    with pytest.raises(ModelLoadError, match=r"could not be loaded \(struct\.error: "):
+        chat_model(settings)
+
+
+def test_a_model_that_fails_to_load_gives_the_extractive_answer_with_a_note(
+    docqa: DocQA, truncated_gguf: Path
+) -> None:
+    settings = dataclasses.replace(docqa.settings, llm=f"gguf:{truncated_gguf}")
+    engine = DocQA(settings)
+    answer = engine.answer(QUESTION)
+    assert answer.reader == "extractive" and answer.citations
+    assert answer.text == docqa.answer(QUESTION).text
+    assert "could not be loaded (struct.error" in answer.note
+    assert "the extractive reader answered" in answer.note
+    assert engine.chat_model is None  # tried once, not on every question
+
+
+def _ask(docqa: DocQA, environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DOCQA_")}
+    env.update(
+        DOCQA_INDEX_DIR=str(docqa.settings.index_dir),
+        DOCQA_SOURCE_DIR=str(SEEDS),
+        HF_HUB_OFFLINE="1",
+        **environ,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", QUESTION],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+def test_docqa_ask_with_a_truncated_gguf_file_answers_with_the_extractive_reader(
+    docqa: DocQA, truncated_gguf: Path
+) -> None:
+    done = _ask(docqa, {"DOCQA_LLM": f"gguf:{truncated_gguf}"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "unexpected error" not in done.stderr and "Traceback" not in done.stderr
+    assert "Ned Price" in done.stdout and "could not be loaded (struct.error" in done.stdout
+
+
+def test_docqa_ask_ends_within_the_timeout_however_long_the_model_streams(docqa: DocQA) -> None:
+    """The probe's server: a complete sentence every 10 ms, for ever, a token at a time
+    (today's code re-split the whole reply at each token, fell behind, and never saw its
+    queue empty, so it never timed out). With the caps on
+    reply size and sentences lifted, only the time budget can end it: the answer is printed
+    within DOCQA_LLM_TIMEOUT_S + 2 s of the model's first word (today's code: never)."""
+    first: list[float] = []
+
+    def endless(messages: list[dict], max_tokens: int | None) -> Iterator[str]:
+        first.append(time.monotonic())
+        while time.monotonic() - first[0] < 600:
+            # a token at a time, as a model's server streams
+            yield from ("North", " Korea", " fired", " missiles", " [1", "]. ")
+            time.sleep(0.01)
+
+    with serve(OllamaHandler, endless) as server:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("DOCQA_")}
+        env.update(
+            DOCQA_INDEX_DIR=str(docqa.settings.index_dir),
+            DOCQA_SOURCE_DIR=str(SEEDS),
+            HF_HUB_OFFLINE="1",
+            PYTHONUNBUFFERED="1",
+            DOCQA_LLM="ollama:endless",
+            DOCQA_LLM_BASE_URL=server.url,
+            DOCQA_LLM_TIMEOUT_S="5",
+            DOCQA_LLM_MAX_SENTENCES="100000000",
+            DOCQA_LLM_MAX_REPLY_CHARS="1000000000",
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "ask", QUESTION],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # the draft: a line of 10 ms sentences
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        answered, printed = None, []
+        watchdog = threading.Timer(60, process.kill)  # today's code: it never ends
+        watchdog.start()
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:  # the verified answer, then the note
+                printed.append(line)
+                if "timed out after 5 s" in line:
+                    answered = time.monotonic()
+            returncode = process.wait(timeout=120)
+            exited = time.monotonic()
+        finally:
+            watchdog.cancel()
+            process.kill()
+    assert returncode == 0 and first and answered is not None, "".join(printed)[-2000:]
+    print(
+        f"\nthe endless stream's answer came {answered - first[0]:.2f} s after the model's "
+        f"first word; the process exited {exited - first[0]:.2f} s after it"
+    )
+    assert answered - first[0] < 5 + 2

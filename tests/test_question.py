@@ -14,6 +14,7 @@ from rag.question import (
     KINDS,
     clean_question,
     correct_typos,
+    foreign_question,
     question_kind,
     question_parts,
     questions_asked,
@@ -229,3 +230,21 @@ def _knows(vocabulary: set[str]):
 def test_misspelt_words_become_the_closest_word_of_the_index(typed: str, fixed: str) -> None:
     vocabulary = {"north", "korea", "fired", "two", "ballistic", "missiles", "ned", "price"}
     assert correct_typos(typed, sorted(vocabulary), _knows(vocabulary)) == fixed
+
+
+@pytest.mark.parametrize(
+    ("question", "foreign"),
+    [
+        ("ما هي عاصمة كوريا الشمالية؟", True),  # Arabic: no word of it in the sources
+        ("Кто такой Нед Прайс?", True),  # Cyrillic
+        ("ما هو North Korea؟", False),  # a name the sources hold: searched as usual
+        ("Who is Ned Price?", False),
+        ("Wer ist der Sprecher?", False),  # Latin script: the reader decides
+        ("2021?", False),
+    ],
+)
+def test_a_question_in_another_script_with_no_known_word_is_foreign(
+    question: str, foreign: bool
+) -> None:
+    known = {"north", "korea", "ned", "price"}
+    assert foreign_question(question, lambda word: word in known) is foreign
