@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 
 from rag.errors import DocQAError
+from rag.presentation import without_bidi
 from rag.settings import Settings
 
 
@@ -79,6 +80,6 @@ def argument_text(raw: str) -> str:
 
 def printable(text: str) -> str:
     """`text` without terminal control characters (escape sequences from a source file or a
-    file name never reach the terminal), lone surrogates shown as U+FFFD; newlines and tabs
-    stay."""
-    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+    file name never reach the terminal), lone surrogates shown as U+FFFD, bidirectional
+    controls as their escapes; newlines and tabs stay."""
+    return without_bidi(_SURROGATE.sub("\ufffd", _CONTROL.sub("", text)))

@@ -16,6 +16,17 @@ if TYPE_CHECKING:
 _SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*$")
 
 
+# Characters that reorder the text around them (U+202E turns "cod.exe" into what reads as
+# "exe.doc"): a name or a message shows them as escapes, never applies them.
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def without_bidi(text: str) -> str:
+    """`text` with each bidirectional control shown as its escape, so it reads in the order it
+    is stored: without_bidi("a\u202eb") -> "a\\u202eb"."""
+    return _BIDI.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def ends_like_sentence(text: str) -> bool:
     """Whether `text` ends with a full stop, ! ? or …, and any closing quotes or brackets."""
     return bool(_SENTENCE_END.search(text))

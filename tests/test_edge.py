@@ -75,3 +75,10 @@ def test_whole_number_options() -> None:
 def test_text_reaches_the_terminal_without_controls_or_lone_surrogates() -> None:
     assert printable("a\x1b[2Jb\tc\n\udcff") == "a[2Jb\tc\n\ufffd"
     assert argument_text("How \udcff?") == "How \ufffd?"
+
+
+def test_printable_shows_bidirectional_controls_as_escapes() -> None:
+    """A right-to-left override in a file name reorders the terminal's line: it is shown as
+    its escape, and the rest of the text is kept."""
+    assert printable("skipped invoice\u202etxt.exe: x") == "skipped invoice\\u202etxt.exe: x"
+    assert printable("a\u2066b\u2069c\u200f") == "a\\u2066b\\u2069c\\u200f"

@@ -354,3 +354,28 @@ def test_every_handler_says_when_the_chroma_server_has_gone(tmp_path: Path) -> N
         assert handlers.show_citation("0:1:0", turns) == (gr.skip(), gr.skip())
     with pytest.warns(UserWarning, match=gone):
         assert handlers.clear_chat(ARTICLE_ID)[3] == gr.skip()
+
+
+def test_names_and_error_lines_show_as_stored_never_reordered_or_escaped(tmp_path: Path) -> None:
+    """A right-to-left override in a file name reordered what the documents panel showed
+    ("invoice\u202etxt.exe" read as "invoiceexe.txt"), and the panel's error line, plain HTML,
+    showed Markdown escapes ("my\\-docs"). The override is shown as its escape while the
+    choice still names the real file, and an error line holds the path as it is."""
+    from rag.documents import excluded_path
+
+    sources = tmp_path / "my-docs"
+    sources.mkdir()
+    tricky = "invoice\u202etxt.exe.txt"
+    for name in ("a.txt", tricky):
+        (sources / name).write_text("Some words.", encoding="utf-8")
+    settings = settings_over(tmp_path / "my_index", sources)
+    handlers = Handlers(AppState(settings, {}, FeedbackLog(tmp_path / "f.jsonl")))
+    _now, rows, _selector, to_remove, *_rest = handlers.watch("")
+    shown = [row[0] for row in rows]
+    assert "invoice\\u202etxt.exe.txt" in shown and not any("\u202e" in name for name in shown)
+    assert ("invoice\\u202etxt.exe.txt", tricky) in to_remove.choices
+
+    excluded_path(settings).parent.mkdir(parents=True, exist_ok=True)
+    excluded_path(settings).write_text("[", encoding="utf-8")
+    line = handlers.watch("")[4]
+    assert str(excluded_path(settings)) in line and "\\" not in line

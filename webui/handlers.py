@@ -372,11 +372,11 @@ class Handlers:
                 "index meanwhile."
             )
         elif problem:
-            line = f"{render.ERROR_MARK} {render.escape(problem)}"
+            line = f"{render.ERROR_MARK} {render.escape_html(problem)}"
         elif broken := exclusion_problem(state.settings):  # the line `docqa index` prints
-            line = f"{render.ERROR_MARK} {render.escape(broken)}"
+            line = f"{render.ERROR_MARK} {render.escape_html(broken)}"
         elif indexing.error:
-            line = f"{render.ERROR_MARK} Re-indexing failed: {render.escape(indexing.error)}"
+            line = f"{render.ERROR_MARK} Re-indexing failed: {render.escape_html(indexing.error)}"
         elif indexing.cancelled:
             line = "Re-indexing was cancelled; answers come from the previous index."
         elif indexing.finished:
@@ -385,15 +385,15 @@ class Handlers:
         else:
             line = ""
         return (
-            rows,
-            gr.Dropdown(choices=names, visible=len(names) > 1),
-            gr.Dropdown(choices=removable(state.settings, rows), **chosen),
+            render.shown_rows(rows),
+            gr.Dropdown(choices=render.name_choices(names), visible=len(names) > 1),
+            gr.Dropdown(choices=render.name_choices(removable(state.settings, rows)), **chosen),
             line,
             gr.Timer(active=indexing.running),
             render.intro(documents),
             gr.Textbox(placeholder=render.placeholder(documents)),
             self._status_line(documents, problem),
-            gr.Dropdown(choices=hidden, visible=bool(hidden), **chosen),
+            gr.Dropdown(choices=render.name_choices(hidden), visible=bool(hidden), **chosen),
             gr.Button(visible=bool(hidden)),
             gr.Button(visible=indexing.running),
         )

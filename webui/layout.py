@@ -241,7 +241,7 @@ def build_app(handlers: Handlers) -> gr.Blocks:
                     )
                     rows = document_rows(state.settings, documents, state.skipped)
                     table = gr.Dataframe(
-                        rows,
+                        render.shown_rows(rows),
                         headers=["Document", "Size", "Status"],
                         interactive=False,
                         elem_id="document-list",
@@ -250,7 +250,7 @@ def build_app(handlers: Handlers) -> gr.Blocks:
                     )
                     with gr.Row():
                         to_remove = gr.Dropdown(
-                            removable(state.settings, rows),
+                            render.name_choices(removable(state.settings, rows)),
                             value=None,
                             label="Document to remove",
                             allow_custom_value=True,  # one gone since: the handler says so
@@ -261,7 +261,7 @@ def build_app(handlers: Handlers) -> gr.Blocks:
                     hidden = restorable(state.settings)
                     with gr.Row():
                         to_restore = gr.Dropdown(
-                            hidden,
+                            render.name_choices(hidden),
                             value=None,
                             label="Removed from the index (your files are kept)",
                             allow_custom_value=True,
@@ -285,7 +285,7 @@ def build_app(handlers: Handlers) -> gr.Blocks:
                     )
                 index_poll = gr.Timer(1.0, active=False)
                 selector = gr.Dropdown(
-                    doc_ids,
+                    render.name_choices(doc_ids),
                     value=first,
                     label="Document",
                     visible=len(doc_ids) > 1,

@@ -16,6 +16,7 @@ from rag.presentation import (
     collection_name,
     dropped_note,
     refusal,
+    without_bidi,
 )
 from rag.types import Answer, Citation, Document
 
@@ -35,7 +36,24 @@ _MARKDOWN_NAMES = (".md", ".markdown")
 
 def escape(text: str) -> str:
     """Text shown literally by the Markdown chat: escape("<b>*x*</b>") has no tag, no emphasis."""
-    return html.escape(_MARKDOWN_SPECIALS.sub(r"\\\1", text), quote=False)
+    return html.escape(_MARKDOWN_SPECIALS.sub(r"\\\1", without_bidi(text)), quote=False)
+
+
+def escape_html(text: str) -> str:
+    """Text shown literally in an HTML element (no Markdown there, so no backslashes):
+    escape_html("my-docs <b>") -> "my-docs &lt;b&gt;"."""
+    return html.escape(without_bidi(text), quote=False)
+
+
+def shown_rows(rows: list[list[str]]) -> list[list[str]]:
+    """The documents table as shown: each name with its bidirectional controls as escapes."""
+    return [[without_bidi(name), *rest] for name, *rest in rows]
+
+
+def name_choices(names: list[str]) -> list[tuple[str, str]]:
+    """(label, value) choices of file names: the label escaped (`without_bidi`), the value the
+    name itself, so choosing it acts on the real file."""
+    return [(without_bidi(name), name) for name in names]
 
 
 def without_surrogates(text: str) -> str:
