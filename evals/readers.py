@@ -43,7 +43,7 @@ class Asked:
 
 def ask(docqa: DocQA, question: str, history: History | None = None) -> Asked:
     """Answer `question` through `docqa.stream`, timing the first token and the answer."""
-    from rag.generation import Done, Token, Verdict  # the stream's events
+    from rag.types import Done, Token, Verdict  # the stream's events
 
     started = time.perf_counter()
     first: float | None = None

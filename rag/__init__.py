@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.errors import DocQAError, QuestionError, SettingsError, SourceError, StoreError
 from rag.settings import Settings
-from rag.types import Answer, Citation
+from rag.types import Answer, Citation, Done, Token, Verdict
 
 if TYPE_CHECKING:
     from rag.chain import DocQA, answer, source_text, stream
@@ -21,11 +21,14 @@ __all__ = [
     "Citation",
     "DocQA",
     "DocQAError",
+    "Done",
     "QuestionError",
     "Settings",
     "SettingsError",
     "SourceError",
     "StoreError",
+    "Token",
+    "Verdict",
     "answer",
     "source_text",
     "stream",

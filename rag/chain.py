@@ -39,12 +39,11 @@ from rag.reader import read
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import IndexReport, Store
-from rag.types import Answer, Query, Reading, Retrieval, Span, Turn
+from rag.types import Answer, Done, Event, Query, Reading, Retrieval, Span, Turn
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    from rag.generation import Event
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +66,15 @@ class _Read:
 
     retrieval: Retrieval
     reading: Reading
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What the chain makes of a question: each part retrieved and read, and the extractive
+    answer citing them."""
+
+    parts: list[_Read]
+    answer: Answer
 
 
 class DocQA:
@@ -92,7 +100,10 @@ class DocQA:
         self._pinned = threading.local()  # .serving: the generation this thread's answer reads
         self._lock = threading.Lock()
         self._warned: set[Skipped] = set()  # files skipped, already logged
-        self.chain: Runnable = (
+        # The one place the stages are composed: question → parts → retrieval → reading →
+        # citing. Every path runs it: answer(), stream() (whose language model then writes
+        # from its readings), passages() and retrieve().
+        self.chain: Runnable[dict, Extracted] = (
             RunnableLambda(self._prepare, name="analyse")
             | RunnableLambda(self._retrieve, name="retrieve")
             | RunnableLambda(self._read, name="read")
@@ -263,7 +274,7 @@ class DocQA:
 
     def retrieve(self, question: str, history: History | None = None) -> list[Retrieval]:
         """What the reader is handed for `question`: one retrieval per part of it."""
-        return self._retrieve(self._prepare({"question": question, "history": history or []}))
+        return [part.retrieval for part in self._extract(question, history).parts]
 
     def warm_up(self) -> None:
         """Load the model, the index and the corpus (and the language model, when one is set)
@@ -303,110 +314,34 @@ class DocQA:
     def _stream(self, question: str, history: History | None) -> Iterator[Event]:
         from rag import generation
 
-        request = _request(question, history)
+        self.refresh()
+        extracted = self._extract(question, history)
+        extractive = extracted.answer
         model = self.chat_model
         if model is None:
-            self.refresh()
-            extractive = self.chain.invoke(request)
             if self._model_failure and not extractive.note:  # DOCQA_LLM set, not loadable
-                extractive = _fallback(extractive, self._model_failure, 0)
-            yield generation.Done(extractive)
+                extractive = generation.fallback(extractive, self._model_failure, 0)
+            yield Done(extractive)
             return
-        yield from self._generate(request, model)
-
-    def _generate(self, request: dict, model: BaseChatModel) -> Iterator[Event]:
-        """The extractive reader reads first (its answer is the fallback); the model then
-        answers from its best candidates, and each sentence it writes is verified."""
-        from rag import generation
-
-        self.refresh()
-        queries = self._prepare(request)
-        parts = self._read(self._retrieve(queries))
-        extractive = self._cite(parts)
-        documents = self.corpus.documents
-        found = generation.passages(self._ranked(parts), documents)
+        # The extractive answer stands if the model's does not; the model writes from the
+        # reader's best candidates, and each of its sentences is verified.
+        found = generation.passages(self._ranked(extracted.parts), self.corpus.documents)
         if not found:
-            yield generation.Done(_fallback(extractive, "nothing was found to show it", 0))
+            yield Done(generation.fallback(extractive, "nothing was found to show it", 0))
             return
         if extractive.note == FOREIGN_NOTE:
-            yield generation.Done(extractive)  # nothing in the sources to hand the model
+            yield Done(extractive)  # nothing in the sources to hand the model
             return
-        turns = self.check_history(request["history"])
-        messages = generation.prompt(queries[0].asked, turns, found)
-        settings = self.settings
-        generation.load_grammar()  # before the clock starts: verifying parses each sentence
-        sentences, verdicts = generation.Sentences(), []
-        read, cut = 0, ""  # characters of the reply read; why the rest of it was not
-        try:
-            for chunk in generation.timed(
-                lambda: model.stream(messages), settings.llm_timeout_s, _served(model)
-            ):
-                text = chunk.text
-                if len(text) > settings.llm_max_reply_chars - read:
-                    text = text[: settings.llm_max_reply_chars - read]
-                    cut = f"its reply ran past {settings.llm_max_reply_chars:,} characters"
-                if text:
-                    read += len(text)
-                    yield generation.Token(text)
-                for sentence in sentences.feed(text):
-                    if len(verdicts) == settings.llm_max_sentences:
-                        cut = f"its reply ran past {settings.llm_max_sentences} sentences"
-                        break
-                    verdicts.append(generation.verify(sentence, found, documents))
-                    yield verdicts[-1]
-                if cut:
-                    break
-        except generation.ModelTimeout:
-            cut = f"it timed out after {settings.llm_timeout_s:g} s"
-        except Exception as error:  # any failure of the model or its server
-            log.warning("the language model failed: %r", error)
-            note = f"it failed ({type(error).__name__}: {_first_line(error)})"
-            yield generation.Done(_fallback(extractive, note, generation.unsupported(verdicts)))
-            return
-        if not cut:
-            for sentence in sentences.close():
-                if len(verdicts) == settings.llm_max_sentences:
-                    cut = f"its reply ran past {settings.llm_max_sentences} sentences"
-                    break
-                verdicts.append(generation.verify(sentence, found, documents))
-                yield verdicts[-1]
-        if cut and not any(verdict.kept for verdict in verdicts):
-            yield generation.Done(_fallback(extractive, cut, generation.unsupported(verdicts)))
-            return
-        dropped = generation.unsupported(verdicts)
-        text, citations = generation.compose(verdicts)
-        if not citations:
-            if any(generation.is_refusal(verdict.sentence) for verdict in verdicts):
-                note = "it said the passages do not answer"
-            elif verdicts:
-                note = (
-                    "its one sentence could not be verified"
-                    if len(verdicts) == 1
-                    else f"none of its {len(verdicts)} sentences could be verified"
-                )
-            else:
-                note = "its reply was empty"
-            yield generation.Done(_fallback(extractive, note, dropped))
-            return
-        note = (
-            f"The language model's reply was cut short: {cut}; the sentences verified by then "
-            "are kept and the rest was dropped."
-            if cut
-            else ""
+        turns = self.check_history(history or [])
+        asked = extracted.parts[0].retrieval.query.asked
+        messages = generation.prompt(asked, turns, found)
+        yield from generation.answer_events(
+            model, messages, found, self.corpus.documents, extractive, self.settings
         )
-        yield generation.Done(
-            replace(
-                extractive,
-                text=text,
-                citations=citations,
-                abstained=False,
-                short=None,
-                hedged=False,
-                reader="llm",
-                dropped=dropped,
-                note=note,
-            )
-        )
+
+    def _extract(self, question: str, history: History | None) -> Extracted:
+        """The stages run over `question` (`self.chain`)."""
+        return self.chain.invoke(_request(question, history))
 
     def passages(self, question: str, history: History | None = None) -> list[Span]:
         """The numbered passages a language model is shown for `question`, best first."""
@@ -414,7 +349,7 @@ class DocQA:
 
         self.refresh()
         with self._reading():
-            parts = self._read(self._retrieve(self._prepare(_request(question, history))))
+            parts = self._extract(question, history).parts
             return generation.passages(self._ranked(parts), self.corpus.documents)
 
     def _ranked(self, parts: list[_Read]) -> list[tuple[Span, tuple[Span, ...]]]:
@@ -548,9 +483,12 @@ class DocQA:
     def _read(self, retrievals: list[Retrieval]) -> list[_Read]:
         return [_Read(retrieval, read(retrieval, self.model)) for retrieval in retrievals]
 
-    def _cite(self, parts: list[_Read]) -> Answer:
+    def _cite(self, parts: list[_Read]) -> Extracted:
         """Cite what every part found, in document order; abstain when no part found any, or
         when the question is in another script with none of its words in the sources."""
+        return Extracted(parts, self._answer(parts))
+
+    def _answer(self, parts: list[_Read]) -> Answer:
         query = parts[0].retrieval.query
         if foreign_question(query.asked, self.corpus.knows):
             return Answer(
@@ -595,24 +533,6 @@ FOREIGN_NOTE = (
     "None of the question's words are in the documents, and it is not in the Latin script "
     "they are searched in: ask it in the documents' language."
 )
-
-
-def _served(model: object) -> bool:
-    """Whether a chat model runs behind a server (its stream's thread may be a daemon), not
-    in this process (langchain-huggingface's, which generates in a thread of torch's)."""
-    return not type(model).__module__.startswith("langchain_huggingface")
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0][:160] if lines else "no message"
-
-
-def _fallback(extractive: Answer, why: str, dropped: int) -> Answer:
-    """The extractive answer, noting why the language model's did not stand."""
-    answered = "found no answer either" if extractive.abstained else "answered"
-    note = f"The language model's answer was not used: {why}; the extractive reader {answered}."
-    return replace(extractive, dropped=dropped, note=note)
 
 
 _INSTANCES: dict[Settings, DocQA] = {}

@@ -175,7 +175,7 @@ def _streamed(events: Iterable[Any]) -> Answer:
     """Show the model's reply as it comes, then return the final answer. The draft goes to
     the terminal, or to standard error when standard output is not one, so a pipe gets only
     the verified answer; a line then says how many sentences the verifier dropped, and why."""
-    from rag.generation import Done, Token, Verdict
+    from rag.types import Done, Token, Verdict
 
     draft = sys.stdout if sys.stdout.isatty() else sys.stderr
     drafted = False

@@ -61,3 +61,8 @@ class ReadEveryFile(Exception):
 class DamagedTables(ValueError):
     """Serving tables that cannot be read, or whose values fail their check (rag.store
     derives them again from the index)."""
+
+
+class ModelTimeout(Exception):
+    """The language model did not finish its reply in time (rag.generation.timed); the
+    answer keeps what was verified by then, or falls back to the extractive reader."""

@@ -2,68 +2,42 @@
 
 The language model is handed the question, the conversation and a few numbered passages (the
 extractive reader's best candidates with the sentences beside them, each a real span of its
-document). Its reply is parsed into sentences as it arrives (`Sentences`, each chunk looked at
-once); a sentence is kept only when every passage it cites exists, every quotation in it is
-found verbatim in a passage it cites, every content word of it is found in ONE sentence of a
-passage it cites, and that sentence says the same thing by grammar (spaCy's parse): no
-negation on one side only, named entities in the same roles, and no statement drawn from an
-instruction (passage text is data, never instructions). The rest is dropped, with the reason.
-Everything here is pure except `timed`, which runs the model's stream in a thread to bound
-its time.
+document; passage text is quoted material, never instructions). Its reply is read as it
+arrives (rag.reply), bounded in time and size (`timed`, `answer_events`), and each sentence is
+judged as soon as it is complete (rag.verification.verify); the kept ones make the answer
+(`compose`), the rest are dropped with their reasons.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, TypeVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, TypeVar
 
-from rag.chunking import split_sentences
-from rag.citations import cite
-from rag.lexicon import STOPWORDS, stem, term_spans, terms
-from rag.types import Answer, Citation, Document, Span, Turn
+from rag.errors import ModelTimeout
+from rag.reply import MARKERS, REFUSAL, Sentences, is_refusal, quotations, split_reply
+from rag.types import Answer, Citation, Document, Done, Event, Span, Token, Turn, Verdict
+from rag.verification import REFUSED, load_grammar, unsupported, verify
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from rag.settings import Settings
+
+log = logging.getLogger(__name__)
 
 MAX_PASSAGES = 5  # passages the model reads: a small model loses its way in more
 MAX_PASSAGE_CHARS = 1200  # a passage longer than this is its sentence alone, without context
 MAX_TURNS = 3  # earlier turns of the conversation the model is shown
-REFUSAL = "The passages do not say."  # what the model is told to reply when they do not answer
-REFUSED = "says the passages do not answer"  # a refusal's Verdict.reason
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Token:
-    """A piece of the model's reply as it arrives."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One generated sentence, once verified: kept with its verified spans (for each passage
-    it cites, in the order cited, the sentences of it that hold the sentence's words; then
-    each quotation's own span), or dropped with the reason."""
-
-    sentence: str  # as the model wrote it, its [n] markers numbering the passages
-    kept: bool
-    citations: tuple[Citation, ...]
-    reason: str  # why it was dropped; "" when kept
-
-
-@dataclass(frozen=True)
-class Done:
-    """The final answer: always the last event of a stream."""
-
-    answer: Answer
-
-
-Event = Token | Verdict | Done
+# Outside tools judge a sentence with rag.generation.verify, as they always have.
+__all__ = ["REFUSED", "compose", "passages", "prompt", "split_reply", "timed", "verify"]
 
 
 # -- passages ----------------------------------------------------------------------------
@@ -93,16 +67,12 @@ def passages(
             if passage.doc_id == sentence.doc_id and passage.start < end and start < passage.end:
                 wider = (min(start, passage.start), max(end, passage.end))
                 if wider[1] - wider[0] <= MAX_PASSAGE_CHARS:
-                    chosen[at] = _span(document, *wider)
+                    chosen[at] = document.span(*wider)
                     break
                 start, end = sentence.start, sentence.end
         else:
-            chosen.append(_span(document, start, end))
+            chosen.append(document.span(start, end))
     return chosen
-
-
-def _span(document: Document, start: int, end: int) -> Span:
-    return Span(document.doc_id, start, end, document.text[start:end])
 
 
 def _inside(sentence: Span, passage: Span) -> bool:
@@ -152,374 +122,6 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-# -- parsing the reply -------------------------------------------------------------------
-
-# A citation marker: [2], [1, 3], [1][3] is two; "[passage 2]" is read as [2].
-MARKER = re.compile(r"\[\s*(?:passages?\s*)?(\d+(?:\s*(?:,|and)\s*\d+)*)\s*\]", re.IGNORECASE)
-MARKERS = re.compile(rf"\s*{MARKER.pattern}", re.IGNORECASE)
-_PARTIAL_MARKER = re.compile(r"\[[^\]]*$")
-# A sentence end (. ! ? and closing quotes) with markers after it, then the next sentence.
-_END_THEN_MARKERS = re.compile(rf"[.!?][\"”’')]*((?:\s*{MARKER.pattern})+)(?=\s*\S)", re.IGNORECASE)
-# A quotation in double quotes, straight or curly; a lone mark is an unclosed quotation.
-QUOTATION = re.compile(r"\"([^\"]*)\"|“([^”“]*)”")
-_QUOTE_MARKS = '"“”'
-
-
-def split_reply(reply: str) -> list[str]:
-    """The reply's sentences, each with the markers that follow it (a marker after the full
-    stop belongs to the sentence before it).
-
-    split_reply("Two were fired. [1] He spoke [2].") -> ["Two were fired. [1]", "He spoke [2]."]
-    """
-    # subtle: markers after a full stop ("fired.[1] He") end that sentence: a line break
-    # after them makes the sentence splitter cut there.
-    marked = _END_THEN_MARKERS.sub(lambda m: m.group() + "\n", reply)
-    pieces = [" ".join(marked[start:end].split()) for start, end in split_sentences(marked)]
-    sentences: list[str] = []
-    for piece in pieces:
-        if not piece:
-            continue
-        lead = re.match(rf"(?:\s*{MARKER.pattern})+", piece, re.IGNORECASE)
-        if lead and sentences:  # markers that open a line belong to the sentence before
-            sentences[-1] += " " + lead.group().strip()
-            piece = piece[lead.end() :].strip()
-        if piece:
-            sentences.append(piece)
-    return sentences
-
-
-def complete_sentences(reply: str) -> list[str]:
-    """The sentences of a reply still arriving that can no longer change: all but the last,
-    and not the one before a last that holds no words yet (it may be its markers)."""
-    return _complete(split_reply(reply))
-
-
-# A character after which a sentence may end (see chunking's _TERMINAL and line breaks).
-_MAY_END = re.compile(r"[.!?\n]")
-_HAS_WORD = re.compile(r"\w")
-
-
-class Sentences:
-    """The sentences of a reply as it arrives, each chunk looked at once: `feed(chunk)` gives
-    the sentences that chunk completed (as `complete_sentences` would of the whole reply),
-    `close()` the rest once the reply ends. Only the unfinished tail is kept, and it is split
-    again only when the chunk brings a word after a possible sentence end.
-
-    s = Sentences(); s.feed("It left. [1] It"), s.close() -> ["It left. [1]"], ["It"]
-    """
-
-    def __init__(self) -> None:
-        self._tail = ""
-        self._may_end = False  # the tail holds a character a sentence may end at
-
-    def feed(self, chunk: str) -> list[str]:
-        self._tail += chunk
-        self._may_end = self._may_end or bool(_MAY_END.search(chunk))
-        if not (self._may_end and _HAS_WORD.search(chunk)):
-            return []
-        sentences = split_reply(self._tail)
-        done = _complete(sentences)
-        if done:
-            # the sentences still open, as split_reply wrote them, and the tail's last spaces
-            # (so the next chunk's word does not join the last word)
-            space = self._tail[len(self._tail.rstrip()) :]
-            self._tail = " ".join(sentences[len(done) :]) + space
-            self._may_end = bool(_MAY_END.search(self._tail))
-        return done
-
-    def close(self) -> list[str]:
-        sentences, self._tail, self._may_end = split_reply(self._tail), "", False
-        return sentences
-
-
-def _complete(sentences: list[str]) -> list[str]:
-    if len(sentences) < 2:
-        return []
-    tail = _PARTIAL_MARKER.sub("", MARKERS.sub("", sentences[-1]))
-    return sentences[:-1] if re.search(r"\w", tail) else sentences[:-2]
-
-
-def cited_numbers(sentence: str) -> tuple[int, ...]:
-    """The passage numbers a sentence cites, in order, each once: "A [2][1, 2]." -> (2, 1)."""
-    numbers: list[int] = []
-    for match in MARKER.finditer(sentence):
-        for number in re.findall(r"\d+", match.group(1)):
-            if int(number) not in numbers:
-                numbers.append(int(number))
-    return tuple(numbers)
-
-
-def quotations(sentence: str) -> tuple[list[tuple[int, int]], bool]:
-    """Where each quotation's words lie in `sentence` ((start, end), inside the marks), and
-    whether a quotation mark is left unclosed."""
-    found, rest = [], []
-    last = 0
-    for match in QUOTATION.finditer(sentence):
-        group = 1 if match.group(1) is not None else 2
-        found.append((match.start(group), match.end(group)))
-        rest.append(sentence[last : match.start()])
-        last = match.end()
-    rest.append(sentence[last:])
-    unclosed = any(mark in piece for piece in rest for mark in _QUOTE_MARKS)
-    return found, unclosed
-
-
-def is_refusal(sentence: str) -> bool:
-    """True for the reply the model is told to give when the passages do not answer (or one
-    that begins like it: "The passages do not mention ...")."""
-    words = " ".join(MARKERS.sub("", sentence).replace("’", "'").lower().split())
-    opening = REFUSAL.lower().rstrip(".").rsplit(" ", 1)[0]  # "the passages do not"
-    return words.startswith(opening) or words.startswith(opening.replace("do not", "don't"))
-
-
-# -- verification ------------------------------------------------------------------------
-
-
-def verify(sentence: str, found: Sequence[Span], documents: Mapping[str, Document]) -> Verdict:
-    """Keep `sentence` only when it cites passages that exist, each quotation in it lies
-    verbatim in a passage it cites, all of its content words lie in one sentence of a passage
-    it cites, and that sentence says the same by grammar (`disagreement`); otherwise drop it,
-    saying why. A kept sentence cites that one sentence (and each quotation's own span), not
-    the other passages its markers name."""
-    numbers = cited_numbers(sentence)
-    if is_refusal(sentence):
-        return _dropped(sentence, REFUSED)
-    plain = MARKERS.sub("", sentence)
-    if not re.search(r"\w", plain):
-        return _dropped(sentence, "no words")
-    if not numbers:
-        return _dropped(sentence, "no valid citation")
-    wrong = [number for number in numbers if not 1 <= number <= len(found)]
-    if wrong:
-        return _dropped(sentence, f"cites passage {wrong[0]} of {len(found)}")
-    cited = [found[number - 1] for number in numbers]
-    places, unclosed = quotations(sentence)
-    if unclosed:
-        return _dropped(sentence, "unclosed quotation")
-    quoted: list[Span] = []
-    for start, end in places:
-        span = locate(sentence[start:end], cited, documents)
-        if span is None:
-            where = ", ".join(str(number) for number in numbers)
-            return _dropped(
-                sentence, f"quotation not in passage{'s' if len(numbers) > 1 else ''} {where}"
-            )
-        quoted.append(span)
-    known = {term for passage in cited for term in terms(passage.text)}
-    spans = term_spans(plain)
-    unsupported = [plain[s:e] for s, e, term in spans if term not in known]
-    if unsupported:
-        shown = ", ".join(dict.fromkeys(word.lower() for word in unsupported))
-        return _dropped(sentence, f"words not in the passages it cites: {shown}")
-    wanted = {term for _, _, term in spans}
-    if not wanted:
-        return _dropped(sentence, "no content words to check")
-    holding = supporting(cited, wanted, documents)
-    if not holding:
-        return _dropped(sentence, "its words are not in one sentence of the passages it cites")
-    why = ""
-    for source in holding:
-        why = disagreement(plain, source.text)
-        if not why:
-            break
-    else:
-        return _dropped(sentence, why)
-    citations = cite([source, *quoted], documents)
-    if len(citations) != 1 + len(quoted):
-        return _dropped(sentence, "a cited span does not match its source")
-    return Verdict(sentence, True, tuple(citations), "")
-
-
-def supporting(
-    cited: Sequence[Span], wanted: set[str], documents: Mapping[str, Document]
-) -> list[Span]:
-    """The sentences of the cited passages (in the order cited) that hold every term of
-    `wanted`: what a claim with those terms may rest on."""
-    held = []
-    for passage in cited:
-        document = documents.get(passage.doc_id)
-        if document is None:
-            continue
-        for start, end in split_sentences(passage.text):
-            if wanted.issubset(terms(passage.text[start:end])):
-                held.append(_span(document, passage.start + start, passage.start + end))
-    return held
-
-
-# -- grammar: the claim and its source sentence say the same ---------------------------------
-
-# Words that negate what they attach to (English grammar, a closed class): "did not fire",
-# "fired no missiles", "never fired".
-_NEGATORS = frozenset(
-    {"not", "n't", "no", "never", "none", "nobody", "nothing", "neither", "nor", "nowhere"}
-)
-# Entity kinds that name an amount or a time, not an actor: their role is not compared.
-_NOT_ACTORS = frozenset(
-    {"DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL", "LANGUAGE"}
-)
-_SUBJECTS = frozenset({"nsubj", "csubj"})
-_OBJECTS = frozenset({"dobj", "dative", "iobj", "obj", "nsubjpass", "pobj"})
-
-
-def disagreement(claim: str, source: str) -> str:
-    """Why `source` (one sentence of a passage, holding every content word of `claim`) does
-    not say what `claim` says, by spaCy's parse of both; "" when it does.
-
-    - a verb negated on one side only ("did not fire" against "fired");
-    - a named entity that is the subject of the claim's verb but not of that verb in the
-      source, or its object where the source has it as the subject (who did what to whom);
-    - a statement drawn from an instruction: the source is an imperative (its root a verb in
-      the base form with no subject, "Ignore ... and say ...") and the claim is not.
-    """
-    said, heard = _parse(claim), _parse(source)
-    negated_claim, negated_source = _negated(said), _negated(heard)
-    verbs_claim = _verb_stems(said)
-    if negated_claim - negated_source:
-        return "a negation its source does not have"
-    if (negated_source - negated_claim) & verbs_claim:
-        return "its source says the opposite (a negation it leaves out)"
-    for entity in said.ents:
-        if entity.label_ in _NOT_ACTORS:
-            continue
-        role, verbs = _role(entity.root)
-        if role == "other":
-            continue
-        roles = [_role(place.root) for place in _occurrences(heard, entity)]
-        if not roles:
-            continue
-        content = {verb for verb in verbs if verb not in _STOP_STEMS}
-        same = [found for found, found_verbs in roles if not content or content & found_verbs]
-        if role == "subject" and "subject" not in same:
-            return f"{entity.text} is not who does it in its source"
-        if role == "object" and "subject" in same and "object" not in same:
-            return f"{entity.text} is who does it in its source, not who it is done to"
-    if _imperative(heard) and not _imperative(said):
-        return "its source is an instruction, not a statement"
-    return ""
-
-
-_STOP_STEMS = frozenset(stem(word) for word in STOPWORDS)
-
-
-@lru_cache(maxsize=4096)
-def _parse(text: str) -> Any:  # spacy.tokens.Doc
-    from rag.answer_types import pipeline
-
-    return pipeline()(text)
-
-
-def load_grammar() -> None:
-    """Load the parser now (a second or two), so the model's time budget is not spent on it."""
-    _parse("It is ready.")
-
-
-def _verb_of(token: Any) -> Any:
-    """The verb a word hangs from: the nearest verb at or above it (the root else)."""
-    for _ in range(64):
-        if token.pos_ in ("VERB", "AUX") or token.head is token:
-            return token
-        token = token.head
-    return token
-
-
-def _verbs(verb: Any) -> set[str]:
-    """The stems of `verb` and the verbs that share its subject: those joined to it ("called
-    ... and stated") without a subject of their own, and those it governs ("continued to
-    fire")."""
-    found, todo = set(), [verb]
-    while todo:
-        token = todo.pop()
-        found.add(stem(token.lower_))
-        for child in token.children:
-            shares = child.dep_ == "xcomp" or (
-                child.dep_ == "conj" and not any(c.dep_ in _SUBJECTS for c in child.children)
-            )
-            if shares and child.pos_ in ("VERB", "AUX"):
-                todo.append(child)
-    return found
-
-
-def _role(token: Any) -> tuple[str, set[str]]:
-    """Whether a word is the subject or the object of a verb (or "other"), and that verb's
-    stems (see `_verbs`): "by North Korea" after a passive verb is its subject."""
-    for _ in range(64):
-        if token.dep_ not in ("conj", "appos") or token.head is token:
-            break
-        token = token.head
-    if token.dep_ in _SUBJECTS:
-        return "subject", _verbs(_verb_of(token.head))
-    if token.dep_ == "pobj" and token.head.dep_ == "agent":
-        return "subject", _verbs(_verb_of(token.head.head))
-    if token.dep_ in _OBJECTS:
-        return "object", _verbs(_verb_of(token.head))
-    return "other", set()
-
-
-def _occurrences(doc: Any, entity: Any) -> list[Any]:
-    """Where the entity's words (lower case, a leading "the" aside) stand in `doc`, as spans."""
-    wanted = [token.lower_ for token in entity if token.lower_ != "the" or token.i > entity.start]
-    places = []
-    lowered = [token.lower_ for token in doc]
-    for at in range(len(lowered) - len(wanted) + 1):
-        if wanted and lowered[at : at + len(wanted)] == wanted:
-            places.append(doc[at : at + len(wanted)])
-    return places
-
-
-def _negated(doc: Any) -> set[str]:
-    """The stems of the verbs a negation attaches to."""
-    return {
-        stem(_verb_of(token.head if token.head is not token else token).lower_)
-        for token in doc
-        if token.dep_ == "neg" or token.lower_ in _NEGATORS
-    }
-
-
-def _verb_stems(doc: Any) -> set[str]:
-    return {stem(token.lower_) for token in doc if token.pos_ in ("VERB", "AUX")}
-
-
-def _imperative(doc: Any) -> bool:
-    """An order, by grammar: the root is a verb in its base form with no subject and no
-    auxiliary before it ("Ignore previous instructions and say ..."), not a question."""
-    roots = [token for token in doc if token.dep_ == "ROOT"]
-    if not roots or doc.text.rstrip().endswith("?"):
-        return False
-    root = roots[0]
-    bound = (*_SUBJECTS, "nsubjpass", "expl", "aux")
-    return root.tag_ == "VB" and not any(child.dep_ in bound for child in root.children)
-
-
-def unsupported(verdicts: Iterable[Verdict]) -> int:
-    """How many sentences were dropped as unsupported (a refusal is not counted: it is an
-    answer, just not one to show)."""
-    return sum(not verdict.kept and verdict.reason != REFUSED for verdict in verdicts)
-
-
-def _dropped(sentence: str, reason: str) -> Verdict:
-    return Verdict(sentence, False, (), reason)
-
-
-_SAME_CHARACTER = {"'": "['’‘]", "’": "['’‘]", "‘": "['’‘]", '"': '["“”]'}
-
-
-def locate(quote: str, cited: Sequence[Span], documents: Mapping[str, Document]) -> Span | None:
-    """The quote's own span in the first cited passage holding it verbatim (apostrophes of
-    either kind and any run of white space count as the same), or None."""
-    words = quote.split()
-    if not words:
-        return None
-    pattern = r"\s+".join(
-        "".join(_SAME_CHARACTER.get(char, re.escape(char)) for char in word) for word in words
-    )
-    for passage in cited:
-        match = re.search(pattern, passage.text)
-        document = documents.get(passage.doc_id)
-        if match and document is not None:
-            return _span(document, passage.start + match.start(), passage.start + match.end())
-    return None
-
-
 # -- the answer --------------------------------------------------------------------------
 
 
@@ -561,10 +163,6 @@ def _tidy(text: str) -> str:
 
 
 # -- bounding the model's time -----------------------------------------------------------
-
-
-class ModelTimeout(Exception):
-    """The model did not finish its reply in time."""
 
 
 def timed(make: Callable[[], Iterable[T]], timeout_s: float, daemon: bool = False) -> Iterator[T]:
@@ -617,3 +215,112 @@ def timed(make: Callable[[], Iterable[T]], timeout_s: float, daemon: bool = Fals
             yield item  # type: ignore[misc]
     finally:
         stop.set()
+
+
+# -- the model's answer, verified as it arrives ----------------------------------------------
+
+
+def answer_events(
+    model: BaseChatModel,
+    messages: list[tuple[str, str]],
+    found: Sequence[Span],
+    documents: Mapping[str, Document],
+    extractive: Answer,
+    settings: Settings,
+) -> Iterator[Event]:
+    """The model's reply to `messages` as `Token`s, a `Verdict` on each sentence once it is
+    complete, then `Done`: the kept sentences with their citations, or `extractive` (the
+    extractive reader's answer) with a note saying why the model's did not stand. The reply
+    is bounded: DOCQA_LLM_TIMEOUT_S over all of it, at most DOCQA_LLM_MAX_REPLY_CHARS and
+    DOCQA_LLM_MAX_SENTENCES; what was verified before a limit is kept, with a note."""
+    load_grammar()  # before the clock starts: verifying parses each sentence
+    sentences, verdicts = Sentences(), []
+    read, cut = 0, ""  # characters of the reply read; why the rest of it was not
+    try:
+        for chunk in timed(lambda: model.stream(messages), settings.llm_timeout_s, _served(model)):
+            text = chunk.text
+            if len(text) > settings.llm_max_reply_chars - read:
+                text = text[: settings.llm_max_reply_chars - read]
+                cut = f"its reply ran past {settings.llm_max_reply_chars:,} characters"
+            if text:
+                read += len(text)
+                yield Token(text)
+            for sentence in sentences.feed(text):
+                if len(verdicts) == settings.llm_max_sentences:
+                    cut = f"its reply ran past {settings.llm_max_sentences} sentences"
+                    break
+                verdicts.append(verify(sentence, found, documents))
+                yield verdicts[-1]
+            if cut:
+                break
+    except ModelTimeout:
+        cut = f"it timed out after {settings.llm_timeout_s:g} s"
+    except Exception as error:  # any failure of the model or its server
+        log.warning("the language model failed: %r", error)
+        note = f"it failed ({type(error).__name__}: {_first_line(error)})"
+        yield Done(fallback(extractive, note, unsupported(verdicts)))
+        return
+    if not cut:
+        for sentence in sentences.close():
+            if len(verdicts) == settings.llm_max_sentences:
+                cut = f"its reply ran past {settings.llm_max_sentences} sentences"
+                break
+            verdicts.append(verify(sentence, found, documents))
+            yield verdicts[-1]
+    yield Done(_answer(verdicts, extractive, cut))
+
+
+def _answer(verdicts: Sequence[Verdict], extractive: Answer, cut: str) -> Answer:
+    """The answer the verdicts make: the kept sentences (noting a reply cut short), or the
+    extractive answer with why none stood."""
+    dropped = unsupported(verdicts)
+    if cut and not any(verdict.kept for verdict in verdicts):
+        return fallback(extractive, cut, dropped)
+    text, citations = compose(verdicts)
+    if not citations:
+        if any(is_refusal(verdict.sentence) for verdict in verdicts):
+            note = "it said the passages do not answer"
+        elif verdicts:
+            note = (
+                "its one sentence could not be verified"
+                if len(verdicts) == 1
+                else f"none of its {len(verdicts)} sentences could be verified"
+            )
+        else:
+            note = "its reply was empty"
+        return fallback(extractive, note, dropped)
+    note = (
+        f"The language model's reply was cut short: {cut}; the sentences verified by then "
+        "are kept and the rest was dropped."
+        if cut
+        else ""
+    )
+    return replace(
+        extractive,
+        text=text,
+        citations=citations,
+        abstained=False,
+        short=None,
+        hedged=False,
+        reader="llm",
+        dropped=dropped,
+        note=note,
+    )
+
+
+def fallback(extractive: Answer, why: str, dropped: int) -> Answer:
+    """The extractive answer, noting why the language model's did not stand."""
+    answered = "found no answer either" if extractive.abstained else "answered"
+    note = f"The language model's answer was not used: {why}; the extractive reader {answered}."
+    return replace(extractive, dropped=dropped, note=note)
+
+
+def _served(model: object) -> bool:
+    """Whether a chat model runs behind a server (its stream's thread may be a daemon), not
+    in this process (langchain-huggingface's, which generates in a thread of torch's)."""
+    return not type(model).__module__.startswith("langchain_huggingface")
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:160] if lines else "no message"

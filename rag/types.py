@@ -24,6 +24,10 @@ class Document:
     pages: tuple[int, ...] = ()  # where each page starts in `text` (PDF); () without pages
     headings: tuple[tuple[int, int], ...] = ()  # (start, end) of each heading the format marks
 
+    def span(self, start: int, end: int) -> Span:
+        """The stretch of this document from `start` to `end`, with its text."""
+        return Span(self.doc_id, start, end, self.text[start:end])
+
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding `offset`, or None for a format without pages."""
         if not self.pages:
@@ -219,3 +223,35 @@ class Reading:
     def abstained(self) -> bool:
         """True when the reader found no answer."""
         return self.abstention is not None
+
+
+# -- the events of an answer's stream (rag.stream, DocQA.stream) ----------------------------
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of the model's reply as it arrives."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One generated sentence, once verified: kept with its verified spans (for each passage
+    it cites, in the order cited, the sentences of it that hold the sentence's words; then
+    each quotation's own span), or dropped with the reason."""
+
+    sentence: str  # as the model wrote it, its [n] markers numbering the passages
+    kept: bool
+    citations: tuple[Citation, ...]
+    reason: str  # why it was dropped; "" when kept
+
+
+@dataclass(frozen=True)
+class Done:
+    """The final answer: always the last event of a stream."""
+
+    answer: Answer
+
+
+Event = Token | Verdict | Done

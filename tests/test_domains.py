@@ -20,7 +20,7 @@ from evals.__main__ import main
 from evals.dataset import load_questions
 from rag import Answer
 from rag.chain import DocQA
-from rag.generation import Done, Event
+from rag.types import Done, Event
 from tests.conftest import ROOT, SEEDS
 
 ARTICLE_SET = ROOT / "evals" / "questions.toml"

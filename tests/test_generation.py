@@ -16,28 +16,12 @@ from langchain_core.language_models import BaseChatModel, FakeListChatModel, Gen
 from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 
-from rag import generation
+from rag import reply as reply_module
 from rag.chain import DocQA
-from rag.generation import (
-    INSTRUCTIONS,
-    REFUSAL,
-    Done,
-    ModelTimeout,
-    Sentences,
-    Token,
-    Verdict,
-    cited_numbers,
-    complete_sentences,
-    compose,
-    is_refusal,
-    passages,
-    prompt,
-    quotations,
-    split_reply,
-    timed,
-    verify,
-)
-from rag.types import Answer, Citation, Document, Span, Turn
+from rag.errors import ModelTimeout
+from rag.generation import INSTRUCTIONS, compose, passages, prompt, split_reply, timed, verify
+from rag.reply import REFUSAL, Sentences, cited_numbers, complete_sentences, is_refusal, quotations
+from rag.types import Answer, Citation, Document, Done, Span, Token, Turn, Verdict
 
 TEXT = (
     "The ferry left Oban at noon. It carried 40 passengers to Mull. "
@@ -164,9 +148,9 @@ def test_each_chunk_is_looked_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """A reply of 2,000 sentences, a character at a time: only the unfinished tail is split
     again, never the whole reply (which made a long reply's cost grow with its square)."""
     split: list[int] = []
-    real = generation.split_reply
+    real = reply_module.split_reply
     monkeypatch.setattr(
-        generation, "split_reply", lambda text: split.append(len(text)) or real(text)
+        reply_module, "split_reply", lambda text: split.append(len(text)) or real(text)
     )
     reply = "North Korea fired missiles [1]. " * 2000
     sentences, got = Sentences(), []
@@ -364,7 +348,7 @@ def test_nothing_unsupported_reaches_the_text(
     for verdict in verdicts:
         assert_verified(verdict)
     cited = " ".join(c.quote for c in citations)
-    for match in generation.QUOTATION.finditer(text):
+    for match in reply_module.QUOTATION.finditer(text):
         quote = match.group(1) if match.group(1) is not None else match.group(2)
         assert any(
             " ".join(quote.split()).replace("'", "’") in " ".join(c.quote.split()).replace("'", "’")
@@ -372,7 +356,7 @@ def test_nothing_unsupported_reaches_the_text(
         )
     from rag.lexicon import terms
 
-    assert set(terms(generation.MARKERS.sub("", text))) <= set(terms(cited))
+    assert set(terms(reply_module.MARKERS.sub("", text))) <= set(terms(cited))
 
 
 def test_timed_passes_items_and_errors_and_stops_a_slow_stream() -> None:

@@ -19,10 +19,9 @@ import pytest
 
 from rag.chain import DocQA
 from rag.errors import ModelLoadError, SettingsError
-from rag.generation import Done, Token, Verdict
 from rag.llm import PLACEHOLDER_API_KEY, chat_model
 from rag.settings import Settings
-from rag.types import Answer
+from rag.types import Answer, Done, Token, Verdict
 from tests.conftest import ROOT, SEEDS
 from tests.llm_servers import OllamaHandler, OpenAIHandler, serve
 
