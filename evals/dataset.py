@@ -26,6 +26,9 @@ from pathlib import Path
 from rag.errors import DatasetError
 
 SPLITS = ("tune", "heldout")
+# A set written for training only (data/ordinary/) marks every question "train"; which of its
+# documents train and which choose is data/split.toml's to say, by document.
+TRAINING_SPLIT = "train"
 ALL_PARTS_CATEGORY = "multi_sentence"  # the one category whose answers are all required
 _KEYS = frozenset({"id", "category", "split", "question", "history", "answers", "evidence"})
 _OPTIONAL_KEYS = frozenset({"document"})
@@ -155,9 +158,12 @@ def _question(path: Path, number: int, entry: object, document: str | None) -> Q
         raise DatasetError(
             f"{where}: names no `document`; give it one, or the file a top-level `document`"
         )
-    if entry["split"] not in SPLITS:
-        raise DatasetError(f"{where}: split {entry['split']!r} is not one of {', '.join(SPLITS)}")
-    if entry["category"] in (*SPLITS, "overall"):
+    if entry["split"] not in (*SPLITS, TRAINING_SPLIT):
+        raise DatasetError(
+            f"{where}: split {entry['split']!r} is not one of {', '.join(SPLITS)} or "
+            f"{TRAINING_SPLIT}"
+        )
+    if entry["category"] in (*SPLITS, TRAINING_SPLIT, "overall"):
         raise DatasetError(
             f"{where}: category {entry['category']!r} is taken by the report's own columns"
         )

@@ -193,6 +193,24 @@ def kind_fit(kind: str, text: str, phrases: Sequence[Phrase], question: set[str]
     return -1.0
 
 
+def cross_features(cross_logits: np.ndarray, sentence_scores: np.ndarray) -> np.ndarray:
+    """Rows of rag.ranker.CROSS_FEATURES for the candidates the cross-encoder read: its raw
+    score, the fast sentence model's probability as log-odds, and the margin over the best
+    other candidate read (0 when it read only one).
+
+    cross_features([2.0, -1.0], [0.5, 0.5]) -> [[2, 0, 3], [-1, 0, -3]]
+    """
+    cross = np.asarray(cross_logits, dtype=np.float64)
+    fast = np.clip(np.asarray(sentence_scores, dtype=np.float64), 1e-6, 1 - 1e-6)
+    if len(cross) > 1:
+        order = np.sort(cross)
+        best_other = np.where(cross == order[-1], order[-2], order[-1])
+        margin = cross - best_other
+    else:
+        margin = np.zeros_like(cross)
+    return np.column_stack([cross, np.log(fast / (1 - fast)), margin])
+
+
 def answer_features(sentence_rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """One row of ANSWER_FEATURES for a question, from its candidates' sentence features and
     the sentence model's scores."""

@@ -1,13 +1,15 @@
 """The reader's learned models, loaded from the small artifact that `python -m training`
 (training/train.py) writes, rag/models/reader.json: a sentence ranker, a phrase ranker, the
-label prior and the thresholds chosen on the validation articles."""
+label prior and the thresholds chosen on the validation articles; and, once `python -m
+training route` has fitted it, the cross-encoder's route (`CrossRoute`): which candidates the
+cross-encoder reads, and how its reading becomes the choice and the confidence."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,10 @@ from rag.settings import DEFAULT_READER_PATH
 from rag.trees import parse
 
 ARTIFACT_FORMAT = 1
+# What the cross-encoder route's answer model reads of each candidate the cross-encoder read:
+# its raw score (log-odds), the fast sentence model's score as log-odds, and its margin over
+# the best other candidate read (negative for all but the best).
+CROSS_FEATURES = ("cross_logit", "sentence_logit", "cross_margin")
 # How many codes each categorical feature has: its width once one-hot encoded.
 CATEGORY_SIZES = {"kind": len(KINDS), "label": len(LABELS), "dependency": len(DEPENDENCIES)}
 
@@ -72,6 +78,23 @@ def one_hot(rows: np.ndarray, features: tuple[str, ...]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class CrossRoute:
+    """The cross-encoder's part in reading: it reads the fast sentence model's `top_k` best
+    candidates, and `answer` (a logistic model over CROSS_FEATURES) gives each of them the
+    probability that it answers the question, which chooses the sentence and is the
+    confidence. `encoder` is the ONNX model named by `model` beside the artifact."""
+
+    top_k: int
+    answer: Scorer
+    model: str  # the cross-encoder's file, beside the artifact
+    encoder: Any = field(default=None, compare=False, repr=False)  # rag.cross_encoder
+
+    def to_json(self) -> dict[str, Any]:
+        """The route as it is saved in the artifact."""
+        return {"top_k": self.top_k, "answer": self.answer.to_json(), "model": self.model}
+
+
+@dataclass(frozen=True)
 class ReaderModel:
     """Everything the reader needs besides its candidates."""
 
@@ -83,10 +106,12 @@ class ReaderModel:
     short_threshold: float  # give a short answer when the best phrase's probability reaches it
     version: str  # a digest of the artifact: part of the index fingerprint
     sure_threshold: float = 0.9  # state an answer plainly at this confidence; hedge below it
+    cross: CrossRoute | None = None  # when set, the cross-encoder chooses and gives confidence
 
     def to_json(self) -> dict[str, Any]:
         """The artifact's content (without its version, which is its digest)."""
-        return {
+        cross = {"cross": self.cross.to_json()} if self.cross is not None else {}
+        return cross | {
             "format": ARTIFACT_FORMAT,
             "sentence": self.sentence.to_json(),
             "phrase": self.phrase.to_json(),
@@ -131,6 +156,7 @@ def _read(path: Path) -> ReaderModel:
                 raise ValueError(f"its {name} model reads other features than this code")
             scorers[name] = Scorer(entry["kind"], tuple(entry["features"]), entry["params"])
         return ReaderModel(
+            cross=_cross_route(data.get("cross"), path.parent),
             sentence=scorers["sentence"],
             phrase=scorers["phrase"],
             answerable=scorers["answerable"],
@@ -145,6 +171,26 @@ def _read(path: Path) -> ReaderModel:
             f"cannot load the reader's model from {path} ({error}): rebuild it with "
             "`python -m training`, or point DOCQA_READER_PATH at a model it wrote"
         ) from None
+
+
+def _cross_route(entry: Any, folder: Path) -> CrossRoute | None:
+    """The artifact's cross-encoder route, its model loaded on first use; None without one."""
+    if entry is None:
+        return None
+    from rag.cross_encoder import CrossEncoder
+
+    answer = entry["answer"]
+    if tuple(answer["features"]) != CROSS_FEATURES:
+        raise ValueError("its cross-encoder route reads other features than this code")
+    model = folder / entry["model"]
+    if not model.is_file():
+        raise ValueError(f"its cross-encoder {model} is missing")
+    return CrossRoute(
+        top_k=int(entry["top_k"]),
+        answer=Scorer(answer["kind"], tuple(answer["features"]), answer["params"]),
+        model=str(entry["model"]),
+        encoder=CrossEncoder(model),
+    )
 
 
 def artifact_version(path: Path) -> str:

@@ -15,15 +15,17 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from rag.cross_encoder import candidate_passage
 from rag.features import (
     FITTING_LABELS,
     answer_features,
+    cross_features,
     kind_fit,
     phrase_features,
     sentence_features,
 )
 from rag.lexicon import terms
-from rag.ranker import ReaderModel
+from rag.ranker import CrossRoute, ReaderModel
 from rag.types import Abstention, Candidate, Reading, Retrieval, Span
 
 MAX_QUOTE_WORDS = 25  # a longer sentence is quoted by its answering clauses
@@ -98,16 +100,40 @@ class Judgement:
 
 
 def judge(retrieval: Retrieval, model: ReaderModel) -> Judgement:
-    """Run the three models over a retrieval that has candidates (training reuses this)."""
+    """Run the models over a retrieval that has candidates (training reuses this): the fast
+    sentence model scores every candidate; with a cross-encoder route, the cross-encoder
+    reads the question with each of the fast model's best few and the route's answer model
+    chooses among them and gives the confidence, else the answerability model does."""
     query, found = retrieval.query, retrieval.candidates
     rows = sentence_features(query, found, model.prior)
     scores = model.sentence.predict(rows)
-    best = int(np.argmax(scores))
+    if model.cross is None:
+        best = int(np.argmax(scores))
+        confidence = float(model.answerable.predict(answer_features(rows, scores))[0])
+    else:
+        scores, best, confidence = cross_read(retrieval, scores, model.cross)
     # A short answer is of the kind asked for: a "where" question is never answered "September".
     typed = query.kind in FITTING_LABELS
     phrase, phrase_score = best_phrase(retrieval, found[best], model, fitting_only=typed)
-    confidence = float(model.answerable.predict(answer_features(rows, scores))[0])
     return Judgement(scores, best, phrase, phrase_score, confidence)
+
+
+def cross_read(
+    retrieval: Retrieval, scores: np.ndarray, route: CrossRoute
+) -> tuple[np.ndarray, int, float]:
+    """The cross-encoder's reading of the fast model's `route.top_k` best candidates: the
+    candidates' scores (those it read rank first, by the route's probability, the rest after
+    them by the fast model's), the best candidate and its probability of answering."""
+    top = np.argsort(-scores, kind="stable")[: route.top_k]
+    question = retrieval.query.part or retrieval.query.standalone
+    passages = [candidate_passage(retrieval.candidates[at]) for at in top]
+    read = route.answer.predict(
+        cross_features(route.encoder.logits(question, passages), scores[top])
+    )
+    ranked = scores * 0.5  # below every candidate read (each of those scores 0.5 or more)
+    ranked[top] = 0.5 + read / 2
+    best = int(top[int(np.argmax(read))])
+    return ranked, best, float(read.max())
 
 
 def best_phrase(

@@ -158,6 +158,7 @@ def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[
                 ),
                 title_coverage=coverage(corpus, query.terms, list(framing), query.lent_terms),
                 beside=tuple((fetched[other].span, fetched[other].phrases) for other in beside),
+                heading=fetched[heading].span.text if heading >= 0 else "",
             )
         )
     return found

@@ -189,6 +189,7 @@ class Candidate:
     heading_dense: float  # the cosine of the heading it stands under (0 when none)
     title_coverage: float  # coverage of the question's terms by its heading and file name
     beside: tuple[tuple[Span, tuple[Phrase, ...]], ...] = ()  # the sentences before and after
+    heading: str = ""  # the text of the heading it stands under; "" when none
 
 
 @dataclass(frozen=True)

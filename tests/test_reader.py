@@ -16,7 +16,7 @@ from rag.lexicon import terms
 from rag.ranker import load_model
 from rag.reader import quote, read
 from rag.types import Abstention, Candidate, Document, Retrieval, Span
-from tests.conftest import hand_candidate, hand_query, tiny_model
+from tests.conftest import hand_candidate, hand_query, logistic, tiny_model
 
 TEXT = (
     "Harbour news\n"
@@ -290,3 +290,52 @@ def test_a_sentence_with_no_phrase_of_the_kind_asked_for_is_not_a_sure_answer() 
     what = _town("What is Lowmere?")
     rows = sentence_features(what.query, what.candidates, tiny_model({}).prior)
     assert rows[0, column("kind_fit")] == 0.0  # "what" asks for no particular kind
+
+
+# -- the cross-encoder route --------------------------------------------------------------
+
+
+def _routed(top_k: int, weights: dict[str, float], threshold: float = 0.0):
+    """The tiny model (coverage decides the fast order) with a cross-encoder route whose
+    answer model follows `weights`, reading with the shipped cross-encoder."""
+    from rag.cross_encoder import CrossEncoder
+    from rag.ranker import CROSS_FEATURES, CrossRoute
+
+    route = CrossRoute(top_k, logistic(CROSS_FEATURES, weights), "cross-encoder.onnx")
+    route = dataclasses.replace(route, encoder=CrossEncoder())
+    return dataclasses.replace(tiny_model({"coverage": 4.0}, threshold=threshold), cross=route)
+
+
+def test_the_cross_encoder_chooses_among_the_fast_models_best_and_gives_the_confidence() -> None:
+    """The cross-encoder reads the fast model's best `top_k` candidates; the route's answer
+    model turns its reading into each one's probability, which picks the sentence and is the
+    confidence. Read candidates rank above the rest."""
+    from rag.cross_encoder import CrossEncoder, candidate_passage
+
+    question = "How many sailors did the council hire?"
+    retrieval = _three(question, (0.5, 0.9, 0.1))  # fast order: crews, ferry, bridge
+    model = _routed(2, {"cross_logit": 1.0})
+    logits = CrossEncoder().logits(
+        question, [candidate_passage(retrieval.candidates[at]) for at in (1, 0)]
+    )
+    reading = read(retrieval, model)
+    chosen = (1, 0)[int(np.argmax(logits))]
+    (span,) = reading.spans
+    sentence = retrieval.candidates[chosen].sentence
+    assert sentence.start <= span.start < span.end <= sentence.end
+    assert reading.confidence == pytest.approx(1 / (1 + np.exp(-float(logits.max()))), abs=1e-5)
+    scores = reading.scores
+    assert min(scores[1], scores[0]) > scores[2]  # the bridge was not read: it ranks last
+
+
+def test_the_cross_encoder_reads_only_the_top_k() -> None:
+    """With top_k 1 only the fast model's best is read, whatever the cross-encoder would
+    have said of the others; its route's threshold refuses as the answer model says."""
+    retrieval = _three("How many sailors did the council hire?", (0.9, 0.2, 0.1))
+    reading = read(retrieval, _routed(1, {"cross_logit": 0.0}, threshold=0.4))
+    (span,) = reading.spans
+    ferry = retrieval.candidates[0].sentence
+    assert ferry.start <= span.start < span.end <= ferry.end
+    assert reading.confidence == pytest.approx(0.5)  # a zero-weight model says 0.5
+    refused = read(retrieval, _routed(1, {"cross_logit": 0.0}, threshold=0.6))
+    assert refused.abstention is Abstention.LOW_CONFIDENCE

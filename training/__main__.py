@@ -1,5 +1,6 @@
 """`python -m training`: fit the reader's models and write rag/models/reader.json.
-`python -m training cross-encoder`: fine-tune the cross-encoder (training.cross_encoder)."""
+`python -m training cross-encoder`: fine-tune the cross-encoder (training.cross_encoder).
+`python -m training route`: fit how the cross-encoder reads into reader.json (training.route)."""
 
 import sys
 
@@ -10,4 +11,8 @@ if sys.argv[1:2] == ["cross-encoder"]:
     from training.cross_encoder import main as cross_encoder
 
     sys.exit(cross_encoder(sys.argv[2:]))
+if sys.argv[1:2] == ["route"]:
+    from training.route import main as route
+
+    sys.exit(route(sys.argv[2:]))
 sys.exit(main())

@@ -20,9 +20,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -159,16 +160,25 @@ def _sample(article: Article, limit: int) -> Article:
     return dataclasses.replace(article, questions=kept)
 
 
-def domain_examples(name: str, path: Path, args: argparse.Namespace) -> list[Example]:
-    """The tune half of one of the eval suite's question sets through analysis and retrieval
-    (cached), with gold spans where each answer stands inside its evidence."""
+def domain_examples(
+    name: str,
+    path: Path,
+    args: argparse.Namespace,
+    keep: Callable[[Any], bool] | None = None,
+    folder: Path | None = None,
+) -> list[Example]:
+    """The tune half (or the questions `keep` selects) of one of the eval suite's question
+    sets through analysis and retrieval (cached), with gold spans where each answer stands
+    inside its evidence; the documents are in `folder` (else where the set says)."""
     from evals.dataset import evidence_spans, load_questions, read_text
 
     question_set = load_questions(path)
-    folder = question_set.source or _document_folder(path, question_set.documents[0])
-    chosen = [q for q in question_set.questions if q.split == "tune"]
+    folder = folder or question_set.source or _document_folder(path, question_set.documents[0])
+    keep = keep or (lambda question: question.split == "tune")
+    chosen = [q for q in question_set.questions if keep(q)]
     settings = Settings.from_env({}, top_k=args.top_k)
     digest = hashlib.sha256(path.read_bytes())
+    digest.update("".join(q.id for q in chosen).encode())
     for document in question_set.documents:
         digest.update((folder / document).read_bytes())
     key = _cache_key([], settings, name, digest.hexdigest())
