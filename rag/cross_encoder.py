@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     import onnxruntime
     import tokenizers
 
+    from rag.types import Candidate
+
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "cross-encoder.onnx"
 MAX_LENGTH = 128  # tokens of question and passage together; the passage's context is cut first
 MAX_PREVIOUS_CHARS = 300  # of the sentence before, so a long one cannot crowd the rest out
@@ -39,10 +41,27 @@ def passage_text(sentence: str, previous: str = "", heading: str = "", title: st
     name = title.rsplit("/", 1)[-1]
     stem = name.rsplit(".", 1)[0] if "." in name else name
     stem = stem.replace("_", " ").replace("-", " ").strip()
+    heading = heading.strip().lstrip("#").strip()  # a Markdown heading's marks
     if len(previous) > MAX_PREVIOUS_CHARS:
         previous = previous[-MAX_PREVIOUS_CHARS:]
     context = " | ".join(part.strip() for part in (stem, heading, previous) if part.strip())
     return " ".join(sentence.split()) + (SEPARATOR + " ".join(context.split()) if context else "")
+
+
+def candidate_passage(candidate: Candidate, heading: str | None = None) -> str:
+    """A retrieval candidate as the model reads it (`passage_text`): its sentence, the
+    sentence before it (from `candidate.beside`), the heading it stands under (`heading`, or
+    else `candidate.heading`: the corpus tables' `section` row; "" for none) and its
+    document's name."""
+    heading = candidate.heading if heading is None else heading
+    start = candidate.sentence.start
+    previous = [span.text for span, _phrases in candidate.beside if span.start < start]
+    return passage_text(
+        candidate.sentence.text,
+        previous=previous[-1] if previous else "",
+        heading=heading,
+        title=candidate.sentence.doc_id,
+    )
 
 
 def load_tokenizer(max_length: int = MAX_LENGTH) -> tokenizers.Tokenizer:
