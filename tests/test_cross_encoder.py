@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from rag import cross_encoder
 from rag.cross_encoder import MODEL_PATH, passage_text
@@ -76,7 +75,9 @@ LOOK_ALIKES = [
     ),
 ]
 
-pytestmark = pytest.mark.skipif(not MODEL_PATH.exists(), reason="no trained cross-encoder")
+
+def test_the_model_ships_small() -> None:
+    assert MODEL_PATH.is_file() and MODEL_PATH.stat().st_size <= 25_000_000
 
 
 def test_passage_text_puts_the_sentence_first_then_its_context() -> None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from rag.chain import DocQA
 from rag.chunking import is_heading, sentences
-from rag.cross_encoder import passage_text
+from rag.cross_encoder import candidate_passage
 from rag.retrieval import Candidate
 from rag.settings import PROJECT_ROOT, Settings
 from rag.types import Document
@@ -108,19 +108,12 @@ def headings_of(document: Document) -> list[tuple[int, str]]:
 def context_passage(candidate: Candidate, headings: list[tuple[int, str]]) -> str:
     """A candidate as the cross-encoder reads it: the sentence, the sentence before it, the
     heading it stands under and its file name."""
-    start = candidate.sentence.start
-    previous = [span.text for span, _phrases in candidate.beside if span.start < start]
     heading = ""
     for at, text in headings:
-        if at >= start:
+        if at >= candidate.sentence.start:
             break
         heading = text
-    return passage_text(
-        candidate.sentence.text,
-        previous=previous[-1] if previous else "",
-        heading=heading,
-        title=candidate.sentence.doc_id,
-    )
+    return candidate_passage(candidate, heading)
 
 
 def _with_passages(
