@@ -1,6 +1,6 @@
 """The public benchmark: `python -m evals --squad FILE` runs SQuAD 2.0 files through docqa.
 
-Each article becomes one `.txt` document, read by `training.squad` (the reader's training
+Each article becomes one `.txt` document, read by `evals.squad_data` (the reader's training
 reads the same file the same way): its paragraphs joined by a blank line, each gold answer's
 span moved from its paragraph to the document and checked to quote it (one that does not is
 skipped and counted). The documents go to a temporary source folder; one `rag.DocQA` indexes
@@ -32,10 +32,10 @@ from evals.dataset import read_text
 from evals.metrics import CurvePoint, Span
 from evals.readers import DEFAULT_READER, ask, drop_reasons, reader_settings
 from evals.scoring import Row, record, score
+from evals.squad_data import Article, Gold, SquadQuestion, load_articles, load_split
 from evals.squad_scoring import SQUAD, curves, outcomes, per_system
 from rag import Answer, QuestionError, Settings
 from rag.errors import DatasetError
-from training.squad import Article, Gold, SquadQuestion, load_articles, load_split
 
 if TYPE_CHECKING:
     from evals.dataset import Question

@@ -523,7 +523,7 @@ def test_the_reliability_table_fits_and_shows_every_scope() -> None:
 
 def test_spread_keeps_the_share_of_unanswerables_and_spaces_each_kind_evenly() -> None:
     from evals.squad import spread
-    from training.squad import Gold, SquadQuestion
+    from evals.squad_data import Gold, SquadQuestion
 
     gold = (Gold(0, 1, "x"),)
     # four paragraphs of three answerable questions, then two unanswerable ones

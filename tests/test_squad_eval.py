@@ -18,13 +18,13 @@ from evals import squad, squad_scoring, tables
 from evals.__main__ import main
 from evals.dataset import read_text
 from evals.metrics import contains_answer, exact_match
+from evals.squad_data import MAX_STEM, file_name, load_split
 from rag.chunking import split_sentences
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import DatasetError
 from rag.lexicon import terms
 from rag.settings import Settings
 from tests.conftest import ROOT
-from training.squad import MAX_STEM, file_name, load_split
 
 SHIPPED = ROOT / "data" / "squad2-train-10-articles.json"
 SPECTRE = "Spectre_(2015_film)"  # validation; the one validation article with unanswerables

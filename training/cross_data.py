@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from evals.squad_data import Gold, SquadQuestion, load_articles, load_document_split
 from rag.chain import DocQA
 from rag.chunking import is_heading, sentences
 from rag.cross_encoder import candidate_passage
 from rag.retrieval import Candidate
 from rag.settings import PROJECT_ROOT, Settings
 from rag.types import Document
-from training.squad import Gold, SquadQuestion, load_articles, load_document_split
 from training.train import CACHE, DATA, QUESTIONS_PER_ARTICLE, SPLIT, Example, retrieve
 
 ORDINARY = PROJECT_ROOT / "data" / "ordinary"

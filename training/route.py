@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from evals.squad_data import load_document_split
 from rag.cross_encoder import MODEL_PATH, CrossEncoder, candidate_passage
 from rag.features import cross_features, sentence_features
 from rag.ranker import CROSS_FEATURES, CrossRoute, ReaderModel, load_model, save_model
 from rag.settings import DEFAULT_READER_PATH, PROJECT_ROOT, Settings
-from training.squad import load_document_split
 from training.train import (
     DATA,
     DOMAINS,

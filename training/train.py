@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from evals.squad_data import Article, Gold, SquadQuestion, load_articles, load_split
 from rag.answer_types import LABELS
 from rag.chain import DocQA
 from rag.features import (
@@ -44,7 +45,6 @@ from rag.ranker import ReaderModel, Scorer, one_hot, save_model
 from rag.reader import judge
 from rag.settings import DEFAULT_READER_PATH, PROJECT_ROOT, Settings
 from rag.types import Retrieval
-from training.squad import Article, Gold, SquadQuestion, load_articles, load_split
 
 DATA = (
     PROJECT_ROOT / "data" / "squad2-train-10-articles.json",

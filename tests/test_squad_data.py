@@ -1,4 +1,4 @@
-"""training.squad: SQuAD 2.0 files as documents and gold spans, article names, the split file."""
+"""evals.squad_data: SQuAD 2.0 files as documents and gold spans, article names, the split file."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from evals.squad_data import MAX_STEM, PARAGRAPH_BREAK, Gold, load_articles, load_split
 from rag.errors import SourceError
 from tests.conftest import ROOT
-from training.squad import MAX_STEM, PARAGRAPH_BREAK, Gold, load_articles, load_split
 from training.train import DATA
 
 SHIPPED = ROOT / "data" / "squad2-train-10-articles.json"
