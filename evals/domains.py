@@ -8,7 +8,10 @@ another's gain. The domains:
 - article, second, calibration: one half (tune unless told otherwise) of each question
   file: the seed article (evals/questions.toml), the ferry-strike text
   (evals/second/questions.toml) and the four calibration documents
-  (data/calibration/questions.toml), each through its own DocQA (evals.setup, evals.runner).
+  (data/calibration/questions.toml), each through its own DocQA (evals.setup, evals.runner);
+- ordinary: the questions about the choose documents of data/split.toml's [ordinary] table
+  (data/ordinary/questions.toml, a training set: its other documents train the reader), in
+  either half, since none of it is a tune or heldout question.
 Each domain is summed up by evals.reliability, beside the same-run one-sentence baselines.
 Each keeps its index in a folder of its own under INDEX_CACHE, kept between runs: the store
 rebuilds it when its documents or what derives it (settings, model, code) change, so a
@@ -25,16 +28,19 @@ from pathlib import Path
 from typing import Any
 
 from evals import reliability, report, runner, setup, squad
-from evals.dataset import load_questions
+from evals.dataset import TRAINING_SPLIT, Question, QuestionSet, load_questions
 from evals.reliability import Outcome
 from evals.scoring import outcome
+from evals.squad_data import load_document_split
 from evals.squad_scoring import outcomes
 
 QUESTION_SETS = {
     "article": report.ROOT / "evals" / "questions.toml",
     "second": report.ROOT / "evals" / "second" / "questions.toml",
     "calibration": report.ROOT / "data" / "calibration" / "questions.toml",
+    "ordinary": report.ROOT / "data" / "ordinary" / "questions.toml",
 }
+CHOOSE = "choose"  # the split of a training set's documents that models are chosen on
 SQUAD_FILES = tuple(sorted((report.ROOT / "data").glob("squad2-*.json")))
 SQUAD_SPLIT = "validation"  # the SQuAD articles models and thresholds are chosen on
 INDEX_CACHE = report.ROOT / ".cache" / "evals"  # git-ignored
@@ -112,7 +118,7 @@ def _question_set(
 
     clock = time.perf_counter()
     question_set = load_questions(path)
-    chosen = question_set.select(split=split)
+    split, chosen = domain_questions(name, question_set, split)
     if say is not None:
         say(f"{name}: {len(chosen)} questions of {report.shown(path)}")
     with setup.run_settings(question_set, **tuning) as (corpus, settings):
@@ -127,6 +133,22 @@ def _question_set(
         others,
         time.perf_counter() - clock,
     )
+
+
+def domain_questions(
+    name: str, question_set: QuestionSet, split: str, split_file: Path = squad.SPLIT_FILE
+) -> tuple[str, tuple[Question, ...]]:
+    """The half of a question set a domain asks, and its name; of a training set (every
+    question "train"), the questions about the documents `split_file`'s `[name]` table lists
+    to choose on, whatever the half asked for."""
+    if all(question.split == TRAINING_SPLIT for question in question_set.questions):
+        documents = load_document_split(split_file, name)
+        return CHOOSE, tuple(
+            question
+            for question in question_set.questions
+            if documents.get(question.document) == CHOOSE
+        )
+    return split, question_set.select(split=split)
 
 
 def _domain(

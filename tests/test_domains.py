@@ -175,3 +175,25 @@ OUTCOME_FIELDS = {
     "short_label",
     "split",
 }
+
+
+def test_the_ordinary_domain_asks_about_its_choose_documents_in_either_half() -> None:
+    """data/ordinary/ is a training set (every question "train"): the domain asks the
+    questions about the documents data/split.toml lists to choose on, never the training
+    documents', and a question file of tune and heldout halves keeps its half."""
+    from evals.dataset import load_questions
+    from evals.squad_data import load_document_split
+
+    ordinary = load_questions(domains.QUESTION_SETS["ordinary"])
+    choose = {
+        name
+        for name, split in load_document_split(ROOT / "data" / "split.toml", "ordinary").items()
+        if split == "choose"
+    }
+    for half in ("tune", "heldout"):
+        split, chosen = domains.domain_questions("ordinary", ordinary, half)
+        assert split == "choose" and {q.document for q in chosen} == choose
+        assert len(chosen) == 25 * len(choose)
+    calibration = load_questions(CALIBRATION_SET)
+    split, chosen = domains.domain_questions("calibration", calibration, "heldout")
+    assert split == "heldout" and chosen and all(q.split == "heldout" for q in chosen)
