@@ -193,22 +193,28 @@ def kind_fit(kind: str, text: str, phrases: Sequence[Phrase], question: set[str]
     return -1.0
 
 
-def cross_features(cross_logits: np.ndarray, sentence_scores: np.ndarray) -> np.ndarray:
+def cross_features(
+    cross_logits: np.ndarray, sentence_scores: np.ndarray, answerable: float = 0.5
+) -> np.ndarray:
     """Rows of rag.ranker.CROSS_FEATURES for the candidates the cross-encoder read: its raw
-    score, the fast sentence model's probability as log-odds, and the margin over the best
-    other candidate read (0 when it read only one).
+    score, the fast sentence model's probability as log-odds, the margin over the best other
+    candidate read (0 when it read only one), and the answerability model's probability for
+    the question as log-odds.
 
-    cross_features([2.0, -1.0], [0.5, 0.5]) -> [[2, 0, 3], [-1, 0, -3]]
+    cross_features([2.0, -1.0], [0.5, 0.5]) -> [[2, 0, 3, 0], [-1, 0, -3, 0]]
     """
     cross = np.asarray(cross_logits, dtype=np.float64)
     fast = np.clip(np.asarray(sentence_scores, dtype=np.float64), 1e-6, 1 - 1e-6)
+    sure = float(np.clip(answerable, 1e-6, 1 - 1e-6))
     if len(cross) > 1:
         order = np.sort(cross)
         best_other = np.where(cross == order[-1], order[-2], order[-1])
         margin = cross - best_other
     else:
         margin = np.zeros_like(cross)
-    return np.column_stack([cross, np.log(fast / (1 - fast)), margin])
+    return np.column_stack(
+        [cross, np.log(fast / (1 - fast)), margin, np.full(len(cross), np.log(sure / (1 - sure)))]
+    )
 
 
 def answer_features(sentence_rows: np.ndarray, scores: np.ndarray) -> np.ndarray:

@@ -24,9 +24,10 @@ from rag.trees import parse
 
 ARTIFACT_FORMAT = 1
 # What the cross-encoder route's answer model reads of each candidate the cross-encoder read:
-# its raw score (log-odds), the fast sentence model's score as log-odds, and its margin over
-# the best other candidate read (negative for all but the best).
-CROSS_FEATURES = ("cross_logit", "sentence_logit", "cross_margin")
+# its raw score (log-odds), the fast sentence model's score as log-odds, its margin over the
+# best other candidate read (negative for all but the best), and the answerability model's
+# confidence in the question as log-odds (the same for every candidate of a question).
+CROSS_FEATURES = ("cross_logit", "sentence_logit", "cross_margin", "answerable_logit")
 # How many codes each categorical feature has: its width once one-hot encoded.
 CATEGORY_SIZES = {"kind": len(KINDS), "label": len(LABELS), "dependency": len(DEPENDENCIES)}
 

@@ -107,11 +107,10 @@ def judge(retrieval: Retrieval, model: ReaderModel) -> Judgement:
     query, found = retrieval.query, retrieval.candidates
     rows = sentence_features(query, found, model.prior)
     scores = model.sentence.predict(rows)
-    if model.cross is None:
-        best = int(np.argmax(scores))
-        confidence = float(model.answerable.predict(answer_features(rows, scores))[0])
-    else:
-        scores, best, confidence = cross_read(retrieval, scores, model.cross)
+    best = int(np.argmax(scores))
+    confidence = float(model.answerable.predict(answer_features(rows, scores))[0])
+    if model.cross is not None:
+        scores, best, confidence = cross_read(retrieval, scores, confidence, model.cross)
     # A short answer is of the kind asked for: a "where" question is never answered "September".
     typed = query.kind in FITTING_LABELS
     phrase, phrase_score = best_phrase(retrieval, found[best], model, fitting_only=typed)
@@ -119,17 +118,17 @@ def judge(retrieval: Retrieval, model: ReaderModel) -> Judgement:
 
 
 def cross_read(
-    retrieval: Retrieval, scores: np.ndarray, route: CrossRoute
+    retrieval: Retrieval, scores: np.ndarray, answerable: float, route: CrossRoute
 ) -> tuple[np.ndarray, int, float]:
-    """The cross-encoder's reading of the fast model's `route.top_k` best candidates: the
-    candidates' scores (those it read rank first, by the route's probability, the rest after
-    them by the fast model's), the best candidate and its probability of answering."""
+    """The cross-encoder's reading of the fast model's `route.top_k` best candidates (given
+    the fast models' `scores` and `answerable` confidence): the candidates' scores (those it
+    read rank first, by the route's probability, the rest after them by the fast model's),
+    the best candidate and its probability of answering."""
     top = np.argsort(-scores, kind="stable")[: route.top_k]
     question = retrieval.query.part or retrieval.query.standalone
     passages = [candidate_passage(retrieval.candidates[at]) for at in top]
-    read = route.answer.predict(
-        cross_features(route.encoder.logits(question, passages), scores[top])
-    )
+    logits = route.encoder.logits(question, passages)
+    read = route.answer.predict(cross_features(logits, scores[top], answerable))
     ranked = scores * 0.5  # below every candidate read (each of those scores 0.5 or more)
     ranked[top] = 0.5 + read / 2
     best = int(top[int(np.argmax(read))])

@@ -120,7 +120,7 @@ evidence = ["Tom came."]
     ("change", "message"),
     [
         (("", ""), None),
-        (('split = "tune"', 'split = "train"'), "split"),
+        (('split = "tune"', 'split = "dev"'), "split"),
         (('category = "factual"', 'category = "heldout"'), "taken by the report's own columns"),
         (('answers = ["Tom"]', "answers = []"), "both be empty"),
         (('id = "q1"', 'id = ""'), "`id` must be non-empty"),

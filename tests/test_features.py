@@ -123,11 +123,12 @@ def test_phrase_features_describe_each_phrase() -> None:
     assert (column[PHRASE["relative_start"]] < 1).all()
 
 
-def test_cross_features_are_the_logit_the_fast_log_odds_and_the_margin_over_the_rest() -> None:
+def test_cross_features_are_the_logits_the_margin_and_the_questions_answerability() -> None:
     from rag.features import cross_features
 
-    rows = cross_features(np.array([2.0, -1.0, 0.5]), np.array([0.5, 0.9, 0.1]))
+    rows = cross_features(np.array([2.0, -1.0, 0.5]), np.array([0.5, 0.9, 0.1]), 0.9)
     assert rows[:, 0].tolist() == [2.0, -1.0, 0.5]
+    assert rows[:, 3] == pytest.approx([np.log(9)] * 3)  # the question's, on every row
     assert rows[:, 1] == pytest.approx([0.0, np.log(9), -np.log(9)])
     assert rows[:, 2].tolist() == [1.5, -3.0, -1.5]  # the best's lead; the others' gap
     assert cross_features(np.array([1.0]), np.array([1.0]))[0, 2] == 0.0  # one read: no margin

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
+import pickle
 import sys
 import time
 from collections.abc import Sequence
@@ -27,7 +29,7 @@ import numpy as np
 
 from evals.squad_data import load_document_split
 from rag.cross_encoder import MODEL_PATH, CrossEncoder, candidate_passage
-from rag.features import cross_features, sentence_features
+from rag.features import answer_features, cross_features, sentence_features
 from rag.ranker import CROSS_FEATURES, CrossRoute, ReaderModel, load_model, save_model
 from rag.settings import DEFAULT_READER_PATH, PROJECT_ROOT, Settings
 from training.train import (
@@ -64,34 +66,48 @@ class Read:
     answerable: bool
     ceiling: bool
     fast_right: bool  # the fast model's best candidate answers (today's route at no threshold)
+    sure: float  # the answerability model's confidence in the question
 
 
-def read_all(examples: Sequence[Example], model: ReaderModel, encoder: CrossEncoder) -> list[Read]:
-    """Each example's best READ_AT_MOST candidates by the fast model, read by the encoder."""
+def read_all(
+    name: str, examples: Sequence[Example], model: ReaderModel, encoder: CrossEncoder
+) -> list[Read]:
+    """Each example's best READ_AT_MOST candidates by the fast model, read by the encoder
+    (its logits cached under the encoder's digest: refitting the route reads nothing again)."""
+    digest = hashlib.sha256(encoder.path.read_bytes())
+    digest.update(f"{name}|{len(examples)}".encode())
+    cached = CACHE / f"reads-{name.replace(' ', '-')}-{digest.hexdigest()[:12]}.pickle"
+    logits = pickle.loads(cached.read_bytes()) if cached.exists() else {}
     out = []
-    for example in examples:
+    for number, example in enumerate(examples):
         found = example.retrieval.candidates
         labels = sentence_labels(example).astype(bool) if found else np.zeros(0, dtype=bool)
         answerable = example.question.answerable
         if not found:
             empty = np.zeros(0)
-            out.append(Read(empty, empty, labels, answerable, False, False))
+            out.append(Read(empty, empty, labels, answerable, False, False, 0.0))
             continue
         query = example.retrieval.query
-        fast = model.sentence.predict(sentence_features(query, found, model.prior))
+        features = sentence_features(query, found, model.prior)
+        fast = model.sentence.predict(features)
+        sure = float(model.answerable.predict(answer_features(features, fast))[0])
         top = np.argsort(-fast, kind="stable")[:READ_AT_MOST]
-        passages = [candidate_passage(found[at]) for at in top]
-        cross = encoder.logits(query.part or query.standalone, passages)
+        if number not in logits:
+            passages = [candidate_passage(found[at]) for at in top]
+            logits[number] = encoder.logits(query.part or query.standalone, passages)
         out.append(
             Read(
                 fast[top],
-                cross,
+                logits[number],
                 labels[top],
                 answerable,
                 bool(labels.any()),
                 bool(labels[int(np.argmax(fast))]),
+                sure,
             )
         )
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(pickle.dumps(logits))
     return out
 
 
@@ -102,7 +118,7 @@ def rows(reads: Sequence[Read], top_k: int) -> tuple[np.ndarray, np.ndarray, np.
     for number, read in enumerate(reads):
         if not len(read.cross):
             continue
-        blocks.append(cross_features(read.cross[:top_k], read.fast[:top_k]))
+        blocks.append(cross_features(read.cross[:top_k], read.fast[:top_k], read.sure))
         labels.append(read.labels[:top_k])
         owners.append(np.full(min(top_k, len(read.cross)), number))
     return np.vstack(blocks), np.concatenate(labels).astype(np.int8), np.concatenate(owners)
@@ -117,7 +133,8 @@ def measure(route: CrossRoute, reads: Sequence[Read]) -> Measured:
             confidence.append(0.0)
             continue
         k = route.top_k
-        probability = route.answer.predict(cross_features(read.cross[:k], read.fast[:k]))
+        features = cross_features(read.cross[:k], read.fast[:k], read.sure)
+        probability = route.answer.predict(features)
         best = int(np.argmax(probability))
         right.append(bool(read.labels[best]))
         confidence.append(float(probability[best]))
@@ -215,8 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(args.reader)
     model = dataclasses.replace(model, cross=None)
     encoder = CrossEncoder(args.cross_encoder, threads=2)
-    choose = {name: read_all(found, model, encoder) for name, found in choose_examples.items()}
-    heldout = {name: read_all(found, model, encoder) for name, found in heldout_examples.items()}
+    choose = {
+        name: read_all(name, found, model, encoder) for name, found in choose_examples.items()
+    }
+    heldout = {
+        name: read_all(name, found, model, encoder) for name, found in heldout_examples.items()
+    }
     print(f"cross-encoder reading: {time.perf_counter() - started:.0f} s", file=sys.stderr)
     route, lines = fit(choose, args.cross_encoder.name)
     measured = {name: measure(route, reads) for name, reads in choose.items()}
