@@ -321,7 +321,7 @@ def listwise(logits, target, groups):
 
 
 def export(weights: Path, out: Path) -> None:
-    """The weights as ONNX (float), then quantised to int8 (dynamic) at `out`."""
+    """The weights as ONNX (float), then quantised to 8 bits (dynamic) at `out`."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -347,7 +347,10 @@ def export(weights: Path, out: Path) -> None:
             dynamo=False,
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    quantize_dynamic(str(float_path), str(out), weight_type=QuantType.QInt8)
+    # Unsigned int8 weights, one scale per channel: on the choose split (top-1, same weights)
+    # float 0.803, this 0.789; signed per tensor 0.711, signed per channel 0.763, signed with
+    # reduce_range 0.658 (all about 23 MB).
+    quantize_dynamic(str(float_path), str(out), weight_type=QuantType.QUInt8, per_channel=True)
 
 
 # -- measuring --------------------------------------------------------------------------------
