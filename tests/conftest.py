@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -27,6 +29,21 @@ from rag.types import Candidate, Document, Phrase, Query, Span
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 ARTICLE_ID = "north-korea-missile-tests.txt"
+
+
+def run_docqa(
+    *args: str, env: Mapping[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """`docqa ARGS` in a process of its own from the project root, as a user runs it; its
+    output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args],
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        cwd=ROOT,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(autouse=True)

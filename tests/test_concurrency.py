@@ -16,7 +16,7 @@ import pytest
 
 from rag.chain import DocQA
 from rag.settings import Settings
-from tests.conftest import ARTICLE_ID, ROOT
+from tests.conftest import ARTICLE_ID, run_docqa
 
 QUESTION = "How many ballistic missiles did North Korea reportedly fire?"
 DURATION_S = 120
@@ -103,14 +103,7 @@ def test_answering_while_re_indexing_in_one_process(source_dir: Path, tmp_path: 
         "DOCQA_SOURCE_DIR": str(source_dir),
         "DOCQA_INDEX_DIR": str(index_dir),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ask", QUESTION],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=ROOT,
-        timeout=600,
-    )
+    done = run_docqa("ask", QUESTION, env=environment, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "two" in done.stdout
 

@@ -22,7 +22,7 @@ from rag.errors import ModelLoadError, SettingsError
 from rag.llm import PLACEHOLDER_API_KEY, chat_model
 from rag.settings import Settings
 from rag.types import Answer, Done, Token, Verdict
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import ROOT, SEEDS, run_docqa
 from tests.llm_servers import OllamaHandler, OpenAIHandler, serve
 
 QUESTION = "Who is Ned Price?"
@@ -271,14 +271,7 @@ def test_docqa_ask_with_smollm2_prints_a_verified_answer_and_exits_cleanly(
         "DOCQA_LLM_MAX_TOKENS": MAX_TOKENS,
         "DOCQA_LLM_TIMEOUT_S": "600",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ask", QUESTION],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=600,
-    )
+    done = run_docqa("ask", QUESTION, env=env, timeout=600)
     # A thread the model generates in once outlived the interpreter and aborted it (134).
     assert done.returncode == 0, done.stderr[-2000:]
     assert "terminate called" not in done.stderr and "Traceback" not in done.stderr
@@ -326,14 +319,7 @@ def _ask(docqa: DocQA, environ: dict[str, str]) -> subprocess.CompletedProcess[s
         HF_HUB_OFFLINE="1",
         **environ,
     )
-    return subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ask", QUESTION],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-    )
+    return run_docqa("ask", QUESTION, env=env, timeout=300)
 
 
 def test_docqa_ask_with_a_truncated_gguf_file_answers_with_the_extractive_reader(

@@ -21,7 +21,7 @@ from rag.chain import DocQA
 from rag.errors import DamagedTables
 from rag.settings import Settings
 from rag.tables import BUILD_ID, Tables
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import ROOT, SEEDS, run_docqa
 
 QUESTION = "When does the ferry leave?"
 FERRY = "The ferry leaves at noon from pier four.\n\nTom bought pears on Monday. He ate them.\n"
@@ -182,14 +182,7 @@ def test_docqa_ask_on_a_damaged_table_answers_with_one_line(built: tuple[Path, P
     source, index = built
     DAMAGE["zeros in sentence_start"](_folder(index))
     env = {**os.environ, "DOCQA_INDEX_DIR": str(index), "DOCQA_SOURCE_DIR": str(source)}
-    done = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ask", QUESTION],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-    )
+    done = run_docqa("ask", QUESTION, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "noon" in done.stdout
     lines = done.stderr.strip().splitlines()
