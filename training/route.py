@@ -73,9 +73,14 @@ def read_all(
     name: str, examples: Sequence[Example], model: ReaderModel, encoder: CrossEncoder
 ) -> list[Read]:
     """Each example's best READ_AT_MOST candidates by the fast model, read by the encoder
-    (its logits cached under the encoder's digest: refitting the route reads nothing again)."""
+    (its logits cached under the encoder's digest and the questions' candidates: refitting
+    the route reads nothing again, a change of either reads them afresh)."""
     digest = hashlib.sha256(encoder.path.read_bytes())
-    digest.update(f"{name}|{len(examples)}".encode())
+    digest.update(name.encode())
+    for example in examples:  # the candidates read: a change of retrieval reads them again
+        query = example.retrieval.query
+        digest.update((query.part or query.standalone).encode())
+        digest.update("|".join(c.sentence.id for c in example.retrieval.candidates).encode())
     cached = CACHE / f"reads-{name.replace(' ', '-')}-{digest.hexdigest()[:12]}.pickle"
     logits = pickle.loads(cached.read_bytes()) if cached.exists() else {}
     out = []
