@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 import Stemmer
@@ -52,3 +53,64 @@ def term_spans(text: str) -> list[tuple[int, int, str]]:
 def terms(text: str) -> list[str]:
     """Stemmed content words: terms("The missiles were fired") -> ["missil", "fire"]."""
     return [term for _start, _end, term in term_spans(text)]
+
+
+# Regular English affixes. A word the lists lack but made of a known word and these is a
+# real form, not a typo: "mown" (mow + n), "unsubscribed" (un + subscribed), "reindexed".
+_PREFIXES = ("under", "over", "dis", "mis", "non", "pre", "re", "un")
+# Each suffix with what its stem may have lost: "restored" -> "restor" + "e", "happily" ->
+# "happ" + "y"; "+" marks a doubled final consonant ("stopped" -> "stopp" -> "stop").
+_SUFFIXES = (
+    ("iness", ("y",)),
+    ("ness", ("",)),
+    ("ment", ("",)),
+    ("less", ("",)),
+    ("able", ("", "e", "+")),
+    ("ible", ("", "e")),
+    ("iest", ("y",)),
+    ("est", ("", "e", "+")),
+    ("ier", ("y",)),
+    ("er", ("", "e", "+")),
+    ("ing", ("", "e", "+")),
+    ("ied", ("y",)),
+    ("ed", ("", "e", "+")),
+    ("ies", ("y",)),
+    ("es", ("",)),
+    ("s", ("",)),
+    ("en", ("", "e", "+")),
+    ("n", ("",)),
+    ("ily", ("y",)),
+    ("ly", ("", "le")),
+    ("ful", ("",)),
+)
+MIN_BASE = 3  # letters a known word must have to carry an affix: "mow" + "n"
+MIN_PREFIXED_BASE = 4  # and to carry a prefix: "un" + "till" is no word
+
+
+def derived_word(word: str, known: Callable[[str], bool], depth: int = 2) -> bool:
+    """Whether a lower-case `word` is a known word with regular affixes around it (up to
+    `depth` of them), so a real form even where the word lists lack it.
+
+    derived_word("reindexed", known) -> True (re + index + ed); derived_word("misiles",
+    known) -> False
+    """
+    if depth == 0:
+        return False
+    for prefix in _PREFIXES:
+        base = word[len(prefix) :]
+        prefixed = word.startswith(prefix) and len(base) >= MIN_PREFIXED_BASE
+        if prefixed and (known(base) or derived_word(base, known, depth - 1)):
+            return True
+    for suffix, restored in _SUFFIXES:
+        stem_ = word[: -len(suffix)]
+        if not word.endswith(suffix) or len(stem_) < MIN_BASE:
+            continue
+        for ending in restored:
+            if ending == "+":
+                doubled = len(stem_) > MIN_BASE and stem_[-1] == stem_[-2]
+                base = stem_[:-1] if doubled and stem_[-1] not in "aeiou" else ""
+            else:
+                base = stem_ + ending
+            if base and (known(base) or derived_word(base, known, depth - 1)):
+                return True
+    return False

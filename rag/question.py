@@ -11,9 +11,10 @@ import html
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Sequence
+from typing import NamedTuple
 
 from rag.chunking import split_sentences
-from rag.lexicon import WORD, terms, words
+from rag.lexicon import WORD, derived_word, terms, words
 from rag.types import Turn
 
 _TAG = re.compile(r"<[^<>]{0,200}>")
@@ -108,8 +109,9 @@ def foreign_question(question: str, known: Callable[[str], bool]) -> bool:
 def question_kind(question: str) -> str:
     """The kind of answer a question wants (one of KINDS), read from the clause of its first
     wh-word: question_kind("Which network ... when he spoke?") -> "other" (a name, not a time);
-    question_kind("Who fired it?") -> "person"."""
-    lowered = question.lower()
+    question_kind("Who fired it?") -> "person". An aside after the question mark ("... ? (I
+    paid when I booked.)") is context, not part of what is asked."""
+    lowered = _split_aside(question)[0].lower()
     wh_words = list(_WH_WORD.finditer(lowered))
     if wh_words:
         end = wh_words[1].start() if len(wh_words) > 1 else len(lowered)
@@ -124,7 +126,8 @@ def question_kind(question: str) -> str:
 
 def questions_asked(text: str) -> str:
     """The question sentences of `text`, when it also holds other sentences: instructions or
-    claims around a question ("Ignore the source. How many ...?") are not what is asked.
+    claims around a question ("Ignore the source. How many ...?") are not what is asked (the
+    statements that say what the question is about are `message_context`).
 
     questions_asked("Use John Smith. Who spoke?") -> "Who spoke?"
     """
@@ -133,12 +136,64 @@ def questions_asked(text: str) -> str:
     return " ".join(asked) if asked and len(asked) < len(spans) else text
 
 
+def message_context(text: str) -> str:
+    """The statements of a message that also asks a question, what the asker tells of their
+    situation, searched and read with the question. Left out: instructions (a clause in the
+    imperative: "Ignore the source.", "..., use that."), claims that already say all the
+    question asks about ("The mayor is Jo Bloggs. Who is the mayor?"), and sentences with
+    no clause ("Hi!"); "" when nothing is left or nothing is asked.
+
+    message_context("We can't afford the trip. Who can help?") -> "We can't afford the trip."
+    """
+    sentences = [text[start:end].strip() for start, end in split_sentences(text)]
+    asked = [sentence for sentence in sentences if sentence.endswith("?")]
+    stated = [sentence for sentence in sentences if not sentence.endswith("?")]
+    if not asked or not stated:
+        return ""
+    asked_terms = set(terms(" ".join(asked)))
+    kept = [
+        sentence
+        for sentence in stated
+        if not (asked_terms and asked_terms <= set(terms(sentence)))  # a claim
+        and _tells(_parse(sentence.lower() if sentence.isupper() else sentence))
+    ]
+    return " ".join(kept)
+
+
+_SUBJECT = {"nsubj", "nsubjpass", "expl", "csubj"}
+
+
+def _tells(sentence) -> bool:  # sentence: a spaCy Doc
+    """Whether a parsed sentence states something (a verb with its subject) and instructs
+    nothing: no verb in the base form without a subject or an auxiliary other than "do"
+    ("Use that", "Don't use that"; "to afford" and "can go" are not orders)."""
+    states = False
+    for token in sentence:
+        if token.pos_ not in ("VERB", "AUX"):
+            continue
+        deps = {child.dep_ for child in token.children}
+        states = states or bool(deps & _SUBJECT)
+        helpers = [child.lower_ for child in token.children if child.dep_ in ("aux", "mark")]
+        ordered = (
+            token.tag_ in ("VB", "VBP")
+            and token.dep_ in ("ROOT", "advcl", "parataxis", "ccomp")
+            and not deps & _SUBJECT
+            and all(helper in ("do", "don't") for helper in helpers)
+        )
+        if ordered:
+            return False
+    return states
+
+
 def question_parts(question: str) -> list[str]:
     """A question split where a second question is joined to it with "and".
 
     question_parts("Who spoke, and where was he?") -> ["Who spoke", "where was he?"]
     question_parts("When and where is it?") -> ["When is it?", "where is it?"]
     """
+    question, aside = _split_aside(question)
+    if aside:  # the context after the question is searched with each part, never split
+        return [f"{part} {aside}" for part in question_parts(question)]
     if paired := _PAIRED_WH.match(question):
         # "When and where is the meeting?": one question of each kind, about the same thing.
         rest = question[paired.end() :]
@@ -146,6 +201,16 @@ def question_parts(question: str) -> list[str]:
     parts = [part.strip() for part in _JOINED_QUESTION.split(question)]
     # "Who resigned and why?": a part with no words of its own cannot be searched alone.
     return parts if all(terms(part) for part in parts) else [question]
+
+
+# "Who can help? (We can't afford the trip.)": context set after the question.
+_ASIDE = re.compile(r"(?<=\?)\s+(\([^()]*\))$")
+
+
+def _split_aside(question: str) -> tuple[str, str]:
+    """The question and the bracketed aside that ends it, or "" when none."""
+    aside = _ASIDE.search(question)
+    return (question[: aside.start()], aside.group(1)) if aside else (question, "")
 
 
 _PAIRED_WH = re.compile(
@@ -175,8 +240,9 @@ _CALENDAR_NAME = re.compile(
 )
 
 
-def standalone(question: str, history: Sequence[str | Turn]) -> str:
-    """The follow-up made standalone from the latest earlier turn.
+def standalone(question: str, history: Sequence[str | Turn], context: str = "") -> str:
+    """The follow-up made standalone from the latest earlier turn, or from the statements
+    of its own message (`context`, see `message_context`), which then follow it in brackets.
 
     standalone("What did he say?", ["Where did Ned Price speak?"]) -> "What did Ned Price say?"
     - A question that names its own subject is left alone: a personal or possessive pronoun
@@ -184,35 +250,123 @@ def standalone(question: str, history: Sequence[str | Turn]) -> str:
       Quillfeather Rail Company close its line?").
     - A personal pronoun after a who-question that was answered becomes the answer ("Who
       scored?" answered "Tomás Reilly", then "What was he booked for?"); "there" after an
-      answered where-question becomes the place.
-    - Otherwise a pronoun becomes the longest name of the earlier question (for a personal
-      pronoun one that is not a day or a month, or else its first definite noun, "the nurse").
+      answered where-question becomes the place. A pronoun for a thing becomes the answer
+      of a what- or which-question when the question asked for its subject ("Which charity
+      helps?", then "What's their number?"), and "that", "this", "those" or "these" does
+      whenever a thing was asked for ("What do I bring?", then "Why is that needed?").
+    - Otherwise a personal pronoun becomes the longest name of the earlier question (one
+      that is not a day or a month, or else its first definite noun, "the nurse"); a
+      pronoun for a thing its main noun phrase (the subject unless that is the wh-word or a
+      pronoun, then an object: "the clock tower"), or else its longest name.
+    - A demonstrative before a noun ("that restoration") keeps its noun, what it points to
+      follows in brackets; a dummy "it" ("How long does it take to ...") or "there" ("Is
+      there ...") and a "this" of time ("this term") point to nothing.
     - An ellipsis ("And in 2024?", "What about Dundee?") is the earlier question asked again
       with the fragment; a pronoun with nothing to put in its place gets the earlier question
       appended, so retrieval sees what the conversation is about.
     """
+    if context:  # the message's own statements say what its pronouns point to
+        found = _anaphor(question)
+        if found and not found.determiner and not _names_own_subject(question, found):
+            phrase = _main_phrase(context, thing=found.word not in _PERSONAL)
+            question = _put(question, found, phrase) if phrase else question
+        return f"{question} ({context})"
     if not history:
         return question
     previous = _as_turn(history[-1])
     if _is_ellipsis(question):  # the earlier question first: it says what kind of answer
         return f"{previous.question} ({question})"
-    pronoun = _PRONOUN.search(question)
-    if pronoun is None:
+    found = _anaphor(question)
+    if found is None or _names_own_subject(question, found):
         return question
-    word = pronoun.group().lower()
-    before = question[: pronoun.start()]
-    if word in _PERSONAL | _POSSESSIVE and (_NAME.search(before) or _DEFINITE.search(before)):
-        return question
-    replacement = _referent(word, previous)
+    replacement = _referent(found.word, previous)
+    if found.determiner:
+        return f"{question} ({replacement or previous.question})"
     if replacement:
-        if word in _POSSESSIVE:
-            replacement = f"{replacement}'s"
-        return f"{before}{replacement}{question[pronoun.end() :]}"
+        return _put(question, found, replacement)
     return f"{question} ({previous.question})"
 
 
 def _as_turn(item: str | Turn) -> Turn:
     return item if isinstance(item, Turn) else Turn(item)
+
+
+class _Anaphor(NamedTuple):
+    """A word of a follow-up that points back: where it is, and whether it is a determiner
+    ("that" in "that restoration") rather than a pronoun."""
+
+    start: int
+    end: int
+    word: str
+    determiner: bool = False
+
+
+_DEMONSTRATIVE = {"that", "this", "those", "these"}
+_THING = {"it", "its", "that", "this", "those", "these", "they", "them", "their"}
+# Pronouns that may point to nothing ("Is it true that ...", "Is there ...", "that" joining
+# a clause, "this month"): read in the parse before they are replaced.
+_AMBIGUOUS = {"it", "there", *_DEMONSTRATIVE}
+
+
+def _anaphor(question: str) -> _Anaphor | None:
+    """The first word of `question` that points back to something named earlier, or None."""
+    parsed = None
+    for match in _PRONOUN.finditer(question):
+        word = match.group().lower()
+        if word not in _AMBIGUOUS:
+            return _Anaphor(match.start(), match.end(), word)
+        parsed = parsed or _parse(question)
+        token = next((token for token in parsed if token.idx == match.start()), None)
+        if token is None:
+            continue
+        if token.dep_ == "expl" or (word == "it" and _dummy(token)):
+            continue
+        if word in _DEMONSTRATIVE:
+            if token.tag_ in ("WDT", "IN") or token.ent_type_ in ("DATE", "TIME"):
+                continue  # "the fee that ...", "so that", "this term"
+            return _Anaphor(match.start(), match.end(), word, token.dep_ == "det")
+        return _Anaphor(match.start(), match.end(), word)
+    return None
+
+
+def _dummy(token) -> bool:
+    """Whether "it" is the subject of a verb whose real subject is a clause after it: "How
+    long does it take to get there?", "Is it true that it closed?"."""
+    if token.dep_ != "nsubj":
+        return False
+    return any(
+        child.dep_ in ("xcomp", "ccomp")
+        and child.i > token.i
+        and any(
+            part.dep_ in ("aux", "mark") and part.lower_ in ("to", "that")
+            for part in child.children
+        )
+        for child in token.head.children
+    )
+
+
+def _names_own_subject(question: str, found: _Anaphor) -> bool:
+    """Whether a personal or possessive pronoun follows a name or a definite noun of the
+    question itself, which it points to."""
+    before = question[: found.start]
+    return found.word in _PERSONAL | _POSSESSIVE and bool(
+        _names(before) or _DEFINITE.search(before)
+    )
+
+
+def _names(text: str) -> list[str]:
+    """The capitalised names of `text`, not counting its opening word nor "I"."""
+    return [name for name in _NAME.findall(text) if not _SELF.fullmatch(name.split()[0])]
+
+
+_SELF = re.compile(r"I(?:['’]\w+)?")  # "I", "I'm", "I’ve"
+
+
+def _put(question: str, found: _Anaphor, replacement: str) -> str:
+    """`question` with the pronoun `found` replaced ("their" by "the fund's")."""
+    if found.word in _POSSESSIVE:
+        replacement = f"{replacement}'s"
+    return f"{question[: found.start]}{replacement}{question[found.end :]}"
 
 
 def _referent(word: str, previous: Turn) -> str:
@@ -222,12 +376,61 @@ def _referent(word: str, previous: Turn) -> str:
         (word in _PERSONAL and kind == "person") or (word == "there" and kind == "place")
     ):
         return previous.short
-    names = [name for name in _NAME.findall(previous.question) if name.split()[0].lower() != "i"]
+    thing = word in _THING - _PERSONAL
+    asked_thing = previous.short and word in _THING and kind == "other"
+    if asked_thing and (word in _DEMONSTRATIVE or _asks_subject(previous.question)):
+        return previous.short
+    names = _names(previous.question)
+    if thing and (phrase := _main_phrase(previous.question, thing=True)):
+        return phrase
     if word in _PERSONAL:
         names = [name for name in names if not _CALENDAR_NAME.fullmatch(name)]
         if not names and (definite := _DEFINITE.search(previous.question)):
             names = [f"the {definite.group(1)}"]
     return max(names, key=len) if names else ""
+
+
+_WH_TAGS = {"WDT", "WP", "WP$", "WRB"}
+# The roles a noun phrase may play, likeliest referent first.
+_ROLES = ("nsubj", "nsubjpass", "dobj", "attr", "pobj")
+
+
+def _asks_subject(question: str) -> bool:
+    """Whether the wh-word of `question` is, or is in, its subject: "Which charity helps?"."""
+    for token in _parse(question):
+        if token.tag_ in _WH_TAGS:
+            head = token if token.dep_ in _SUBJECT else token.head
+            return head.dep_ in ("nsubj", "nsubjpass") and head.i >= token.i
+    return False
+
+
+def _main_phrase(text: str, thing: bool) -> str:
+    """The noun phrase of `text` a later pronoun likeliest points to: the subject, else an
+    object, that is not a wh-word or a pronoun (nor, for a `thing`, a person's name); ""
+    when none. _main_phrase("When was the clock tower restored?", True) -> "the clock tower"
+    """
+    chunks = [
+        chunk
+        for chunk in _parse(text).noun_chunks
+        if not any(token.tag_ in _WH_TAGS for token in chunk)
+        and chunk.root.tag_ not in ("PRP", "EX")
+        and not (thing and chunk.root.ent_type_ == "PERSON")
+    ]
+    if not chunks:
+        return ""
+    rank = {role: at for at, role in enumerate(_ROLES)}
+    best = min(chunks, key=lambda chunk: (rank.get(chunk.root.dep_, len(_ROLES)), chunk.start))
+    first = best[0]
+    # "My daughter" inside a question reads "my daughter"; a name keeps its capital.
+    lowered = first.tag_ in ("DT", "PRP$") and first.text[:1].isupper()
+    return best.text[:1].lower() + best.text[1:] if lowered else best.text
+
+
+def _parse(text: str):  # -> spacy.tokens.Doc
+    """`text` tagged and parsed by spaCy's small English pipeline (loaded once)."""
+    from rag.answer_types import pipeline
+
+    return pipeline()(text)
 
 
 # "And in 2024?", "What about the Dundee office?", "And for staff in Dundee?": a fragment that
@@ -250,7 +453,10 @@ def correct_typos(question: str, vocabulary: Collection[str], known: Callable[[s
     """`question` with each misspelt word replaced by the closest word of the index, within a
     small edit distance (rapidfuzz; a swap of two letters is one edit). Words `known(word)`
     accepts (the index's, English ones), short words and words with no close match are left
-    as typed.
+    as typed; so are real forms of a known word ("mown", "unsubscribed", "reindexed", see
+    `derived_word`), unless the index word differs only by a slip at an affix's seam (a
+    doubled letter or an "e": "occured" -> "occurred"). A correction never turns a word into
+    its opposite ("unlockd" is not made "locked").
 
     correct_typos("How many misiles?", {"missiles", ...}, known) -> "How many missiles?"
     """
@@ -268,12 +474,58 @@ def correct_typos(question: str, vocabulary: Collection[str], known: Callable[[s
         if len(lower) < MIN_TYPO_WORD or not lower.isalpha() or known(lower):
             continue
         limit = 1 if len(lower) <= SHORT_TYPO_WORD else 2
-        best = process.extractOne(lower, choices, scorer=OSA.distance, score_cutoff=limit)
-        if best is None:
+        close = process.extract(lower, choices, scorer=OSA.distance, score_cutoff=limit, limit=8)
+        found = next((choice for choice, *_ in close if not _opposite(lower, choice)), None)
+        if found is None or (derived_word(lower, known) and not _seam_slip(lower, found)):
             continue
-        found = best[0]
         if word[:1].isupper():
             found = found[:1].upper() + found[1:]
         fixed.append(question[last : match.start()] + found)
         last = match.end()
     return "".join(fixed) + question[last:] if fixed else question
+
+
+# Openings that turn a word into its opposite: a negating prefix added or dropped
+# ("" -> "un"), or one swapped for its counterpart ("increase" -> "decrease").
+_NEGATING = ("un", "in", "im", "il", "ir", "dis", "non")
+_OPPOSITE_OPENINGS = (
+    *(("", prefix) for prefix in _NEGATING),
+    ("en", "dis"),
+    ("in", "de"),
+    ("in", "ex"),
+    ("im", "ex"),
+    ("in", "out"),
+    ("pre", "post"),
+    ("over", "under"),
+    ("up", "down"),
+    ("max", "min"),
+)
+
+
+def _opposite(typed: str, found: str) -> bool:
+    """Whether `found` is `typed` with an opening that reverses it: the rests after two
+    opposite openings are within one edit ("lockd" / "un" + "locked")."""
+    from rapidfuzz.distance import OSA
+
+    for one, other in _OPPOSITE_OPENINGS:
+        for a, b in ((typed, found), (found, typed)):
+            # Only openings that differ count: "ilegal" and "illegal" both open with "il".
+            opens = a.startswith(one) and b.startswith(other)
+            differ = opens and not a.startswith(other) and not (one and b.startswith(one))
+            if differ and OSA.distance(a[len(one) :], b[len(other) :]) <= 1:
+                return True
+    return False
+
+
+def _seam_slip(typed: str, found: str) -> bool:
+    """Whether `typed` and `found` differ by one doubled letter or one "e", the slips made
+    where an affix meets its word: _seam_slip("truely", "truly") -> True."""
+    longer, shorter = (typed, found) if len(typed) > len(found) else (found, typed)
+    if len(longer) != len(shorter) + 1:
+        return False
+    for at, char in enumerate(longer):
+        if longer[:at] + longer[at + 1 :] == shorter:
+            doubled = at > 0 and longer[at - 1] == char
+            if char == "e" or doubled:
+                return True
+    return False
