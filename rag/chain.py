@@ -29,6 +29,7 @@ from rag.question import (
     clean_question,
     correct_typos,
     foreign_question,
+    message_context,
     question_kind,
     question_parts,
     questions_asked,
@@ -378,15 +379,17 @@ class DocQA:
 
     def _prepare(self, request: dict) -> list[Query]:
         """One query per part of the question ("Who X, and when Y?" has two)."""
-        asked = self.check_question(request["question"])
+        message = self.check_question(request["question"])
         history = self.check_history(request["history"])
         corpus = self.corpus
-        asked = correct_typos(questions_asked(asked), corpus.vocabulary, corpus.knows)
-        question = standalone(asked, history)
+        asked = correct_typos(questions_asked(message), corpus.vocabulary, corpus.knows)
+        # What the message says of the asker's situation is searched and read with it.
+        context = correct_typos(message_context(message), corpus.vocabulary, corpus.knows)
+        question = standalone(asked, history, context)
         first, *rest = question_parts(question)
         # "Who spoke, and where was he?": a later part's pronoun points into the first part.
         parts = [first, *(standalone(part, [first]) for part in rest)]
-        typed = set(terms(asked))
+        typed = set(terms(asked)) | set(terms(context))
         vectors = self.embeddings.encode(parts)
         queries = []
         for part, vector in zip(parts, vectors, strict=True):

@@ -311,7 +311,7 @@ _AMBIGUOUS = {"it", "there", *_DEMONSTRATIVE}
 def _anaphor(question: str) -> _Anaphor | None:
     """The first word of `question` that points back to something named earlier, or None."""
     parsed = None
-    for match in _PRONOUN.finditer(question):
+    for match in _PRONOUN.finditer(_split_aside(question)[0]):  # not in the context after it
         word = match.group().lower()
         if word not in _AMBIGUOUS:
             return _Anaphor(match.start(), match.end(), word)
