@@ -431,3 +431,10 @@ def test_a_demonstrative_before_a_noun_keeps_it_and_adds_what_it_points_to() -> 
 def test_words_that_point_to_nothing_are_not_replaced(question: str) -> None:
     earlier = Turn("Where is the Acme Museum?", "Leeds.", "Leeds")
     assert standalone(question, [earlier]) == question
+
+
+def test_a_pronoun_in_the_context_after_a_question_is_left_alone() -> None:
+    earlier = Turn("Where is the Acme Museum?", "Leeds.", "Leeds")
+    for part in ("Who spoke? (I heard it there.)", "Who spoke? (Why did they go?)"):
+        assert standalone(part, [earlier]) == part
+    assert question_kind("Who spoke? (Why did they go?)") == "person"
