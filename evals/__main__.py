@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     _check_mode(args)
+    if args.verifier is not None:
+        from evals import verifier
+
+        return verifier.run(args.verifier, args.verifier_sentences)
     if args.domains:
         return _evaluate_domains(args)
     if args.squad is not None:
@@ -143,6 +147,17 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _check_mode(args: argparse.Namespace) -> None:
     """Options of one mode given in another are an error, not silently ignored."""
+    if args.verifier is not None:
+        _refuse(
+            "--verifier",
+            ("--domains", args.domains),
+            ("--squad", args.squad is not None),
+            ("--reader", args.reader != readers.DEFAULT_READER),
+            ("--compare", args.compare),
+            ("--gate", args.gate),
+        )
+    elif args.verifier_sentences:
+        raise DatasetError("--verifier-sentences needs --verifier FILE")
     if args.domains:
         _refuse(
             "--domains",
@@ -372,6 +387,20 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="at most N questions per article (of a question file, N in all), spread "
         "evenly over it, the unanswerable ones in their share",
+    )
+    checker = parser.add_argument_group("the answer verifier (instead of the question file)")
+    checker.add_argument(
+        "--verifier",
+        type=Path,
+        metavar="FILE",
+        help="judge the hand-labelled replies of FILE (data/verifier/replies.jsonl) with the "
+        "verifier of generated sentences: faithful kept, unfaithful dropped, answers surviving, "
+        "per kind with the drop reasons, over the whole file and its choose and check halves",
+    )
+    checker.add_argument(
+        "--verifier-sentences",
+        action="store_true",
+        help="with --verifier, also list each sentence of the choose half and its verdict",
     )
     every = parser.add_argument_group("every domain at once")
     every.add_argument(

@@ -14,12 +14,24 @@ REFUSAL = "The passages do not say."  # what the model is told to reply when the
 
 # -- parsing the reply -------------------------------------------------------------------
 
-# A citation marker: [2], [1, 3], [1][3] is two; "[passage 2]" is read as [2].
-MARKER = re.compile(r"\[\s*(?:passages?\s*)?(\d+(?:\s*(?:,|and)\s*\d+)*)\s*\]", re.IGNORECASE)
-MARKERS = re.compile(rf"\s*{MARKER.pattern}", re.IGNORECASE)
+# A citation marker as models write them: [2], [1, 3], [1-3], [1][3] (two), [Passage 2],
+# (Passage 2), (Source 2), and a bare "Passage 2" or "Source 2"; a bare "(2)" is not one (it
+# numbers a list as often as it cites).
+_NUMBERS = r"\d+(?:\s*(?:,|and|-|–|&)\s*\d+)*"
+_NAMED = r"(?:passages?|sources?|documents?|refs?\.?|references?)"
+MARKER = re.compile(
+    rf"\[\s*(?:{_NAMED}\s*)?({_NUMBERS})\s*\]"
+    rf"|\(\s*{_NAMED}\s*({_NUMBERS})\s*\)"
+    rf"|[\"“]{_NAMED}\s*({_NUMBERS})[\"”]"
+    rf"|\b{_NAMED}\s+({_NUMBERS})\b",
+    re.IGNORECASE,
+)
+MARKERS = re.compile(rf"\s*(?:{MARKER.pattern})", re.IGNORECASE)
 _PARTIAL_MARKER = re.compile(r"\[[^\]]*$")
 # A sentence end (. ! ? and closing quotes) with markers after it, then the next sentence.
-_END_THEN_MARKERS = re.compile(rf"[.!?][\"”’')]*((?:\s*{MARKER.pattern})+)(?=\s*\S)", re.IGNORECASE)
+_END_THEN_MARKERS = re.compile(
+    rf"[.!?][\"”’')]*((?:\s*(?:{MARKER.pattern}))+)(?=\s*\S)", re.IGNORECASE
+)
 # A quotation in double quotes, straight or curly; a lone mark is an unclosed quotation.
 QUOTATION = re.compile(r"\"([^\"]*)\"|“([^”“]*)”")
 _QUOTE_MARKS = '"“”'
@@ -39,7 +51,7 @@ def split_reply(reply: str) -> list[str]:
     for piece in pieces:
         if not piece:
             continue
-        lead = re.match(rf"(?:\s*{MARKER.pattern})+", piece, re.IGNORECASE)
+        lead = re.match(rf"(?:\s*(?:{MARKER.pattern}))+", piece, re.IGNORECASE)
         if lead and sentences:  # markers that open a line belong to the sentence before
             sentences[-1] += " " + lead.group().strip()
             piece = piece[lead.end() :].strip()
@@ -100,12 +112,16 @@ def _complete(sentences: list[str]) -> list[str]:
 
 
 def cited_numbers(sentence: str) -> tuple[int, ...]:
-    """The passage numbers a sentence cites, in order, each once: "A [2][1, 2]." -> (2, 1)."""
+    """The passage numbers a sentence cites, in order, each once: "A [2][1, 2]." -> (2, 1);
+    a range counts every number in it: "B [1-3]." -> (1, 2, 3)."""
     numbers: list[int] = []
     for match in MARKER.finditer(sentence):
-        for number in re.findall(r"\d+", match.group(1)):
-            if int(number) not in numbers:
-                numbers.append(int(number))
+        written = next(group for group in match.groups() if group is not None)
+        for first, last in re.findall(r"(\d+)(?:\s*[-–]\s*(\d+))?", written):
+            low, high = int(first), int(last or first)
+            for number in range(low, min(high, low + 20) + 1):
+                if number not in numbers:
+                    numbers.append(number)
     return tuple(numbers)
 
 

