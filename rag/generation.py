@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
 from rag.errors import ModelTimeout
+from rag.presentation import attributed_note
 from rag.reply import MARKERS, REFUSAL, Sentences, is_refusal, quotations, split_reply
 from rag.types import Answer, Citation, Document, Done, Event, Span, Token, Turn, Verdict
 from rag.verification import REFUSED, load_grammar, unsupported, verify
@@ -295,6 +296,8 @@ def _answer(verdicts: Sequence[Verdict], extractive: Answer, cut: str) -> Answer
         if cut
         else ""
     )
+    attributed = attributed_note(sum(v.kept and v.attributed for v in verdicts))
+    note = " ".join(part for part in (note, attributed) if part)
     return replace(
         extractive,
         text=text,

@@ -133,3 +133,16 @@ def as_text(answer: Answer, documents: Mapping[str, Document] | None = None) -> 
         lines.append(f"[{number}] {quote_marks(citation.quote, ellipses=False)}")
         lines.append(f"    {name}{page}, characters {citation.start}–{citation.end}")
     return "\n".join(lines)
+
+
+def attributed_note(count: int) -> str:
+    """The note on kept sentences whose passage docqa found (the model cited none that states
+    them): attributed_note(1) -> "1 sentence is cited by docqa: the model's own marker named
+    no passage that states it."."""
+    if not count:
+        return ""
+    one = count == 1
+    return (
+        f"{count} sentence{'' if one else 's'} {'is' if one else 'are'} cited by docqa: the "
+        f"model's own marker named no passage that states {'it' if one else 'them'}."
+    )

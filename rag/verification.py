@@ -77,6 +77,7 @@ def _judge(
     if not any(claim.words or claim.names or claim.amounts for claim in claims):
         return _dropped(sentence, "no content words to check")
     sources = _sentences(cited, documents)
+    support.parse_all([source.text for source in sources])
     stating: list[Span] = []
     for claim in claims:
         if not (claim.words or claim.names or claim.amounts):

@@ -194,6 +194,7 @@ def test_a_sentence_without_a_citation_is_attributed_or_dropped(
     answer = final(events)
     assert answer.reader == "llm" and answer.dropped == 1
     assert answer.text.startswith("Ned Price is a spokesman.")
+    assert answer.note.startswith("1 sentence is cited by docqa")
 
 
 @pytest.mark.parametrize(

@@ -84,3 +84,31 @@ def test_markers_quotations_and_refusals_are_read() -> None:
     assert quotations('He said "no and left.')[1]
     assert is_refusal(REFUSAL) and is_refusal("The passages don’t mention the captain. [2]")
     assert not is_refusal("The ferry left at noon [1].")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "numbers"),
+    [
+        ("It left [1].", (1,)),
+        ("It left [1, 2].", (1, 2)),
+        ("It left [1-3].", (1, 2, 3)),
+        ("It left [1][2].", (1, 2)),
+        ("It left [Passage 2].", (2,)),
+        ("It left (Passage 2).", (2,)),
+        ("It left (Source 1, 3).", (1, 3)),
+        ('It left "Source 1".', (1,)),
+        ("According to Passage 2, it left.", (2,)),
+        ("It left (1).", ()),
+        ("It left in 1990.", ()),
+    ],
+)
+def test_markers_as_models_write_them(sentence: str, numbers: tuple[int, ...]) -> None:
+    assert cited_numbers(sentence) == numbers
+    assert not reply_module.MARKER.search(reply_module.MARKERS.sub("", sentence))
+
+
+def test_a_marker_after_the_full_stop_belongs_to_the_sentence_before() -> None:
+    assert split_reply("It left. (Passage 1) It sank. [2]") == [
+        "It left. (Passage 1)",
+        "It sank. [2]",
+    ]

@@ -200,3 +200,101 @@ def test_nothing_unsupported_reaches_the_text(
     shown = reply_module.MARKERS.sub("", text)
     assert {v.number for v in values(shown)} <= {v.number for v in values(cited)}
     assert "minister" not in shown and "Glasgow" not in shown
+
+
+# -- claims as models write them -----------------------------------------------------------
+
+MANUAL = (
+    "NORRVIK HP-8 HEAT PUMP\n"
+    "The outdoor unit weighs 98 kg without packaging. Keep the unit upright at all times. "
+    "If it has been tilted, leave it standing for at least 4 hours before switching it on. "
+    "The support line is open Monday to Friday, 08:00 to 18:00. "
+    "The annual service costs £1,185 and takes six years to pay off. "
+    "The pipe must be at least 15 cm from the wall. "
+    "The lowest price was offered by Norrvik, and the board said the offer was fair, calm "
+    "and final."
+)
+MANUAL_DOC = Document("manual.txt", MANUAL)
+
+
+def manual(first: str, last: str | None = None) -> Span:
+    start = MANUAL.index(first)
+    end = MANUAL.index(last or first) + len(last or first)
+    return Span(MANUAL_DOC.doc_id, start, end, MANUAL[start:end])
+
+
+MANUAL_PASSAGES = [
+    manual("The outdoor unit weighs", "before switching it on."),
+    manual("The support line", "from the wall."),
+    manual("The lowest price", "fair, calm and final."),
+]
+
+
+def judge(sentence: str) -> Verdict:
+    return verify(sentence, MANUAL_PASSAGES, {MANUAL_DOC.doc_id: MANUAL_DOC})
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # the same value written another way, with its unit
+        "The support line is open Monday to Friday, 8am to 6pm [2].",
+        "The annual service costs 1,185 pounds [2].",
+        "It takes 6 years to pay off [2].",
+        "The pipe must be at least 0.15 m from the wall [2].",
+        # frames, connectives and answers carry no claim
+        "According to the passages, the outdoor unit weighs 98 kg without packaging [1].",
+        "The document states that the outdoor unit weighs 98 kg [1].",
+        "Yes, the outdoor unit weighs 98 kg [1].",
+        "However, the outdoor unit also weighs 98 kg [1].",
+        # a name from the document's title; a noun "it" points back to
+        "The HP-8 outdoor unit weighs 98 kg without packaging [1].",
+        "If the unit has been tilted, leave it standing for at least four hours [1].",
+        # inflection and lemma
+        "The outdoor units weigh 98 kg without packaging [1].",
+        # markers as models write them
+        "The outdoor unit weighs 98 kg (Passage 1).",
+        "The outdoor unit weighs 98 kg. [1]",
+        "The outdoor unit weighs 98 kg [1-2].",
+        'The outdoor unit weighs 98 kg "Source 1".',
+        # quotations with a stop or comma of their own, curly or straight, or an ellipsis
+        'The board said the offer was "fair." [3]',
+        "The board called the offer “fair, calm …final” [3].",
+    ],
+)
+def test_a_faithful_sentence_written_as_models_write_is_kept(sentence: str) -> None:
+    verdict = judge(sentence)
+    assert verdict.kept, verdict.reason
+    assert not verdict.attributed
+    for citation in verdict.citations:
+        assert MANUAL[citation.start : citation.end] == citation.quote
+
+
+@pytest.mark.parametrize(
+    ("sentence", "reason"),
+    [
+        ("The support line is open Monday to Friday, 9am to 6pm [2].", "09:00"),
+        ("The annual service costs £1,158 [2].", "1158"),
+        ("The pipe must be at least 15 m from the wall [2].", "15"),
+        ("It takes seven years to pay off [2].", "7"),
+        ("The outdoor unit does not weigh 98 kg [1].", "negation"),
+        ("The lowest price was offered by Daikin [3].", "daikin"),
+        # the claim's words and its amount in two sentences: no one sentence states it
+        ("The support line costs £1,185 [2].", ""),
+    ],
+)
+def test_a_wrong_value_name_or_negation_is_dropped(sentence: str, reason: str) -> None:
+    verdict = judge(sentence)
+    assert not verdict.kept and verdict.citations == ()
+    assert reason in verdict.reason
+
+
+def test_a_sentence_without_a_valid_marker_is_attributed_to_the_passage_that_states_it() -> None:
+    for sentence in ("The outdoor unit weighs 98 kg.", "The outdoor unit weighs 98 kg [9]."):
+        verdict = judge(sentence)
+        assert verdict.kept and verdict.attributed, verdict.reason
+        assert verdict.citations[0].quote == "The outdoor unit weighs 98 kg without packaging."
+    dropped = judge("The outdoor unit weighs 120 kg.")
+    assert not dropped.kept and dropped.reason.startswith("no valid citation")
+    # a marker naming a passage that is there but does not state it: dropped, not moved
+    assert not judge("The outdoor unit weighs 98 kg [2].").kept

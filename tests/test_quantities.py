@@ -1,0 +1,49 @@
+"""rag.quantities: amounts in English text as values with units. Pure, no model."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.quantities import same, values
+
+
+def value(text: str):
+    found = values(text)
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("six", "6"),
+        ("six years", "6"),
+        ("£1,185", "1,185 pounds"),
+        ("8am", "08:00"),
+        ("6pm", "18:00"),
+        ("7.00 pm", "19:00"),
+        ("15 cm", "0.15 m"),
+        ("2 kg", "2,000 grams"),
+        ("twenty-five", "25"),
+        ("two hundred and five", "205"),
+        ("90 minutes", "1.5 hours"),
+        ("61%", "61 per cent"),
+    ],
+)
+def test_the_same_value_written_two_ways(one: str, other: str) -> None:
+    assert same(value(one), value(other)) and same(value(other), value(one))
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("six", "7"), ("15 cm", "15 m"), ("8am", "8pm"), ("£5", "5 kg"), ("1,185", "1,158")],
+)
+def test_different_values_differ(one: str, other: str) -> None:
+    assert not same(value(one), value(other))
+
+
+def test_ranges_share_their_unit_and_names_hold_no_value() -> None:
+    assert [v.number for v in values("two to five minutes")] == [120.0, 300.0]
+    assert [v.number for v in values("between three and twelve months")] == [3.0, 12.0]
+    assert values("the HP-8 and error E5") == []
+    assert values("") == []
