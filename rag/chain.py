@@ -21,19 +21,18 @@ from rag.corpus import Corpus
 from rag.documents import Skipped, Sources, describe_skipped, load_collection, source_path
 from rag.embeddings import SentenceEmbeddings
 from rag.errors import ModelLoadError, QuestionError, ReadEveryFile, SourceError, StoreError
+from rag.followups import standalone
 from rag.indexing import model_identity
 from rag.lexicon import terms
 from rag.onnx_model import export_folder
 from rag.presentation import refusal, render
 from rag.question import (
     clean_question,
-    correct_typos,
     foreign_question,
     message_context,
     question_kind,
     question_parts,
     questions_asked,
-    standalone,
 )
 from rag.ranker import ReaderModel, load_model
 from rag.reader import read
@@ -41,6 +40,7 @@ from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import IndexReport, Store
 from rag.types import Answer, Done, Event, Query, Reading, Retrieval, Span, Turn
+from rag.typos import correct_typos
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

@@ -9,19 +9,19 @@ import unicodedata
 
 import pytest
 
+from rag.followups import standalone
 from rag.lexicon import derived_word, english_words, terms
 from rag.question import (
     KINDS,
     clean_question,
-    correct_typos,
     foreign_question,
     message_context,
     question_kind,
     question_parts,
     questions_asked,
-    standalone,
 )
 from rag.types import Turn
+from rag.typos import correct_typos
 
 
 @pytest.mark.parametrize(
