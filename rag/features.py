@@ -193,15 +193,26 @@ def kind_fit(kind: str, text: str, phrases: Sequence[Phrase], question: set[str]
     return -1.0
 
 
+# The sentence features the cross-encoder route reads beside the cross-encoder's scores: how
+# much of the question the candidate's sentence and context (the sentence before, the heading,
+# the file name) hold. The cross-encoder weighs that context little, so among look-alike
+# sentences ("Its library was founded by ...") it cannot tell which town's file is asked about.
+CONTEXT_FEATURES = ("context_coverage", "context_missing_idf")
+
+
 def cross_features(
-    cross_logits: np.ndarray, sentence_scores: np.ndarray, answerable: float = 0.5
+    cross_logits: np.ndarray,
+    sentence_scores: np.ndarray,
+    answerable: float = 0.5,
+    context: np.ndarray | None = None,
 ) -> np.ndarray:
     """Rows of rag.ranker.CROSS_FEATURES for the candidates the cross-encoder read: its raw
     score, the fast sentence model's probability as log-odds, the margin over the best other
-    candidate read (0 when it read only one), and the answerability model's probability for
-    the question as log-odds.
+    candidate read (0 when it read only one), the answerability model's probability for the
+    question as log-odds, and each candidate's CONTEXT_FEATURES (`context`, one row per
+    candidate; zeros when not given).
 
-    cross_features([2.0, -1.0], [0.5, 0.5]) -> [[2, 0, 3, 0], [-1, 0, -3, 0]]
+    cross_features([2.0, -1.0], [0.5, 0.5]) -> [[2, 0, 3, 0, 0, 0], [-1, 0, -3, 0, 0, 0]]
     """
     cross = np.asarray(cross_logits, dtype=np.float64)
     fast = np.clip(np.asarray(sentence_scores, dtype=np.float64), 1e-6, 1 - 1e-6)
@@ -212,9 +223,22 @@ def cross_features(
         margin = cross - best_other
     else:
         margin = np.zeros_like(cross)
+    if context is None:
+        context = np.zeros((len(cross), len(CONTEXT_FEATURES)))
     return np.column_stack(
-        [cross, np.log(fast / (1 - fast)), margin, np.full(len(cross), np.log(sure / (1 - sure)))]
+        [
+            cross,
+            np.log(fast / (1 - fast)),
+            margin,
+            np.full(len(cross), np.log(sure / (1 - sure))),
+            np.asarray(context, dtype=np.float64).reshape(len(cross), len(CONTEXT_FEATURES)),
+        ]
     )
+
+
+def context_columns(rows: np.ndarray) -> np.ndarray:
+    """The CONTEXT_FEATURES columns of sentence feature rows."""
+    return rows[:, [SENTENCE_FEATURES.index(name) for name in CONTEXT_FEATURES]]
 
 
 def answer_features(sentence_rows: np.ndarray, scores: np.ndarray) -> np.ndarray:

@@ -17,7 +17,13 @@ import numpy as np
 
 from rag.answer_types import DEPENDENCIES, LABELS
 from rag.errors import SettingsError
-from rag.features import ANSWER_FEATURES, CATEGORICAL, PHRASE_FEATURES, SENTENCE_FEATURES
+from rag.features import (
+    ANSWER_FEATURES,
+    CATEGORICAL,
+    CONTEXT_FEATURES,
+    PHRASE_FEATURES,
+    SENTENCE_FEATURES,
+)
 from rag.question import KINDS
 from rag.settings import DEFAULT_READER_PATH
 from rag.trees import parse
@@ -26,8 +32,15 @@ ARTIFACT_FORMAT = 1
 # What the cross-encoder route's answer model reads of each candidate the cross-encoder read:
 # its raw score (log-odds), the fast sentence model's score as log-odds, its margin over the
 # best other candidate read (negative for all but the best), and the answerability model's
-# confidence in the question as log-odds (the same for every candidate of a question).
-CROSS_FEATURES = ("cross_logit", "sentence_logit", "cross_margin", "answerable_logit")
+# confidence in the question as log-odds (the same for every candidate of a question), and how
+# much of the question its sentence and context hold (rag.features.CONTEXT_FEATURES).
+CROSS_FEATURES = (
+    "cross_logit",
+    "sentence_logit",
+    "cross_margin",
+    "answerable_logit",
+    *CONTEXT_FEATURES,
+)
 # How many codes each categorical feature has: its width once one-hot encoded.
 CATEGORY_SIZES = {"kind": len(KINDS), "label": len(LABELS), "dependency": len(DEPENDENCIES)}
 
@@ -175,7 +188,8 @@ def _read(path: Path) -> ReaderModel:
 
 
 def _cross_route(entry: Any, folder: Path) -> CrossRoute | None:
-    """The artifact's cross-encoder route, its model loaded on first use; None without one."""
+    """The artifact's cross-encoder route, its model (beside the artifact, else the shipped
+    one of that name in rag/models/) loaded on first use; None without one."""
     if entry is None:
         return None
     from rag.cross_encoder import CrossEncoder
@@ -184,8 +198,10 @@ def _cross_route(entry: Any, folder: Path) -> CrossRoute | None:
     if tuple(answer["features"]) != CROSS_FEATURES:
         raise ValueError("its cross-encoder route reads other features than this code")
     model = folder / entry["model"]
+    if not model.is_file():  # an artifact copied elsewhere reads the shipped cross-encoder
+        model = DEFAULT_READER_PATH.parent / entry["model"]
     if not model.is_file():
-        raise ValueError(f"its cross-encoder {model} is missing")
+        raise ValueError(f"its cross-encoder {entry['model']} is missing beside it")
     return CrossRoute(
         top_k=int(entry["top_k"]),
         answer=Scorer(answer["kind"], tuple(answer["features"]), answer["params"]),

@@ -108,7 +108,8 @@ def hand_candidate(
 ) -> Candidate:
     """A Candidate for `sentence` (a verbatim piece of `document`): `phrases` are (text, label)
     pairs inside it, `split` gives it its real clauses; every score and rank not given is 0
-    (best_clause -1)."""
+    (best_clause -1), but context_coverage, 1 (it shares words with the question: see
+    rag.reader.shares_a_word)."""
     start = document.text.index(sentence)
     span = Span(document.doc_id, start, start + len(sentence), sentence)
     zero = {"float": 0.0, "int": 0}
@@ -128,6 +129,7 @@ def hand_candidate(
         best_clause=-1,
         chunk_rank=0,
         opens_paragraph=False,
+        context_coverage=1.0,
     )
     values.update(scores)
     return Candidate(**values)  # type: ignore[arg-type]

@@ -306,10 +306,10 @@ def _routed(top_k: int, weights: dict[str, float], threshold: float = 0.0):
     return dataclasses.replace(tiny_model({"coverage": 4.0}, threshold=threshold), cross=route)
 
 
-def test_the_cross_encoder_chooses_among_the_fast_models_best_and_gives_the_confidence() -> None:
+def test_the_cross_encoder_chooses_among_the_fast_models_best() -> None:
     """The cross-encoder reads the fast model's best `top_k` candidates; the route's answer
-    model turns its reading into each one's probability, which picks the sentence and is the
-    confidence. Read candidates rank above the rest."""
+    model turns its reading into each one's probability, which picks the sentence; the
+    confidence stays the answerability model's. Read candidates rank above the rest."""
     from rag.cross_encoder import CrossEncoder, candidate_passage
 
     question = "How many sailors did the council hire?"
@@ -323,19 +323,49 @@ def test_the_cross_encoder_chooses_among_the_fast_models_best_and_gives_the_conf
     (span,) = reading.spans
     sentence = retrieval.candidates[chosen].sentence
     assert sentence.start <= span.start < span.end <= sentence.end
-    assert reading.confidence == pytest.approx(1 / (1 + np.exp(-float(logits.max()))), abs=1e-5)
+    fast = read(retrieval, dataclasses.replace(model, cross=None))
+    assert reading.confidence == pytest.approx(fast.confidence)
     scores = reading.scores
     assert min(scores[1], scores[0]) > scores[2]  # the bridge was not read: it ranks last
 
 
 def test_the_cross_encoder_reads_only_the_top_k() -> None:
     """With top_k 1 only the fast model's best is read, whatever the cross-encoder would
-    have said of the others; its route's threshold refuses as the answer model says."""
+    have said of the others."""
     retrieval = _three("How many sailors did the council hire?", (0.9, 0.2, 0.1))
-    reading = read(retrieval, _routed(1, {"cross_logit": 0.0}, threshold=0.4))
+    reading = read(retrieval, _routed(1, {"cross_logit": -1.0}))
     (span,) = reading.spans
     ferry = retrieval.candidates[0].sentence
     assert ferry.start <= span.start < span.end <= ferry.end
-    assert reading.confidence == pytest.approx(0.5)  # a zero-weight model says 0.5
-    refused = read(retrieval, _routed(1, {"cross_logit": 0.0}, threshold=0.6))
-    assert refused.abstention is Abstention.LOW_CONFIDENCE
+    assert reading.scores[0] > max(reading.scores[1:])
+
+
+def test_the_cross_encoder_never_chooses_a_candidate_missing_a_rare_question_word() -> None:
+    """However much the route likes a candidate, it is not chosen when its sentence and
+    context lack a question word rarer than any the best-placed candidate read lacks by more
+    than MISSING_SLACK."""
+    from rag.reader import MISSING_SLACK
+
+    question = "How many sailors did the council hire?"
+    retrieval = _three(question, (0.5, 0.9, 0.1))
+    ferry, crews, bridge = retrieval.candidates
+    model = _routed(2, {"sentence_logit": 10.0})  # it likes what the fast model likes: crews
+    assert _within(read(retrieval, model).spans[0], crews.sentence)
+    lacking = dataclasses.replace(crews, context_missing_idf=MISSING_SLACK + 1.0)
+    chosen = read(_retrieval(question, ferry, lacking, bridge), model)
+    assert _within(chosen.spans[0], ferry.sentence)
+
+
+def _within(span: Span, sentence: Span) -> bool:
+    return sentence.start <= span.start < span.end <= sentence.end
+
+
+def test_a_question_sharing_no_word_with_any_candidate_is_refused_unread() -> None:
+    """When no candidate's sentence or neighbours hold a word of the question, the reader
+    refuses before any model reads it, whatever the models would say."""
+    question = "How many sailors did the council hire?"
+    retrieval = _three(question, (0.5, 0.9, 0.1))
+    unrelated = [dataclasses.replace(c, context_coverage=0.0) for c in retrieval.candidates]
+    refused = read(_retrieval(question, *unrelated), tiny_model({}, threshold=0.0))
+    assert refused.abstention is Abstention.NO_WORD_SHARED and refused.spans == ()
+    assert not read(retrieval, tiny_model({}, threshold=0.0)).abstained

@@ -29,8 +29,9 @@ import numpy as np
 
 from evals.squad_data import load_document_split
 from rag.cross_encoder import MODEL_PATH, CrossEncoder, candidate_passage
-from rag.features import answer_features, cross_features, sentence_features
+from rag.features import answer_features, context_columns, cross_features, sentence_features
 from rag.ranker import CROSS_FEATURES, CrossRoute, ReaderModel, load_model, save_model
+from rag.reader import shares_a_word, within_reach
 from rag.settings import DEFAULT_READER_PATH, PROJECT_ROOT, Settings
 from training.train import (
     DATA,
@@ -67,6 +68,8 @@ class Read:
     ceiling: bool
     fast_right: bool  # the fast model's best candidate answers (today's route at no threshold)
     sure: float  # the answerability model's confidence in the question
+    context: np.ndarray  # the candidates' rag.features.CONTEXT_FEATURES, one row each
+    shares_a_word: bool  # some candidate holds a word of the question (rag.reader)
 
 
 def read_all(
@@ -90,7 +93,7 @@ def read_all(
         answerable = example.question.answerable
         if not found:
             empty = np.zeros(0)
-            out.append(Read(empty, empty, labels, answerable, False, False, 0.0))
+            out.append(Read(empty, empty, labels, answerable, False, False, 0.0, empty, False))
             continue
         query = example.retrieval.query
         features = sentence_features(query, found, model.prior)
@@ -109,6 +112,8 @@ def read_all(
                 bool(labels.any()),
                 bool(labels[int(np.argmax(fast))]),
                 sure,
+                context_columns(features)[top],
+                shares_a_word(found),
             )
         )
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -123,7 +128,9 @@ def rows(reads: Sequence[Read], top_k: int) -> tuple[np.ndarray, np.ndarray, np.
     for number, read in enumerate(reads):
         if not len(read.cross):
             continue
-        blocks.append(cross_features(read.cross[:top_k], read.fast[:top_k], read.sure))
+        blocks.append(
+            cross_features(read.cross[:top_k], read.fast[:top_k], read.sure, read.context[:top_k])
+        )
         labels.append(read.labels[:top_k])
         owners.append(np.full(min(top_k, len(read.cross)), number))
     return np.vstack(blocks), np.concatenate(labels).astype(np.int8), np.concatenate(owners)
@@ -138,11 +145,11 @@ def measure(route: CrossRoute, reads: Sequence[Read]) -> Measured:
             confidence.append(0.0)
             continue
         k = route.top_k
-        features = cross_features(read.cross[:k], read.fast[:k], read.sure)
-        probability = route.answer.predict(features)
-        best = int(np.argmax(probability))
+        features = cross_features(read.cross[:k], read.fast[:k], read.sure, read.context[:k])
+        reachable = within_reach(read.context[:k])
+        best = int(np.argmax(np.where(reachable, route.answer.predict(features), -1.0)))
         right.append(bool(read.labels[best]))
-        confidence.append(float(probability[best]))
+        confidence.append(read.sure if read.shares_a_word else 0.0)
     count = len(reads)
     return Measured(
         right=np.array(right),
