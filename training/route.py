@@ -50,7 +50,7 @@ from training.train import (
 
 CACHE = PROJECT_ROOT / ".cache" / "route"
 ORDINARY = PROJECT_ROOT / "data" / "ordinary" / "questions.toml"
-TOP_KS = (4, 6, 8, 12)  # how many of the fast model's best candidates the cross-encoder may read
+TOP_KS = (2, 3, 4, 6, 8, 12)  # how many of the fast model's best candidates the cross-encoder may read
 READ_AT_MOST = max(TOP_KS)
 NEAR = 0.005  # a larger top-k must beat a smaller one's worst-domain top-1 by this much
 
