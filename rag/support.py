@@ -259,8 +259,8 @@ def missing_words(
     words: Sequence[Word], held: Facts, before: Facts | None = None, titles: str = ""
 ) -> list[str]:
     """The content words not in the source sentence by lemma or by stem. A noun may instead
-    be in the sentence `before` it when this one has a pronoun (what "it" stands for), and a
-    proper noun in `titles` (its document's title and headings)."""
+    be in the sentence `before` it when this one has a pronoun (what "it" stands for), and
+    any word in `titles` (its document's title and headings)."""
     lost = []
     for word in words:
         if _holds(held, word):
@@ -268,10 +268,24 @@ def missing_words(
         pointed = word.pos in ("NOUN", "PROPN") and before is not None and held.pronoun
         if pointed and _holds(before, word):
             continue
-        if word.pos == "PROPN" and _within(word.text.lower(), titles):
+        if _titled(word, titles):
             continue
         lost.append(word.text)
     return lost
+
+
+def _titled(word: Word, titles: str) -> bool:
+    """A word of the document's title (by text or stem): what the whole document is about,
+    so a sentence of it need not repeat it ("corals turn white" under "Why corals turn
+    white")."""
+    if not titles:
+        return False
+    return _within(word.text.lower(), titles) or word.stem in _title_stems(titles)
+
+
+@lru_cache(maxsize=64)
+def _title_stems(titles: str) -> frozenset[str]:
+    return frozenset(stem(part) for part in re.findall(r"\w+", titles))
 
 
 def _holds(held: Facts, word: Word) -> bool:

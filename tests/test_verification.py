@@ -247,8 +247,9 @@ def judge(sentence: str) -> Verdict:
         "The document states that the outdoor unit weighs 98 kg [1].",
         "Yes, the outdoor unit weighs 98 kg [1].",
         "However, the outdoor unit also weighs 98 kg [1].",
-        # a name from the document's title; a noun "it" points back to
+        # a name or word from the document's title; a noun "it" points back to
         "The HP-8 outdoor unit weighs 98 kg without packaging [1].",
+        "The heat pump's outdoor unit weighs 98 kg without packaging [1].",
         "If the unit has been tilted, leave it standing for at least four hours [1].",
         # inflection and lemma
         "The outdoor units weigh 98 kg without packaging [1].",
