@@ -228,7 +228,7 @@ def disagreement(claim: str, source: str, sentence: str = "") -> str:
         role, verbs = _role(entity.root)
         if role == "other":
             continue
-        roles = [_role(place.root) for place in _occurrences(heard, entity)]
+        roles = [role for place in _occurrences(heard, entity) for role in _roles(place.root)]
         if not roles:
             continue
         content = {verb for verb in verbs if verb not in _STOP_STEMS}
@@ -293,6 +293,35 @@ def _role(token: Any) -> tuple[str, set[str]]:
     if token.dep_ in _OBJECTS:
         return "object", _verbs(_verb_of(token.head))
     return "other", set()
+
+
+_RELATIVE = frozenset({"WDT", "WP"})  # "which", "that", "who" heading a relative clause
+
+
+def _roles(token: Any) -> list[tuple[str, set[str]]]:
+    """A source word's roles: its own (`_role`), and the subject of a relative clause on it
+    or on the noun it names ("a measure called degree heating weeks (DHW), which adds up
+    ...": DHW adds up), whose relative pronoun stands for it."""
+    found = [_role(token), *_relative(token)]
+    for _ in range(64):
+        if token.dep_ in ("conj", "appos") and token.head is not token:
+            token = token.head
+        elif token.dep_ == "oprd" and token.head.dep_ == "acl":  # "a measure called X"
+            token = token.head.head
+        else:
+            return found
+        found += _relative(token)
+    return found
+
+
+def _relative(noun: Any) -> list[tuple[str, set[str]]]:
+    """The verbs of relative clauses on `noun` whose subject is their relative pronoun."""
+    return [
+        ("subject", _verbs(clause))
+        for clause in noun.children
+        if clause.dep_ == "relcl"
+        and any(c.dep_ in _SUBJECTS and c.tag_ in _RELATIVE for c in clause.children)
+    ]
 
 
 def _occurrences(doc: Any, entity: Any) -> list[Any]:

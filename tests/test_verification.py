@@ -299,3 +299,23 @@ def test_a_sentence_without_a_valid_marker_is_attributed_to_the_passage_that_sta
     assert not dropped.kept and dropped.reason.startswith("no valid citation")
     # a marker naming a passage that is there but does not state it: dropped, not moved
     assert not judge("The outdoor unit weighs 98 kg [2].").kept
+
+
+@pytest.mark.parametrize(
+    ("claim", "expected"),
+    [
+        # the relative pronoun stands for the noun it hangs on, or the one "called" names
+        ("The Ferry Safety Board (FSB) inspects every vessel each spring.", ""),
+        ("The FSB inspects every vessel each spring.", ""),
+        ("Every vessel inspects the FSB each spring.", "FSB is who does it"),
+    ],
+)
+def test_a_relative_clause_makes_its_noun_the_subject(claim: str, expected: str) -> None:
+    from rag.verification import disagreement
+
+    source = (
+        "Owners deal with a body called the Ferry Safety Board (FSB), which inspects every "
+        "vessel each spring."
+    )
+    found = disagreement(claim, source)
+    assert (expected in found) if expected else found == "", found
