@@ -6,6 +6,7 @@ A claim is what is left of a sentence once the words that carry no claim are set
   spaCy's closed part-of-speech classes) and spaCy's English stop words, except the words
   of order and comparison ("before", "more", "least"), which change what is claimed;
 - interjections and a sentence's opening "Yes," / "No,";
+- an opening purpose that only points back ("To fix it, ...");
 - discourse adverbs: an adverb set off by a comma at the start of a clause ("However, ...",
   "Overall, ...") or one of spaCy's stop-word adverbs ("also", "therefore");
 - the attribution frame: a clause whose subject is the material itself ("the passages state
@@ -342,10 +343,26 @@ def _frame(doc: Any) -> set[int]:
         according = token.lower_ == "according" and nxt is not None and nxt.lower_ == "to"
         if according and all(child.dep_ != "pobj" for child in nxt.children):
             framed |= {token.i, nxt.i}  # "According to [2], ...": its passage was a marker
+    framed |= _purpose(doc)
     for token in doc:  # the comma after a framed opening goes with it
         if token.is_punct and token.i - 1 in framed:
             framed.add(token.i)
     return framed
+
+
+def _purpose(doc: Any) -> set[int]:
+    """An opening purpose that only points back ("To fix it, ...", "To do this, ..."): its
+    verb names what was asked, its pronoun what was spoken of; the steps after it are the
+    claim. Empty when the purpose has a content word besides its verb ("To save money, ...")."""
+    if len(doc) < 3 or doc[0].tag_ != "TO" or doc[0].head.dep_ != "advcl":
+        return set()
+    verb = doc[0].head
+    words = sorted(t.i for t in verb.subtree)
+    if words[0] != 0 or words[-1] + 1 >= len(doc) or doc[words[-1] + 1].text != ",":
+        return set()
+    if any(doc[i].pos_ not in ("PRON", "PART") and i != verb.i for i in words):
+        return set()
+    return set(words)
 
 
 def _no_claim(token: Any) -> bool:

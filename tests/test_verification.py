@@ -247,6 +247,7 @@ def judge(sentence: str) -> Verdict:
         "The document states that the outdoor unit weighs 98 kg [1].",
         "Yes, the outdoor unit weighs 98 kg [1].",
         "However, the outdoor unit also weighs 98 kg [1].",
+        "To do this, keep the unit upright at all times [1].",
         # a name or word from the document's title; a noun "it" points back to
         "The HP-8 outdoor unit weighs 98 kg without packaging [1].",
         "The heat pump's outdoor unit weighs 98 kg without packaging [1].",
@@ -319,3 +320,8 @@ def test_a_relative_clause_makes_its_noun_the_subject(claim: str, expected: str)
     )
     found = disagreement(claim, source)
     assert (expected in found) if expected else found == "", found
+
+
+def test_an_opening_purpose_with_words_of_its_own_is_a_claim() -> None:
+    verdict = judge("To save money, keep the unit upright at all times [1].")
+    assert not verdict.kept and "save, money" in verdict.reason
