@@ -94,6 +94,9 @@ class Claim:
     names: tuple[str, ...]
     amounts: tuple[Value, ...]
     text: str
+    # a participle describing a noun ("algae living in their tissues"): a claim too short for
+    # the support model to judge in other words, so every word of it must be found
+    literal: bool = False
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,8 @@ def _clauses(text: str) -> list[Claim]:
     found = []
     for head in sorted(set(heads.values())):
         kept = [t for t in doc if heads[t.i] == head and t.i not in framed]
+        if doc[head].dep_ == "acl" and doc[head].head.i not in framed:
+            kept = sorted([*kept, doc[head].head], key=lambda t: t.i)  # the noun it describes
         words = tuple(
             Word(t.text, t.lemma_.lower(), stem(t.lower_), t.pos_)
             for t in kept
@@ -207,7 +212,9 @@ def _clauses(text: str) -> list[Claim]:
             if any(t.idx <= value.start < t.idx + len(t.text) + 1 for t in kept)
         )
         rest = "".join(token.text_with_ws for token in kept).strip(" ,;:")
-        found.append(Claim(words, tuple(dict.fromkeys(mine)), held, rest[:1].upper() + rest[1:]))
+        text = rest[:1].upper() + rest[1:]
+        literal = doc[head].dep_ == "acl"
+        found.append(Claim(words, tuple(dict.fromkeys(mine)), held, text, literal))
     return found
 
 
@@ -232,6 +239,8 @@ def _clause_head(token: Any) -> int:
         if token.head is token:
             return token.i
         if token.dep_ in _CLAUSES and token.pos_ in ("VERB", "AUX"):
+            return token.i
+        if token.dep_ == "acl" and token.tag_ == "VBG":  # "the algae living in ...": a claim
             return token.i
         token = token.head
     return token.i

@@ -140,7 +140,9 @@ def _stated(
             break
         # in other words: only when most of its words are there and the model reads it so
         if words and (
-            2 * len(words) > len(claim.words) or not paraphrased(claim.text, source.text)
+            claim.literal
+            or 2 * len(words) > len(claim.words)
+            or not paraphrased(claim.text, source.text)
         ):
             why = why or f"words not in the passages it cites: {_shown(words)}"
             continue

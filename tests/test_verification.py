@@ -325,3 +325,25 @@ def test_a_relative_clause_makes_its_noun_the_subject(claim: str, expected: str)
 def test_an_opening_purpose_with_words_of_its_own_is_a_claim() -> None:
     verdict = judge("To save money, keep the unit upright at all times [1].")
     assert not verdict.kept and "save, money" in verdict.reason
+
+
+REEF = (
+    "Reef corals host algae that live inside their tissues. "
+    "In warm water the algae produce harmful compounds."
+)
+REEF_DOC = Document("reef.txt", REEF)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # a participle describing a noun is a claim of its own, with that noun
+        ("In warm water, the algae living inside their tissues produce harmful compounds [1].", 2),
+        ("In warm water, the algae living inside their shells produce harmful compounds [1].", 0),
+        ("In warm water, the algae feeding on their skeletons produce harmful compounds [1].", 0),
+    ],
+)
+def test_a_participle_is_stated_by_a_sentence_of_its_own(sentence: str, kept: int) -> None:
+    verdict = verify(sentence, [Span("reef.txt", 0, len(REEF), REEF)], {"reef.txt": REEF_DOC})
+    assert len(verdict.citations) == kept, verdict.reason
+    assert verdict.kept == bool(kept)
