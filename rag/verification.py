@@ -378,6 +378,11 @@ _SAME_CHARACTER = {
     '"': '["“”]',
     "“": '["“”]',
     "”": '["“”]',
+    "-": "[-‐‑–—]",
+    "‐": "[-‐‑–—]",
+    "‑": "[-‐‑–—]",
+    "–": "[-‐‑–—]",
+    "—": "[-‐‑–—]",
 }
 _ELLIPSIS = re.compile(r"\s*(?:\.\s?\.\s?\.|…|\[\s*(?:\.\.\.|…)\s*\])\s*")
 _EDGE = " \t\n.,;:!?"  # punctuation a quotation may gain or lose at its ends
@@ -387,8 +392,9 @@ def locate(quote: str, cited: Sequence[Span], documents: Mapping[str, Document])
     """The quote's own span in the first cited passage holding it verbatim, or None. Quote
     marks and apostrophes of either kind and any run of white space count as the same; a
     full stop or comma at either end of the quote need not be in the source ("calm." for
-    "calm,"); an ellipsis stands for words left out (the span then runs from the first
-    piece to the last)."""
+    "calm,"); its first letter may be a capital or not, and a hyphen or dash of any length
+    stands for any other; an ellipsis stands for words left out (the span then runs from
+    the first piece to the last)."""
     pieces = [piece.strip(_EDGE) for piece in _ELLIPSIS.split(quote)]
     pieces = [piece for piece in pieces if piece]
     if not pieces:
@@ -400,6 +406,9 @@ def locate(quote: str, cited: Sequence[Span], documents: Mapping[str, Document])
         )
         for piece in pieces
     ]
+    first = pieces[0][0]
+    if first.isalpha():  # a quotation may capitalise its first word, or not
+        patterns[0] = f"[{first.lower()}{first.upper()}]" + patterns[0][len(re.escape(first)) :]
     pattern = r"(?s:.*?)".join(f"({part})" for part in patterns)
     for passage in cited:
         match = re.search(pattern, passage.text)

@@ -262,6 +262,7 @@ def judge(sentence: str) -> Verdict:
         # quotations with a stop or comma of their own, curly or straight, or an ellipsis
         'The board said the offer was "fair." [3]',
         "The board called the offer “fair, calm …final” [3].",
+        'The board said: "Fair, calm and final" [3].',
     ],
 )
 def test_a_faithful_sentence_written_as_models_write_is_kept(sentence: str) -> None:
@@ -347,3 +348,12 @@ def test_a_participle_is_stated_by_a_sentence_of_its_own(sentence: str, kept: in
     verdict = verify(sentence, [Span("reef.txt", 0, len(REEF), REEF)], {"reef.txt": REEF_DOC})
     assert len(verdict.citations) == kept, verdict.reason
     assert verdict.kept == bool(kept)
+
+
+@pytest.mark.parametrize("quote", ["two–core cable", "Two-core cable", "two—core cable."])
+def test_a_quotation_may_change_its_dashes_and_first_capital(quote: str) -> None:
+    from rag.verification import locate
+
+    text = "Check the two-core cable at both ends."
+    found = locate(quote, [Span("m.txt", 0, len(text), text)], {"m.txt": Document("m.txt", text)})
+    assert found is not None and found.text == "two-core cable"
