@@ -369,3 +369,30 @@ def test_a_question_sharing_no_word_with_any_candidate_is_refused_unread() -> No
     refused = read(_retrieval(question, *unrelated), tiny_model({}, threshold=0.0))
     assert refused.abstention is Abstention.NO_WORD_SHARED and refused.spans == ()
     assert not read(retrieval, tiny_model({}, threshold=0.0)).abstained
+
+
+def test_the_cross_encoder_reads_the_best_few_the_fast_model_does_not_rule_out() -> None:
+    """Of the fast model's top_k best, best first, those it scores under READ_SHARE of its
+    best are not read; the best always is."""
+    from rag.reader import READ_SHARE, to_read
+
+    scores = np.array([0.01, 0.6, 0.2, 0.5])
+    assert to_read(scores, 4).tolist() == [1, 3, 2]  # 0.01 < READ_SHARE * 0.6
+    assert to_read(scores, 2).tolist() == [1, 3]
+    assert to_read(np.array([0.9, READ_SHARE * 0.9 * 0.99]), 4).tolist() == [0]
+
+
+def test_with_one_candidate_worth_reading_the_fast_choice_stands_unread() -> None:
+    """When only the fast model's best is worth reading, the cross-encoder is not run (its
+    encoder here is None, which reading would call) and the fast choice is the answer."""
+    from rag.ranker import CROSS_FEATURES, CrossRoute
+
+    question = "How many sailors did the council hire?"
+    retrieval = _three(question, (-2.0, 2.0, -2.0))
+    model = tiny_model({"coverage": 4.0}, threshold=0.0)  # log-odds -8, 8, -8
+    fast = read(retrieval, model)
+    unread = CrossRoute(4, logistic(CROSS_FEATURES, {"cross_logit": 1.0}), "none.onnx")
+    lone = dataclasses.replace(model, cross=unread)
+    assert fast.scores[1] * 0.05 > max(fast.scores[0], fast.scores[2])
+    reading = read(retrieval, lone)
+    assert reading.spans == fast.spans and reading.confidence == fast.confidence

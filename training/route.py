@@ -31,7 +31,7 @@ from evals.squad_data import load_document_split
 from rag.cross_encoder import MODEL_PATH, CrossEncoder, candidate_passage
 from rag.features import answer_features, context_columns, cross_features, sentence_features
 from rag.ranker import CROSS_FEATURES, CrossRoute, ReaderModel, load_model, save_model
-from rag.reader import shares_a_word, within_reach
+from rag.reader import shares_a_word, to_read, within_reach
 from rag.settings import DEFAULT_READER_PATH, PROJECT_ROOT, Settings
 from training.train import (
     DATA,
@@ -50,7 +50,14 @@ from training.train import (
 
 CACHE = PROJECT_ROOT / ".cache" / "route"
 ORDINARY = PROJECT_ROOT / "data" / "ordinary" / "questions.toml"
-TOP_KS = (2, 3, 4, 6, 8, 12)  # how many of the fast model's best candidates the cross-encoder may read
+TOP_KS = (
+    2,
+    3,
+    4,
+    6,
+    8,
+    12,
+)  # how many of the fast model's best candidates the cross-encoder may read
 READ_AT_MOST = max(TOP_KS)
 NEAR = 0.005  # a larger top-k must beat a smaller one's worst-domain top-1 by this much
 
@@ -144,10 +151,12 @@ def measure(route: CrossRoute, reads: Sequence[Read]) -> Measured:
             right.append(False)
             confidence.append(0.0)
             continue
-        k = route.top_k
-        features = cross_features(read.cross[:k], read.fast[:k], read.sure, read.context[:k])
-        reachable = within_reach(read.context[:k])
-        best = int(np.argmax(np.where(reachable, route.answer.predict(features), -1.0)))
+        k = len(to_read(read.fast, route.top_k))  # read.fast is best first
+        best = 0
+        if k > 1:
+            features = cross_features(read.cross[:k], read.fast[:k], read.sure, read.context[:k])
+            reachable = within_reach(read.context[:k])
+            best = int(np.argmax(np.where(reachable, route.answer.predict(features), -1.0)))
         right.append(bool(read.labels[best]))
         confidence.append(read.sure if read.shares_a_word else 0.0)
     count = len(reads)

@@ -245,6 +245,8 @@ def _cache_key(articles: Sequence[Article], settings: Settings, split: str, seed
             "retrieval.py",
             "answer_types.py",
             "question.py",
+            "followups.py",
+            "typos.py",
             "lexicon.py",
             "chunking.py",
             "chain.py",
