@@ -377,12 +377,13 @@ def _purpose(doc: Any) -> set[int]:
 def _no_claim(token: Any) -> bool:
     """An interjection, an opening "Yes," or "No,", or a discourse adverb (never a negation:
     "never" is a stop-word adverb too)."""
+    doc = token.doc
+    # subtle: the answer "No," is no negation of the clause after it ("No, it was deferred")
+    if token.i == 0 and token.lower_ in ("yes", "no") and len(doc) > 1 and doc[1].is_punct:
+        return True
     if token.dep_ == "neg" or token.lower_ in NEGATORS:
         return False
     if token.pos_ == "INTJ" or token.dep_ == "intj":
-        return True
-    doc = token.doc
-    if token.i == 0 and token.lower_ in ("yes", "no") and len(doc) > 1 and doc[1].is_punct:
         return True
     if token.pos_ != "ADV" or token.lower_ in _ORDER:
         return False

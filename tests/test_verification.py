@@ -246,6 +246,7 @@ def judge(sentence: str) -> Verdict:
         "According to the passages, the outdoor unit weighs 98 kg without packaging [1].",
         "The document states that the outdoor unit weighs 98 kg [1].",
         "Yes, the outdoor unit weighs 98 kg [1].",
+        "No, the outdoor unit weighs 98 kg without packaging [1].",
         "However, the outdoor unit also weighs 98 kg [1].",
         "To do this, keep the unit upright at all times [1].",
         # a name or word from the document's title; a noun "it" points back to
