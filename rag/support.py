@@ -7,6 +7,7 @@ A claim is what is left of a sentence once the words that carry no claim are set
   of order and comparison ("before", "more", "least"), which change what is claimed;
 - interjections and a sentence's opening "Yes," / "No,";
 - an opening purpose that only points back ("To fix it, ...");
+- a discourse phrase in commas: a preposition and a bare noun ("..., by contrast, ...");
 - discourse adverbs: an adverb set off by a comma at the start of a clause ("However, ...",
   "Overall, ...") or one of spaCy's stop-word adverbs ("also", "therefore");
 - the attribution frame: a clause whose subject is the material itself ("the passages state
@@ -353,6 +354,7 @@ def _frame(doc: Any) -> set[int]:
         if according and all(child.dep_ != "pobj" for child in nxt.children):
             framed |= {token.i, nxt.i}  # "According to [2], ...": its passage was a marker
     framed |= _purpose(doc)
+    framed |= _aside(doc)
     for token in doc:  # the comma after a framed opening goes with it
         if token.is_punct and token.i - 1 in framed:
             framed.add(token.i)
@@ -372,6 +374,23 @@ def _purpose(doc: Any) -> set[int]:
     if any(doc[i].pos_ not in ("PRON", "PART") and i != verb.i for i in words):
         return set()
     return set(words)
+
+
+def _aside(doc: Any) -> set[int]:
+    """A discourse phrase set off by commas on both sides: a preposition and a bare noun
+    that names nothing ("..., by contrast, ...", "..., in turn, ..."), said of the whole
+    clause, like a discourse adverb."""
+    framed: set[int] = set()
+    for token in doc:
+        objects = [child for child in token.children if child.dep_ == "pobj"]
+        if token.dep_ != "prep" or token.head.pos_ not in ("VERB", "AUX") or len(objects) != 1:
+            continue
+        noun = objects[0]
+        bare = noun.pos_ == "NOUN" and not list(noun.children) and not noun.ent_type_
+        commas = token.i > 0 and noun.i == token.i + 1 < len(doc) - 1
+        if bare and commas and doc[token.i - 1].text == "," and doc[noun.i + 1].text == ",":
+            framed |= {token.i, noun.i}
+    return framed
 
 
 def _no_claim(token: Any) -> bool:

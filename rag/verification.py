@@ -142,6 +142,7 @@ def _stated(
         if words and (
             claim.literal
             or 2 * len(words) > len(claim.words)
+            or _unnamed(claim, words, documents.get(source.doc_id))
             or not paraphrased(claim.text, source.text)
         ):
             why = why or f"words not in the passages it cites: {_shown(words)}"
@@ -152,6 +153,26 @@ def _stated(
             continue
         return source, ""
     return None, why
+
+
+def _unnamed(claim: support.Claim, words: Sequence[str], document: Document | None) -> bool:
+    """Whether a noun of the claim not found in the stating sentence is nowhere in its
+    document: a thing the document never names ("the minister"), which no paraphrase of it
+    can bring in (the support model reads "The ferry left Oban minister at noon." as "The
+    ferry left Oban at noon." in other words)."""
+    named = _named(document.text) if document is not None else frozenset()
+    return any(
+        word.pos in ("NOUN", "PROPN") and word.lemma not in named and word.stem not in named
+        for word in claim.words
+        if word.text in words
+    )
+
+
+@lru_cache(maxsize=16)
+def _named(text: str) -> frozenset[str]:
+    """Every word of a document, lower case, and its stem."""
+    found = set(re.findall(r"\w+", text.lower()))
+    return frozenset(found | {stem(word) for word in found})
 
 
 def _unquoted(plain: str, places: Sequence[tuple[int, int]]) -> str:

@@ -358,3 +358,22 @@ def test_a_quotation_may_change_its_dashes_and_first_capital(quote: str) -> None
     text = "Check the two-core cable at both ends."
     found = locate(quote, [Span("m.txt", 0, len(text), text)], {"m.txt": Document("m.txt", text)})
     assert found is not None and found.text == "two-core cable"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # hypothesis found the first: the support model reads each as the ferry passage
+        "ferry The left minister The The.",
+        "The ferry left Oban minister at noon [1].",
+        "The council's minister report blamed the old pier [3].",
+    ],
+)
+def test_no_paraphrase_brings_in_a_thing_the_document_never_names(sentence: str) -> None:
+    verdict = verify(sentence, THREE, DOCUMENTS)
+    assert not verdict.kept and "minister" in verdict.reason
+
+
+def test_a_discourse_phrase_in_commas_carries_no_claim() -> None:
+    verdict = verify("The ferry, by contrast, left Oban at noon [1].", THREE, DOCUMENTS)
+    assert verdict.kept, verdict.reason
