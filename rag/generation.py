@@ -166,27 +166,44 @@ def _tidy(text: str) -> str:
 # -- bounding the model's time -----------------------------------------------------------
 
 
+# Items the model's thread may produce ahead of the consumer: a server streaming faster than
+# verification reads must wait, not fill memory (a 10 MB chunk a call, unbounded, filled 24 GB
+# while the first sentence was verified).
+AHEAD = 16
+
+
 def timed(make: Callable[[], Iterable[T]], timeout_s: float, daemon: bool = False) -> Iterator[T]:
     """The items of `make()`, produced in a thread; ModelTimeout once `timeout_s` has passed
     since the start, however fast items still come (the consumer's own time counts too), and
-    whatever `make()` raised, raised here. A consumer that stops early, or times out, tells
-    the thread to stop at its next item, and the thread closes what `make()` returned.
+    whatever `make()` raised, raised here. The thread stays at most AHEAD items ahead. A
+    consumer that stops early, or times out, tells the thread to stop at its next item, and
+    the thread closes what `make()` returned.
     `daemon`: the thread does not hold the process open (for a model behind a server; one
     run in-process must not be a daemon, see below)."""
-    items: queue.Queue[tuple[str, object]] = queue.Queue()
+    items: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=AHEAD)
     stop = threading.Event()
+
+    def put(entry: tuple[str, object]) -> bool:
+        """Hand `entry` over, waiting while the consumer is AHEAD items behind; False once
+        it has stopped."""
+        while not stop.is_set():
+            try:
+                items.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def pump() -> None:
         produced = None
         try:
             produced = iter(make())
             for item in produced:
-                if stop.is_set():
+                if stop.is_set() or not put(("item", item)):
                     return
-                items.put(("item", item))
-            items.put(("end", None))
+            put(("end", None))
         except BaseException as error:  # handed to the consumer, raised there
-            items.put(("error", error))
+            put(("error", error))
         finally:
             close = getattr(produced, "close", None)
             if stop.is_set() and close is not None:

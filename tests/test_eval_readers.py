@@ -108,7 +108,8 @@ def test_the_llm_reader_through_a_fake_model(docqa: DocQA) -> None:
     for row in generated:
         assert row.asked_reader == "llm" and row.answered_by == "llm", row.text
         assert (row.sentences, row.dropped) == (3, 2), row.drop_reasons
-        assert "no valid citation" in row.drop_reasons
+        # the sentence without a marker was checked against every passage, and none held it
+        assert any(reason.startswith("no valid citation") for reason in row.drop_reasons)
         assert row.first_token is not None and 0 < row.first_token <= row.latency
         assert "sunny" not in row.text and "elephants" not in row.text
         assert row.valid_citations == len(row.citations) > 0
@@ -120,7 +121,10 @@ def test_the_llm_reader_through_a_fake_model(docqa: DocQA) -> None:
     table = tables.aggregate_table(side_by_side, k=4)
     assert "sentences dropped" in table and "0.667" in table
     line = tables.reasons_line(generated)
-    assert line.startswith("2 of 3 generated sentences dropped: ") and "no valid citation 1" in line
+    assert (
+        line.startswith("2 of 3 generated sentences dropped: ")
+        and "no valid citation, and words not in the passages it cites 1" in line
+    )
 
 
 @pytest.mark.slow

@@ -356,3 +356,23 @@ def test_an_arabic_question_is_refused(docqa: DocQA) -> None:
     model = FakeListChatModel(responses=["North Korea fired missiles [1]."])
     answer = final(ask(docqa, model, question=question))
     assert answer.abstained and answer.reader == "extractive"
+
+
+def test_a_model_streaming_faster_than_verification_waits_for_it() -> None:
+    """The model's thread runs at most AHEAD items ahead of a slow consumer, so a server
+    streaming faster than sentences are verified cannot fill memory."""
+    from rag.generation import AHEAD
+
+    produced = 0
+
+    def endless() -> Iterator[int]:
+        nonlocal produced
+        while True:
+            produced += 1
+            yield produced
+
+    stream = timed(endless, timeout_s=30.0)
+    assert next(stream) == 1
+    time.sleep(0.5)  # verifying: the thread has had time to run far ahead, if it could
+    assert produced <= AHEAD + 2
+    stream.close()
