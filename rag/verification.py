@@ -412,11 +412,15 @@ _EDGE = " \t\n.,;:!?"  # punctuation a quotation may gain or lose at its ends
 def locate(quote: str, cited: Sequence[Span], documents: Mapping[str, Document]) -> Span | None:
     """The quote's own span in the first cited passage holding it verbatim, or None. Quote
     marks and apostrophes of either kind and any run of white space count as the same; a
-    full stop or comma at either end of the quote need not be in the source ("calm." for
-    "calm,"); its first letter may be a capital or not, and a hyphen or dash of any length
-    stands for any other; an ellipsis stands for words left out (the span then runs from
-    the first piece to the last)."""
-    pieces = [piece.strip(_EDGE) for piece in _ELLIPSIS.split(quote)]
+    full stop or comma at the end of the quote, or beside an ellipsis, need not be in the
+    source ("calm." for "calm,"); its first letter may be a capital or not, and a hyphen or
+    dash of any length stands for any other; an ellipsis stands for words left out (the span
+    then runs from the first piece to the last)."""
+    split = _ELLIPSIS.split(quote)
+    # A quotation may gain or lose punctuation where it ends or meets an ellipsis; it never
+    # opens with a full stop or a comma (a quote mark closing one quotation and opening the
+    # next, misread).
+    pieces = [split[0].lstrip().rstrip(_EDGE), *(piece.strip(_EDGE) for piece in split[1:])]
     pieces = [piece for piece in pieces if piece]
     if not pieces:
         return None
