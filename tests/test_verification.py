@@ -70,10 +70,15 @@ NEWS = (
 NEWS_DOC = Document("news.txt", NEWS)
 
 
+def span_of(document: Document, first: str, last: str | None = None) -> Span:
+    """The span of `document` from `first` through `last` (or `first` alone)."""
+    start = document.text.index(first)
+    end = document.text.index(last or first) + len(last or first)
+    return Span(document.doc_id, start, end, document.text[start:end])
+
+
 def news_passage(first: str, last: str | None = None) -> Span:
-    start = NEWS.index(first)
-    end = NEWS.index(last or first) + len(last or first)
-    return Span(NEWS_DOC.doc_id, start, end, NEWS[start:end])
+    return span_of(NEWS_DOC, first, last)
 
 
 NEWS_PASSAGES = [
@@ -219,9 +224,7 @@ MANUAL_DOC = Document("manual.txt", MANUAL)
 
 
 def manual(first: str, last: str | None = None) -> Span:
-    start = MANUAL.index(first)
-    end = MANUAL.index(last or first) + len(last or first)
-    return Span(MANUAL_DOC.doc_id, start, end, MANUAL[start:end])
+    return span_of(MANUAL_DOC, first, last)
 
 
 MANUAL_PASSAGES = [
