@@ -35,7 +35,7 @@ MAX_QUOTE_WORDS = 25  # a longer sentence is quoted by its answering clauses
 # word rarer (by idf) than the rarest one the best-placed candidate it read lacks, by more than
 # this: among look-alike files ("Its library was founded by ...") the cross-encoder barely reads
 # the town's name in the context. Chosen on the choose domains (training/route.py): top-1 there
-# 0.740 to 0.763 with it, 0.750 to 0.763 without, and 40 of 40 look-alike questions (36 without).
+# 0.740 to 0.763 with it, 0.750 to 0.763 without, and 38 of 40 look-alike questions (36 without).
 MISSING_SLACK = 2.0
 # The cross-encoder does not read a candidate the fast model scores under this share of its
 # best: on the choose domains that halves what it reads (1.9 of the best 4 on average) and
@@ -134,7 +134,7 @@ def judge(retrieval: Retrieval, model: ReaderModel) -> Judgement:
     confidence = float(model.answerable.predict(answer_features(rows, scores))[0])
     if model.cross is not None:
         context = context_columns(rows)
-        scores, best, confidence = cross_read(retrieval, scores, confidence, context, model.cross)
+        scores, best = cross_read(retrieval, scores, confidence, context, model.cross)
     # A short answer is of the kind asked for: a "where" question is never answered "September".
     typed = query.kind in FITTING_LABELS
     phrase, phrase_score = best_phrase(retrieval, found[best], model, fitting_only=typed)
@@ -147,26 +147,38 @@ def cross_read(
     answerable: float,
     context: np.ndarray,
     route: CrossRoute,
-) -> tuple[np.ndarray, int, float]:
+) -> tuple[np.ndarray, int]:
     """The cross-encoder's reading of the fast model's best candidates (`to_read`; given the
     fast models' `scores` and `answerable` confidence, and the candidates' `context`
     features): the candidates' scores (those it read rank first, by the route's
-    probability, the rest after them by the fast model's), the best candidate and the
-    confidence, which stays the answerability model's: the cross-encoder's scores separate
+    probability, the rest after them by the fast model's) and the best candidate. The
+    confidence stays the answerability model's: the cross-encoder's scores separate
     answerable from unanswerable questions less well than it (see training/route.py). With
     one candidate to read, the fast model's choice stands unread."""
     top = to_read(scores, route.top_k)
     if len(top) < 2:
-        return scores, int(top[0]), answerable
+        return scores, int(top[0])
     question = retrieval.query.part or retrieval.query.standalone
     passages = [candidate_passage(retrieval.candidates[at]) for at in top]
     logits = route.encoder.logits(question, passages)
-    read = route.answer.predict(cross_features(logits, scores[top], answerable, context[top]))
-    read = np.where(within_reach(context[top]), read, 0.0)
+    read = route_probabilities(route, logits, scores[top], answerable, context[top])
     ranked = scores * 0.5  # below every candidate read (each of those scores 0.5 or more)
     ranked[top] = 0.5 + read / 2
-    best = int(top[int(np.argmax(read))])
-    return ranked, best, answerable
+    return ranked, int(top[int(np.argmax(read))])
+
+
+def route_probabilities(
+    route: CrossRoute,
+    logits: np.ndarray,
+    fast: np.ndarray,
+    answerable: float,
+    context: np.ndarray,
+) -> np.ndarray:
+    """The route's probability that each candidate read answers (the cross-encoder's
+    `logits`, the fast model's scores, the answerability and each one's context features),
+    0 for a candidate out of reach (`within_reach`). Serving and training choose by it."""
+    read = route.answer.predict(cross_features(logits, fast, answerable, context))
+    return np.where(within_reach(context), read, 0.0)
 
 
 def to_read(scores: np.ndarray, top_k: int) -> np.ndarray:

@@ -31,7 +31,7 @@ from evals.squad_data import load_document_split
 from rag.cross_encoder import MODEL_PATH, CrossEncoder, candidate_passage
 from rag.features import answer_features, context_columns, cross_features, sentence_features
 from rag.ranker import CROSS_FEATURES, CrossRoute, ReaderModel, load_model, save_model
-from rag.reader import shares_a_word, to_read, within_reach
+from rag.reader import route_probabilities, shares_a_word, to_read
 from rag.settings import DEFAULT_READER_PATH, PROJECT_ROOT, Settings
 from training.train import (
     DATA,
@@ -154,9 +154,10 @@ def measure(route: CrossRoute, reads: Sequence[Read]) -> Measured:
         k = len(to_read(read.fast, route.top_k))  # read.fast is best first
         best = 0
         if k > 1:
-            features = cross_features(read.cross[:k], read.fast[:k], read.sure, read.context[:k])
-            reachable = within_reach(read.context[:k])
-            best = int(np.argmax(np.where(reachable, route.answer.predict(features), -1.0)))
+            probabilities = route_probabilities(
+                route, read.cross[:k], read.fast[:k], read.sure, read.context[:k]
+            )
+            best = int(np.argmax(probabilities))
         right.append(bool(read.labels[best]))
         confidence.append(read.sure if read.shares_a_word else 0.0)
     count = len(reads)
