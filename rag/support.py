@@ -113,28 +113,28 @@ class Facts:
 
 _PARSED: dict[str, Any] = {}  # text -> its parse: passages are parsed once for all claims
 MAX_PARSED = 4096
+_PARSING = threading.Lock()  # answers run in threads: the cache is filled and cleared by one
 
 
 def parse(text: str) -> Any:  # spacy.tokens.Doc
     """spaCy's parse of `text`, with lemmas (cached)."""
-    if text not in _PARSED:
-        parse_all([text])
-    return _PARSED[text]
+    return parse_all([text])[text]
 
 
-def parse_all(texts: Sequence[str]) -> None:
-    """Parse the texts not parsed yet in one batch (spaCy's `pipe`: the sentences of a
-    reply's passages cost a third of what one call each would)."""
+def parse_all(texts: Sequence[str]) -> dict[str, Any]:
+    """The parses of `texts`, those not parsed yet parsed in one batch (spaCy's `pipe`: the
+    sentences of a reply's passages cost a third of what one call each would)."""
     from rag.answer_types import pipeline
 
-    todo = list(dict.fromkeys(text for text in texts if text not in _PARSED))
-    if not todo:
-        return
-    if len(_PARSED) + len(todo) > MAX_PARSED:
-        _PARSED.clear()
-    lemmatize = _lemmatizer()
-    for text, doc in zip(todo, pipeline().pipe(todo), strict=True):
-        _PARSED[text] = lemmatize(doc)
+    with _PARSING:
+        if len(_PARSED) + len(texts) > MAX_PARSED:
+            _PARSED.clear()
+        todo = list(dict.fromkeys(text for text in texts if text not in _PARSED))
+        if todo:
+            lemmatize = _lemmatizer()
+            for text, doc in zip(todo, pipeline().pipe(todo), strict=True):
+                _PARSED[text] = lemmatize(doc)
+        return {text: _PARSED[text] for text in texts}
 
 
 _LOCK = threading.Lock()

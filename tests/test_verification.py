@@ -381,3 +381,19 @@ def test_no_paraphrase_brings_in_a_thing_the_document_never_names(sentence: str)
 def test_a_discourse_phrase_in_commas_carries_no_claim() -> None:
     verdict = verify("The ferry, by contrast, left Oban at noon [1].", THREE, DOCUMENTS)
     assert verdict.kept, verdict.reason
+
+
+def test_parses_from_many_threads_while_the_cache_is_cleared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Answers verify in threads: one clearing the parse cache never takes a parse from
+    another that is about to read it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag import support
+
+    monkeypatch.setattr(support, "MAX_PARSED", 3)
+    texts = [f"The ferry carried {n} passengers." for n in range(40)]
+    with ThreadPoolExecutor(4) as pool:
+        parsed = list(pool.map(support.parse, texts))
+    assert [doc.text for doc in parsed] == texts
