@@ -132,11 +132,19 @@ def judge(replies: Sequence[Reply], documents: Mapping[str, Document]) -> list[J
     """Every labelled sentence with `rag.generation.verify`'s verdict on it."""
     from rag.generation import verify
 
-    return [
-        Judged(reply.id, labelled, verify(labelled.text, reply.passages, documents))
-        for reply in replies
-        for labelled in reply.sentences
-    ]
+    judged: list[Judged] = []
+    for reply in replies:
+        previous = None  # the verdict on the reply's sentence before
+        for labelled in reply.sentences:
+            previous = verify(
+                labelled.text,
+                reply.passages,
+                documents,
+                question=reply.question,
+                previous=previous,
+            )
+            judged.append(Judged(reply.id, labelled, previous))
+    return judged
 
 
 def scores(judged: Sequence[Judged]) -> dict[str, float | int]:

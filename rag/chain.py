@@ -337,7 +337,7 @@ class DocQA:
         asked = extracted.parts[0].retrieval.query.asked
         messages = generation.prompt(asked, turns, found)
         yield from generation.answer_events(
-            model, messages, found, self.corpus.documents, extractive, self.settings
+            model, messages, found, self.corpus.documents, extractive, self.settings, asked
         )
 
     def _extract(self, question: str, history: History | None) -> Extracted:

@@ -245,12 +245,14 @@ def answer_events(
     documents: Mapping[str, Document],
     extractive: Answer,
     settings: Settings,
+    question: str = "",
 ) -> Iterator[Event]:
     """The model's reply to `messages` as `Token`s, a `Verdict` on each sentence once it is
     complete, then `Done`: the kept sentences with their citations, or `extractive` (the
     extractive reader's answer) with a note saying why the model's did not stand. The reply
     is bounded: DOCQA_LLM_TIMEOUT_S over all of it, at most DOCQA_LLM_MAX_REPLY_CHARS and
-    DOCQA_LLM_MAX_SENTENCES; what was verified before a limit is kept, with a note."""
+    DOCQA_LLM_MAX_SENTENCES; what was verified before a limit is kept, with a note. Each
+    sentence is verified with the `question` asked and the verdict on the sentence before."""
     load_grammar()  # before the clock starts: verifying parses each sentence
     sentences, verdicts = Sentences(), []
     read, cut = 0, ""  # characters of the reply read; why the rest of it was not
@@ -267,7 +269,7 @@ def answer_events(
                 if len(verdicts) == settings.llm_max_sentences:
                     cut = f"its reply ran past {settings.llm_max_sentences} sentences"
                     break
-                verdicts.append(verify(sentence, found, documents))
+                verdicts.append(_verify(sentence, found, documents, question, verdicts))
                 yield verdicts[-1]
             if cut:
                 break
@@ -283,9 +285,21 @@ def answer_events(
             if len(verdicts) == settings.llm_max_sentences:
                 cut = f"its reply ran past {settings.llm_max_sentences} sentences"
                 break
-            verdicts.append(verify(sentence, found, documents))
+            verdicts.append(_verify(sentence, found, documents, question, verdicts))
             yield verdicts[-1]
     yield Done(_answer(verdicts, extractive, cut))
+
+
+def _verify(
+    sentence: str,
+    found: Sequence[Span],
+    documents: Mapping[str, Document],
+    question: str,
+    before: Sequence[Verdict],
+) -> Verdict:
+    """`verify` with the question and the verdict on the reply's sentence before."""
+    previous = before[-1] if before else None
+    return verify(sentence, found, documents, question=question, previous=previous)
 
 
 def _answer(verdicts: Sequence[Verdict], extractive: Answer, cut: str) -> Answer:

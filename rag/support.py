@@ -332,6 +332,11 @@ def _name_words_in(name: str, held: Facts) -> bool:
     return bool(parts) and all(part in held.lowered.split() for part in parts)
 
 
+def is_content(token: Any) -> bool:
+    """Whether a word carries a claim (see the module's docstring)."""
+    return _content(token)
+
+
 def _content(token: Any) -> bool:
     if not any(char.isalpha() for char in token.text) or token.like_num:
         return False
@@ -439,6 +444,11 @@ def _material_frame(noun: Any) -> set[int]:
         framed |= {c.i for clause in said for c in clause.children if c.dep_ == "mark"}
         return framed
     return set()
+
+
+def within(words: str, text: str) -> bool:
+    """`words` in `text` as whole words: "ann" is not in "annual"."""
+    return _within(words, text)
 
 
 def _within(words: str, text: str) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from rag import support
+from rag import scope, support
 from rag.chunking import split_sentences
 from rag.citations import cite
 from rag.lexicon import STOPWORDS, stem
@@ -27,7 +27,14 @@ REFUSED = "says the passages do not answer"  # a refusal's Verdict.reason
 # -- verification ------------------------------------------------------------------------
 
 
-def verify(sentence: str, found: Sequence[Span], documents: Mapping[str, Document]) -> Verdict:
+def verify(
+    sentence: str,
+    found: Sequence[Span],
+    documents: Mapping[str, Document],
+    *,
+    question: str = "",
+    previous: Verdict | None = None,
+) -> Verdict:
     """Keep `sentence` only when each quotation in it lies in a passage it cites and each of
     its claims (a clause, rag.support) is stated in one sentence of those passages: its
     content words there by lemma, stem or, for the rest, a paraphrase the support model
@@ -35,7 +42,11 @@ def verify(sentence: str, found: Sequence[Span], documents: Mapping[str, Documen
     (`disagreement`). A sentence with no valid marker is checked against every passage, and
     kept as attributed by docqa when one states it. A kept sentence cites the sentences that
     state it (and each quotation's own span), not the other passages its markers name;
-    otherwise it is dropped, saying why."""
+    otherwise it is dropped, saying why. Given the `question` the reply answers, a claim
+    about a thing the question restricts ("the motion" of "the electric vehicle charging
+    motion") must be stated where the document speaks of that thing (rag.scope); so must
+    one whose subject points back ("It ...") unless the reply's `previous` sentence, which
+    it points to, was kept."""
     if is_refusal(sentence):
         return _dropped(sentence, REFUSED)
     plain = " ".join(MARKERS.sub("", sentence).split())
@@ -46,16 +57,18 @@ def verify(sentence: str, found: Sequence[Span], documents: Mapping[str, Documen
     places, unclosed = quotations(plain)
     if unclosed:
         return _dropped(sentence, "unclosed quotation")
+    anchored = previous is not None and previous.kept
     if not valid or len(valid) < len(numbers):
         # no marker, or one naming a passage that is not there: docqa finds the passage
-        verdict = _judge(sentence, plain, places, list(found), documents)
+        verdict = _judge(sentence, plain, places, list(found), documents, question, anchored)
         if verdict.kept:
             return replace(verdict, attributed=True)
         if numbers:
             wrong = next(number for number in numbers if number not in valid)
             return _dropped(sentence, f"cites passage {wrong} of {len(found)}")
         return _dropped(sentence, f"no valid citation, and {verdict.reason}")
-    return _judge(sentence, plain, places, [found[number - 1] for number in valid], documents)
+    cited = [found[number - 1] for number in valid]
+    return _judge(sentence, plain, places, cited, documents, question, anchored)
 
 
 def _judge(
@@ -64,6 +77,8 @@ def _judge(
     places: Sequence[tuple[int, int]],
     cited: Sequence[Span],
     documents: Mapping[str, Document],
+    question: str = "",
+    anchored: bool = False,
 ) -> Verdict:
     """`verify` once the passages a sentence rests on are known."""
     quoted: list[Span] = []
@@ -82,7 +97,7 @@ def _judge(
     for claim in claims:
         if not (claim.words or claim.names or claim.amounts):
             continue
-        best, why = _stated(claim, sources, documents, plain)
+        best, why = _stated(claim, sources, documents, plain, (question, anchored, cited))
         if best is None:
             return _dropped(sentence, why)
         if best not in stating:
@@ -117,6 +132,7 @@ def _stated(
     sources: Sequence[Span],
     documents: Mapping[str, Document],
     sentence: str,
+    asked: tuple[str, bool, Sequence[Span]] = ("", False, ()),
 ) -> tuple[Span | None, str]:
     """The source sentence that states the claim (a clause of `sentence`), or None and why
     none does."""
@@ -151,8 +167,22 @@ def _stated(
         if disagrees:
             why = why or disagrees
             continue
+        question, anchored, cited = asked
+        where = scope.Where(source, documents.get(source.doc_id), _passage_of(source, cited))
+        other = scope.unscoped(sentence, question, where, anchored)
+        if other:
+            why = why or f"said of something else than the question asks: {_shown(other)}"
+            continue
         return source, ""
     return None, why
+
+
+def _passage_of(source: Span, cited: Sequence[Span]) -> Span | None:
+    """The cited passage a source sentence is one of."""
+    return next(
+        (p for p in cited if p.doc_id == source.doc_id and p.start <= source.start < p.end),
+        None,
+    )
 
 
 def _unnamed(claim: support.Claim, words: Sequence[str], document: Document | None) -> bool:

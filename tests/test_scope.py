@@ -1,0 +1,119 @@
+"""rag.scope: a claim about the thing the question restricts is stated where the document
+speaks of that thing. spaCy's small pipeline, no language model."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import scope
+from rag.generation import verify
+from rag.types import Document, Span, Verdict
+
+MINUTES = (
+    "TOWN COUNCIL MINUTES\n\n"
+    "12/1  Skate park\n"
+    "Cllr Rao proposed that the council accept the quote, and Cllr Price seconded the motion. "
+    "The motion was carried by 7 votes to 2.\n\n"
+    "12/2  Electric vehicle charging\n"
+    "Cllr Fenwick introduced her motion to install chargers in the car park. "
+    "It was resolved to defer the motion to the April meeting.\n"
+)
+MINUTES_DOC = Document("minutes.txt", MINUTES)
+LEAVE = (
+    "Other paid leave\n\n"
+    "- Moving house: you can take one day of paid leave when you move house, once in any "
+    "12-month period.\n"
+    "- Volunteering: each employee can take one paid day a year to volunteer.\n"
+)
+LEAVE_DOC = Document("leave.txt", LEAVE)
+
+
+def span_of(document: Document, first: str, last: str) -> Span:
+    start = document.text.index(first)
+    end = document.text.index(last) + len(last)
+    return Span(document.doc_id, start, end, document.text[start:end])
+
+
+SKATE = span_of(MINUTES_DOC, "Cllr Rao", "7 votes to 2.")
+CHARGING = span_of(MINUTES_DOC, "Cllr Fenwick", "April meeting.")
+EV_QUESTION = "Was the electric vehicle charging motion approved?"
+
+
+def test_the_words_a_question_restricts_its_nouns_with() -> None:
+    found = scope.restrictions(EV_QUESTION)
+    assert [word for word, _lemma in found["motion"]] == ["electric", "vehicle", "charging"]
+    assert scope.restrictions("What did the council decide?") == {}
+    # an "of" phrase restricts the noun before it
+    found = scope.restrictions("How many days of paid leave do staff get?")
+    assert [word for word, _lemma in found["day"]] == ["paid", "leave"]
+
+
+def test_the_topic_leaves_out_the_noun_the_question_word_asks_for() -> None:
+    words = [w for w, _ in scope.topic("How many days of paid leave do staff get for a wedding?")]
+    assert "days" not in words and {"paid", "leave", "staff", "wedding"} <= set(words)
+    words = [w for w, _ in scope.topic("What time does the support line open?")]
+    assert "time" not in words and {"support", "line"} <= set(words)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("The motion was carried by 7 votes to 2.", [("motion", ("the",))]),
+        ("It was deferred to the April meeting.", [("-", ())]),
+        ("This can be taken once a year.", [("-", ())]),
+        # not a definite subject; a pronoun after the noun it may stand for; a saying verb
+        ("Members carried a motion.", []),
+        ("The Biden administration has said it is willing to meet.", []),
+        ("They say that the claim was accepted.", []),
+    ],
+)
+def test_subjects_that_stand_for_something_named_before(
+    sentence: str, expected: list[tuple[str, tuple[str, ...]]]
+) -> None:
+    assert scope.subjects(sentence) == expected
+
+
+def test_the_section_runs_from_the_heading_or_the_passage_start_to_the_sentence() -> None:
+    carried = span_of(MINUTES_DOC, "The motion was carried", "7 votes to 2.")
+    text = scope.section(carried, MINUTES_DOC)
+    assert text.startswith("TOWN COUNCIL MINUTES\n12/1  Skate park")
+    assert text.endswith("7 votes to 2.") and "Electric" not in text
+    deferred = span_of(MINUTES_DOC, "It was resolved", "April meeting.")
+    assert "Electric vehicle charging" in scope.section(deferred, MINUTES_DOC)
+    # a passage that starts before the heading brings its text in
+    shown = span_of(MINUTES_DOC, "The motion was carried", "April meeting.")
+    assert "Skate park" not in scope.section(deferred, MINUTES_DOC, shown)
+    assert "7 votes to 2" in scope.section(deferred, MINUTES_DOC, shown)
+
+
+def minutes(sentence: str, previous: Verdict | None = None) -> Verdict:
+    documents = {MINUTES_DOC.doc_id: MINUTES_DOC}
+    return verify(sentence, [SKATE, CHARGING], documents, question=EV_QUESTION, previous=previous)
+
+
+def test_a_fact_of_another_motion_in_the_passage_is_dropped() -> None:
+    verdict = minutes("The motion was carried by 7 votes to 2 [1].")
+    assert not verdict.kept and "electric, vehicle, charging" in verdict.reason
+    # without the question it cannot be told apart: kept, as before
+    documents = {MINUTES_DOC.doc_id: MINUTES_DOC}
+    assert verify("The motion was carried by 7 votes to 2 [1].", [SKATE], documents).kept
+    # the motion the question asks about is stated where its heading is
+    assert minutes("The motion was deferred to the April meeting [2].").kept
+
+
+def test_a_pronoun_after_an_unverified_sentence_stands_for_the_question_s_topic() -> None:
+    question = "How many days of paid leave do employees get for their wedding?"
+    passage = Span(LEAVE_DOC.doc_id, 0, len(LEAVE), LEAVE)
+    documents = {LEAVE_DOC.doc_id: LEAVE_DOC}
+    sentence = "This can be taken once in any 12-month period [1]."
+    dropped = verify(sentence, [passage], documents, question=question)
+    assert not dropped.kept and "wedding" in dropped.reason
+    # after a verified sentence the pronoun stands for what that sentence spoke of
+    before = verify(
+        "You can take one day of paid leave when you move house [1].",
+        [passage],
+        documents,
+        question=question,
+    )
+    assert before.kept, before.reason
+    assert verify(sentence, [passage], documents, question=question, previous=before).kept
