@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from rag import quotes
 from rag.lexicon import stem
 from rag.quantities import Value, same, values
 
@@ -304,7 +305,15 @@ def _holds(held: Facts, word: Word) -> bool:
         word.lemma in held.lemmas
         or word.stem in held.stems
         or _within(word.text.lower(), held.lowered)
+        or _spelled(word.text.lower(), held.lowered)
     )
+
+
+def _spelled(word: str, lowered: str) -> bool:
+    """A long word of the sentence spelled another way ("destabilising", "destabilizing")."""
+    if len(word) < quotes.MIN_SPELLING_CHARS:
+        return False
+    return any(quotes.spelled_alike(word, theirs) for theirs, _, _ in quotes.words(lowered))
 
 
 def missing_anchors(found: Claim, held: Facts, titles: str = "") -> list[str]:

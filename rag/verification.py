@@ -14,7 +14,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from rag import scope, support
+from rag import quotes, scope, support
 from rag.chunking import split_sentences
 from rag.citations import cite
 from rag.lexicon import STOPWORDS, stem
@@ -80,10 +80,18 @@ def _judge(
     question: str = "",
     anchored: bool = False,
 ) -> Verdict:
-    """`verify` once the passages a sentence rests on are known."""
+    """`verify` once the passages a sentence rests on are known. A quotation found one word
+    off (rag.quotes) is shown with the source's words in the kept sentence."""
     quoted: list[Span] = []
+    shown = sentence
     for start, end in places:
-        span = locate(plain[start:end], cited, documents)
+        quote = plain[start:end]
+        span = locate(quote, cited, documents)
+        if span is not None and quotes.words(span.text) != quotes.words(quote):
+            # one word off: shown as the source has it, so what is quoted is what was said
+            inside = any(mark in span.text for mark in '"“”')
+            span = None if inside or quote not in shown else span
+            shown = shown.replace(quote, span.text, 1) if span is not None else shown
         if span is None:
             where = _numbers(sentence)
             return _dropped(sentence, f"quotation not in the passages it cites{where}")
@@ -105,7 +113,7 @@ def _judge(
     citations = cite([*stating, *quoted], documents)
     if len(citations) != len(stating) + len(quoted):
         return _dropped(sentence, "a cited span does not match its source")
-    return Verdict(sentence, True, tuple(citations), "")
+    return Verdict(shown, True, tuple(citations), "")
 
 
 def _numbers(sentence: str) -> str:
@@ -273,6 +281,8 @@ def disagreement(claim: str, source: str, sentence: str = "") -> str:
     verbs_claim = _verb_stems(said)
     if negated_claim and not negated_source:
         return "a negation its source does not have"
+    if (negated_claim - negated_source) & _verb_stems(heard):
+        return "a negation its source does not have"  # it negates what the source affirms
     if (negated_source - negated_claim) & verbs_claim:
         return "its source says the opposite (a negation it leaves out)"
     for entity in said.ents:
@@ -389,16 +399,24 @@ def _occurrences(doc: Any, entity: Any) -> list[Any]:
 
 
 def _negated(doc: Any) -> set[str]:
-    """The stems of the verbs a negation attaches to."""
-    return {
-        stem(_verb_of(token.head if token.head is not token else token).lower_)
-        for token in doc
-        if token.dep_ == "neg" or token.lower_ in _NEGATORS
-    }
+    """The stems of the verbs a negation attaches to, or of the adjective where it negates
+    one that modifies ("escalating ..., not content with ...": not content, still
+    escalating) rather than one a verb predicates ("is not safe")."""
+    found = set()
+    for token in doc:
+        if token.dep_ != "neg" and token.lower_ not in _NEGATORS:
+            continue
+        head = token.head if token.head is not token else token
+        if head.pos_ == "ADJ" and head.dep_ not in ("ROOT", "acomp"):
+            found.add(stem(head.lower_))
+        else:
+            found.add(stem(_verb_of(head).lower_))
+    return found
 
 
 def _verb_stems(doc: Any) -> set[str]:
-    return {stem(token.lower_) for token in doc if token.pos_ in ("VERB", "AUX")}
+    """The stems of its verbs and adjectives: what a negation in the source may deny."""
+    return {stem(token.lower_) for token in doc if token.pos_ in ("VERB", "AUX", "ADJ")}
 
 
 def _imperative(doc: Any) -> bool:
@@ -445,7 +463,8 @@ def locate(quote: str, cited: Sequence[Span], documents: Mapping[str, Document])
     full stop or comma at the end of the quote, or beside an ellipsis, need not be in the
     source ("calm." for "calm,"); its first letter may be a capital or not, and a hyphen or
     dash of any length stands for any other; an ellipsis stands for words left out (the span
-    then runs from the first piece to the last)."""
+    then runs from the first piece to the last). Failing that, a quotation with no ellipsis
+    may be one word off, or spelled another way (rag.quotes.near)."""
     split = _ELLIPSIS.split(quote)
     # A quotation may gain or lose punctuation where it ends or meets an ellipsis; it never
     # opens with a full stop or a comma (a quote mark closing one quotation and opening the
@@ -470,4 +489,9 @@ def locate(quote: str, cited: Sequence[Span], documents: Mapping[str, Document])
         document = documents.get(passage.doc_id)
         if match and document is not None:
             return document.span(passage.start + match.start(), passage.start + match.end())
+    for passage in cited if len(pieces) == 1 else ():
+        place = quotes.near(pieces[0], passage)
+        document = documents.get(passage.doc_id)
+        if place and document is not None:
+            return document.span(passage.start + place[0], passage.start + place[1])
     return None

@@ -397,3 +397,35 @@ def test_parses_from_many_threads_while_the_cache_is_cleared(
     with ThreadPoolExecutor(4) as pool:
         parsed = list(pool.map(support.parse, texts))
     assert [doc.text for doc in parsed] == texts
+
+
+STATEMENT = (
+    '"The US is intentionally escalating the situation, not content with referring the '
+    'matter to the UN," the statement said. "A bleached coral is starving, not dead," says '
+    "Dr Hana Moretti. Blinken called the tests “profoundly destabilizing” in an interview."
+)
+STATEMENT_DOC = Document("statement.txt", STATEMENT)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # a negated adjective denies the adjective, not the verb it hangs from
+        ('The statement said the US was "intentionally escalating the situation" [1].', True),
+        ("Dr Hana Moretti says a bleached coral is starving, not dead [1].", True),
+        ("A bleached coral is dead [1].", False),
+        ("The US is not escalating the situation [1].", False),
+        # a quotation one word off, or spelled the other way, is found; its words still count
+        ('Blinken called the tests "profoundly destabilising" [1].', True),
+        ('The statement said the US is "intentionally escalating the situation" [1].', True),
+        ('The statement said "The US is not intentionally escalating the situation" [1].', False),
+        ('The statement said the US was "intentionally escalating the sanctions" [1].', False),
+    ],
+)
+def test_negated_adjectives_and_quotations_as_models_write_them(sentence: str, kept: bool) -> None:
+    passage = Span(STATEMENT_DOC.doc_id, 0, len(STATEMENT), STATEMENT)
+    verdict = verify(sentence, [passage], {STATEMENT_DOC.doc_id: STATEMENT_DOC})
+    assert verdict.kept is kept, verdict.reason
+    if kept:  # a quotation is shown as the source has it
+        for match in reply_module.QUOTATION.finditer(verdict.sentence):
+            assert (match.group(1) or match.group(2) or "") in STATEMENT
