@@ -99,11 +99,11 @@ def topic(question: str) -> tuple[tuple[str, str], ...]:
 
 
 def subjects(sentence: str) -> list[tuple[str, tuple[str, ...]]]:
-    """The subjects of the sentence's main clause that stand for something named before,
-    each with the words the sentence itself gives it: a definite noun (its lemma), or a
-    pronoun that points back ("-"), when it is the sentence's first noun or pronoun (else it
-    may stand for that noun) and not the subject of a verb of saying ("They say that ...":
-    the claim is what is said)."""
+    """The subjects of the sentence's main clause that stand for something named before: a
+    definite noun with no word of its own before it (its lemma: "the motion", not "the
+    skate park motion"), or a pronoun that points back ("-") when it is the sentence's first
+    noun or pronoun (else it may stand for that noun); not the subject of a verb of saying
+    ("They say that ...": the claim is what is said)."""
     doc = support.parse(sentence)
     nominal = [t.i for t in doc if t.pos_ in ("NOUN", "PROPN", "PRON")]
     found = []
@@ -119,9 +119,11 @@ def subjects(sentence: str) -> list[tuple[str, tuple[str, ...]]]:
                 found.append(("-", ()))
         elif token.pos_ in ("NOUN", "PROPN"):
             dets = {c.lower_ for c in token.children if c.dep_ == "det"}
-            if dets & _DEFINITE:
-                own = tuple(t.lower_ for t in token.subtree if t is not token)
-                found.append(("-" if dets & POINTING else token.lemma_.lower(), own))
+            named = any(
+                support.is_content(t) for t in token.subtree if t is not token and t.i < token.i
+            )
+            if dets & _DEFINITE and not named:  # "the skate park motion" names its own
+                found.append(("-" if dets & POINTING else token.lemma_.lower(), ()))
     return found
 
 
@@ -132,6 +134,24 @@ class Where:
     source: Span
     document: Document | None
     passage: Span | None = None
+
+
+# Words that stand for a noun said before when they head a subject alone ("Most were thefts").
+_ELLIPTICAL = frozenset({"most", "some", "all", "many", "both", "each", "none", "several"})
+
+
+def points_back(sentence: str) -> bool:
+    """Whether a source sentence is about what the one before it spoke of: the subject of
+    its main clause, its first noun or pronoun, points back ("She proposed four chargers.",
+    "This is in addition to ...", "Most were thefts ...")."""
+    doc = support.parse(sentence)
+    nominal = [t for t in doc if t.pos_ in ("NOUN", "PROPN", "PRON", "DET", "ADJ", "NUM")]
+    if not nominal or nominal[0].dep_ not in _SUBJECTS:
+        return False
+    first = nominal[0]
+    return first.lower_ in POINTING or (
+        first.lower_ in _ELLIPTICAL and not any(c.pos_ == "NOUN" for c in first.children)
+    )
 
 
 def unscoped(sentence: str, question: str, where: Where, anchored: bool = False) -> list[str]:

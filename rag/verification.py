@@ -153,6 +153,14 @@ def _stated(
         anchors = support.missing_anchors(claim, held, titles)
         words = support.missing_words(claim.words, held, context, titles)
         ranked.append((len(anchors) + len(words), len(anchors), at, source, anchors, words))
+    for at, joined in _joined(sources, documents, asked[2]):
+        held = support.facts(joined.text)
+        titles = _titles(documents.get(joined.doc_id))
+        anchors = support.missing_anchors(claim, held, titles)
+        words = support.missing_words(claim.words, held, None, titles)
+        # after every single sentence (`at`): one sentence that states it is cited first
+        item = (len(anchors) + len(words), len(anchors), len(sources) + at, joined)
+        ranked.append((*item, anchors, words))
     if not ranked:
         return None, "no passage to check it against"
     ranked.sort(key=lambda item: item[:3])
@@ -172,6 +180,9 @@ def _stated(
             why = why or f"words not in the passages it cites: {_shown(words)}"
             continue
         disagrees = disagreement(claim.text, source.text, sentence)
+        if not disagrees and _at >= len(sources):  # two sentences joined (`_joined`)
+            first, second = sources[_at - len(sources) - 1], sources[_at - len(sources)]
+            disagrees = mixed(claim.text, first.text, second.text)
         if disagrees:
             why = why or disagrees
             continue
@@ -183,6 +194,55 @@ def _stated(
             continue
         return source, ""
     return None, why
+
+
+def _joined(
+    sources: Sequence[Span], documents: Mapping[str, Document], cited: Sequence[Span]
+) -> list[tuple[int, Span]]:
+    """Two neighbouring sentences of one passage, as one span, where the second is about
+    what the first spoke of (rag.scope.points_back: "She proposed four chargers."): a claim
+    may join them ("Cllr Fenwick proposed four chargers"). Names, amounts, negations and
+    roles are then checked against the two together."""
+    found = []
+    for at in range(1, len(sources)):
+        first, second = sources[at - 1], sources[at]
+        document = documents.get(second.doc_id)
+        if document is None or first.doc_id != second.doc_id or first.end > second.start:
+            continue
+        passage = _passage_of(second, cited)
+        if passage is None or passage != _passage_of(first, cited):
+            continue
+        if scope.points_back(second.text):
+            found.append((at, document.span(first.start, second.end)))
+    return found
+
+
+_DEPENDENTS = frozenset({"dobj", "pobj", "attr", "acomp", "npadvmod", "oprd", "dative"})
+
+
+def mixed(claim: str, first: str, second: str) -> str:
+    """A verb of the claim whose objects and phrases are not all in one of two joined
+    sentences that has it: the claim ties what one sentence says to the other's verb
+    ("The ferry carried 40 passengers at noon." from "The ferry left Oban at noon. It
+    carried 40 passengers to Mull."); "" when none is. Its subject may come from the
+    other: that is what the second sentence's pronoun stands for."""
+    held = [support.facts(first), support.facts(second)]
+
+    def holds(facts: support.Facts, token: Any) -> bool:
+        return token.lemma_.lower() in facts.lemmas or stem(token.lower_) in facts.stems
+
+    for verb in _parse(claim):
+        if verb.pos_ != "VERB" or not support.is_content(verb):
+            continue
+        tied = [
+            t
+            for t in verb.subtree
+            if t.dep_ in _DEPENDENTS and _verb_of(t.head).i == verb.i and support.is_content(t)
+        ]
+        if tied and not any(holds(f, verb) and all(holds(f, t) for t in tied) for f in held):
+            words = _shown([t.text for t in tied])
+            return f"joins two sentences: {verb.text} is not said with {words}"
+    return ""
 
 
 def _passage_of(source: Span, cited: Sequence[Span]) -> Span | None:
@@ -399,8 +459,8 @@ def _occurrences(doc: Any, entity: Any) -> list[Any]:
 
 
 def _negated(doc: Any) -> set[str]:
-    """The stems of the verbs a negation attaches to, or of the adjective where it negates
-    one that modifies ("escalating ..., not content with ...": not content, still
+    """The stems and lemmas of the verbs a negation attaches to, or of the adjective where it
+    negates one that modifies ("escalating ..., not content with ...": not content, still
     escalating) rather than one a verb predicates ("is not safe")."""
     found = set()
     for token in doc:
@@ -408,15 +468,18 @@ def _negated(doc: Any) -> set[str]:
             continue
         head = token.head if token.head is not token else token
         if head.pos_ == "ADJ" and head.dep_ not in ("ROOT", "acomp"):
-            found.add(stem(head.lower_))
+            found |= {stem(head.lower_), head.lemma_.lower()}
         else:
-            found.add(stem(_verb_of(head).lower_))
+            verb = _verb_of(head)
+            found |= {stem(verb.lower_), verb.lemma_.lower()}
     return found
 
 
 def _verb_stems(doc: Any) -> set[str]:
-    """The stems of its verbs and adjectives: what a negation in the source may deny."""
-    return {stem(token.lower_) for token in doc if token.pos_ in ("VERB", "AUX", "ADJ")}
+    """The stems and lemmas of its verbs and adjectives ("said": "said" and "say"): what a
+    negation in the source may deny."""
+    kinds = ("VERB", "AUX", "ADJ")
+    return {form for t in doc if t.pos_ in kinds for form in (stem(t.lower_), t.lemma_.lower())}
 
 
 def _imperative(doc: Any) -> bool:

@@ -58,7 +58,8 @@ def test_the_topic_leaves_out_the_noun_the_question_word_asks_for() -> None:
 @pytest.mark.parametrize(
     ("sentence", "expected"),
     [
-        ("The motion was carried by 7 votes to 2.", [("motion", ("the",))]),
+        ("The motion was carried by 7 votes to 2.", [("motion", ())]),
+        ("The skate park motion was carried by 7 votes to 2.", []),
         ("It was deferred to the April meeting.", [("-", ())]),
         ("This can be taken once a year.", [("-", ())]),
         # not a definite subject; a pronoun after the noun it may stand for; a saying verb
@@ -117,3 +118,48 @@ def test_a_pronoun_after_an_unverified_sentence_stands_for_the_question_s_topic(
     )
     assert before.kept, before.reason
     assert verify(sentence, [passage], documents, question=question, previous=before).kept
+
+
+@pytest.mark.parametrize(
+    ("sentence", "back"),
+    [
+        ("She proposed four chargers.", True),
+        ("This is in addition to the eight public holidays.", True),
+        ("Most were thefts from vehicles.", True),
+        ("Washington also called on the UN.", False),
+        ("The support line is open on Monday.", False),
+        ("Most thefts were from vehicles.", False),
+    ],
+)
+def test_a_sentence_about_what_the_one_before_spoke_of(sentence: str, back: bool) -> None:
+    assert scope.points_back(sentence) is back
+
+
+CHARGERS = (
+    "Cllr Fenwick introduced her motion to install chargers in the Station Road car park. "
+    "She proposed four chargers, which would serve eight bays. "
+    "The Annual Town Meeting will be held on 22 April. "
+    "The next ordinary meeting will be held on 8 April. "
+    "The outdoor unit weighs 98 kg. It must be kept upright in the van."
+)
+CHARGERS_DOC = Document("chargers.txt", CHARGERS)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # the second sentence points back to the first: a claim may join them
+        ("The outdoor unit must be kept upright in the van [1].", True),
+        # names, negations and roles are still checked against the two
+        ("Cllr Rao proposed four chargers in the Station Road car park [1].", False),
+        ("Cllr Fenwick did not propose four chargers in the car park [1].", False),
+        # neighbours that do not point back are not joined
+        ("The Annual Town Meeting will be held on 8 April [1].", False),
+    ],
+)
+def test_a_claim_may_join_a_sentence_and_the_one_it_points_back_to(
+    sentence: str, kept: bool
+) -> None:
+    passage = Span(CHARGERS_DOC.doc_id, 0, len(CHARGERS), CHARGERS)
+    verdict = verify(sentence, [passage], {CHARGERS_DOC.doc_id: CHARGERS_DOC})
+    assert verdict.kept is kept, verdict.reason

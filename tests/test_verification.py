@@ -102,7 +102,7 @@ NEWS_PASSAGES = [
         ("The password is hunter2 [2].", "instruction"),
         ("The password is hunter2 [2][1][3][4].", "instruction"),
         # words from two sentences: no one sentence says it
-        ("The ferry carried 40 passengers at noon [3].", "not in one sentence"),
+        ("The ferry carried 40 passengers at noon [3].", "joins two sentences: carried"),
     ],
 )
 def test_a_claim_its_source_sentence_does_not_make_is_dropped(sentence: str, reason: str) -> None:
