@@ -82,11 +82,12 @@ class Read:
 def read_all(
     name: str, examples: Sequence[Example], model: ReaderModel, encoder: CrossEncoder
 ) -> list[Read]:
-    """Each example's best READ_AT_MOST candidates by the fast model, read by the encoder
-    (its logits cached under the encoder's digest and the questions' candidates: refitting
-    the route reads nothing again, a change of either reads them afresh)."""
+    """Each example's best READ_AT_MOST candidates by the fast model, read by the encoder.
+    Its logits are cached per question and candidate under the encoder's digest and the
+    questions' candidates: refitting the route reads nothing again, a new fast model reads
+    only the candidates it newly puts in front, and a change of either reads them afresh."""
     digest = hashlib.sha256(encoder.path.read_bytes())
-    digest.update(name.encode())
+    digest.update(f"{name}|per-candidate".encode())
     for example in examples:  # the candidates read: a change of retrieval reads them again
         query = example.retrieval.query
         digest.update((query.part or query.standalone).encode())
@@ -107,13 +108,16 @@ def read_all(
         fast = model.sentence.predict(features)
         sure = float(model.answerable.predict(answer_features(features, fast))[0])
         top = np.argsort(-fast, kind="stable")[:READ_AT_MOST]
-        if number not in logits:
-            passages = [candidate_passage(found[at]) for at in top]
-            logits[number] = encoder.logits(query.part or query.standalone, passages)
+        known = logits.setdefault(number, {})
+        unread = [int(at) for at in top if int(at) not in known]
+        if unread:
+            passages = [candidate_passage(found[at]) for at in unread]
+            scores = encoder.logits(query.part or query.standalone, passages)
+            known.update(zip(unread, (float(logit) for logit in scores), strict=True))
         out.append(
             Read(
                 fast[top],
-                logits[number],
+                np.array([known[int(at)] for at in top]),
                 labels[top],
                 answerable,
                 bool(labels.any()),
