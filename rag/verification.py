@@ -180,6 +180,15 @@ def _stated(
             why = why or f"words not in the passages it cites: {_shown(words)}"
             continue
         disagrees = disagreement(claim.text, source.text, sentence)
+        if (
+            not disagrees
+            and words
+            and not _negated(_parse(claim.text))
+            and _negated(_parse(source.text))
+        ):
+            # in other words, and its source negates something it does not: the support
+            # model reads "should be higher than 45" as "should not exceed 45"
+            disagrees = "its source says the opposite (a negation it leaves out)"
         if not disagrees and _at >= len(sources):  # two sentences joined (`_joined`)
             first, second = sources[_at - len(sources) - 1], sources[_at - len(sources)]
             disagrees = mixed(claim.text, first.text, second.text)
@@ -341,7 +350,7 @@ def disagreement(claim: str, source: str, sentence: str = "") -> str:
     verbs_claim = _verb_stems(said)
     if negated_claim and not negated_source:
         return "a negation its source does not have"
-    if (negated_claim - negated_source) & _verb_stems(heard):
+    if (negated_claim - negated_source) & _verb_stems(heard) - _LIGHT:
         return "a negation its source does not have"  # it negates what the source affirms
     if (negated_source - negated_claim) & verbs_claim:
         return "its source says the opposite (a negation it leaves out)"
@@ -355,17 +364,42 @@ def disagreement(claim: str, source: str, sentence: str = "") -> str:
         if not roles:
             continue
         content = {verb for verb in verbs if verb not in _STOP_STEMS}
-        same = [found for found, found_verbs in roles if not content or content & found_verbs]
-        if role == "subject" and "subject" not in same:
+        if not content:
+            continue  # "E7 is a defrost failure": a copula has no doer
+        same = [found for found, found_verbs in roles if content & found_verbs]
+        # the doer's verb in other words ("requires" for "needs", in no role of the source):
+        # its roles with any verb
+        reworded = not content & _verb_stems(heard)
+        anyhow = same or ([found for found, _verbs in roles] if reworded else [])
+        if role == "subject" and "subject" not in anyhow:
             return f"{entity.text} is not who does it in its source"
         if role == "object" and "subject" in same and "object" not in same:
             return f"{entity.text} is who does it in its source, not who it is done to"
-    if _imperative(heard) and not _imperative(_parse(sentence) if sentence else said):
+    whole = _parse(sentence) if sentence else said
+    if _imperative(heard) and not (_imperative(whole) or _obliging(whole)):
         return "its source is an instruction, not a statement"
     return ""
 
 
+def _obliging(doc: Any) -> bool:
+    """An instruction restated as what must be done: a modal of obligation ("You should
+    check ...", "It must be kept upright") or need and have to ("The unit needs 300 mm")."""
+    for token in doc:
+        if token.tag_ == "MD" and token.lower_ in ("should", "must", "shall", "ought", "need"):
+            return True
+        if token.pos_ == "VERB" and token.lemma_.lower() in ("need", "require"):
+            return True
+        if token.lemma_.lower() == "have" and any(
+            c.dep_ == "xcomp" and any(g.tag_ == "TO" for g in c.children) for c in token.children
+        ):
+            return True
+    return False
+
+
 _STOP_STEMS = frozenset(stem(word) for word in STOPWORDS)
+# Verbs that carry a clause's grammar, not its claim: a negation on them is compared by what
+# they hang from, so "is not higher" is not "the source affirms is".
+_LIGHT = _STOP_STEMS | STOPWORDS | {"be", "have", "do"}
 
 
 _parse = support.parse
@@ -410,7 +444,12 @@ def _role(token: Any) -> tuple[str, set[str]]:
             break
         token = token.head
     if token.dep_ in _SUBJECTS:
-        return "subject", _verbs(_verb_of(token.head))
+        verb = _verb_of(token.head)
+        # "The HP-8 has to be installed by ...": the subject of a passive it governs
+        passive = any(
+            c.dep_ == "auxpass" for t in verb.subtree if t.dep_ == "xcomp" for c in t.children
+        )
+        return ("object" if passive else "subject"), _verbs(verb)
     if token.dep_ == "pobj" and token.head.dep_ == "agent":
         return "subject", _verbs(_verb_of(token.head.head))
     if token.dep_ in _OBJECTS:

@@ -429,3 +429,37 @@ def test_negated_adjectives_and_quotations_as_models_write_them(sentence: str, k
     if kept:  # a quotation is shown as the source has it
         for match in reply_module.QUOTATION.finditer(verdict.sentence):
             assert (match.group(1) or match.group(2) or "") in STATEMENT
+
+
+MANUAL_TEXT = (
+    "NORRVIK HP-8 HEAT PUMP\n"
+    "The HP-8 must be installed by a certified installer. "
+    "The HP-8 needs a 230 V supply on its own circuit. "
+    "Leave a clearance of at least 300 mm behind the unit. "
+    "For underfloor heating, the flow temperature should not exceed 45 °C.\n"
+    "E7  Defrost failure\n"
+    "US State Department spokesman Ned Price claimed Washington remained committed to talks."
+)
+MANUAL_TEXT_DOC = Document("hp8.txt", MANUAL_TEXT)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # the doer's verb in other words, a passive under "has to", a copula
+        ("The HP-8 requires a 230 V supply on its own circuit [1].", True),
+        ("The HP-8 has to be installed by a certified installer [1].", True),
+        # an instruction restated as what must be done is a statement of it
+        ("The unit needs at least 300 mm of clearance behind it [1].", True),
+        ("You should leave a clearance of at least 300 mm behind the unit [1].", True),
+        ("A clearance of at least 300 mm is left behind the unit [1].", False),
+        # who did what: a verb the source has, with its doer swapped
+        ("Washington claimed Ned Price remained committed to talks [1].", False),
+        # in other words, but without the source's negation
+        ("For underfloor heating, the flow temperature should be higher than 45 °C [1].", False),
+    ],
+)
+def test_roles_instructions_and_negations_in_other_words(sentence: str, kept: bool) -> None:
+    passage = Span(MANUAL_TEXT_DOC.doc_id, 0, len(MANUAL_TEXT), MANUAL_TEXT)
+    verdict = verify(sentence, [passage], {MANUAL_TEXT_DOC.doc_id: MANUAL_TEXT_DOC})
+    assert verdict.kept is kept, verdict.reason
