@@ -213,11 +213,23 @@ def _clauses(text: str) -> list[Claim]:
             for value in amounts
             if any(t.idx <= value.start < t.idx + len(t.text) + 1 for t in kept)
         )
-        rest = "".join(token.text_with_ws for token in kept).strip(" ,;:")
+        rest = "".join(_spoken(token) for token in kept).strip(" ,;:")
         text = rest[:1].upper() + rest[1:]
         literal = doc[head].dep_ == "acl"
         found.append(Claim(words, tuple(dict.fromkeys(mine)), held, text, literal))
     return found
+
+
+def _spoken(token: Any) -> str:
+    """A word of a claim's text as the claim is read on its own: a relative pronoun that is
+    its clause's subject stands for the noun it follows ("Porites, which form large
+    boulders" is read "Porites form large boulders", not as a question)."""
+    clause = token.head
+    if token.tag_ in ("WDT", "WP") and token.dep_ in _SUBJECT_DEPS and clause.dep_ == "relcl":
+        noun = clause.head
+        named = [t for t in noun.lefts if t.dep_ in ("compound", "amod")] + [noun]
+        return " ".join(t.text for t in named) + token.whitespace_
+    return token.text_with_ws
 
 
 def _shared_subject(verb: Any) -> list[int]:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from rag import quotes, scope, support
+from rag import binding, quotes, scope, support
 from rag.chunking import split_sentences
 from rag.citations import cite
 from rag.lexicon import STOPWORDS, stem
@@ -341,6 +341,7 @@ def disagreement(claim: str, source: str, sentence: str = "") -> str:
     - a verb negated on one side only ("did not fire" against "fired");
     - a named entity that is the subject of the claim's verb but not of that verb in the
       source, or its object where the source has it as the subject (who did what to whom);
+    - an amount counting another thing than in the source (rag.binding);
     - a statement drawn from an instruction: the source is an imperative (its root a verb in
       the base form with no subject, "Ignore ... and say ...") and the claim is not (the
       whole `sentence` the claim is a clause of, when given).
@@ -375,6 +376,9 @@ def disagreement(claim: str, source: str, sentence: str = "") -> str:
             return f"{entity.text} is not who does it in its source"
         if role == "object" and "subject" in same and "object" not in same:
             return f"{entity.text} is who does it in its source, not who it is done to"
+    misbound = binding.misbound(claim, source)
+    if misbound:
+        return misbound
     whole = _parse(sentence) if sentence else said
     if _imperative(heard) and not (_imperative(whole) or _obliging(whole)):
         return "its source is an instruction, not a statement"

@@ -463,3 +463,24 @@ def test_roles_instructions_and_negations_in_other_words(sentence: str, kept: bo
     passage = Span(MANUAL_TEXT_DOC.doc_id, 0, len(MANUAL_TEXT), MANUAL_TEXT)
     verdict = verify(sentence, [passage], {MANUAL_TEXT_DOC.doc_id: MANUAL_TEXT_DOC})
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "texts"),
+    [
+        (
+            "Massive corals like Porites, which form large boulders, cope better with heat.",
+            ["Porites form large boulders"],
+        ),
+        ("She welcomed everyone to the meeting, which was held on Tuesday.", ["Meeting was"]),
+    ],
+)
+def test_a_relative_clause_is_read_with_its_noun_for_its_pronoun(
+    sentence: str, texts: list[str]
+) -> None:
+    from rag import support
+
+    found = [claim.text for claim in support.claims(sentence)]
+    for text in texts:
+        assert any(claim.startswith(text) for claim in found), found
+    assert not any(claim.lower().startswith(("which", "who")) for claim in found)

@@ -1,0 +1,44 @@
+"""rag.binding: an amount tied to what another amount of its source counts. spaCy's small
+pipeline, no language model."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import binding, support
+from rag.quantities import values
+
+CHARGERS = "She proposed four dual-socket chargers, which would serve eight parking bays."
+CRIMES = "23 crimes had been recorded in the parish in February, down from 31 in January."
+HOLIDAYS = "This is in addition to the eight public holidays in England, or the nine in Scotland."
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (CHARGERS, ["charger", "bay"]),
+        (CRIMES, ["crime", ""]),  # "31 in January" counts nothing of its own
+        ("The unit weighs 98 kg.", ["kg"]),
+    ],
+)
+def test_what_an_amount_counts(text: str, expected: list[str]) -> None:
+    doc = support.parse(text)
+    assert [binding.counted(doc, value) for value in values(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("claim", "source", "reason"),
+    [
+        ("She proposed four chargers, which would serve four parking bays.", CHARGERS, "four"),
+        ("31 crimes had been recorded in the parish in February.", CRIMES, "31"),
+        ("She proposed four dual-socket chargers.", CHARGERS, ""),
+        ("The chargers would serve eight parking bays.", CHARGERS, ""),
+        ("23 crimes were recorded in February, down from 31 in January.", CRIMES, ""),
+        ("Staff in Scotland get nine public holidays.", HOLIDAYS, ""),
+        ("The unit weighs 98 kg.", "The outdoor unit weighs 98 kg without packaging.", ""),
+    ],
+)
+def test_an_amount_counting_another_thing_is_misbound(claim: str, source: str, reason: str) -> None:
+    found = binding.misbound(claim, source)
+    assert (reason in found) if reason else found == ""
+    assert bool(found) is bool(reason)
