@@ -318,6 +318,7 @@ def _holds(held: Facts, word: Word) -> bool:
         or word.stem in held.stems
         or _within(word.text.lower(), held.lowered)
         or _spelled(word.text.lower(), held.lowered)
+        or (word.text.isupper() and _initials(word.text.lower(), held.lowered.split()))
     )
 
 
@@ -328,15 +329,20 @@ def _spelled(word: str, lowered: str) -> bool:
     return any(quotes.spelled_alike(word, theirs) for theirs, _, _ in quotes.words(lowered))
 
 
-def missing_anchors(found: Claim, held: Facts, titles: str = "") -> list[str]:
+def missing_anchors(
+    found: Claim, held: Facts, titles: str = "", before: Facts | None = None
+) -> list[str]:
     """The claim's names and amounts not in the source sentence. A name may instead stand in
-    `titles` (its document's title and headings: what the passage is about)."""
+    `titles` (its document's title and headings: what the passage is about), or in the
+    sentence `before` when this one has a pronoun (who "he" is); an amount may not."""
+    pointed = before is not None and held.pronoun
     lost = [
         name
         for name in found.names
         if not _within(name, held.lowered)
         and not _within(name, titles)
         and not _name_words_in(name, held)
+        and not (pointed and before is not None and _name_words_in(name, before))
     ]
     lost += [
         _shown(value)
@@ -347,10 +353,24 @@ def missing_anchors(found: Claim, held: Facts, titles: str = "") -> list[str]:
 
 
 def _name_words_in(name: str, held: Facts) -> bool:
-    """A name written another way: each of its words in the sentence ("Biden" for "Joe
-    Biden"'s words is not enough; "US President Joe Biden" for "President Biden" is)."""
+    """A name written another way: each of its words in the sentence, or its initials ("Biden"
+    for "Joe Biden"'s words is not enough; "US President Joe Biden" for "President Biden" is;
+    "the United Nations Security Council" for "the UN Security Council" is)."""
     parts = name.split()
-    return bool(parts) and all(part in held.lowered.split() for part in parts)
+    words = held.lowered.split()
+    return bool(parts) and all(part in words or _initials(part, words) for part in parts)
+
+
+def _initials(part: str, words: Sequence[str]) -> bool:
+    """A short word of a name standing for words of the sentence by their first letters:
+    "un" for "united nations", "mcs" for "microgeneration certification scheme"."""
+    if not 2 <= len(part) <= 5 or not part.isalpha():
+        return False
+    size = len(part)
+    return any(
+        "".join(word[0] for word in words[at : at + size]) == part
+        for at in range(len(words) - size + 1)
+    )
 
 
 def is_content(token: Any) -> bool:

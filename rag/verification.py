@@ -150,7 +150,7 @@ def _stated(
         before = sources[at - 1] if at and sources[at - 1].doc_id == source.doc_id else None
         context = support.facts(before.text) if before and before.end <= source.start else None
         titles = _titles(documents.get(source.doc_id))
-        anchors = support.missing_anchors(claim, held, titles)
+        anchors = support.missing_anchors(claim, held, titles, context)
         words = support.missing_words(claim.words, held, context, titles)
         ranked.append((len(anchors) + len(words), len(anchors), at, source, anchors, words))
     for at, joined in _joined(sources, documents, asked[2]):
@@ -425,18 +425,21 @@ def _verb_of(token: Any) -> Any:
 
 def _verbs(verb: Any) -> set[str]:
     """The stems of `verb` and the verbs that share its subject: those joined to it ("called
-    ... and stated") without a subject of their own, and those it governs ("continued to
-    fire")."""
+    ... and stated") or a clause of it ("said ..., adding ...") without a subject of their
+    own, those it governs ("continued to fire") and a participle after a preposition of it
+    ("took steps by initiating talks")."""
     found, todo = set(), [verb]
     while todo:
         token = todo.pop()
         found.add(stem(token.lower_))
         for child in token.children:
-            shares = child.dep_ == "xcomp" or (
-                child.dep_ == "conj" and not any(c.dep_ in _SUBJECTS for c in child.children)
-            )
-            if shares and child.pos_ in ("VERB", "AUX"):
+            own = any(c.dep_ in _SUBJECTS or c.dep_ == "nsubjpass" for c in child.children)
+            shares = child.dep_ == "xcomp" or (child.dep_ in ("conj", "advcl") and not own)
+            if shares and child.pos_ in ("VERB", "AUX") and child.tag_ != "VBN":
                 todo.append(child)
+            # "took steps ... by initiating talks": a participle after a preposition
+            if child.dep_ == "prep":
+                todo += [g for g in child.children if g.dep_ == "pcomp" and g.tag_ == "VBG"]
     return found
 
 
@@ -444,7 +447,10 @@ def _role(token: Any) -> tuple[str, set[str]]:
     """Whether a word is the subject or the object of a verb (or "other"), and that verb's
     stems (see `_verbs`): "by North Korea" after a passive verb is its subject."""
     for _ in range(64):
-        if token.dep_ not in ("conj", "appos") or token.head is token:
+        # "Japan's Prime Minister's Office said": a name's office, spokesman or army acts
+        # for it, so the name has the role of the noun it belongs to
+        owner = token.dep_ in ("poss", "compound") and token.head.pos_ in ("NOUN", "PROPN")
+        if (not owner and token.dep_ not in ("conj", "appos")) or token.head is token:
             break
         token = token.head
     if token.dep_ in _SUBJECTS:

@@ -484,3 +484,34 @@ def test_a_relative_clause_is_read_with_its_noun_for_its_pronoun(
     for text in texts:
         assert any(claim.startswith(text) for claim in found), found
     assert not any(claim.lower().startswith(("which", "who")) for claim in found)
+
+
+NEWS_TWO = (
+    "On Wednesday, US State Department spokesman Ned Price claimed Washington remained "
+    'committed to diplomacy. "We will need to engage in that dialogue," he told a regular '
+    "news briefing. Japan's Prime Minister's Office said it detected the launch. Washington "
+    "called on the United Nations Security Council to act. Donald Trump took unprecedented "
+    "steps by initiating several rounds of dialog with the North."
+)
+NEWS_TWO_DOC = Document("news2.txt", NEWS_TWO)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # a name in the sentence before one that says "he"; not someone else's
+        ("Ned Price told a regular news briefing that the US will need dialogue [1].", True),
+        ("Donald Trump told a regular news briefing that the US will need dialogue [1].", False),
+        # initials for the words of a name
+        ("Washington called on the UN Security Council to act [1].", True),
+        ("Washington called on the UK Security Council to act [1].", False),
+        # a name's office acts for it; a participle after "by" shares its subject
+        ("Japan said it detected the launch [1].", True),
+        ("Trump initiated several rounds of dialog with the North [1].", True),
+        ("The North initiated several rounds of dialog with Trump [1].", False),
+    ],
+)
+def test_names_as_models_write_them(sentence: str, kept: bool) -> None:
+    passage = Span(NEWS_TWO_DOC.doc_id, 0, len(NEWS_TWO), NEWS_TWO)
+    verdict = verify(sentence, [passage], {NEWS_TWO_DOC.doc_id: NEWS_TWO_DOC})
+    assert verdict.kept is kept, verdict.reason
