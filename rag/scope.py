@@ -142,13 +142,16 @@ _ELLIPTICAL = frozenset({"most", "some", "all", "many", "both", "each", "none", 
 
 def points_back(sentence: str) -> bool:
     """Whether a source sentence is about what the one before it spoke of: the subject of
-    its main clause, its first noun or pronoun, points back ("She proposed four chargers.",
-    "This is in addition to ...", "Most were thefts ...")."""
+    its main clause points back, or a pronoun in it does ("She proposed four chargers.",
+    "This is in addition to ...", "Most were thefts ...", "312 of them were alive.")."""
     doc = support.parse(sentence)
-    nominal = [t for t in doc if t.pos_ in ("NOUN", "PROPN", "PRON", "DET", "ADJ", "NUM")]
-    if not nominal or nominal[0].dep_ not in _SUBJECTS:
+    nominal = [t for t in doc if t.dep_ in _SUBJECTS and t.head.dep_ == "ROOT"]
+    if not nominal:
         return False
     first = nominal[0]
+    back = POINTING | {"them", "its", "their", "him", "his", "her"}
+    if any(t.lower_ in back and t.pos_ == "PRON" for t in first.subtree if t.i != first.i):
+        return True  # "312 of them were still alive"
     return first.lower_ in POINTING or (
         first.lower_ in _ELLIPTICAL and not any(c.pos_ == "NOUN" for c in first.children)
     )

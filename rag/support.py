@@ -201,6 +201,7 @@ def _clauses(text: str) -> list[Claim]:
         kept = [t for t in doc if heads[t.i] == head and t.i not in framed]
         if doc[head].dep_ == "acl" and doc[head].head.i not in framed:
             kept = sorted([*kept, doc[head].head], key=lambda t: t.i)  # the noun it describes
+        kept = sorted([*kept, *_shared_negation(doc[head])], key=lambda t: t.i)
         words = tuple(
             Word(t.text, t.lemma_.lower(), stem(t.lower_), t.pos_)
             for t in kept
@@ -218,6 +219,17 @@ def _clauses(text: str) -> list[Claim]:
         literal = doc[head].dep_ == "acl"
         found.append(Claim(words, tuple(dict.fromkeys(mine)), held, text, literal))
     return found
+
+
+def _shared_negation(verb: Any) -> list[Any]:
+    """The negation a verb joined by "or" or "nor" shares with the one before it ("never
+    damage or touch": touch is negated too)."""
+    if verb.dep_ != "conj" or verb.pos_ not in ("VERB", "AUX"):
+        return []
+    first = verb.head
+    if not any(c.dep_ == "cc" and c.lower_ in ("or", "nor") for c in first.children):
+        return []
+    return [c for c in first.children if c.dep_ == "neg" or c.lower_ in NEGATORS]
 
 
 def _spoken(token: Any) -> str:

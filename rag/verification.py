@@ -521,6 +521,11 @@ def _negated(doc: Any) -> set[str]:
         else:
             verb = _verb_of(head)
             found |= {stem(verb.lower_), verb.lemma_.lower()}
+            # "never standing on or touching": a negation covers verbs joined by "or"
+            for other in verb.children:
+                joined = any(c.lower_ in ("or", "nor") for c in verb.children if c.dep_ == "cc")
+                if other.dep_ == "conj" and other.pos_ == "VERB" and joined:
+                    found |= {stem(other.lower_), other.lemma_.lower()}
     return found
 
 

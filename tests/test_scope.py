@@ -126,6 +126,7 @@ def test_a_pronoun_after_an_unverified_sentence_stands_for_the_question_s_topic(
         ("She proposed four chargers.", True),
         ("This is in addition to the eight public holidays.", True),
         ("Most were thefts from vehicles.", True),
+        ("A year later, 312 of them were still alive.", True),
         ("Washington also called on the UN.", False),
         ("The support line is open on Monday.", False),
         ("Most thefts were from vehicles.", False),

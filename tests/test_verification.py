@@ -438,6 +438,7 @@ MANUAL_TEXT = (
     "Leave a clearance of at least 300 mm behind the unit. "
     "For underfloor heating, the flow temperature should not exceed 45 °C.\n"
     "E7  Defrost failure\n"
+    "Visitors should never damage or touch the unit.\n"
     "US State Department spokesman Ned Price claimed Washington remained committed to talks."
 )
 MANUAL_TEXT_DOC = Document("hp8.txt", MANUAL_TEXT)
@@ -453,6 +454,9 @@ MANUAL_TEXT_DOC = Document("hp8.txt", MANUAL_TEXT)
         ("The unit needs at least 300 mm of clearance behind it [1].", True),
         ("You should leave a clearance of at least 300 mm behind the unit [1].", True),
         ("A clearance of at least 300 mm is left behind the unit [1].", False),
+        # "never ... or ...": the negation covers both verbs
+        ("Visitors should never touch or damage the unit [1].", True),
+        ("Visitors should damage the unit [1].", False),
         # who did what: a verb the source has, with its doer swapped
         ("Washington claimed Ned Price remained committed to talks [1].", False),
         # in other words, but without the source's negation
