@@ -63,6 +63,11 @@ class DamagedTables(ValueError):
     derives them again from the index)."""
 
 
+class OutdatedTables(DamagedTables):
+    """Serving tables written by another version of docqa, in a format this one does not
+    read (rag.store derives them again from the index, as for damaged ones)."""
+
+
 class ModelTimeout(Exception):
     """The language model did not finish its reply in time (rag.generation.timed); the
     answer keeps what was verified by then, or falls back to the extractive reader."""

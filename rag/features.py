@@ -1,7 +1,7 @@
 """The features the reader's models read: pure functions of a query and its candidates.
 
 Sentence features describe how well a candidate sentence matches the question (dense and
-lexical scores, ranks among the candidates, neighbours, position, the kinds of phrase it
+lexical scores, ranks among the candidates, neighbours and context, the kinds of phrase it
 holds); phrase features describe how a phrase inside it relates to the question. Training
 (training) and reading (rag.reader) call the same functions, so the models see at run time
 exactly what they were fitted on.
@@ -9,7 +9,7 @@ exactly what they were fitted on.
 
 from __future__ import annotations
 
-import math
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -26,21 +26,13 @@ LabelPrior = Mapping[str, Mapping[str, float]]
 SENTENCE_FEATURES = (
     "kind",
     "dense",
-    "dense_z",
     "clause_dense",
     "dense_gap",
-    "dense_rank",
-    "bm25",
     "bm25_share",
     "bm25_rank",
     "coverage",
-    "coverage_gap",
     "chunk_rank",
     "corpus_dense_rank",
-    "corpus_bm25_rank",
-    "position",
-    "opens_paragraph",
-    "log_words",
     "neighbour_dense",
     "neighbour_coverage",
     "context_coverage",
@@ -54,10 +46,7 @@ SENTENCE_FEATURES = (
     "candidates",
     "top_dense",
     "top_coverage",
-    "previous_dense",
     "context_dense",
-    "heading_dense",
-    "title_coverage",
     "kind_fit",
     "beside_kind_fit",
 )
@@ -106,6 +95,13 @@ FITTING_LABELS = {
     "multiple": frozenset({"CARDINAL", "QUANTITY", "PERCENT", "MONEY"}),
 }
 _NUMERIC_KINDS = frozenset({"date", "time", "duration", "number", "amount", "multiple"})
+# What a date must hold to name the unit a "what year / decade / century" question asks for
+# (keyed by the unit's term): "Friday" is a date but names no year.
+DATE_UNITS = {
+    "year": re.compile(r"\d{3,4}|'\d\d\b"),
+    "decad": re.compile(r"\d0s\b|'\d0s\b|\bdecade", re.IGNORECASE),
+    "centuri": re.compile(r"\bcentur|\d(?:st|nd|rd|th)\b", re.IGNORECASE),
+}
 CATEGORICAL = (
     "kind",
     "label",
@@ -123,7 +119,6 @@ def sentence_features(
     dense = np.array([c.dense for c in candidates])
     lexical = np.array([c.bm25 for c in candidates])
     cover = np.array([c.coverage for c in candidates])
-    dense_rank = _ranks(dense)
     bm25_rank = _ranks(lexical)
     question = set(query.terms)
     negated = _negated(query.part)
@@ -134,21 +129,13 @@ def sentence_features(
             (
                 KINDS.index(query.kind),
                 c.dense,
-                c.dense_z,
                 c.clause_dense,
                 dense.max() - c.dense,
-                dense_rank[at],
-                c.bm25,
                 c.bm25 / lexical.max() if lexical.max() > 0 else 0.0,
                 bm25_rank[at],
                 c.coverage,
-                cover.max() - c.coverage,
                 c.chunk_rank,
                 c.dense_rank,
-                c.bm25_rank,
-                c.position,
-                float(c.opens_paragraph),
-                math.log1p(len(c.sentence.text.split())),
                 c.neighbour_dense,
                 c.neighbour_coverage,
                 c.context_coverage,
@@ -162,10 +149,7 @@ def sentence_features(
                 len(candidates),
                 dense.max(),
                 cover.max(),
-                c.previous_dense,
                 c.context_dense,
-                c.heading_dense,
-                c.title_coverage,
                 kind_fit(query.kind, c.sentence.text, c.phrases, question),
                 max(
                     (kind_fit(query.kind, span.text, found, question) for span, found in c.beside),
@@ -178,15 +162,19 @@ def sentence_features(
 
 def kind_fit(kind: str, text: str, phrases: Sequence[Phrase], question: set[str]) -> float:
     """1.0 when a phrase of `text` that the question does not already hold is of a kind that
-    can answer it (a person for "who" ...), -1.0 when the question wants a kind of answer and
-    none is there, 0.0 when it wants no particular kind."""
+    can answer it (a person for "who", a date naming a year for "what year" ...), -1.0 when
+    the question wants a kind of answer and none is there, 0.0 when it wants no particular
+    kind."""
     fitting = FITTING_LABELS.get(kind)
     if fitting is None:
         return 0.0
+    units = [DATE_UNITS[unit] for unit in DATE_UNITS if unit in question] if kind == "date" else []
     for phrase in phrases:
         span = text[phrase.start : phrase.end]
         found = set(terms(span))
         if not found or found <= question:
+            continue
+        if units and not any(unit.search(span) for unit in units):
             continue
         if phrase.label in fitting or (kind in _NUMERIC_KINDS and any(ch.isdigit() for ch in span)):
             return 1.0

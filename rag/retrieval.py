@@ -58,12 +58,9 @@ def rank_chunks(
     return sorted(fused, key=lambda row: -fused[row])[:top_k]
 
 
-def sentence_ranks(
-    corpus: Corpus, query: Query
-) -> tuple[dict[int, int], dict[int, int], tuple[float, float]]:
+def sentence_ranks(corpus: Corpus, query: Query) -> tuple[dict[int, int], dict[int, int]]:
     """The best SENTENCE_DEPTH sentences of the corpus by dense score (the index's vector
-    search) and by BM25 score (row -> rank), and the mean and spread of the question's
-    cosine over every sentence."""
+    search) and by BM25 score (row -> rank)."""
     tables = corpus.tables
     depth = min(SENTENCE_DEPTH, tables.sentence_count)
     dense: dict[int, int] = {}
@@ -76,7 +73,7 @@ def sentence_ranks(
     if query.terms and depth:
         scores = tables.sentence_bm25.get_scores(list(query.terms))
         lexical = {row: rank for rank, row in enumerate(_best(scores, depth))}
-    return dense, lexical, tables.dense_spread(query.vector)
+    return dense, lexical
 
 
 def _best(scores: np.ndarray, depth: int) -> list[int]:
@@ -96,7 +93,7 @@ def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[
     for rank, chunk in enumerate(chunk_rows):
         for row in tables.chunk_sentences(chunk):
             chunk_rank.setdefault(row, rank)
-    dense_rank, bm25_rank, (dense_mean, dense_spread) = sentence_ranks(corpus, query)
+    dense_rank, bm25_rank = sentence_ranks(corpus, query)
     rows = sorted(
         row for row in set(chunk_rank) | set(dense_rank) | set(bm25_rank) if not tables.heading[row]
     )
@@ -134,7 +131,6 @@ def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[
                 phrases=fetched[row].phrases,
                 terms=tuple(sentence_terms[row]),
                 dense=dense[row],
-                dense_z=(dense[row] - dense_mean) / dense_spread,
                 clause_dense=max([dense[row], *clause_scores]),
                 best_clause=best,
                 bm25=bm25(corpus, query.terms, sentence_terms[row]),
@@ -142,21 +138,14 @@ def candidates(corpus: Corpus, chunk_rows: Sequence[int], query: Query) -> list[
                 chunk_rank=chunk_rank.get(row, NOT_RANKED),
                 dense_rank=dense_rank.get(row, NOT_RANKED),
                 bm25_rank=bm25_rank.get(row, NOT_RANKED),
-                position=float(tables.position[row]),
-                opens_paragraph=bool(tables.opens_paragraph[row]),
                 neighbour_dense=max((dense[other] for other in beside), default=0.0),
                 neighbour_coverage=max((cover[other] for other in beside), default=0.0),
                 context_coverage=coverage(corpus, query.terms, list(context), query.lent_terms),
                 missing_idf=_rarest_missing(corpus, query, own),
                 context_missing_idf=_rarest_missing(corpus, query, context),
-                previous_dense=dense[previous[0]] if previous else 0.0,
                 context_dense=_mean_cosine(
                     [fetched[other].vector for other in [row, *previous]], query.vector
                 ),
-                heading_dense=(
-                    float(fetched[heading].vector @ query.vector) if heading >= 0 else 0.0
-                ),
-                title_coverage=coverage(corpus, query.terms, list(framing), query.lent_terms),
                 beside=tuple((fetched[other].span, fetched[other].phrases) for other in beside),
                 heading=fetched[heading].span.text if heading >= 0 else "",
             )

@@ -37,7 +37,7 @@ import bm25s
 import numpy as np
 
 from rag.chunking import is_heading
-from rag.errors import DamagedTables
+from rag.errors import DamagedTables, OutdatedTables
 from rag.indexing import DocumentIndex
 from rag.lexicon import terms, words
 from rag.types import span_id, span_place
@@ -51,8 +51,6 @@ _ARRAYS = (
     "sentence_end",
     "heading",
     "section",
-    "position",
-    "opens_paragraph",
     "clause_ptr",
     "clause_start",
     "clause_end",
@@ -61,18 +59,12 @@ _ARRAYS = (
     "chunk_end",
     "chunk_ptr",
     "chunk_members",
-    "dense_mean",
-    "dense_moment",
 )
-_FORMAT = "docqa-tables-2"
+_FORMAT = "docqa-tables-3"
 # Each array's kind (numpy dtype.kind: i integer, b bool, f float) and number of dimensions.
 _KINDS = {
     **dict.fromkeys(_ARRAYS, ("i", 1)),
     "heading": ("b", 1),
-    "opens_paragraph": ("b", 1),
-    "position": ("f", 1),
-    "dense_mean": ("f", 1),
-    "dense_moment": ("f", 2),
 }
 _BM25 = ("chunk_bm25", "sentence_bm25")
 # What names a build's tables (uuid4().hex): the pointer's `build` field must be one before it
@@ -92,8 +84,6 @@ class Tables:
     sentence_end: np.ndarray  # int64
     heading: np.ndarray  # bool: a title or heading, never quoted
     section: np.ndarray  # int32: the row of the heading a sentence stands under; -1: none
-    position: np.ndarray  # float32: where the sentence starts in its document, 0 to 1
-    opens_paragraph: np.ndarray  # bool
     clause_ptr: np.ndarray  # int64, per sentence row: its clauses (when it has two or more)
     clause_start: np.ndarray  # int64
     clause_end: np.ndarray  # int64
@@ -102,8 +92,6 @@ class Tables:
     chunk_end: np.ndarray  # int64
     chunk_ptr: np.ndarray  # int64, per chunk row: its sentence rows in chunk_members
     chunk_members: np.ndarray  # int32
-    dense_mean: np.ndarray  # float32: the mean sentence vector
-    dense_moment: np.ndarray  # float32: the mean of v vᵀ over sentence vectors
     term_idf: dict[str, float]
     mean_sentence_terms: float
     vocabulary: tuple[str, ...]  # every distinct lower-case word of the sentences, sorted
@@ -148,16 +136,6 @@ class Tables:
         """The row of the chunk with this id (None when the generation has none)."""
         return _row(identifier, self.doc_ids, self.chunk_doc, self.chunk_start)
 
-    def dense_spread(self, vector: np.ndarray) -> tuple[float, float]:
-        """The mean and standard deviation of `vector`'s cosine over every sentence, from the
-        two moments (exact: the mean of q·v is q·mean, of (q·v)² is qᵀ M q)."""
-        if not self.sentence_count:
-            return 0.0, 1e-3
-        query = vector.astype(np.float64)
-        mean = float(query @ self.dense_mean.astype(np.float64))
-        square = float(query @ self.dense_moment.astype(np.float64) @ query)
-        return mean, max(math.sqrt(max(square - mean * mean, 0.0)), 1e-3)
-
     def save(self, folder: Path) -> None:
         """Write the tables to `folder`: made whole in a temporary folder, flushed, then
         renamed into place, so a reader never meets half of them and no file a reader may
@@ -200,7 +178,9 @@ class Tables:
             if not isinstance(meta, dict):
                 raise DamagedTables(f"tables.json holds a {type(meta).__name__}, not an object")
             if meta.get("format") != _FORMAT:
-                raise DamagedTables(f"tables of format {meta.get('format')!r}")
+                raise OutdatedTables(
+                    f"format {meta.get('format')!r}, this version reads {_FORMAT!r}"
+                )
             texts = {
                 "doc_ids": tuple(meta["doc_ids"]),
                 "term_idf": meta["term_idf"],
@@ -231,13 +211,13 @@ def build_tables(records: Sequence[DocumentIndex]) -> Tables:
     them)."""
     records = sorted(records, key=lambda record: record.doc_id)
     doc_ids = tuple(record.doc_id for record in records)
-    sentence_doc, starts, ends, heading, position, opens = [], [], [], [], [], []
+    sentence_doc, starts, ends, heading = [], [], [], []
     clause_ptr, clause_start, clause_end = [0], [], []
     chunk_doc, chunk_start, chunk_end, chunk_ptr, members = [], [], [], [0], []
     sentence_terms: list[list[str]] = []
     vocabulary: set[str] = set()
     for index, record in enumerate(records):
-        document, text = record.document, record.document.text
+        document = record.document
         first = len(starts)
         row_of = {sentence.start: first + at for at, sentence in enumerate(record.sentences)}
         for sentence, parts in zip(record.sentences, record.clauses, strict=True):
@@ -245,8 +225,6 @@ def build_tables(records: Sequence[DocumentIndex]) -> Tables:
             starts.append(sentence.start)
             ends.append(sentence.end)
             heading.append(is_heading(sentence, document))
-            position.append(sentence.start / max(len(text), 1))
-            opens.append(sentence.start == 0 or text[: sentence.start].endswith("\n"))
             clause_start += [part.start for part in parts]
             clause_end += [part.end for part in parts]
             clause_ptr.append(len(clause_start))
@@ -258,10 +236,6 @@ def build_tables(records: Sequence[DocumentIndex]) -> Tables:
             chunk_end.append(chunk.end)
             members += [row_of[sentence.start] for sentence in chunk.sentences]
             chunk_ptr.append(len(members))
-    vectors = [r.sentence_vectors for r in records if len(r.sentence_vectors)]
-    width = max((r.sentence_vectors.shape[1] for r in records), default=0)
-    matrix = np.concatenate(vectors).astype(np.float64) if vectors else np.zeros((0, width))
-    count = max(len(matrix), 1)
     chunk_bm25 = bm25s.BM25()
     chunk_bm25.index(
         [
@@ -287,8 +261,6 @@ def build_tables(records: Sequence[DocumentIndex]) -> Tables:
         sentence_end=np.asarray(ends, dtype=np.int64),
         heading=heading_rows,
         section=_sections(sentence_doc, heading_rows),
-        position=np.asarray(position, dtype=np.float32),
-        opens_paragraph=np.asarray(opens, dtype=bool),
         clause_ptr=np.asarray(clause_ptr, dtype=np.int64),
         clause_start=np.asarray(clause_start, dtype=np.int64),
         clause_end=np.asarray(clause_end, dtype=np.int64),
@@ -297,8 +269,6 @@ def build_tables(records: Sequence[DocumentIndex]) -> Tables:
         chunk_end=np.asarray(chunk_end, dtype=np.int64),
         chunk_ptr=np.asarray(chunk_ptr, dtype=np.int64),
         chunk_members=np.asarray(members, dtype=np.int32),
-        dense_mean=(matrix.sum(axis=0) / count).astype(np.float32),
-        dense_moment=(matrix.T @ matrix / count).astype(np.float32),
         term_idf=_idf(sentence_terms),
         mean_sentence_terms=float(np.mean([len(t) for t in sentence_terms] or [1.0])),
         vocabulary=tuple(sorted(vocabulary)),
@@ -462,24 +432,17 @@ def _shape_problem(tables: Tables, counts: Mapping[str, int] | None) -> str:
     for kind, count in (counts or {}).items():
         if kind in held and held[kind] != count:
             return f"they hold {held[kind]} {kind} where the index holds {count}"
-    width = len(tables.dense_mean)
     shapes = {
         "doc_chars": (docs,),
-        **dict.fromkeys(
-            ("sentence_start", "sentence_end", "heading", "section", "position"), (rows,)
-        ),
-        "opens_paragraph": (rows,),
+        **dict.fromkeys(("sentence_start", "sentence_end", "heading", "section"), (rows,)),
         "clause_ptr": (rows + 1,),
         "clause_end": tables.clause_start.shape,
         **dict.fromkeys(("chunk_start", "chunk_end"), (chunks,)),
         "chunk_ptr": (chunks + 1,),
-        "dense_moment": (width, width),
     }
     for name, shape in shapes.items():
         if getattr(tables, name).shape != shape:
             return f"{name} has shape {getattr(tables, name).shape}, not {shape}"
-    if not (np.isfinite(tables.dense_mean).all() and np.isfinite(tables.dense_moment).all()):
-        return "the sentence vectors' moments are not numbers"
     return ""
 
 
@@ -498,11 +461,6 @@ def _sentence_problem(tables: Tables) -> str:
         return "a sentence's offsets fall outside its document"
     if np.any((doc[1:] == doc[:-1]) & (start[1:] <= start[:-1])):
         return "the sentences of a document are not in order of their starts"
-    expected = (start / np.maximum(length[doc], 1)).astype(np.float32)
-    if not np.allclose(tables.position, expected, rtol=0, atol=1e-6):
-        return "the sentences' positions disagree with their offsets"
-    if np.any((start == 0) & ~tables.opens_paragraph):
-        return "a document's first sentence does not open a paragraph"
     section, row = tables.section.astype(np.int64), np.arange(rows)
     if np.any((section < -1) | (section >= row)):
         return "a sentence's section is not a row before it"

@@ -169,7 +169,6 @@ class Candidate:
     phrases: tuple[Phrase, ...]  # its candidate short answers, offsets within the sentence
     terms: tuple[str, ...]
     dense: float  # cosine similarity of sentence and question
-    dense_z: float  # the same in standard deviations above the corpus's mean for the question
     clause_dense: float  # the closest clause's cosine (the sentence's when it has one clause)
     best_clause: int  # index into `clauses` of the closest clause; -1 when it has none
     bm25: float  # the sentence's BM25 score for the question's terms
@@ -177,17 +176,12 @@ class Candidate:
     chunk_rank: int  # rank of the best fused chunk holding it, 0 first (NOT_RANKED: none)
     dense_rank: int  # its rank by dense score among every sentence of the corpus
     bm25_rank: int  # its rank by BM25 score among every sentence of the corpus
-    position: float  # where it stands in its document, 0 (start) to 1 (end)
-    opens_paragraph: bool
     neighbour_dense: float  # the closer neighbour's cosine to the question
     neighbour_coverage: float  # the larger neighbour coverage
     context_coverage: float  # coverage of the sentence and its neighbours together
     missing_idf: float  # the rarest question term the sentence lacks (its idf; 0 if none)
     context_missing_idf: float  # the same for the sentence, its neighbours, heading and title
-    previous_dense: float  # the cosine of the sentence before it (0 for a document's first)
     context_dense: float  # the cosine of the mean of its own and the previous sentence's vectors
-    heading_dense: float  # the cosine of the heading it stands under (0 when none)
-    title_coverage: float  # coverage of the question's terms by its heading and file name
     beside: tuple[tuple[Span, tuple[Phrase, ...]], ...] = ()  # the sentences before and after
     heading: str = ""  # the text of the heading it stands under; "" when none
 

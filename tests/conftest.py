@@ -128,7 +128,6 @@ def hand_candidate(
         terms=tuple(terms(sentence)),
         best_clause=-1,
         chunk_rank=0,
-        opens_paragraph=False,
         context_coverage=1.0,
     )
     values.update(scores)

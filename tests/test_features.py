@@ -10,11 +10,12 @@ from rag.answer_types import LABELS
 from rag.features import (
     PHRASE_FEATURES,
     SENTENCE_FEATURES,
+    kind_fit,
     phrase_features,
     sentence_features,
 )
 from rag.question import KINDS
-from rag.types import Document
+from rag.types import Document, Phrase
 from tests.conftest import hand_candidate, hand_query
 
 TEXT = (
@@ -59,14 +60,13 @@ def test_sentence_features_have_one_row_per_candidate_in_the_fitted_order() -> N
     np.testing.assert_allclose(rows[:, SENTENCE["coverage"]], [0.5, 1.0, 0.0])
     assert (rows[:, SENTENCE["candidates"]] == 3).all()
     # Ranks among the candidates are computed here; ranks in the corpus come from retrieval.
-    assert rows[:, SENTENCE["dense_rank"]].tolist() == [1, 0, 2]
+    assert rows[:, SENTENCE["bm25_rank"]].tolist() == [1, 0, 2]
     assert rows[:, SENTENCE["corpus_dense_rank"]].tolist() == [7, 3, 99]
 
 
 def test_ranks_are_zero_for_the_best() -> None:
     query = hand_query("How many sailors did the council hire?")
     rows = sentence_features(query, _candidates(dense=(0.2, 0.7, 0.1), bm25=(1.5, 0.5, 4.0)), PRIOR)
-    assert rows[:, SENTENCE["dense_rank"]].tolist() == [1, 0, 2]
     assert rows[:, SENTENCE["bm25_rank"]].tolist() == [1, 2, 0]
     # The best candidate is where the gaps to the best are zero.
     assert rows[1, SENTENCE["dense_gap"]] == 0 and rows[0, SENTENCE["dense_gap"]] > 0
@@ -133,3 +133,25 @@ def test_cross_features_are_the_logits_the_margin_and_the_questions_answerabilit
     assert rows[:, 2].tolist() == [1.5, -3.0, -1.5]  # the best's lead; the others' gap
     assert cross_features(np.array([1.0]), np.array([1.0]))[0, 2] == 0.0  # one read: no margin
     assert np.isfinite(cross_features(np.array([0.0]), np.array([1.0]))).all()
+
+
+@pytest.mark.parametrize(
+    ("question", "date", "fits"),
+    [
+        ("In what year was the bridge opened?", "early Friday", -1.0),
+        ("In what year was the bridge opened?", "spring 1962", 1.0),
+        ("In what year was the bridge opened?", "the summer of '62", 1.0),
+        ("Which decade saw the most floods?", "the 1960s", 1.0),
+        ("Which decade saw the most floods?", "last Tuesday", -1.0),
+        ("Which century was the abbey built in?", "the 12th century", 1.0),
+        ("What date was the bridge opened?", "early Friday", 1.0),  # any date names a date
+    ],
+)
+def test_a_question_asking_for_a_year_is_fitted_only_by_a_date_naming_one(
+    question: str, date: str, fits: float
+) -> None:
+    query = hand_query(question)
+    text = f"The bridge opened {date}."
+    phrase = Phrase(text.index(date), text.index(date) + len(date), "DATE")
+    assert query.kind == "date"
+    assert kind_fit(query.kind, text, (phrase,), set(query.terms)) == fits

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from rag.chain import DocQA
-from rag.errors import DamagedTables
+from rag.errors import DamagedTables, OutdatedTables
 from rag.settings import Settings
 from rag.tables import BUILD_ID, Tables
 from tests.conftest import ROOT, SEEDS, run_docqa
@@ -132,7 +132,6 @@ DAMAGE = {
     "section after its sentence": _array("section", lambda a: _set(a, 0, len(a) - 1)),
     "chunk_start shifted": _array("chunk_start", lambda a: a + 1),
     "chunk_members of another document": _array("chunk_members", lambda a: a[::-1].copy()),
-    "dense_mean not numbers": _array("dense_mean", lambda a: np.full_like(a, np.nan)),
     "sentence_doc of floats": _array("sentence_doc", lambda a: a.astype(np.float64)),
     "bm25 indices out of range": (
         lambda folder: _array("sentence_bm25/indices.csc.index", lambda a: a + 10_000)(folder)
@@ -161,6 +160,25 @@ def test_damaged_tables_are_derived_again_on_open(
         _answers(engine)
     assert "serving tables" in caplog.text and "were damaged" in caplog.text
     assert _folder(index) == folder  # repaired where it was, and it passes its check now
+    Tables.load(folder, counts)
+    engine.store.close()
+
+
+def test_tables_of_another_version_are_derived_again_without_a_warning(
+    built: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    source, index = built
+    folder = _folder(index)
+    _meta(lambda meta: {**meta, "format": "docqa-tables-2"})(folder)
+    counts = _counts(index, source)
+    with pytest.raises(OutdatedTables, match="docqa-tables-2"):
+        Tables.load(folder, counts)
+
+    engine = DocQA(_settings(source, index))
+    with caplog.at_level(logging.INFO, logger="rag.store"):
+        _answers(engine)
+    assert "written by another version of docqa" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     Tables.load(folder, counts)
     engine.store.close()
 

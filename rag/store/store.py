@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from rag.corpus import Corpus
 from rag.documents import Stamp, describe_skipped
 from rag.embeddings import SentenceEmbeddings
-from rag.errors import DamagedTables, ReadEveryFile, StoreError
+from rag.errors import DamagedTables, OutdatedTables, ReadEveryFile, StoreError
 from rag.indexing import DocumentIndex, derive, fingerprint
 from rag.settings import Settings
 from rag.store.chroma import Connection, WriterLock
@@ -326,6 +326,13 @@ class Store:
                 folder = self.generations.tables_folder(live.build)
                 try:
                     tables = Tables.load(folder, live.counts)
+                except OutdatedTables as outdated:
+                    log.info(
+                        "the serving tables at %s were written by another version of docqa "
+                        "(%s): derived them again from the index",
+                        folder,
+                        outdated,
+                    )
                 except DamagedTables as damage:
                     if folder.exists():  # absent: a machine of its own derives them quietly
                         log.warning(
