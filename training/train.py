@@ -223,7 +223,9 @@ def _cached(args: argparse.Namespace, name: str, key: str) -> list[Example] | No
     for `name` whatever its key (for refitting after a change known not to touch them)."""
     found = args.cache / f"{name}-{key}.pickle"
     if not found.exists() and args.reuse_cache:
-        older = sorted(args.cache.glob(f"{name}-*.pickle"), key=lambda p: p.stat().st_mtime)
+        # The key is 12 characters: "calibration-*" would also match calibration-heldout's.
+        keyed = args.cache.glob(f"{name}-{'?' * 12}.pickle")
+        older = sorted(keyed, key=lambda p: p.stat().st_mtime)
         found = older[-1] if older else found
     return pickle.loads(found.read_bytes()) if found.exists() else None
 
