@@ -1,6 +1,7 @@
 """`python -m training`: fit the reader's models and write rag/models/reader.json.
 `python -m training cross-encoder`: fine-tune the cross-encoder (training.cross_encoder).
-`python -m training route`: fit how the cross-encoder reads into reader.json (training.route)."""
+`python -m training route`: fit how the cross-encoder reads into reader.json (training.route).
+`python -m training prune`: which sentence features still add something (training.prune)."""
 
 import sys
 
@@ -15,4 +16,8 @@ if sys.argv[1:2] == ["route"]:
     from training.route import main as route
 
     sys.exit(route(sys.argv[2:]))
+if sys.argv[1:2] == ["prune"]:
+    from training.prune import main as prune
+
+    sys.exit(prune(sys.argv[2:]))
 sys.exit(main())
