@@ -157,6 +157,17 @@ def points_back(sentence: str) -> bool:
     )
 
 
+def part_of(sentence: str) -> str:
+    """The word a sentence's subject picks out of what it points back to ("312" of "312 of
+    them were still alive", "parts" of "large parts of it can turn white"), lower case; ""
+    where the subject points back whole ("They ...")."""
+    doc = support.parse(sentence)
+    subjects = [t for t in doc if t.dep_ in _SUBJECTS and t.head.dep_ == "ROOT"]
+    if not subjects or subjects[0].lower_ in POINTING:
+        return ""
+    return subjects[0].lower_
+
+
 def unscoped(sentence: str, question: str, where: Where, anchored: bool = False) -> list[str]:
     """The words the question restricts the sentence's subject with (`subjects`) that the
     part of the document stating it (`section`) does not hold; [] when there are none. A
@@ -206,6 +217,25 @@ def section(source: Span, document: Document, passage: Span | None = None) -> st
         start = min(start, passage.start)
     title = text.lstrip().split("\n", 1)[0]
     return title + "\n" + text[start : max(source.end, start)]
+
+
+MAX_HEADER_LINE = 150  # characters: a longer line is the text itself, not its header
+
+
+@lru_cache(maxsize=32)
+def authors(document: Document) -> tuple[str, ...]:
+    """The people a document's header names (its opening short lines, a byline: "By Nadia
+    Ferreira · 3 June 2024"): who speaks in all of it, so "Nadia Ferreira explains that ..."
+    frames a claim as "the document says that ..." does."""
+    header = []
+    for line in document.text.splitlines():
+        if not line.strip():
+            continue
+        if len(line) > MAX_HEADER_LINE or len(header) == 4:
+            break
+        header.append(line)
+    doc = support.parse("\n".join(header)) if header else None
+    return tuple(e.text for e in doc.ents if e.label_ == "PERSON") if doc is not None else ()
 
 
 @lru_cache(maxsize=32)

@@ -96,7 +96,7 @@ def _judge(
             where = _numbers(sentence)
             return _dropped(sentence, f"quotation not in the passages it cites{where}")
         quoted.append(span)
-    claims = support.claims(_unquoted(plain, places))
+    claims = support.claims(_unauthored(_unquoted(plain, places), cited, documents))
     if not any(claim.words or claim.names or claim.amounts for claim in claims):
         return _dropped(sentence, "no content words to check")
     sources = _sentences(cited, documents)
@@ -153,7 +153,7 @@ def _stated(
         anchors = support.missing_anchors(claim, held, titles, context)
         words = support.missing_words(claim.words, held, context, titles)
         ranked.append((len(anchors) + len(words), len(anchors), at, source, anchors, words))
-    for at, joined in _joined(sources, documents, asked[2]):
+    for at, joined in _joined(sources, documents, asked[2], claim):
         held = support.facts(joined.text)
         titles = _titles(documents.get(joined.doc_id))
         anchors = support.missing_anchors(claim, held, titles)
@@ -206,11 +206,15 @@ def _stated(
 
 
 def _joined(
-    sources: Sequence[Span], documents: Mapping[str, Document], cited: Sequence[Span]
+    sources: Sequence[Span],
+    documents: Mapping[str, Document],
+    cited: Sequence[Span],
+    claim: support.Claim,
 ) -> list[tuple[int, Span]]:
     """Two neighbouring sentences of one passage, as one span, where the second is about
-    what the first spoke of (rag.scope.points_back: "She proposed four chargers."): a claim
-    may join them ("Cllr Fenwick proposed four chargers"). Names, amounts, negations and
+    what the first spoke of (rag.scope.points_back: "She proposed four chargers."), and the
+    claim names the part the second picks out of it (rag.scope.part_of): a claim may join
+    them ("Cllr Fenwick proposed four chargers"). Names, amounts, negations and
     roles are then checked against the two together."""
     found = []
     for at in range(1, len(sources)):
@@ -221,7 +225,14 @@ def _joined(
         passage = _passage_of(second, cited)
         if passage is None or passage != _passage_of(first, cited):
             continue
-        if scope.points_back(second.text):
+        if not scope.points_back(second.text):
+            continue
+        # "large parts of it can turn white" is not "it is white": the part is claimed too
+        part = scope.part_of(second.text)
+        said = {word.text.lower() for word in claim.words} | {
+            f"{value.written:g}" for value in claim.amounts
+        }
+        if not part or part in said or _number_word(part) in said:
             found.append((at, document.span(first.start, second.end)))
     return found
 
@@ -243,15 +254,32 @@ def mixed(claim: str, first: str, second: str) -> str:
     for verb in _parse(claim):
         if verb.pos_ != "VERB" or not support.is_content(verb):
             continue
+        subject = {
+            t.i
+            for c in verb.children
+            if c.dep_ in ("nsubj", "nsubjpass", "csubj")
+            for t in c.subtree
+        }
         tied = [
             t
             for t in verb.subtree
-            if t.dep_ in _DEPENDENTS and _verb_of(t.head).i == verb.i and support.is_content(t)
+            if t.dep_ in _DEPENDENTS
+            and _verb_of(t.head).i == verb.i
+            and support.is_content(t)
+            and t.i not in subject
         ]
         if tied and not any(holds(f, verb) and all(holds(f, t) for t in tied) for f in held):
             words = _shown([t.text for t in tied])
             return f"joins two sentences: {verb.text} is not said with {words}"
     return ""
+
+
+def _number_word(word: str) -> str:
+    """A number word as digits ("six" -> "6"), else the word."""
+    from rag.quantities import values
+
+    found = values(word)
+    return f"{found[0].written:g}" if found else word
 
 
 def _passage_of(source: Span, cited: Sequence[Span]) -> Span | None:
@@ -280,6 +308,17 @@ def _named(text: str) -> frozenset[str]:
     """Every word of a document, lower case, and its stem."""
     found = set(re.findall(r"\w+", text.lower()))
     return frozenset(found | {stem(word) for word in found})
+
+
+def _unauthored(text: str, cited: Sequence[Span], documents: Mapping[str, Document]) -> str:
+    """The sentence with the author of a cited document (rag.scope.authors) read as the
+    document: "Nadia Ferreira explains that X" claims what "the document explains that X"
+    does, X."""
+    for doc_id in dict.fromkeys(passage.doc_id for passage in cited):
+        document = documents.get(doc_id)
+        for name in scope.authors(document) if document is not None else ():
+            text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "the document", text)
+    return text
 
 
 def _unquoted(plain: str, places: Sequence[tuple[int, int]]) -> str:

@@ -164,3 +164,59 @@ def test_a_claim_may_join_a_sentence_and_the_one_it_points_back_to(
     passage = Span(CHARGERS_DOC.doc_id, 0, len(CHARGERS), CHARGERS)
     verdict = verify(sentence, [passage], {CHARGERS_DOC.doc_id: CHARGERS_DOC})
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "part"),
+    [
+        ("A year later, 312 of them were still alive.", "312"),
+        ("During a heatwave, large parts of it can turn white.", "parts"),
+        ("She proposed four chargers.", ""),
+    ],
+)
+def test_the_part_a_subject_picks_out_of_what_it_points_back_to(sentence: str, part: str) -> None:
+    assert scope.part_of(sentence) == part
+
+
+REEF = (
+    "From the air, a healthy reef is a patchwork of browns and greens. During a heatwave, "
+    "large parts of it can turn a ghostly grey. The team tagged 500 colonies. "
+    "A year later, 312 of them were still alive."
+)
+REEF_DOC = Document("reef.txt", REEF)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        ("Of the 500 colonies the team tagged, 312 were still alive a year later [1].", True),
+        # the part the second sentence picks out is claimed too
+        ("In a heatwave, a healthy reef can turn a ghostly grey [1].", False),
+        ("In a heatwave, large parts of a healthy reef can turn a ghostly grey [1].", True),
+    ],
+)
+def test_a_joined_claim_names_the_part_its_second_sentence_picks_out(
+    sentence: str, kept: bool
+) -> None:
+    passage = Span(REEF_DOC.doc_id, 0, len(REEF), REEF)
+    verdict = verify(sentence, [passage], {REEF_DOC.doc_id: REEF_DOC})
+    assert verdict.kept is kept, verdict.reason
+
+
+GUIDE = (
+    "# Why reefs matter\n\n*By Nadia Ferreira · 3 June 2024*\n\n"
+    "From the air, a healthy reef is a patchwork of browns, greens and purples.\n"
+)
+GUIDE_DOC = Document("guide.md", GUIDE)
+
+
+def test_the_author_named_in_a_byline_frames_a_claim_as_the_document_does() -> None:
+    assert scope.authors(GUIDE_DOC) == ("Nadia Ferreira",)
+    passage = Span(GUIDE_DOC.doc_id, 0, len(GUIDE), GUIDE)
+    documents = {GUIDE_DOC.doc_id: GUIDE_DOC}
+    said = "Nadia Ferreira writes that a healthy reef is a patchwork of browns and greens [1]."
+    assert verify(said, [passage], documents).kept
+    said = "According to Nadia Ferreira, a healthy reef is a patchwork of greens [1]."
+    assert verify(said, [passage], documents).kept
+    # what the document does not say of her stays unsupported
+    assert not verify("Nadia Ferreira is a coral physiologist [1].", [passage], documents).kept
