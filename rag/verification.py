@@ -488,7 +488,7 @@ def _role(token: Any) -> tuple[str, set[str]]:
     for _ in range(64):
         # "Japan's Prime Minister's Office said": a name's office, spokesman or army acts
         # for it, so the name has the role of the noun it belongs to
-        owner = token.dep_ in ("poss", "compound") and token.head.pos_ in ("NOUN", "PROPN")
+        owner = token.dep_ == "poss" and token.head.pos_ in ("NOUN", "PROPN")
         if (not owner and token.dep_ not in ("conj", "appos")) or token.head is token:
             break
         token = token.head
