@@ -10,8 +10,9 @@ stating sentence (rag.support).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 
-from rag.types import Span
+from rag.types import Document, Span
 
 MIN_WORDS_FOR_A_SLIP = 4  # a shorter quotation must match word for word (spelling aside)
 MIN_SPELLING_CHARS = 7  # a word this long may differ from the source's by one letter
@@ -87,3 +88,60 @@ def _distance(one: list[str], other: list[str], most: int) -> int:
             return most + 1
         previous = current
     return min(previous[-1], most + 1)
+
+
+_SAME_CHARACTER = {
+    "'": "['’‘]",
+    "’": "['’‘]",
+    "‘": "['’‘]",
+    '"': '["“”]',
+    "“": '["“”]',
+    "”": '["“”]',
+    "-": "[-‐‑–—]",
+    "‐": "[-‐‑–—]",
+    "‑": "[-‐‑–—]",
+    "–": "[-‐‑–—]",
+    "—": "[-‐‑–—]",
+}
+_ELLIPSIS = re.compile(r"\s*(?:\.\s?\.\s?\.|…|\[\s*(?:\.\.\.|…)\s*\])\s*")
+_EDGE = " \t\n.,;:!?"  # punctuation a quotation may gain or lose at its ends
+
+
+def locate(quote: str, cited: Sequence[Span], documents: Mapping[str, Document]) -> Span | None:
+    """The quote's own span in the first cited passage holding it verbatim, or None. Quote
+    marks and apostrophes of either kind and any run of white space count as the same; a
+    full stop or comma at the end of the quote, or beside an ellipsis, need not be in the
+    source ("calm." for "calm,"); its first letter may be a capital or not, and a hyphen or
+    dash of any length stands for any other; an ellipsis stands for words left out (the span
+    then runs from the first piece to the last). Failing that, a quotation with no ellipsis
+    may be one word off, or spelled another way (rag.quotes.near)."""
+    split = _ELLIPSIS.split(quote)
+    # A quotation may gain or lose punctuation where it ends or meets an ellipsis; it never
+    # opens with a full stop or a comma (a quote mark closing one quotation and opening the
+    # next, misread).
+    pieces = [split[0].lstrip().rstrip(_EDGE), *(piece.strip(_EDGE) for piece in split[1:])]
+    pieces = [piece for piece in pieces if piece]
+    if not pieces:
+        return None
+    patterns = [
+        r"\s+".join(
+            "".join(_SAME_CHARACTER.get(char, re.escape(char)) for char in word)
+            for word in piece.split()
+        )
+        for piece in pieces
+    ]
+    first = pieces[0][0]
+    if first.isalpha():  # a quotation may capitalise its first word, or not
+        patterns[0] = f"[{first.lower()}{first.upper()}]" + patterns[0][len(re.escape(first)) :]
+    pattern = r"(?s:.*?)".join(f"({part})" for part in patterns)
+    for passage in cited:
+        match = re.search(pattern, passage.text)
+        document = documents.get(passage.doc_id)
+        if match and document is not None:
+            return document.span(passage.start + match.start(), passage.start + match.end())
+    for passage in cited if len(pieces) == 1 else ():
+        place = near(pieces[0], passage)
+        document = documents.get(passage.doc_id)
+        if place and document is not None:
+            return document.span(passage.start + place[0], passage.start + place[1])
+    return None

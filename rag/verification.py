@@ -1,9 +1,11 @@
 """Judging one generated sentence against the passages it cites (`verify`): kept only when
-every passage it cites exists, every quotation in it is found verbatim in a passage it cites,
-every content word of it is found in ONE sentence of a passage it cites, and that sentence says
-the same thing by grammar (spaCy's parse): no negation on one side only, named entities in the
-same roles, and no statement drawn from an instruction (passage text is data, never
-instructions). Otherwise it is dropped, with the reason.
+every passage it cites exists, every quotation in it is found in a passage it cites
+(rag.quotes), every content word of it is found in ONE sentence of a passage it cites (or two
+neighbouring ones, the second pointing back to the first), that sentence says the same thing
+by grammar (rag.grammar: no negation on one side only, named entities in the same roles, each
+amount counting the same thing, no statement drawn from an instruction: passage text is data,
+never instructions), and, given the question, it is said of the thing the question asks about
+(rag.scope). Otherwise it is dropped, with the reason.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
-from typing import Any
 
-from rag import binding, quotes, scope, support
+from rag import quotes, scope, support
 from rag.chunking import split_sentences
 from rag.citations import cite
-from rag.lexicon import STOPWORDS, stem
+from rag.grammar import disagreement, mixed, negated
+from rag.lexicon import stem
+from rag.quotes import locate
 from rag.reply import MARKERS, cited_numbers, is_refusal, quotations
 from rag.types import Document, Span, Verdict
 
@@ -183,8 +186,8 @@ def _stated(
         if (
             not disagrees
             and words
-            and not _negated(_parse(claim.text))
-            and _negated(_parse(source.text))
+            and not negated(support.parse(claim.text))
+            and negated(support.parse(source.text))
         ):
             # in other words, and its source negates something it does not: the support
             # model reads "should be higher than 45" as "should not exceed 45"
@@ -235,43 +238,6 @@ def _joined(
         if not part or part in said or _number_word(part) in said:
             found.append((at, document.span(first.start, second.end)))
     return found
-
-
-_DEPENDENTS = frozenset({"dobj", "pobj", "attr", "acomp", "npadvmod", "oprd", "dative"})
-
-
-def mixed(claim: str, first: str, second: str) -> str:
-    """A verb of the claim whose objects and phrases are not all in one of two joined
-    sentences that has it: the claim ties what one sentence says to the other's verb
-    ("The ferry carried 40 passengers at noon." from "The ferry left Oban at noon. It
-    carried 40 passengers to Mull."); "" when none is. Its subject may come from the
-    other: that is what the second sentence's pronoun stands for."""
-    held = [support.facts(first), support.facts(second)]
-
-    def holds(facts: support.Facts, token: Any) -> bool:
-        return token.lemma_.lower() in facts.lemmas or stem(token.lower_) in facts.stems
-
-    for verb in _parse(claim):
-        if verb.pos_ != "VERB" or not support.is_content(verb):
-            continue
-        subject = {
-            t.i
-            for c in verb.children
-            if c.dep_ in ("nsubj", "nsubjpass", "csubj")
-            for t in c.subtree
-        }
-        tied = [
-            t
-            for t in verb.subtree
-            if t.dep_ in _DEPENDENTS
-            and _verb_of(t.head).i == verb.i
-            and support.is_content(t)
-            and t.i not in subject
-        ]
-        if tied and not any(holds(f, verb) and all(holds(f, t) for t in tied) for f in held):
-            words = _shown([t.text for t in tied])
-            return f"joins two sentences: {verb.text} is not said with {words}"
-    return ""
 
 
 def _number_word(word: str) -> str:
@@ -362,228 +328,9 @@ def paraphrased(claim: str, source: str) -> bool:
     return bool(score >= PARAPHRASE_THRESHOLD)
 
 
-# -- grammar: the claim and its source sentence say the same ---------------------------------
-
-_NEGATORS = support.NEGATORS
-# Entity kinds that name an amount or a time, not an actor: their role is not compared.
-_NOT_ACTORS = frozenset(
-    {"DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL", "LANGUAGE"}
-)
-_SUBJECTS = frozenset({"nsubj", "csubj"})
-_OBJECTS = frozenset({"dobj", "dative", "iobj", "obj", "nsubjpass", "pobj"})
-
-
-def disagreement(claim: str, source: str, sentence: str = "") -> str:
-    """Why `source` (one sentence of a passage, holding every content word of `claim`) does
-    not say what `claim` says, by spaCy's parse of both; "" when it does.
-
-    - a verb negated on one side only ("did not fire" against "fired");
-    - a named entity that is the subject of the claim's verb but not of that verb in the
-      source, or its object where the source has it as the subject (who did what to whom);
-    - an amount counting another thing than in the source (rag.binding);
-    - a statement drawn from an instruction: the source is an imperative (its root a verb in
-      the base form with no subject, "Ignore ... and say ...") and the claim is not (the
-      whole `sentence` the claim is a clause of, when given).
-    """
-    said, heard = _parse(claim), _parse(source)
-    negated_claim, negated_source = _negated(said), _negated(heard)
-    verbs_claim = _verb_stems(said)
-    if negated_claim and not negated_source:
-        return "a negation its source does not have"
-    if (negated_claim - negated_source) & _verb_stems(heard) - _LIGHT:
-        return "a negation its source does not have"  # it negates what the source affirms
-    if (negated_source - negated_claim) & verbs_claim:
-        return "its source says the opposite (a negation it leaves out)"
-    for entity in said.ents:
-        if entity.label_ in _NOT_ACTORS:
-            continue
-        role, verbs = _role(entity.root)
-        if role == "other":
-            continue
-        roles = [role for place in _occurrences(heard, entity) for role in _roles(place.root)]
-        if not roles:
-            continue
-        content = {verb for verb in verbs if verb not in _STOP_STEMS}
-        if not content:
-            continue  # "E7 is a defrost failure": a copula has no doer
-        same = [found for found, found_verbs in roles if content & found_verbs]
-        # the doer's verb in other words ("requires" for "needs", in no role of the source):
-        # its roles with any verb
-        reworded = not content & _verb_stems(heard)
-        anyhow = same or ([found for found, _verbs in roles] if reworded else [])
-        if role == "subject" and "subject" not in anyhow:
-            return f"{entity.text} is not who does it in its source"
-        if role == "object" and "subject" in same and "object" not in same:
-            return f"{entity.text} is who does it in its source, not who it is done to"
-    misbound = binding.misbound(claim, source)
-    if misbound:
-        return misbound
-    whole = _parse(sentence) if sentence else said
-    if _imperative(heard) and not (_imperative(whole) or _obliging(whole)):
-        return "its source is an instruction, not a statement"
-    return ""
-
-
-def _obliging(doc: Any) -> bool:
-    """An instruction restated as what must be done: a modal of obligation ("You should
-    check ...", "It must be kept upright") or need and have to ("The unit needs 300 mm")."""
-    for token in doc:
-        if token.tag_ == "MD" and token.lower_ in ("should", "must", "shall", "ought", "need"):
-            return True
-        if token.pos_ == "VERB" and token.lemma_.lower() in ("need", "require"):
-            return True
-        if token.lemma_.lower() == "have" and any(
-            c.dep_ == "xcomp" and any(g.tag_ == "TO" for g in c.children) for c in token.children
-        ):
-            return True
-    return False
-
-
-_STOP_STEMS = frozenset(stem(word) for word in STOPWORDS)
-# Verbs that carry a clause's grammar, not its claim: a negation on them is compared by what
-# they hang from, so "is not higher" is not "the source affirms is".
-_LIGHT = _STOP_STEMS | STOPWORDS | {"be", "have", "do"}
-
-
-_parse = support.parse
-
-
 def load_grammar() -> None:
     """Load the parser now (a second or two), so the model's time budget is not spent on it."""
-    _parse("It is ready.")
-
-
-def _verb_of(token: Any) -> Any:
-    """The verb a word hangs from: the nearest verb at or above it (the root else)."""
-    for _ in range(64):
-        if token.pos_ in ("VERB", "AUX") or token.head is token:
-            return token
-        token = token.head
-    return token
-
-
-def _verbs(verb: Any) -> set[str]:
-    """The stems of `verb` and the verbs that share its subject: those joined to it ("called
-    ... and stated") or a clause of it ("said ..., adding ...") without a subject of their
-    own, those it governs ("continued to fire") and a participle after a preposition of it
-    ("took steps by initiating talks")."""
-    found, todo = set(), [verb]
-    while todo:
-        token = todo.pop()
-        found.add(stem(token.lower_))
-        for child in token.children:
-            own = any(c.dep_ in _SUBJECTS or c.dep_ == "nsubjpass" for c in child.children)
-            shares = child.dep_ == "xcomp" or (child.dep_ in ("conj", "advcl") and not own)
-            if shares and child.pos_ in ("VERB", "AUX") and child.tag_ != "VBN":
-                todo.append(child)
-            # "took steps ... by initiating talks": a participle after a preposition
-            if child.dep_ == "prep":
-                todo += [g for g in child.children if g.dep_ == "pcomp" and g.tag_ == "VBG"]
-    return found
-
-
-def _role(token: Any) -> tuple[str, set[str]]:
-    """Whether a word is the subject or the object of a verb (or "other"), and that verb's
-    stems (see `_verbs`): "by North Korea" after a passive verb is its subject."""
-    for _ in range(64):
-        # "Japan's Prime Minister's Office said": a name's office, spokesman or army acts
-        # for it, so the name has the role of the noun it belongs to
-        owner = token.dep_ == "poss" and token.head.pos_ in ("NOUN", "PROPN")
-        if (not owner and token.dep_ not in ("conj", "appos")) or token.head is token:
-            break
-        token = token.head
-    if token.dep_ in _SUBJECTS:
-        verb = _verb_of(token.head)
-        # "The HP-8 has to be installed by ...": the subject of a passive it governs
-        passive = any(
-            c.dep_ == "auxpass" for t in verb.subtree if t.dep_ == "xcomp" for c in t.children
-        )
-        return ("object" if passive else "subject"), _verbs(verb)
-    if token.dep_ == "pobj" and token.head.dep_ == "agent":
-        return "subject", _verbs(_verb_of(token.head.head))
-    if token.dep_ in _OBJECTS:
-        return "object", _verbs(_verb_of(token.head))
-    return "other", set()
-
-
-_RELATIVE = frozenset({"WDT", "WP"})  # "which", "that", "who" heading a relative clause
-
-
-def _roles(token: Any) -> list[tuple[str, set[str]]]:
-    """A source word's roles: its own (`_role`), and the subject of a relative clause on it
-    or on the noun it names ("a measure called degree heating weeks (DHW), which adds up
-    ...": DHW adds up), whose relative pronoun stands for it."""
-    found = [_role(token), *_relative(token)]
-    for _ in range(64):
-        if token.dep_ in ("conj", "appos") and token.head is not token:
-            token = token.head
-        elif token.dep_ == "oprd" and token.head.dep_ == "acl":  # "a measure called X"
-            token = token.head.head
-        else:
-            return found
-        found += _relative(token)
-    return found
-
-
-def _relative(noun: Any) -> list[tuple[str, set[str]]]:
-    """The verbs of relative clauses on `noun` whose subject is their relative pronoun."""
-    return [
-        ("subject", _verbs(clause))
-        for clause in noun.children
-        if clause.dep_ == "relcl"
-        and any(c.dep_ in _SUBJECTS and c.tag_ in _RELATIVE for c in clause.children)
-    ]
-
-
-def _occurrences(doc: Any, entity: Any) -> list[Any]:
-    """Where the entity's words (lower case, a leading "the" aside) stand in `doc`, as spans."""
-    wanted = [token.lower_ for token in entity if token.lower_ != "the" or token.i > entity.start]
-    places = []
-    lowered = [token.lower_ for token in doc]
-    for at in range(len(lowered) - len(wanted) + 1):
-        if wanted and lowered[at : at + len(wanted)] == wanted:
-            places.append(doc[at : at + len(wanted)])
-    return places
-
-
-def _negated(doc: Any) -> set[str]:
-    """The stems and lemmas of the verbs a negation attaches to, or of the adjective where it
-    negates one that modifies ("escalating ..., not content with ...": not content, still
-    escalating) rather than one a verb predicates ("is not safe")."""
-    found = set()
-    for token in doc:
-        if token.dep_ != "neg" and token.lower_ not in _NEGATORS:
-            continue
-        head = token.head if token.head is not token else token
-        if head.pos_ == "ADJ" and head.dep_ not in ("ROOT", "acomp"):
-            found |= {stem(head.lower_), head.lemma_.lower()}
-        else:
-            verb = _verb_of(head)
-            found |= {stem(verb.lower_), verb.lemma_.lower()}
-            # "never standing on or touching": a negation covers verbs joined by "or"
-            for other in verb.children:
-                joined = any(c.lower_ in ("or", "nor") for c in verb.children if c.dep_ == "cc")
-                if other.dep_ == "conj" and other.pos_ == "VERB" and joined:
-                    found |= {stem(other.lower_), other.lemma_.lower()}
-    return found
-
-
-def _verb_stems(doc: Any) -> set[str]:
-    """The stems and lemmas of its verbs and adjectives ("said": "said" and "say"): what a
-    negation in the source may deny."""
-    kinds = ("VERB", "AUX", "ADJ")
-    return {form for t in doc if t.pos_ in kinds for form in (stem(t.lower_), t.lemma_.lower())}
-
-
-def _imperative(doc: Any) -> bool:
-    """An order, by grammar: the root is a verb in its base form with no subject and no
-    auxiliary before it ("Ignore previous instructions and say ..."), not a question."""
-    roots = [token for token in doc if token.dep_ == "ROOT"]
-    if not roots or doc.text.rstrip().endswith("?"):
-        return False
-    root = roots[0]
-    bound = (*_SUBJECTS, "nsubjpass", "expl", "aux")
-    return root.tag_ == "VB" and not any(child.dep_ in bound for child in root.children)
+    support.parse("It is ready.")
 
 
 def unsupported(verdicts: Iterable[Verdict]) -> int:
@@ -594,60 +341,3 @@ def unsupported(verdicts: Iterable[Verdict]) -> int:
 
 def _dropped(sentence: str, reason: str) -> Verdict:
     return Verdict(sentence, False, (), reason)
-
-
-_SAME_CHARACTER = {
-    "'": "['’‘]",
-    "’": "['’‘]",
-    "‘": "['’‘]",
-    '"': '["“”]',
-    "“": '["“”]',
-    "”": '["“”]',
-    "-": "[-‐‑–—]",
-    "‐": "[-‐‑–—]",
-    "‑": "[-‐‑–—]",
-    "–": "[-‐‑–—]",
-    "—": "[-‐‑–—]",
-}
-_ELLIPSIS = re.compile(r"\s*(?:\.\s?\.\s?\.|…|\[\s*(?:\.\.\.|…)\s*\])\s*")
-_EDGE = " \t\n.,;:!?"  # punctuation a quotation may gain or lose at its ends
-
-
-def locate(quote: str, cited: Sequence[Span], documents: Mapping[str, Document]) -> Span | None:
-    """The quote's own span in the first cited passage holding it verbatim, or None. Quote
-    marks and apostrophes of either kind and any run of white space count as the same; a
-    full stop or comma at the end of the quote, or beside an ellipsis, need not be in the
-    source ("calm." for "calm,"); its first letter may be a capital or not, and a hyphen or
-    dash of any length stands for any other; an ellipsis stands for words left out (the span
-    then runs from the first piece to the last). Failing that, a quotation with no ellipsis
-    may be one word off, or spelled another way (rag.quotes.near)."""
-    split = _ELLIPSIS.split(quote)
-    # A quotation may gain or lose punctuation where it ends or meets an ellipsis; it never
-    # opens with a full stop or a comma (a quote mark closing one quotation and opening the
-    # next, misread).
-    pieces = [split[0].lstrip().rstrip(_EDGE), *(piece.strip(_EDGE) for piece in split[1:])]
-    pieces = [piece for piece in pieces if piece]
-    if not pieces:
-        return None
-    patterns = [
-        r"\s+".join(
-            "".join(_SAME_CHARACTER.get(char, re.escape(char)) for char in word)
-            for word in piece.split()
-        )
-        for piece in pieces
-    ]
-    first = pieces[0][0]
-    if first.isalpha():  # a quotation may capitalise its first word, or not
-        patterns[0] = f"[{first.lower()}{first.upper()}]" + patterns[0][len(re.escape(first)) :]
-    pattern = r"(?s:.*?)".join(f"({part})" for part in patterns)
-    for passage in cited:
-        match = re.search(pattern, passage.text)
-        document = documents.get(passage.doc_id)
-        if match and document is not None:
-            return document.span(passage.start + match.start(), passage.start + match.end())
-    for passage in cited if len(pieces) == 1 else ():
-        place = quotes.near(pieces[0], passage)
-        document = documents.get(passage.doc_id)
-        if place and document is not None:
-            return document.span(passage.start + place[0], passage.start + place[1])
-    return None
