@@ -324,7 +324,25 @@ def _title_stems(titles: str) -> frozenset[str]:
     return frozenset(stem(part) for part in re.findall(r"\w+", titles))
 
 
+# Words that bound an amount from above or below (English comparison, a closed class): "over
+# 2 minutes" is "more than 2 minutes", "under 10 ohms" is "less than 10 ohms".
+_BOUNDS = (frozenset({"more", "over", "above"}), frozenset({"less", "under", "below", "fewer"}))
+
+
+def reversed_bound(words: Sequence[Word], held: Facts) -> str:
+    """A word of the claim bounding an amount one way where the sentence bounds it the other
+    ("under 2 minutes" against "more than 2 minutes"), or ""."""
+    for word in words:
+        for at, bound in enumerate(_BOUNDS):
+            if word.lemma in bound and _BOUNDS[1 - at] & held.lemmas and not bound & held.lemmas:
+                return word.text
+    return ""
+
+
 def _holds(held: Facts, word: Word) -> bool:
+    at = next((at for at, words in enumerate(_BOUNDS) if word.lemma in words), None)
+    if at is not None and _BOUNDS[at] & held.lemmas and not _BOUNDS[1 - at] & held.lemmas:
+        return True  # bounded the same way, and in no other
     return (
         word.lemma in held.lemmas
         or word.stem in held.stems

@@ -173,6 +173,10 @@ def _stated(
             shown = _shown([*anchors, *words])
             why = why or f"not in one sentence of the passages it cites: {shown}"
             break
+        flipped = support.reversed_bound(claim.words, support.facts(source.text))
+        if flipped:
+            why = why or f"its source bounds the amount the other way: {flipped.lower()}"
+            continue
         # in other words: only when most of its words are there and the model reads it so
         if words and (
             claim.literal

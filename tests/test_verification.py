@@ -519,3 +519,31 @@ def test_names_as_models_write_them(sentence: str, kept: bool) -> None:
     passage = Span(NEWS_TWO_DOC.doc_id, 0, len(NEWS_TWO), NEWS_TWO)
     verdict = verify(sentence, [passage], {NEWS_TWO_DOC.doc_id: NEWS_TWO_DOC})
     assert verdict.kept is kept, verdict.reason
+
+
+BOUNDS_TEXT = (
+    "The controller has lost contact with the outdoor unit for more than 2 minutes. "
+    "Keep the cable's resistance less than 10 ohms."
+)
+BOUNDS_DOC = Document("bounds.txt", BOUNDS_TEXT)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # "over" bounds an amount as "more than" does, "under" as "less than"
+        ("The controller has lost contact with the outdoor unit for over 2 minutes [1].", True),
+        ("Keep the cable's resistance under 10 ohms [1].", True),
+        # the other way round is the opposite, in whatever words
+        ("The controller has lost contact with the outdoor unit for under 2 minutes [1].", False),
+        (
+            "The controller has lost contact with the outdoor unit for less than 2 minutes [1].",
+            False,
+        ),
+        ("Keep the cable's resistance above 10 ohms [1].", False),
+    ],
+)
+def test_an_amount_bounded_the_same_way_in_other_words(sentence: str, kept: bool) -> None:
+    passage = Span(BOUNDS_DOC.doc_id, 0, len(BOUNDS_TEXT), BOUNDS_TEXT)
+    verdict = verify(sentence, [passage], {BOUNDS_DOC.doc_id: BOUNDS_DOC})
+    assert verdict.kept is kept, verdict.reason
