@@ -7,25 +7,34 @@ them apart. By spaCy's parse (rag.support) and rag.quantities; pure functions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rag import support
 from rag.quantities import Value, same, values
 
 
-def counted(doc: Any, value: Value) -> str:
-    """The lemma of the noun an amount counts ("chargers" of "four chargers"), that of the
-    noun it shares by coordination ("the eight holidays ..., or the nine observed ..."), or
-    "" where it counts none ("down from 31 in January")."""
+def _number(doc: Any, value: Value) -> Any:
+    """The number token of an amount, or None: of "more than 20", the 20 the words modify."""
     tokens = [t for t in doc if value.start <= t.idx < value.end and t.pos_ == "NUM"]
     if not tokens:
-        return ""
+        return None
     token = tokens[-1]
-    for _ in range(8):  # "more than 20": the number the words around it modify
+    for _ in range(8):
         if token.dep_ in ("quantmod", "compound") and token.head.pos_ == "NUM":
             token = token.head
         else:
             break
+    return token
+
+
+def counted(doc: Any, value: Value) -> str:
+    """The lemma of the noun an amount counts ("chargers" of "four chargers"), that of the
+    noun it shares by coordination ("the eight holidays ..., or the nine observed ..."), or
+    "" where it counts none ("down from 31 in January")."""
+    token = _number(doc, value)
+    if token is None:
+        return ""
     if token.dep_ == "nummod":
         return token.head.lemma_.lower()
     if token.dep_ == "conj":
@@ -52,4 +61,48 @@ def misbound(claim: str, source: str) -> str:
         if own and noun not in own and noun in others:
             written = claim[value.start : value.end]
             return f"{written} counts something else in its source than {noun}"
+    return ""
+
+
+def _phrase(doc: Any, value: Value) -> str:
+    """The words of the phrase an amount heads, lower case: the noun it counts with that
+    noun's modifiers ("the eight holidays observed in England"), less what is joined to it
+    ("..., or the nine observed in Scotland"), which is the phrase of the joined amount."""
+    token = _number(doc, value)
+    if token is None or token.dep_ not in ("nummod", "conj"):
+        return ""
+    head = token.head if token.dep_ == "nummod" else token
+    joined = {t.i for child in head.children if child.dep_ == "conj" for t in child.subtree}
+    return " ".join(t.lower_ for t in head.subtree if t.i not in joined)
+
+
+def misplaced(claim: str, source: str, names: Sequence[str]) -> str:
+    """Why a name of the claim goes, in its source, with another amount than the claim's:
+    the source counts one thing twice, for two names ("the eight public holidays observed
+    in England, or the nine observed in Scotland"), and the claim gives the name in one
+    amount's phrase the other amount ("eight public holidays in Scotland"); "" when none
+    does."""
+    said, heard = support.parse(claim), support.parse(source)
+    stated = [(value, counted(heard, value), _phrase(heard, value)) for value in values(source)]
+    claimed = values(claim)
+    for value in claimed:
+        own = [(thing, phrase) for other, thing, phrase in stated if same(value, other)]
+        things = {thing for thing, phrase in own if thing and phrase}
+        others = [
+            (other, phrase)
+            for other, thing, phrase in stated
+            if not same(value, other) and thing in things and phrase
+        ]
+        if not others or counted(said, value) not in things | {""}:
+            continue
+        if any(same(mine, other) for mine in claimed for other, _phrase_ in others):
+            continue  # both amounts claimed: each with its own words, as in the source
+        # one phrase inside the other ("7 spaces, including 1 space ...") ties no name apart
+        if any(a in b or b in a for _t, a in own for _o, b in others):
+            continue
+        for name in names:
+            mine = any(support.within(name, phrase) for _thing, phrase in own)
+            if not mine and any(support.within(name, phrase) for _other, phrase in others):
+                written = claim[value.start : value.end]
+                return f"{name} goes with another amount than {written} in its source"
     return ""

@@ -28,7 +28,8 @@ def disagreement(claim: str, source: str, sentence: str = "") -> str:
     - a verb negated on one side only ("did not fire" against "fired");
     - a named entity that is the subject of the claim's verb but not of that verb in the
       source, or its object where the source has it as the subject (who did what to whom);
-    - an amount counting another thing than in the source (rag.binding);
+    - an amount counting another thing than in the source, or given a name the source gives
+      another amount (rag.binding);
     - a statement drawn from an instruction: the source is an imperative (its root a verb in
       the base form with no subject, "Ignore ... and say ...") and the claim is not (the
       whole `sentence` the claim is a clause of, when given).
@@ -63,7 +64,8 @@ def disagreement(claim: str, source: str, sentence: str = "") -> str:
             return f"{entity.text} is not who does it in its source"
         if role == "object" and "subject" in same and "object" not in same:
             return f"{entity.text} is who does it in its source, not who it is done to"
-    misbound = binding.misbound(claim, source)
+    names = [e.text.lower().removeprefix("the ") for e in said.ents if e.label_ not in _NOT_ACTORS]
+    misbound = binding.misbound(claim, source) or binding.misplaced(claim, source, names)
     if misbound:
         return misbound
     whole = _parse(sentence) if sentence else said

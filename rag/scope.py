@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from rag import support
+from rag import framing, support
 from rag.chunking import is_heading, sentences
 from rag.lexicon import stem
 from rag.types import Document, Span
@@ -93,7 +93,7 @@ def topic(question: str) -> tuple[tuple[str, str], ...]:
         dict.fromkeys(
             _word(doc[i])
             for i in found
-            if support.is_content(doc[i]) and doc[i].lemma_.lower() not in support.MATERIAL
+            if support.is_content(doc[i]) and doc[i].lemma_.lower() not in framing.MATERIAL
         )
     )
 

@@ -28,48 +28,13 @@ from functools import lru_cache
 from typing import Any
 
 from rag import quotes
+from rag.framing import NEGATORS, ORDER, UNIVERSAL, frame
 from rag.lexicon import stem
 from rag.quantities import Value, same, values
 
-# The words a generated sentence uses for the material it was given (the instructions call it
-# "passages"): as a clause's subject or after "according to", they frame a claim, not make one.
-MATERIAL = frozenset(
-    {"passage", "document", "source", "text", "article", "excerpt", "extract", "context"}
-)
-# Words that negate what they attach to (English grammar, a closed class): "did not fire",
-# "fired no missiles", "never fired".
-NEGATORS = frozenset(
-    {"not", "n't", "no", "never", "none", "nobody", "nothing", "neither", "nor", "nowhere"}
-)
 # Closed part-of-speech classes: they carry no claim of their own.
 _FUNCTION_POS = frozenset(
     {"DET", "ADP", "AUX", "CCONJ", "SCONJ", "PRON", "PART", "PUNCT", "SPACE", "INTJ", "SYM", "X"}
-)
-# Words of order and comparison: small, but they change what is claimed ("before" / "after").
-_ORDER = frozenset(
-    {
-        "before",
-        "after",
-        "above",
-        "below",
-        "over",
-        "under",
-        "more",
-        "less",
-        "most",
-        "least",
-        "fewer",
-        "first",
-        "last",
-        "all",
-        "every",
-        "each",
-        "both",
-        "until",
-        "within",
-        "without",
-        "between",
-    }
 )
 # Named-entity kinds that name something: they must stand in the supporting sentence.
 _NAMES = frozenset(
@@ -99,6 +64,8 @@ class Claim:
     # a participle describing a noun ("algae living in their tissues"): a claim too short for
     # the support model to judge in other words, so every word of it must be found
     literal: bool = False
+    # the lemma of its clause's verb, stop word or not ("top" of "top up"); "" for none
+    verb: str = ""
 
 
 @dataclass(frozen=True)
@@ -177,7 +144,7 @@ _PARTS = re.compile(r"\s*[;:]\s+")
 
 def _clauses(text: str) -> list[Claim]:
     doc = parse(text)
-    framed = _frame(doc)
+    framed = frame(doc)
     amounts = [v for v in values(text) if text[v.start : v.end].lower() != "one"]
     # subtle: "8am" is one amount but two tokens ("8", "am"): the unit is not a word to find
     in_amount = {t.i for t in doc if any(v.start <= t.idx < v.end for v in amounts)}
@@ -217,7 +184,8 @@ def _clauses(text: str) -> list[Claim]:
         rest = "".join(_spoken(token) for token in kept).strip(" ,;:")
         text = rest[:1].upper() + rest[1:]
         literal = doc[head].dep_ == "acl"
-        found.append(Claim(words, tuple(dict.fromkeys(mine)), held, text, literal))
+        verb = doc[head].lemma_.lower() if doc[head].pos_ == "VERB" else ""
+        found.append(Claim(words, tuple(dict.fromkeys(mine)), held, text, literal, verb))
     return found
 
 
@@ -382,6 +350,18 @@ def missing_anchors(
     return lost
 
 
+def other_amount(found: Claim, held: Facts) -> str:
+    """An amount of the sentence of the same kind (a unit's dimension) as one of the claim's,
+    where the claim's own is not there ("1.2 bar" for a claim of "1.5 bar"), or ""."""
+    for value in found.amounts:
+        if not value.dimension or any(same(value, stated) for stated in held.amounts):
+            continue
+        for stated in held.amounts:
+            if stated.dimension == value.dimension:
+                return _shown(stated)
+    return ""
+
+
 def _name_words_in(name: str, held: Facts) -> bool:
     """A name written another way: each of its words in the sentence, or its initials ("Biden"
     for "Joe Biden"'s words is not enough; "US President Joe Biden" for "President Biden" is;
@@ -403,6 +383,12 @@ def _initials(part: str, words: Sequence[str]) -> bool:
     )
 
 
+def universal(words: Sequence[str]) -> list[str]:
+    """The quantifiers among `words` ("all", "anyone", "everyone"): what no paraphrase may
+    bring in, since each widens what its source says of some to all."""
+    return [word for word in words if word.lower() in UNIVERSAL]
+
+
 def is_content(token: Any) -> bool:
     """Whether a word carries a claim (see the module's docstring)."""
     return _content(token)
@@ -412,109 +398,9 @@ def _content(token: Any) -> bool:
     if not any(char.isalpha() for char in token.text) or token.like_num:
         return False
     lower = token.lower_
-    if lower in _ORDER:
+    if lower in ORDER:
         return True
     return token.pos_ not in _FUNCTION_POS and not token.is_stop
-
-
-def _frame(doc: Any) -> set[int]:
-    """The tokens that frame a claim without making one (see the module's docstring)."""
-    framed: set[int] = set()
-    for token in doc:
-        if _no_claim(token):
-            framed.add(token.i)
-        if token.lemma_.lower() in MATERIAL:
-            framed |= _material_frame(token)
-        nxt = doc[token.i + 1] if token.i + 1 < len(doc) else None
-        according = token.lower_ == "according" and nxt is not None and nxt.lower_ == "to"
-        if according and all(child.dep_ != "pobj" for child in nxt.children):
-            framed |= {token.i, nxt.i}  # "According to [2], ...": its passage was a marker
-    framed |= _purpose(doc)
-    framed |= _aside(doc)
-    for token in doc:  # the comma after a framed opening goes with it
-        if token.is_punct and token.i - 1 in framed:
-            framed.add(token.i)
-    return framed
-
-
-def _purpose(doc: Any) -> set[int]:
-    """An opening purpose that only points back ("To fix it, ...", "To do this, ..."): its
-    verb names what was asked, its pronoun what was spoken of; the steps after it are the
-    claim. Empty when the purpose has a content word besides its verb ("To save money, ...")."""
-    if len(doc) < 3 or doc[0].tag_ != "TO" or doc[0].head.dep_ != "advcl":
-        return set()
-    verb = doc[0].head
-    words = sorted(t.i for t in verb.subtree)
-    if words[0] != 0 or words[-1] + 1 >= len(doc) or doc[words[-1] + 1].text != ",":
-        return set()
-    if any(doc[i].pos_ not in ("PRON", "PART") and i != verb.i for i in words):
-        return set()
-    return set(words)
-
-
-def _aside(doc: Any) -> set[int]:
-    """A discourse phrase set off by commas on both sides: a preposition and a bare noun
-    that names nothing ("..., by contrast, ...", "..., in turn, ..."), said of the whole
-    clause, like a discourse adverb."""
-    framed: set[int] = set()
-    for token in doc:
-        objects = [child for child in token.children if child.dep_ == "pobj"]
-        if token.dep_ != "prep" or token.head.pos_ not in ("VERB", "AUX") or len(objects) != 1:
-            continue
-        noun = objects[0]
-        bare = noun.pos_ == "NOUN" and not list(noun.children) and not noun.ent_type_
-        commas = token.i > 0 and noun.i == token.i + 1 < len(doc) - 1
-        if bare and commas and doc[token.i - 1].text == "," and doc[noun.i + 1].text == ",":
-            framed |= {token.i, noun.i}
-    return framed
-
-
-def _no_claim(token: Any) -> bool:
-    """An interjection, an opening "Yes," or "No,", or a discourse adverb (never a negation:
-    "never" is a stop-word adverb too)."""
-    doc = token.doc
-    # subtle: the answer "No," is no negation of the clause after it ("No, it was deferred")
-    if token.i == 0 and token.lower_ in ("yes", "no") and len(doc) > 1 and doc[1].is_punct:
-        return True
-    if token.dep_ == "neg" or token.lower_ in NEGATORS:
-        return False
-    if token.pos_ == "INTJ" or token.dep_ == "intj":
-        return True
-    if token.pos_ != "ADV" or token.lower_ in _ORDER:
-        return False
-    return (token.dep_ == "advmod" and _set_off(token)) or token.is_stop
-
-
-def _set_off(token: Any) -> bool:
-    """An adverb opening its clause and followed by a comma: "However, ..."."""
-    doc = token.doc
-    opens = token.i == 0 or doc[token.i - 1].is_punct or doc[token.i - 1].pos_ == "CCONJ"
-    return opens and token.i + 1 < len(doc) and doc[token.i + 1].text == ","
-
-
-def _material_frame(noun: Any) -> set[int]:
-    """The frame around a word for the material: "according to the passages", "the document
-    states (that)", "as the passage says"; empty when the word is not in such a frame."""
-    head = noun.head
-    if noun.dep_ == "pobj" and head.lower_ == "to" and head.head.lower_ == "according":
-        return {t.i for t in head.head.subtree}
-    if noun.dep_ == "pobj" and head.dep_ == "prep" and head.head.pos_ in ("VERB", "AUX"):
-        # "in passage 2, ..." / "as stated in the passages"
-        verb = head.head
-        if verb.dep_ == "advcl" or verb.tag_ == "VBN":
-            return {t.i for t in verb.subtree}
-        return {t.i for t in head.subtree}
-    if noun.dep_ in ("nsubj", "nsubjpass") and head.pos_ in ("VERB", "AUX"):
-        said = [c for c in head.children if c.dep_ in ("ccomp", "xcomp")]
-        if not said:
-            return set()
-        if head.dep_ == "advcl":  # "as the passage says, ..."
-            return {t.i for t in head.subtree}
-        framed = {t.i for t in noun.subtree} | {head.i}
-        framed |= {c.i for c in head.children if c.dep_ in ("aux", "advmod", "neg", "punct", "prt")}
-        framed |= {c.i for clause in said for c in clause.children if c.dep_ == "mark"}
-        return framed
-    return set()
 
 
 def within(words: str, text: str) -> bool:

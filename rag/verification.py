@@ -168,6 +168,16 @@ def _stated(
         return None, "no passage to check it against"
     ranked.sort(key=lambda item: item[:3])
     why = ""
+    # a sentence with every word of the claim, its verb too, and another amount of the same
+    # kind states it with that amount ("top up ... to 1.2 bar"): no sentence holding fewer
+    # of its words ("fill ... to between 1.0 and 1.5 bar") makes the claim's amount true
+    contradicted = [
+        source
+        for _lost, _anchors, _at, source, _names, words in ranked
+        if not words
+        and claim.verb in support.facts(source.text).lemmas
+        and support.other_amount(claim, support.facts(source.text))
+    ]
     for _lost, lost_anchors, _at, source, anchors, words in ranked:
         if lost_anchors:
             shown = _shown([*anchors, *words])
@@ -177,9 +187,15 @@ def _stated(
         if flipped:
             why = why or f"its source bounds the amount the other way: {flipped.lower()}"
             continue
+        lacks_verb = claim.verb not in support.facts(source.text).lemmas
+        if contradicted and (words or lacks_verb):
+            shown = support.other_amount(claim, support.facts(contradicted[0].text))
+            why = why or f"its source gives another amount: {shown}"
+            continue
         # in other words: only when most of its words are there and the model reads it so
         if words and (
             claim.literal
+            or support.universal(words)
             or 2 * len(words) > len(claim.words)
             or _unnamed(claim, words, documents.get(source.doc_id))
             or not paraphrased(claim.text, source.text)

@@ -42,3 +42,26 @@ def test_an_amount_counting_another_thing_is_misbound(claim: str, source: str, r
     found = binding.misbound(claim, source)
     assert (reason in found) if reason else found == ""
     assert bool(found) is bool(reason)
+
+
+PLACES = (
+    "This is in addition to the eight public holidays observed in England, or the nine "
+    "observed in Scotland for staff based in Dundee."
+)
+
+
+@pytest.mark.parametrize(
+    ("claim", "reason"),
+    [
+        ("Staff based in Dundee get eight public holidays.", "dundee"),
+        ("Staff in England get nine public holidays.", "england"),
+        ("Staff based in Dundee get nine public holidays.", ""),
+        ("Staff in England get eight public holidays.", ""),
+        # both amounts claimed, each with its own place
+        ("Staff get eight public holidays in England, or nine in Scotland.", ""),
+    ],
+)
+def test_a_name_the_source_gives_another_amount_is_misplaced(claim: str, reason: str) -> None:
+    names = [e.text.lower() for e in support.parse(claim).ents if e.label_ == "GPE"]
+    found = binding.misplaced(claim, PLACES, names)
+    assert (reason in found) if reason else found == ""

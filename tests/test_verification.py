@@ -547,3 +547,36 @@ def test_an_amount_bounded_the_same_way_in_other_words(sentence: str, kept: bool
     passage = Span(BOUNDS_DOC.doc_id, 0, len(BOUNDS_TEXT), BOUNDS_TEXT)
     verdict = verify(sentence, [passage], {BOUNDS_DOC.doc_id: BOUNDS_DOC})
     assert verdict.kept is kept, verdict.reason
+
+
+INSTALL_TEXT = (
+    "The HP-8 must be installed by an installer certified under the MCS scheme. "
+    "Full-time employees receive 25 days of paid annual leave. "
+    "Fill the system to a cold pressure of between 1.0 and 1.5 bar. "
+    "E5  Low system pressure\n"
+    "The water pressure has dropped below 0.5 bar. Top up the system to 1.2 bar with the "
+    "filling loop."
+)
+INSTALL_DOC = Document("install.txt", INSTALL_TEXT)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # a quantifier widens "some" to "all": no paraphrase brings it in
+        ("Only a certified installer can install the HP-8 [1].", True),
+        ("Anyone can install the HP-8 [1].", False),
+        ("Full-time employees receive 25 days of paid annual leave [1].", True),
+        ("Everyone gets 25 days of paid annual leave [1].", False),
+        # a sentence with the claim's verb and words gives the amount for that step
+        ("You should top up the system to 1.2 bar [1].", True),
+        ("You should top up the system to 1.5 bar [1].", False),
+        ("Fill the system to a cold pressure of between 1.0 and 1.5 bar [1].", True),
+    ],
+)
+def test_quantifiers_and_the_amount_of_the_sentence_with_the_claims_verb(
+    sentence: str, kept: bool
+) -> None:
+    passage = Span(INSTALL_DOC.doc_id, 0, len(INSTALL_TEXT), INSTALL_TEXT)
+    verdict = verify(sentence, [passage], {INSTALL_DOC.doc_id: INSTALL_DOC})
+    assert verdict.kept is kept, verdict.reason

@@ -1,0 +1,161 @@
+"""Which words of a generated sentence frame a claim without making one (`frame`): an
+opening "Yes," / "No,", interjections, discourse adverbs ("However, ...", "also"), a
+discourse phrase in commas ("..., by contrast, ..."), an opening purpose that only points
+back ("To fix it, ..."), and the attribution frame ("according to the passages", "the
+document states that ..."); and the closed word classes rag.support reads claims by
+(negators, quantifiers, words of order). Pure functions over spaCy's parse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The words a generated sentence uses for the material it was given (the instructions call it
+# "passages"): as a clause's subject or after "according to", they frame a claim, not make one.
+MATERIAL = frozenset(
+    {"passage", "document", "source", "text", "article", "excerpt", "extract", "context"}
+)
+# Words that negate what they attach to (English grammar, a closed class): "did not fire",
+# "fired no missiles", "never fired".
+NEGATORS = frozenset(
+    {"not", "n't", "no", "never", "none", "nobody", "nothing", "neither", "nor", "nowhere"}
+)
+# Words that claim something of all of a kind (English quantifiers, a closed class): "anyone
+# can install it" is not "an installer certified under ... must install it", in any words.
+UNIVERSAL = frozenset(
+    {
+        "all",
+        "every",
+        "each",
+        "both",
+        "anyone",
+        "anybody",
+        "anything",
+        "everyone",
+        "everybody",
+        "everything",
+    }
+)
+# Words of order and comparison: small, but they change what is claimed ("before" / "after").
+ORDER = frozenset(
+    {
+        "before",
+        "after",
+        "above",
+        "below",
+        "over",
+        "under",
+        "more",
+        "less",
+        "most",
+        "least",
+        "fewer",
+        "first",
+        "last",
+        "until",
+        "within",
+        "without",
+        "between",
+        *UNIVERSAL,
+    }
+)
+
+
+def frame(doc: Any) -> set[int]:
+    """The tokens that frame a claim without making one (see the module's docstring)."""
+    framed: set[int] = set()
+    for token in doc:
+        if _no_claim(token):
+            framed.add(token.i)
+        if token.lemma_.lower() in MATERIAL:
+            framed |= _material_frame(token)
+        nxt = doc[token.i + 1] if token.i + 1 < len(doc) else None
+        according = token.lower_ == "according" and nxt is not None and nxt.lower_ == "to"
+        if according and all(child.dep_ != "pobj" for child in nxt.children):
+            framed |= {token.i, nxt.i}  # "According to [2], ...": its passage was a marker
+    framed |= _purpose(doc)
+    framed |= _aside(doc)
+    for token in doc:  # the comma after a framed opening goes with it
+        if token.is_punct and token.i - 1 in framed:
+            framed.add(token.i)
+    return framed
+
+
+def _purpose(doc: Any) -> set[int]:
+    """An opening purpose that only points back ("To fix it, ...", "To do this, ..."): its
+    verb names what was asked, its pronoun what was spoken of; the steps after it are the
+    claim. Empty when the purpose has a content word besides its verb ("To save money, ...")."""
+    if len(doc) < 3 or doc[0].tag_ != "TO" or doc[0].head.dep_ != "advcl":
+        return set()
+    verb = doc[0].head
+    words = sorted(t.i for t in verb.subtree)
+    if words[0] != 0 or words[-1] + 1 >= len(doc) or doc[words[-1] + 1].text != ",":
+        return set()
+    if any(doc[i].pos_ not in ("PRON", "PART") and i != verb.i for i in words):
+        return set()
+    return set(words)
+
+
+def _aside(doc: Any) -> set[int]:
+    """A discourse phrase set off by commas on both sides: a preposition and a bare noun
+    that names nothing ("..., by contrast, ...", "..., in turn, ..."), said of the whole
+    clause, like a discourse adverb."""
+    framed: set[int] = set()
+    for token in doc:
+        objects = [child for child in token.children if child.dep_ == "pobj"]
+        if token.dep_ != "prep" or token.head.pos_ not in ("VERB", "AUX") or len(objects) != 1:
+            continue
+        noun = objects[0]
+        bare = noun.pos_ == "NOUN" and not list(noun.children) and not noun.ent_type_
+        commas = token.i > 0 and noun.i == token.i + 1 < len(doc) - 1
+        if bare and commas and doc[token.i - 1].text == "," and doc[noun.i + 1].text == ",":
+            framed |= {token.i, noun.i}
+    return framed
+
+
+def _no_claim(token: Any) -> bool:
+    """An interjection, an opening "Yes," or "No,", or a discourse adverb (never a negation:
+    "never" is a stop-word adverb too)."""
+    doc = token.doc
+    # subtle: the answer "No," is no negation of the clause after it ("No, it was deferred")
+    if token.i == 0 and token.lower_ in ("yes", "no") and len(doc) > 1 and doc[1].is_punct:
+        return True
+    if token.dep_ == "neg" or token.lower_ in NEGATORS:
+        return False
+    if token.pos_ == "INTJ" or token.dep_ == "intj":
+        return True
+    if token.pos_ != "ADV" or token.lower_ in ORDER:
+        return False
+    return (token.dep_ == "advmod" and _set_off(token)) or token.is_stop
+
+
+def _set_off(token: Any) -> bool:
+    """An adverb opening its clause and followed by a comma: "However, ..."."""
+    doc = token.doc
+    opens = token.i == 0 or doc[token.i - 1].is_punct or doc[token.i - 1].pos_ == "CCONJ"
+    return opens and token.i + 1 < len(doc) and doc[token.i + 1].text == ","
+
+
+def _material_frame(noun: Any) -> set[int]:
+    """The frame around a word for the material: "according to the passages", "the document
+    states (that)", "as the passage says"; empty when the word is not in such a frame."""
+    head = noun.head
+    if noun.dep_ == "pobj" and head.lower_ == "to" and head.head.lower_ == "according":
+        return {t.i for t in head.head.subtree}
+    if noun.dep_ == "pobj" and head.dep_ == "prep" and head.head.pos_ in ("VERB", "AUX"):
+        # "in passage 2, ..." / "as stated in the passages"
+        verb = head.head
+        if verb.dep_ == "advcl" or verb.tag_ == "VBN":
+            return {t.i for t in verb.subtree}
+        return {t.i for t in head.subtree}
+    if noun.dep_ in ("nsubj", "nsubjpass") and head.pos_ in ("VERB", "AUX"):
+        said = [c for c in head.children if c.dep_ in ("ccomp", "xcomp")]
+        if not said:
+            return set()
+        if head.dep_ == "advcl":  # "as the passage says, ..."
+            return {t.i for t in head.subtree}
+        framed = {t.i for t in noun.subtree} | {head.i}
+        framed |= {c.i for c in head.children if c.dep_ in ("aux", "advmod", "neg", "punct", "prt")}
+        framed |= {c.i for clause in said for c in clause.children if c.dep_ == "mark"}
+        return framed
+    return set()
