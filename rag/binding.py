@@ -64,45 +64,84 @@ def misbound(claim: str, source: str) -> str:
     return ""
 
 
-def _phrase(doc: Any, value: Value) -> str:
-    """The words of the phrase an amount heads, lower case: the noun it counts with that
-    noun's modifiers ("the eight holidays observed in England"), less what is joined to it
-    ("..., or the nine observed in Scotland"), which is the phrase of the joined amount."""
+def _phrase(doc: Any, value: Value) -> list[Any]:
+    """The words of the phrase an amount heads: the noun it counts with that noun's
+    modifiers ("the eight holidays observed in England"), or the amount's own ("£94,150 from
+    Rampworks UK"), less what is joined to it ("..., or the nine observed in Scotland"),
+    which is the phrase of the joined amount."""
     token = _number(doc, value)
-    if token is None or token.dep_ not in ("nummod", "conj"):
-        return ""
+    if token is None:
+        return []
     head = token.head if token.dep_ == "nummod" else token
+    if head.pos_ == "PROPN":
+        return []  # a date's day or year ("11 March 2025") heads no phrase of its own
     joined = {t.i for child in head.children if child.dep_ == "conj" for t in child.subtree}
-    return " ".join(t.lower_ for t in head.subtree if t.i not in joined)
+    return [t for t in head.subtree if t.i not in joined]
+
+
+def _kind(doc: Any, value: Value) -> str:
+    """What an amount counts or measures: the noun it counts, else its unit's dimension
+    (money, length); "" for a bare number or a time of day."""
+    if value.dimension == "time of day":
+        return ""
+    return counted(doc, value) or value.dimension
 
 
 def misplaced(claim: str, source: str, names: Sequence[str]) -> str:
-    """Why a name of the claim goes, in its source, with another amount than the claim's:
-    the source counts one thing twice, for two names ("the eight public holidays observed
-    in England, or the nine observed in Scotland"), and the claim gives the name in one
-    amount's phrase the other amount ("eight public holidays in Scotland"); "" when none
-    does."""
+    """Why a name or word of the claim goes, in its source, with another amount than the
+    claim's: the source gives one kind of amount twice, each with its own words ("the eight
+    public holidays observed in England, or the nine observed in Scotland", "18 weeks of
+    maternity leave at full pay, followed by 21 weeks at Statutory Maternity Pay"), and the
+    claim gives the words of one amount's phrase the other amount ("eight public holidays in
+    Scotland", "21 weeks of maternity leave at full pay"); "" when none does."""
     said, heard = support.parse(claim), support.parse(source)
-    stated = [(value, counted(heard, value), _phrase(heard, value)) for value in values(source)]
+    stated = [(value, _kind(heard, value), _phrase(heard, value)) for value in values(source)]
     claimed = values(claim)
     for value in claimed:
-        own = [(thing, phrase) for other, thing, phrase in stated if same(value, other)]
-        things = {thing for thing, phrase in own if thing and phrase}
+        own = [phrase for other, kind, phrase in stated if same(value, other) and kind]
+        kinds = {kind for other, kind, phrase in stated if same(value, other) and phrase}
         others = [
             (other, phrase)
-            for other, thing, phrase in stated
-            if not same(value, other) and thing in things and phrase
+            for other, kind, phrase in stated
+            if not same(value, other) and kind in kinds and phrase
         ]
-        if not others or counted(said, value) not in things | {""}:
+        if not others or not own or _kind(said, value) not in kinds | {""}:
             continue
         if any(same(mine, other) for mine in claimed for other, _phrase_ in others):
             continue  # both amounts claimed: each with its own words, as in the source
-        # one phrase inside the other ("7 spaces, including 1 space ...") ties no name apart
-        if any(a in b or b in a for _t, a in own for _o, b in others):
+        # one phrase inside the other ("7 spaces, including 1 space ...") ties nothing apart
+        owned = {t.i for phrase in own for t in phrase}
+        if any(owned & {t.i for t in phrase} for _o, phrase in others):
             continue
-        for name in names:
-            mine = any(support.within(name, phrase) for _thing, phrase in own)
-            if not mine and any(support.within(name, phrase) for _other, phrase in others):
+        words = [*names, *_attached(said, value)]
+        for word in words:
+            mine = any(_has(phrase, word) for phrase in own)
+            if not mine and any(_has(phrase, word) for _other, phrase in others):
                 written = claim[value.start : value.end]
-                return f"{name} goes with another amount than {written} in its source"
+                return f"{word} goes with another amount than {written} in its source"
     return ""
+
+
+def _attached(doc: Any, value: Value) -> list[str]:
+    """The content words, by lemma, that a claim attaches to the thing an amount counts by a
+    preposition or a clause ("of maternity leave at full pay" of "21 weeks of maternity
+    leave at full pay"): not the noun and its adjectives, which an amount joined to it in
+    the source shares ("the eight public holidays ..., or the nine ...")."""
+    token = _number(doc, value)
+    if token is None:
+        return []
+    head = token.head if token.dep_ == "nummod" else token
+    kept = [
+        t
+        for child in head.children
+        if child.dep_ in ("prep", "acl", "relcl")
+        for t in child.subtree
+        if support.is_content(t)
+    ]
+    return [t.lemma_.lower() for t in kept]
+
+
+def _has(phrase: Sequence[Any], word: str) -> bool:
+    """Whether a phrase holds a name (its words in order) or a word (by lemma)."""
+    text = " ".join(t.lower_ for t in phrase)
+    return support.within(word, text) or word in {t.lemma_.lower() for t in phrase}

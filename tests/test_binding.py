@@ -65,3 +65,41 @@ def test_a_name_the_source_gives_another_amount_is_misplaced(claim: str, reason:
     names = [e.text.lower() for e in support.parse(claim).ents if e.label_ == "GPE"]
     found = binding.misplaced(claim, PLACES, names)
     assert (reason in found) if reason else found == ""
+
+
+@pytest.mark.parametrize(
+    ("claim", "source", "reason"),
+    [
+        (
+            "Employees receive 21 weeks of maternity leave at full pay.",
+            "They receive 18 weeks of maternity leave at full pay, followed by 21 weeks at "
+            "Statutory Maternity Pay.",
+            "maternity",
+        ),
+        (
+            "Employees receive 18 weeks of maternity leave at full pay.",
+            "They receive 18 weeks of maternity leave at full pay, followed by 21 weeks at "
+            "Statutory Maternity Pay.",
+            "",
+        ),
+        (
+            "£50,000 will be taken from the general reserve.",
+            "The cost will be met from £50,000 of Section 106 developer contributions, with the "
+            "remaining £36,400 taken from the general reserve.",
+            "general reserve",
+        ),
+        (
+            "The remaining £36,400 will come from the general reserve.",
+            "The cost will be met from £50,000 of Section 106 developer contributions, with the "
+            "remaining £36,400 taken from the general reserve.",
+            "",
+        ),
+    ],
+)
+def test_words_the_source_gives_another_amount_are_misplaced(
+    claim: str, source: str, reason: str
+) -> None:
+    ents = support.parse(claim).ents
+    names = [e.text.lower().removeprefix("the ") for e in ents if e.label_ in ("ORG", "GPE")]
+    found = binding.misplaced(claim, source, names)
+    assert (reason in found) if reason else found == ""
