@@ -307,6 +307,27 @@ def reversed_bound(words: Sequence[Word], held: Facts) -> str:
     return ""
 
 
+# English negative prefixes that stay negative wherever they stand (not "in", "dis": "inform",
+# "discover"): "unpaid" is "not paid", "unusually" is not "usually", whatever a paraphrase
+# model makes of the pair.
+_NEGATIVE_PREFIXES = ("un", "non")
+
+
+def opposite(words: Sequence[str], held: Facts) -> str:
+    """A word of the claim whose negative-prefixed form the sentence has, or which is the
+    prefixed form of one of the sentence's words ("paid" against "unpaid", "unsupportive"
+    against "supportive"), as "paid / unpaid"; ""."""
+    theirs = set(re.findall(r"[\w-]+", held.lowered))
+    for word in (word.lower() for word in words):
+        for prefix in _NEGATIVE_PREFIXES:
+            if len(word) >= 4 and (prefix + word in theirs or prefix + "-" + word in theirs):
+                return f"{word} / {prefix}{word}"
+            rest = word.removeprefix(prefix).removeprefix("-")
+            if word.startswith(prefix) and len(rest) >= 4 and rest in theirs:
+                return f"{word} / {rest}"
+    return ""
+
+
 def _holds(held: Facts, word: Word) -> bool:
     at = next((at for at, words in enumerate(_BOUNDS) if word.lemma in words), None)
     if at is not None and _BOUNDS[at] & held.lemmas and not _BOUNDS[1 - at] & held.lemmas:

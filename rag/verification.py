@@ -187,6 +187,10 @@ def _stated(
         if flipped:
             why = why or f"its source bounds the amount the other way: {flipped.lower()}"
             continue
+        flipped = support.opposite(words, support.facts(source.text))
+        if flipped:
+            why = why or f"its source says the opposite: {flipped}"
+            continue
         lacks_verb = claim.verb not in support.facts(source.text).lemmas
         if contradicted and (words or lacks_verb):
             shown = support.other_amount(claim, support.facts(contradicted[0].text))

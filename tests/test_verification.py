@@ -580,3 +580,32 @@ def test_quantifiers_and_the_amount_of_the_sentence_with_the_claims_verb(
     passage = Span(INSTALL_DOC.doc_id, 0, len(INSTALL_TEXT), INSTALL_TEXT)
     verdict = verify(sentence, [passage], {INSTALL_DOC.doc_id: INSTALL_DOC})
     assert verdict.kept is kept, verdict.reason
+
+
+PREFIX_TEXT = (
+    "Employees with at least two years' service can apply for an unpaid career break. "
+    "Unusually cold water can cause bleaching on a smaller scale. "
+    "Members were supportive in principle."
+)
+PREFIX_DOC = Document("prefix.txt", PREFIX_TEXT)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # a negative prefix added or taken away is the opposite, in whatever other words
+        ("Employees with two years' service can apply for an unpaid career break [1].", True),
+        ("Employees with two years' service can apply for a paid career break [1].", False),
+        ("Usually cold water can cause bleaching on a smaller scale [1].", False),
+        ("Members were unsupportive in principle [1].", False),
+        ("Members were supportive in principle [1].", True),
+    ],
+)
+def test_a_word_its_source_has_with_a_negative_prefix_is_its_opposite(
+    sentence: str, kept: bool
+) -> None:
+    passage = Span(PREFIX_DOC.doc_id, 0, len(PREFIX_TEXT), PREFIX_TEXT)
+    verdict = verify(sentence, [passage], {PREFIX_DOC.doc_id: PREFIX_DOC})
+    assert verdict.kept is kept, verdict.reason
+    if not kept:
+        assert "opposite" in verdict.reason
