@@ -28,6 +28,15 @@ def _number(doc: Any, value: Value) -> Any:
     return token
 
 
+def _phrase_head(doc: Any, value: Value) -> Any:
+    """The word heading an amount's phrase: the noun it counts, else its own number; None
+    when it has no number token."""
+    token = _number(doc, value)
+    if token is None:
+        return None
+    return token.head if token.dep_ == "nummod" else token
+
+
 def counted(doc: Any, value: Value) -> str:
     """The lemma of the noun an amount counts ("chargers" of "four chargers"), that of the
     noun it shares by coordination ("the eight holidays ..., or the nine observed ..."), or
@@ -69,10 +78,9 @@ def _phrase(doc: Any, value: Value) -> list[Any]:
     modifiers ("the eight holidays observed in England"), or the amount's own ("£94,150 from
     Rampworks UK"), less what is joined to it ("..., or the nine observed in Scotland"),
     which is the phrase of the joined amount."""
-    token = _number(doc, value)
-    if token is None:
+    head = _phrase_head(doc, value)
+    if head is None:
         return []
-    head = token.head if token.dep_ == "nummod" else token
     if head.pos_ == "PROPN":
         return []  # a date's day or year ("11 March 2025") heads no phrase of its own
     joined = {t.i for child in head.children if child.dep_ == "conj" for t in child.subtree}
@@ -127,10 +135,9 @@ def _attached(doc: Any, value: Value) -> list[str]:
     preposition or a clause ("of maternity leave at full pay" of "21 weeks of maternity
     leave at full pay"): not the noun and its adjectives, which an amount joined to it in
     the source shares ("the eight public holidays ..., or the nine ...")."""
-    token = _number(doc, value)
-    if token is None:
+    head = _phrase_head(doc, value)
+    if head is None:
         return []
-    head = token.head if token.dep_ == "nummod" else token
     kept = [
         t
         for child in head.children

@@ -7,6 +7,7 @@ the other (`mixed`). Pure functions over parsed text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rag import binding, support
@@ -263,10 +264,11 @@ def mixed(claim: str, first: str, second: str) -> str:
             and t.i not in subject
         ]
         if tied and not any(holds(f, verb) and all(holds(f, t) for t in tied) for f in held):
-            words = _shown([t.text for t in tied])
+            words = listed([t.text for t in tied])
             return f"joins two sentences: {verb.text} is not said with {words}"
     return ""
 
 
-def _shown(words: list[str]) -> str:
+def listed(words: Sequence[str]) -> str:
+    """Words as a reason names them: lower case, each once, in order."""
     return ", ".join(dict.fromkeys(word.lower() for word in words))

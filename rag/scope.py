@@ -144,8 +144,7 @@ def points_back(sentence: str) -> bool:
     """Whether a source sentence is about what the one before it spoke of: the subject of
     its main clause points back, or a pronoun in it does ("She proposed four chargers.",
     "This is in addition to ...", "Most were thefts ...", "312 of them were alive.")."""
-    doc = support.parse(sentence)
-    nominal = [t for t in doc if t.dep_ in _SUBJECTS and t.head.dep_ == "ROOT"]
+    nominal = _main_subjects(sentence)
     if not nominal:
         return False
     first = nominal[0]
@@ -161,11 +160,15 @@ def part_of(sentence: str) -> str:
     """The word a sentence's subject picks out of what it points back to ("312" of "312 of
     them were still alive", "parts" of "large parts of it can turn white"), lower case; ""
     where the subject points back whole ("They ...")."""
-    doc = support.parse(sentence)
-    subjects = [t for t in doc if t.dep_ in _SUBJECTS and t.head.dep_ == "ROOT"]
-    if not subjects or subjects[0].lower_ in POINTING:
+    nominal = _main_subjects(sentence)
+    if not nominal or nominal[0].lower_ in POINTING:
         return ""
-    return subjects[0].lower_
+    return nominal[0].lower_
+
+
+def _main_subjects(sentence: str) -> list[Any]:
+    """The subjects of the sentence's main verb (its root), in order."""
+    return [t for t in support.parse(sentence) if t.dep_ in _SUBJECTS and t.head.dep_ == "ROOT"]
 
 
 def unscoped(sentence: str, question: str, where: Where, anchored: bool = False) -> list[str]:

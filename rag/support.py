@@ -152,7 +152,7 @@ def _clauses(text: str) -> list[Claim]:
     own = {
         head
         for at, head in heads.items()
-        if at not in framed and at not in in_amount and _content(doc[at])
+        if at not in framed and at not in in_amount and is_content(doc[at])
     }
     for at, head in list(heads.items()):
         while head not in own and doc[head].head.i != head:
@@ -172,7 +172,7 @@ def _clauses(text: str) -> list[Claim]:
         words = tuple(
             Word(t.text, t.lemma_.lower(), stem(t.lower_), t.pos_)
             for t in kept
-            if _content(t) and t.i not in in_amount
+            if is_content(t) and t.i not in in_amount
         )
         mine = [name for at, name in names.items() if heads[at] == head]
         mine += [names[at] for at in _shared_subject(doc[head]) if at in names]
@@ -284,7 +284,7 @@ def _titled(word: Word, titles: str) -> bool:
     white")."""
     if not titles:
         return False
-    return _within(word.text.lower(), titles) or word.stem in _title_stems(titles)
+    return within(word.text.lower(), titles) or word.stem in _title_stems(titles)
 
 
 @lru_cache(maxsize=64)
@@ -335,7 +335,7 @@ def _holds(held: Facts, word: Word) -> bool:
     return (
         word.lemma in held.lemmas
         or word.stem in held.stems
-        or _within(word.text.lower(), held.lowered)
+        or within(word.text.lower(), held.lowered)
         or _spelled(word.text.lower(), held.lowered)
         or (word.text.isupper() and _initials(word.text.lower(), held.lowered.split()))
     )
@@ -358,8 +358,8 @@ def missing_anchors(
     lost = [
         name
         for name in found.names
-        if not _within(name, held.lowered)
-        and not _within(name, titles)
+        if not within(name, held.lowered)
+        and not within(name, titles)
         and not _name_words_in(name, held)
         and not (pointed and before is not None and _name_words_in(name, before))
     ]
@@ -412,10 +412,6 @@ def universal(words: Sequence[str]) -> list[str]:
 
 def is_content(token: Any) -> bool:
     """Whether a word carries a claim (see the module's docstring)."""
-    return _content(token)
-
-
-def _content(token: Any) -> bool:
     if not any(char.isalpha() for char in token.text) or token.like_num:
         return False
     lower = token.lower_
@@ -425,11 +421,6 @@ def _content(token: Any) -> bool:
 
 
 def within(words: str, text: str) -> bool:
-    """`words` in `text` as whole words: "ann" is not in "annual"."""
-    return _within(words, text)
-
-
-def _within(words: str, text: str) -> bool:
     """`words` in `text` as whole words: "ann" is not in "annual"."""
     return bool(words) and re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text) is not None
 

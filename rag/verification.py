@@ -18,8 +18,9 @@ from functools import lru_cache
 from rag import quotes, scope, support
 from rag.chunking import split_sentences
 from rag.citations import cite
-from rag.grammar import disagreement, mixed, negated
+from rag.grammar import disagreement, listed, mixed, negated
 from rag.lexicon import stem
+from rag.quantities import values
 from rag.quotes import locate
 from rag.reply import MARKERS, cited_numbers, is_refusal, quotations
 from rag.types import Document, Span, Verdict
@@ -99,7 +100,8 @@ def _judge(
             where = _numbers(sentence)
             return _dropped(sentence, f"quotation not in the passages it cites{where}")
         quoted.append(span)
-    claims = support.claims(_unauthored(_unquoted(plain, places), cited, documents))
+    # a quotation's words stay in the claim: they are claimed too
+    claims = support.claims(_unauthored(plain, cited, documents))
     if not any(claim.words or claim.names or claim.amounts for claim in claims):
         return _dropped(sentence, "no content words to check")
     sources = _sentences(cited, documents)
@@ -180,7 +182,7 @@ def _stated(
     ]
     for _lost, lost_anchors, _at, source, anchors, words in ranked:
         if lost_anchors:
-            shown = _shown([*anchors, *words])
+            shown = listed([*anchors, *words])
             why = why or f"not in one sentence of the passages it cites: {shown}"
             break
         flipped = support.reversed_bound(claim.words, support.facts(source.text))
@@ -204,7 +206,7 @@ def _stated(
             or _unnamed(claim, words, documents.get(source.doc_id))
             or not paraphrased(claim.text, source.text)
         ):
-            why = why or f"words not in the passages it cites: {_shown(words)}"
+            why = why or f"words not in the passages it cites: {listed(words)}"
             continue
         disagrees = disagreement(claim.text, source.text, sentence)
         if (
@@ -226,7 +228,7 @@ def _stated(
         where = scope.Where(source, documents.get(source.doc_id), _passage_of(source, cited))
         other = scope.unscoped(sentence, question, where, anchored)
         if other:
-            why = why or f"said of something else than the question asks: {_shown(other)}"
+            why = why or f"said of something else than the question asks: {listed(other)}"
             continue
         return source, ""
     return None, why
@@ -266,8 +268,6 @@ def _joined(
 
 def _number_word(word: str) -> str:
     """A number word as digits ("six" -> "6"), else the word."""
-    from rag.quantities import values
-
     found = values(word)
     return f"{found[0].written:g}" if found else word
 
@@ -309,15 +309,6 @@ def _unauthored(text: str, cited: Sequence[Span], documents: Mapping[str, Docume
         for name in scope.authors(document) if document is not None else ():
             text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "the document", text)
     return text
-
-
-def _unquoted(plain: str, places: Sequence[tuple[int, int]]) -> str:
-    """The sentence as it claims: a quotation's words stay (they are claimed too)."""
-    return plain
-
-
-def _shown(words: Sequence[str]) -> str:
-    return ", ".join(dict.fromkeys(word.lower() for word in words))
 
 
 @lru_cache(maxsize=256)
