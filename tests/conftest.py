@@ -1,7 +1,8 @@
 """Shared fixtures: each test gets its own index folder; the real model is loaded once.
 
 Also the helpers that hand-build what retrieval gives the reader (queries, candidates) and
-tiny reader models with hand-set weights, for the tests that run without the embedding model.
+tiny reader models with hand-set weights, for the tests that run without the embedding model,
+and the spans and verdicts the verifier's tests build from a document.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from rag.answer_types import LABELS
 from rag.chain import DocQA
 from rag.chunking import clauses
 from rag.features import ANSWER_FEATURES, PHRASE_FEATURES, SENTENCE_FEATURES
+from rag.generation import verify
 from rag.lexicon import terms
 from rag.question import KINDS, question_kind
 from rag.ranker import CATEGORY_SIZES, ReaderModel, Scorer
 from rag.settings import Settings
-from rag.types import Candidate, Document, Phrase, Query, Span
+from rag.types import Candidate, Document, Phrase, Query, Span, Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -169,3 +171,26 @@ def tiny_model(
         short_threshold=short,
         version="tiny",
     )
+
+
+# -- the verifier's passages ------------------------------------------------------------
+
+
+def span_of(document: Document, first: str, last: str | None = None) -> Span:
+    """The span of `document` from `first` through `last` (or `first` alone)."""
+    start = document.text.index(first)
+    end = document.text.index(last or first) + len(last or first)
+    return Span(document.doc_id, start, end, document.text[start:end])
+
+
+def whole(document: Document) -> Span:
+    """All of `document` as one passage."""
+    return Span(document.doc_id, 0, len(document.text), document.text)
+
+
+def verify_in(
+    document: Document, sentence: str, question: str = "", previous: Verdict | None = None
+) -> Verdict:
+    """`verify` of a sentence citing all of `document` as its one passage [1]."""
+    documents = {document.doc_id: document}
+    return verify(sentence, [whole(document)], documents, question=question, previous=previous)

@@ -7,7 +7,8 @@ import pytest
 
 from rag import scope
 from rag.generation import verify
-from rag.types import Document, Span, Verdict
+from rag.types import Document, Verdict
+from tests.conftest import span_of, verify_in, whole
 
 MINUTES = (
     "TOWN COUNCIL MINUTES\n\n"
@@ -26,12 +27,6 @@ LEAVE = (
     "- Volunteering: each employee can take one paid day a year to volunteer.\n"
 )
 LEAVE_DOC = Document("leave.txt", LEAVE)
-
-
-def span_of(document: Document, first: str, last: str) -> Span:
-    start = document.text.index(first)
-    end = document.text.index(last) + len(last)
-    return Span(document.doc_id, start, end, document.text[start:end])
 
 
 SKATE = span_of(MINUTES_DOC, "Cllr Rao", "7 votes to 2.")
@@ -104,7 +99,7 @@ def test_a_fact_of_another_motion_in_the_passage_is_dropped() -> None:
 
 def test_a_pronoun_after_an_unverified_sentence_stands_for_the_question_s_topic() -> None:
     question = "How many days of paid leave do employees get for their wedding?"
-    passage = Span(LEAVE_DOC.doc_id, 0, len(LEAVE), LEAVE)
+    passage = whole(LEAVE_DOC)
     documents = {LEAVE_DOC.doc_id: LEAVE_DOC}
     sentence = "This can be taken once in any 12-month period [1]."
     dropped = verify(sentence, [passage], documents, question=question)
@@ -161,8 +156,7 @@ CHARGERS_DOC = Document("chargers.txt", CHARGERS)
 def test_a_claim_may_join_a_sentence_and_the_one_it_points_back_to(
     sentence: str, kept: bool
 ) -> None:
-    passage = Span(CHARGERS_DOC.doc_id, 0, len(CHARGERS), CHARGERS)
-    verdict = verify(sentence, [passage], {CHARGERS_DOC.doc_id: CHARGERS_DOC})
+    verdict = verify_in(CHARGERS_DOC, sentence)
     assert verdict.kept is kept, verdict.reason
 
 
@@ -198,8 +192,7 @@ REEF_DOC = Document("reef.txt", REEF)
 def test_a_joined_claim_names_the_part_its_second_sentence_picks_out(
     sentence: str, kept: bool
 ) -> None:
-    passage = Span(REEF_DOC.doc_id, 0, len(REEF), REEF)
-    verdict = verify(sentence, [passage], {REEF_DOC.doc_id: REEF_DOC})
+    verdict = verify_in(REEF_DOC, sentence)
     assert verdict.kept is kept, verdict.reason
 
 
@@ -212,7 +205,7 @@ GUIDE_DOC = Document("guide.md", GUIDE)
 
 def test_the_author_named_in_a_byline_frames_a_claim_as_the_document_does() -> None:
     assert scope.authors(GUIDE_DOC) == ("Nadia Ferreira",)
-    passage = Span(GUIDE_DOC.doc_id, 0, len(GUIDE), GUIDE)
+    passage = whole(GUIDE_DOC)
     documents = {GUIDE_DOC.doc_id: GUIDE_DOC}
     said = "Nadia Ferreira writes that a healthy reef is a patchwork of browns and greens [1]."
     assert verify(said, [passage], documents).kept

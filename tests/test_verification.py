@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from rag import reply as reply_module
 from rag.generation import INSTRUCTIONS, compose, split_reply, verify
 from rag.types import Document, Span, Verdict
+from tests.conftest import span_of, verify_in
 from tests.ferry import DOCUMENTS, TEXT, THREE
 
 # -- verification ------------------------------------------------------------------------
@@ -68,13 +69,6 @@ NEWS = (
     "Press the red button to stop the engine."
 )
 NEWS_DOC = Document("news.txt", NEWS)
-
-
-def span_of(document: Document, first: str, last: str | None = None) -> Span:
-    """The span of `document` from `first` through `last` (or `first` alone)."""
-    start = document.text.index(first)
-    end = document.text.index(last or first) + len(last or first)
-    return Span(document.doc_id, start, end, document.text[start:end])
 
 
 def news_passage(first: str, last: str | None = None) -> Span:
@@ -350,7 +344,7 @@ REEF_DOC = Document("reef.txt", REEF)
     ],
 )
 def test_a_participle_is_stated_by_a_sentence_of_its_own(sentence: str, kept: int) -> None:
-    verdict = verify(sentence, [Span("reef.txt", 0, len(REEF), REEF)], {"reef.txt": REEF_DOC})
+    verdict = verify_in(REEF_DOC, sentence)
     assert len(verdict.citations) == kept, verdict.reason
     assert verdict.kept == bool(kept)
 
@@ -423,8 +417,7 @@ STATEMENT_DOC = Document("statement.txt", STATEMENT)
     ],
 )
 def test_negated_adjectives_and_quotations_as_models_write_them(sentence: str, kept: bool) -> None:
-    passage = Span(STATEMENT_DOC.doc_id, 0, len(STATEMENT), STATEMENT)
-    verdict = verify(sentence, [passage], {STATEMENT_DOC.doc_id: STATEMENT_DOC})
+    verdict = verify_in(STATEMENT_DOC, sentence)
     assert verdict.kept is kept, verdict.reason
     if kept:  # a quotation is shown as the source has it
         for match in reply_module.QUOTATION.finditer(verdict.sentence):
@@ -464,8 +457,7 @@ MANUAL_TEXT_DOC = Document("hp8.txt", MANUAL_TEXT)
     ],
 )
 def test_roles_instructions_and_negations_in_other_words(sentence: str, kept: bool) -> None:
-    passage = Span(MANUAL_TEXT_DOC.doc_id, 0, len(MANUAL_TEXT), MANUAL_TEXT)
-    verdict = verify(sentence, [passage], {MANUAL_TEXT_DOC.doc_id: MANUAL_TEXT_DOC})
+    verdict = verify_in(MANUAL_TEXT_DOC, sentence)
     assert verdict.kept is kept, verdict.reason
 
 
@@ -516,8 +508,7 @@ NEWS_TWO_DOC = Document("news2.txt", NEWS_TWO)
     ],
 )
 def test_names_as_models_write_them(sentence: str, kept: bool) -> None:
-    passage = Span(NEWS_TWO_DOC.doc_id, 0, len(NEWS_TWO), NEWS_TWO)
-    verdict = verify(sentence, [passage], {NEWS_TWO_DOC.doc_id: NEWS_TWO_DOC})
+    verdict = verify_in(NEWS_TWO_DOC, sentence)
     assert verdict.kept is kept, verdict.reason
 
 
@@ -544,8 +535,7 @@ BOUNDS_DOC = Document("bounds.txt", BOUNDS_TEXT)
     ],
 )
 def test_an_amount_bounded_the_same_way_in_other_words(sentence: str, kept: bool) -> None:
-    passage = Span(BOUNDS_DOC.doc_id, 0, len(BOUNDS_TEXT), BOUNDS_TEXT)
-    verdict = verify(sentence, [passage], {BOUNDS_DOC.doc_id: BOUNDS_DOC})
+    verdict = verify_in(BOUNDS_DOC, sentence)
     assert verdict.kept is kept, verdict.reason
 
 
@@ -577,8 +567,7 @@ INSTALL_DOC = Document("install.txt", INSTALL_TEXT)
 def test_quantifiers_and_the_amount_of_the_sentence_with_the_claims_verb(
     sentence: str, kept: bool
 ) -> None:
-    passage = Span(INSTALL_DOC.doc_id, 0, len(INSTALL_TEXT), INSTALL_TEXT)
-    verdict = verify(sentence, [passage], {INSTALL_DOC.doc_id: INSTALL_DOC})
+    verdict = verify_in(INSTALL_DOC, sentence)
     assert verdict.kept is kept, verdict.reason
 
 
@@ -604,8 +593,7 @@ PREFIX_DOC = Document("prefix.txt", PREFIX_TEXT)
 def test_a_word_its_source_has_with_a_negative_prefix_is_its_opposite(
     sentence: str, kept: bool
 ) -> None:
-    passage = Span(PREFIX_DOC.doc_id, 0, len(PREFIX_TEXT), PREFIX_TEXT)
-    verdict = verify(sentence, [passage], {PREFIX_DOC.doc_id: PREFIX_DOC})
+    verdict = verify_in(PREFIX_DOC, sentence)
     assert verdict.kept is kept, verdict.reason
     if not kept:
         assert "opposite" in verdict.reason
