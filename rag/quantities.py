@@ -97,7 +97,7 @@ _UNIT_WORD = "|".join(re.escape(u) for u in sorted(_UNIT_TABLE, key=len, reverse
 # subtle: a number glued to letters or to a word by a hyphen ("HP-8", "E5", "COVID-19") names
 # a thing; it is not a value.
 _NUMBER = re.compile(
-    rf"(?<![\w.])(?<![A-Za-z]-)(?P<sign>[{_CURRENCY_SIGNS}])?\s?"
+    rf"(?<![\w.])(?<![A-Za-z]-)(?:(?P<sign>[{_CURRENCY_SIGNS}])\s?)?"
     rf"(?P<number>{_DIGITS}|\b(?:{_WORDS})\b)"
     rf"(?:(?P<suffix>st|nd|rd|th)\b)?"
     rf"(?:\s?(?P<unit>{_UNIT_WORD})(?![\w]))?"

@@ -47,3 +47,10 @@ def test_ranges_share_their_unit_and_names_hold_no_value() -> None:
     assert [v.number for v in values("between three and twelve months")] == [3.0, 12.0]
     assert values("the HP-8 and error E5") == []
     assert values("") == []
+
+
+@pytest.mark.parametrize("text", ["For one shift, one day's notice", "Costs: (£5) and; 7 kg"])
+def test_an_amount_after_punctuation_starts_at_its_first_character(text: str) -> None:
+    # the space before an amount is not part of it: the claim's words around it find it
+    for found in values(text):
+        assert not text[found.start].isspace() and not text[found.end - 1].isspace()

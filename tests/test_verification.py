@@ -8,6 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rag import reply as reply_module
+from rag import support
 from rag.generation import INSTRUCTIONS, compose, split_reply, verify
 from rag.types import Document, Span, Verdict
 from tests.conftest import span_of, verify_in
@@ -597,3 +598,9 @@ def test_a_word_its_source_has_with_a_negative_prefix_is_its_opposite(
     assert verdict.kept is kept, verdict.reason
     if not kept:
         assert "opposite" in verdict.reason
+
+
+def test_an_amount_after_a_comma_is_part_of_the_claim() -> None:
+    # the amount starts at its word, not at the space after the comma that the claim drops
+    (claim,) = support.claims("For a half day off, one day's notice will do.")
+    assert [value.written for value in claim.amounts] == [1.0]
