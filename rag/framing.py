@@ -3,7 +3,8 @@ opening "Yes," / "No,", interjections, discourse adverbs ("However, ...", "also"
 discourse phrase in commas ("..., by contrast, ..."), an opening purpose that only points
 back ("To fix it, ..."), and the attribution frame ("according to the passages", "the
 document states that ..."); and the closed word classes rag.support reads claims by
-(negators, quantifiers, words of order). Pure functions over spaCy's parse.
+(negators, quantifiers, words of order, verbs of saying and of denying). Pure functions
+over spaCy's parse.
 """
 
 from __future__ import annotations
@@ -36,6 +37,36 @@ UNIVERSAL = frozenset(
         "everything",
     }
 )
+# Verbs that report what someone said without judging it (English reporting verbs, a closed
+# class): "It also claims the missile ..." reports what "The spokesperson said that the
+# missile ..." does, so one stands for another.
+SAYING = frozenset(
+    {
+        "say",
+        "state",
+        "claim",
+        "explain",
+        "add",
+        "note",
+        "tell",
+        "report",
+        "announce",
+        "mention",
+        "remark",
+        "comment",
+        "write",
+        "assert",
+        "insist",
+        "stress",
+        "emphasise",
+        "emphasize",
+        "argue",
+        "reiterate",
+    }
+)
+# Verbs that report a denial: "Ned Price denied X" says the opposite of "Ned Price said X",
+# though the cross-encoder reads one as a paraphrase of the other.
+DENYING = frozenset({"deny", "reject", "dispute", "refute", "contradict"})
 # Words of order and comparison: small, but they change what is claimed ("before" / "after").
 ORDER = frozenset(
     {

@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from rag import quotes
-from rag.framing import NEGATORS, ORDER, UNIVERSAL, frame
+from rag.framing import DENYING, NEGATORS, ORDER, SAYING, UNIVERSAL, frame
 from rag.lexicon import stem
 from rag.quantities import Value, same, values
 
@@ -316,9 +316,13 @@ _NEGATIVE_PREFIXES = ("un", "non")
 def opposite(words: Sequence[str], held: Facts) -> str:
     """A word of the claim whose negative-prefixed form the sentence has, or which is the
     prefixed form of one of the sentence's words ("paid" against "unpaid", "unsupportive"
-    against "supportive"), as "paid / unpaid"; ""."""
+    against "supportive"), as "paid / unpaid"; a verb of denying where the sentence reports
+    a saying and no denial ("denied / said"); ""."""
     theirs = set(re.findall(r"[\w-]+", held.lowered))
+    said = held.lemmas & SAYING
     for word in (word.lower() for word in words):
+        if stem(word) in _DENYING_STEMS and said and not held.stems & _DENYING_STEMS:
+            return f"{word} / {min(said)}"
         for prefix in _NEGATIVE_PREFIXES:
             if len(word) >= 4 and (prefix + word in theirs or prefix + "-" + word in theirs):
                 return f"{word} / {prefix}{word}"
@@ -328,7 +332,12 @@ def opposite(words: Sequence[str], held: Facts) -> str:
     return ""
 
 
+_DENYING_STEMS = frozenset(stem(verb) for verb in DENYING)
+
+
 def _holds(held: Facts, word: Word) -> bool:
+    if word.lemma in SAYING and held.lemmas & SAYING:
+        return True  # a report of a saying in another reporting verb
     at = next((at for at, words in enumerate(_BOUNDS) if word.lemma in words), None)
     if at is not None and _BOUNDS[at] & held.lemmas and not _BOUNDS[1 - at] & held.lemmas:
         return True  # bounded the same way, and in no other

@@ -604,3 +604,23 @@ def test_an_amount_after_a_comma_is_part_of_the_claim() -> None:
     # the amount starts at its word, not at the space after the comma that the claim drops
     (claim,) = support.claims("For a half day off, one day's notice will do.")
     assert [value.written for value in claim.amounts] == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        ("The mayor claimed that the bridge will reopen in May [1].", True),
+        ("The mayor noted that the bridge will reopen in May [1].", True),
+        # a denial reports the opposite of what the source says she said
+        ("The mayor denied that the bridge will reopen in May [1].", False),
+        ("The mayor rejected claims that the bridge will reopen in May [1].", False),
+    ],
+)
+def test_reporting_verbs_stand_for_one_another_but_a_denial_does_not(
+    sentence: str, kept: bool
+) -> None:
+    town = Document(
+        "town.txt",
+        "The mayor said that the bridge will reopen in May after repairs to its deck.",
+    )
+    assert verify_in(town, sentence).kept is kept
