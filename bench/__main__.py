@@ -54,7 +54,16 @@ FULL = {
     "split_mb": DEFAULT_SPLIT_MB,
     "growth": DEFAULT_GROWTH,
 }
-SECTIONS = ("warm-latency", "cold-start", "indexing", "scale", "many-docs", "growth", "splitting")
+SECTIONS = (
+    "warm-latency",
+    "cold-start",
+    "indexing",
+    "scale",
+    "many-docs",
+    "growth",
+    "splitting",
+    "verification",
+)
 CHART_NAME = "growth.png"
 
 
@@ -116,6 +125,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         "many_docs": lambda: sections.many_docs(workdir, args.many_docs, args.rounds),
         "growth": lambda: sections.growth(workdir, args.growth, args.rounds),
         "splitting": lambda: sections.splitting(args.split_mb),
+        "verification": lambda: sections.verification(args.rounds),
     }
     chosen = [name.replace("-", "_") for name in args.only or SECTIONS]
     meta["load_average_at_start"] = [round(load, 2) for load in os.getloadavg()]

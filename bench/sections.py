@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -246,3 +247,84 @@ def splitting(sizes_mb: list[int]) -> dict:
     for run in runs:
         run["ratio"] = (run["seconds"] / run["mb"]) / base if base else 0.0
     return {"runs": runs}
+
+
+# The labelled replies whose verification is timed: those over the seed article.
+REPLIES = ROOT / "data" / "verifier" / "replies.jsonl"
+VERIFIED_SENTENCES = 3  # the issue's target is for a reply of three sentences
+
+
+def verification(rounds: int) -> dict:
+    """How long verifying a reply over the seed article takes (every sentence of each of
+    data/verifier/replies.jsonl's replies over it, in turn, as the eval and the UI do), each
+    reply with the caches a new question finds cold, against spaCy parsing the same texts
+    (what any verification by grammar must do); per three sentences, median over replies and
+    `rounds`."""
+    from evals.verifier import load
+    from rag.generation import verify
+
+    article = (SEEDS / "north-korea-missile-tests.txt").read_text(encoding="utf-8")
+    replies, documents = load(REPLIES)
+    ours = [r for r in replies if all(documents[p.doc_id].text == article for p in r.passages)]
+    if not ours:
+        return {"replies": 0}
+
+    def verify_all(reply) -> None:
+        previous = None
+        for labelled in reply.sentences:
+            previous = verify(
+                labelled.text,
+                reply.passages,
+                documents,
+                question=reply.question,
+                previous=previous,
+            )
+
+    verify_all(ours[0])  # the models load once, as in a serving process
+    docqa, floor = [], []
+    for _ in range(rounds):
+        for reply in ours:
+            texts = [s.text for s in reply.sentences] + _passage_sentences(reply.passages)
+            _cold_caches()
+            began = time.perf_counter()
+            _parse_all(texts)
+            floor.append((time.perf_counter() - began) / len(reply.sentences))
+            _cold_caches()
+            began = time.perf_counter()
+            verify_all(reply)
+            docqa.append((time.perf_counter() - began) / len(reply.sentences))
+    per = VERIFIED_SENTENCES * 1000
+    result = {
+        "replies": len(ours),
+        "sentences": sum(len(r.sentences) for r in ours),
+        "rounds": rounds,
+        "docqa_ms": per * statistics.median(docqa),
+        "floor_ms": per * statistics.median(floor),
+    }
+    result["ratio"] = result["docqa_ms"] / result["floor_ms"]
+    return result
+
+
+def _passage_sentences(passages) -> list[str]:
+    from rag.chunking import split_sentences
+
+    return [p.text[start:end] for p in passages for start, end in split_sentences(p.text)]
+
+
+def _parse_all(texts: list[str]) -> None:
+    from rag import support
+
+    support.parse_all(texts)
+
+
+def _cold_caches() -> None:
+    """Forget what verification remembers of texts it has read (parses, facts, outlines),
+    not the models it loaded: what a new question's passages find."""
+    from rag import scope, support, verification
+
+    support._PARSED.clear()  # the parse cache; its lock guards threads, and this is one
+    for module in (support, verification, scope):
+        for function in vars(module).values():
+            info = getattr(function, "cache_info", None)
+            if info is not None and (info().maxsize or 2) > 1:
+                function.cache_clear()

@@ -316,6 +316,11 @@ def test_tiny_run_writes_every_section_with_numbers_and_ratios(tmp_path: Path) -
     assert splits[1]["sentences"] > splits[0]["sentences"]
     assert "splitting 2 MB per-MB ratio" in names
 
+    verified = results["verification"]
+    assert verified["replies"] >= 1 and verified["sentences"] >= verified["replies"]
+    _numbers(verified, "docqa_ms", "floor_ms", "ratio")
+    assert "verification of 3 sentences ms" in names
+
     memory = results["memory"]
     assert memory["largest_scale"] == 2
     _numbers(memory, "largest_scale_peak_mb", "floor_mb", "ratio")
