@@ -27,7 +27,11 @@ from rag.types import Document, Span, Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where the documents a reply's passages name are looked for, after the file's own folder.
-DOCUMENT_FOLDERS = (ROOT / "seeds", ROOT / "data" / "calibration" / "docs")
+DOCUMENT_FOLDERS = (
+    ROOT / "seeds",
+    ROOT / "data" / "calibration" / "docs",
+    ROOT / "data" / "ordinary" / "docs",
+)
 HALVES = ("choose", "check")
 REFUSAL_KIND = "refusal"  # faithful, but not an answer: counted apart
 
