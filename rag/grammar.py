@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from rag import binding, support
-from rag.lexicon import STOPWORDS, stem
+from rag.lexicon import STOPWORDS, english_words, stem
+from rag.quantities import same, values
 
 _NEGATORS = support.NEGATORS
 # Entity kinds that name an amount or a time, not an actor: their role is not compared.
@@ -212,6 +213,76 @@ def negated(doc: Any) -> set[str]:
                 if other.dep_ == "conj" and other.pos_ == "VERB" and joined:
                     found |= {stem(other.lower_), other.lemma_.lower()}
     return found
+
+
+# Words that say "not X" by contrast ("the oral syringe rather than a kitchen teaspoon").
+_CONTRASTS = ("rather than", "instead of")
+
+
+def leaves_out_negation(claim: str, source: str, sentence: str) -> bool:
+    """Whether the claim, said in other words, leaves out a negation of its source: the
+    source negates a clause that shares a content word or an amount with the claim ("should
+    not exceed 45 °C" against "should be higher than 45 °C"), while neither the claim nor the
+    whole sentence it is a clause of negates anything, by a negator, a negative prefix
+    ("unavailable" for "could not complete") or a contrast ("rather than")."""
+    said, heard = _parse(claim), _parse(source)
+    if negated(said) or negated(_parse(sentence)) or _negative(said):
+        return False
+    lowered = sentence.lower()
+    if any(contrast in lowered for contrast in _CONTRASTS):
+        return False
+    mine = {
+        form for t in said if support.is_content(t) for form in (t.lemma_.lower(), stem(t.lower_))
+    }
+    amounts = values(claim)
+    for clause in _negated_clauses(heard):
+        theirs = {
+            form
+            for t in clause
+            if support.is_content(t) and t.dep_ != "neg"
+            for form in (t.lemma_.lower(), stem(t.lower_))
+        }
+        text = heard.text[clause[0].idx : clause[-1].idx + len(clause[-1].text)]
+        if mine & theirs or any(same(a, b) for a in amounts for b in values(text)):
+            return True
+    return False
+
+
+def _negative(doc: Any) -> bool:
+    """A word negated by its prefix: "non-refundable", "unavailable" (un- or non- before a
+    word of at least four letters that is English on its own)."""
+    known = english_words()
+    for token in doc:
+        lower = token.lower_
+        if lower == "non" and token.i + 1 < len(doc) and doc[token.i + 1].text == "-":
+            return True
+        for prefix in ("un", "non"):
+            rest = lower.removeprefix(prefix).removeprefix("-")
+            if lower.startswith(prefix) and len(rest) >= 4 and rest in known:
+                return True
+    return False
+
+
+def _negated_clauses(doc: Any) -> list[list[Any]]:
+    """The words of each clause a negation stands in, in order, less the clauses of their
+    own inside it ("Being locked out is not treated as an emergency, and a call-out costs
+    £85": the second is not negated)."""
+    found = []
+    for token in doc:
+        if token.dep_ != "neg" and token.lower_ not in _NEGATORS:
+            continue
+        verb = _verb_of(token.head if token.head is not token else token)
+        inner = {
+            t.i
+            for child in verb.children
+            if child.dep_ in _OWN_CLAUSES and child.pos_ in ("VERB", "AUX")
+            for t in child.subtree
+        }
+        found.append([t for t in verb.subtree if t.i not in inner])
+    return found
+
+
+_OWN_CLAUSES = frozenset({"conj", "advcl", "relcl", "parataxis", "ccomp"})
 
 
 def _verb_stems(doc: Any) -> set[str]:

@@ -18,7 +18,7 @@ from functools import lru_cache
 from rag import quotes, scope, support
 from rag.chunking import split_sentences
 from rag.citations import cite
-from rag.grammar import disagreement, listed, mixed, negated
+from rag.grammar import disagreement, leaves_out_negation, listed, mixed
 from rag.lexicon import stem
 from rag.quantities import values
 from rag.quotes import locate
@@ -209,12 +209,7 @@ def _stated(
             why = why or f"words not in the passages it cites: {listed(words)}"
             continue
         disagrees = disagreement(claim.text, source.text, sentence)
-        if (
-            not disagrees
-            and words
-            and not negated(support.parse(claim.text))
-            and negated(support.parse(source.text))
-        ):
+        if not disagrees and words and leaves_out_negation(claim.text, source.text, sentence):
             # in other words, and its source negates something it does not: the support
             # model reads "should be higher than 45" as "should not exceed 45"
             disagrees = "its source says the opposite (a negation it leaves out)"

@@ -624,3 +624,29 @@ def test_reporting_verbs_stand_for_one_another_but_a_denial_does_not(
         "The mayor said that the bridge will reopen in May after repairs to its deck.",
     )
     assert verify_in(town, sentence).kept is kept
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # the source's negation is in a clause the claim does not restate
+        ("A replacement key costs £40 [1].", True),
+        # the claim's own negation is in another clause of the same sentence
+        ("Losing a key is not an emergency, and a replacement key costs £40 [1].", True),
+        # negated by a prefix or a contrast, as the source negates it
+        ("The lift was unavailable for two hours [2].", True),
+        ("In a fire, residents should take the stairs rather than the lift [3].", True),
+        # in other words, with the source's negation left out
+        ("The lift could be used for two hours [2].", False),
+    ],
+)
+def test_a_negation_left_out_is_one_the_claim_restates(sentence: str, kept: bool) -> None:
+    house = Document(
+        "house.txt",
+        "Losing a key is not treated as an emergency, and a replacement key costs £40.\n"
+        "Residents could not use the lift for two hours on Monday.\n"
+        "In a fire, residents should take the stairs, because the lift must not be used.",
+    )
+    passages = [span_of(house, line) for line in house.text.splitlines()]
+    verdict = verify(sentence, passages, {house.doc_id: house})
+    assert verdict.kept is kept, verdict.reason
