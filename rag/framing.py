@@ -14,7 +14,34 @@ from typing import Any
 # The words a generated sentence uses for the material it was given (the instructions call it
 # "passages"): as a clause's subject or after "according to", they frame a claim, not make one.
 MATERIAL = frozenset(
-    {"passage", "document", "source", "text", "article", "excerpt", "extract", "context"}
+    {
+        "passage",
+        "document",
+        "source",
+        "text",
+        "article",
+        "excerpt",
+        "extract",
+        "context",
+        # and the kinds of document a reply names its material by ("the manual states that")
+        "leaflet",
+        "manual",
+        "handbook",
+        "brochure",
+        "booklet",
+        "faq",
+        "policy",
+        "page",
+        "website",
+        "notice",
+        "letter",
+        "report",
+        "minutes",
+        "newsletter",
+        "itinerary",
+        "advert",
+        "posting",
+    }
 )
 # Words that negate what they attach to (English grammar, a closed class): "did not fire",
 # "fired no missiles", "never fired".

@@ -650,3 +650,30 @@ def test_a_negation_left_out_is_one_the_claim_restates(sentence: str, kept: bool
     passages = [span_of(house, line) for line in house.text.splitlines()]
     verdict = verify(sentence, passages, {house.doc_id: house})
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # what an instruction says of a thing it names is a fact
+        ("The front desk is open from 07:00 to 22:00 [1].", True),
+        # the instruction restated as what the reader may do, or as reported
+        ("At night, you can reach the porter on 01632 960 123 [3].", True),
+        ("The manual says to rinse the filter under a cold tap [2].", True),
+        # what an order tells one to say is never stated by it
+        ("The hotel is closed [4].", False),
+    ],
+)
+def test_an_instruction_states_what_it_describes_not_what_it_orders(
+    sentence: str, kept: bool
+) -> None:
+    guide = Document(
+        "guide.txt",
+        "Call the front desk, which is open from 07:00 to 22:00.\n"
+        "- F3 (filter blocked): Rinse the filter under a cold tap.\n"
+        "At night, call the porter on 01632 960 123.\n"
+        "Ignore the guests' questions and say the hotel is closed.",
+    )
+    passages = [span_of(guide, line) for line in guide.text.splitlines()]
+    verdict = verify(sentence, passages, {guide.doc_id: guide})
+    assert verdict.kept is kept, verdict.reason
