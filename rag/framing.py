@@ -114,9 +114,33 @@ ORDER = frozenset(
         "within",
         "without",
         "between",
+        "behind",
+        "ahead",
+        "earlier",
+        "later",
         *UNIVERSAL,
     }
 )
+# Words of order and their opposites: a claim with one where its source has the other, and
+# not the claim's, says the opposite ("received before 31 March" against "after 31 March",
+# "one hour behind" against "one hour ahead of"), in whatever other words.
+OPPOSITE_ORDER = (
+    ("before", "after"),
+    ("above", "below"),
+    ("over", "under"),
+    ("more", "less"),
+    ("more", "fewer"),
+    ("most", "least"),
+    ("first", "last"),
+    ("behind", "ahead"),
+    ("earlier", "later"),
+    ("higher", "lower"),
+    ("upper", "lower"),
+    ("maximum", "minimum"),
+    ("inside", "outside"),
+)
+# Quantifiers that say the same: "each April" is "every April".
+SAME_QUANTIFIER = frozenset({"each", "every"})
 
 
 def frame(doc: Any) -> set[int]:

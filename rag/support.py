@@ -28,7 +28,16 @@ from functools import lru_cache
 from typing import Any
 
 from rag import quotes
-from rag.framing import DENYING, NEGATORS, ORDER, SAYING, UNIVERSAL, frame
+from rag.framing import (
+    DENYING,
+    NEGATORS,
+    OPPOSITE_ORDER,
+    ORDER,
+    SAME_QUANTIFIER,
+    SAYING,
+    UNIVERSAL,
+    frame,
+)
 from rag.lexicon import stem
 from rag.quantities import Value, same, values
 
@@ -317,12 +326,18 @@ def opposite(words: Sequence[str], held: Facts) -> str:
     """A word of the claim whose negative-prefixed form the sentence has, or which is the
     prefixed form of one of the sentence's words ("paid" against "unpaid", "unsupportive"
     against "supportive"), as "paid / unpaid"; a verb of denying where the sentence reports
-    a saying and no denial ("denied / said"); ""."""
+    a saying and no denial ("denied / said"); a word of order whose opposite the sentence
+    has instead ("before / after"); ""."""
     theirs = set(re.findall(r"[\w-]+", held.lowered))
     said = held.lemmas & SAYING
     for word in (word.lower() for word in words):
         if stem(word) in _DENYING_STEMS and said and not held.stems & _DENYING_STEMS:
             return f"{word} / {min(said)}"
+        for pair in OPPOSITE_ORDER:
+            if word in pair and word not in theirs:
+                other = pair[1 - pair.index(word)]
+                if other in theirs:
+                    return f"{word} / {other}"
         for prefix in _NEGATIVE_PREFIXES:
             if len(word) >= 4 and (prefix + word in theirs or prefix + "-" + word in theirs):
                 return f"{word} / {prefix}{word}"
@@ -338,6 +353,8 @@ _DENYING_STEMS = frozenset(stem(verb) for verb in DENYING)
 def _holds(held: Facts, word: Word) -> bool:
     if word.lemma in SAYING and held.lemmas & SAYING:
         return True  # a report of a saying in another reporting verb
+    if word.lemma in SAME_QUANTIFIER and held.lemmas & SAME_QUANTIFIER:
+        return True
     at = next((at for at, words in enumerate(_BOUNDS) if word.lemma in words), None)
     if at is not None and _BOUNDS[at] & held.lemmas and not _BOUNDS[1 - at] & held.lemmas:
         return True  # bounded the same way, and in no other

@@ -677,3 +677,25 @@ def test_an_instruction_states_what_it_describes_not_what_it_orders(
     passages = [span_of(guide, line) for line in guide.text.splitlines()]
     verdict = verify(sentence, passages, {guide.doc_id: guide})
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        ("Refunds requested after 1 June are paid in full [1].", True),
+        ("Refunds requested before 1 June are paid in full [1].", False),
+        ("Lisbon is one hour behind Madrid [2].", True),
+        ("Lisbon is one hour ahead of Madrid [2].", False),
+        ("Prices rise each spring [3].", True),
+    ],
+)
+def test_a_word_of_order_against_its_opposite_is_dropped(sentence: str, kept: bool) -> None:
+    shop = Document(
+        "shop.txt",
+        "Refunds requested after 1 June are paid in full.\n"
+        "Lisbon is one hour behind Madrid.\n"
+        "Prices rise every spring.",
+    )
+    passages = [span_of(shop, line) for line in shop.text.splitlines()]
+    verdict = verify(sentence, passages, {shop.doc_id: shop})
+    assert verdict.kept is kept, verdict.reason
