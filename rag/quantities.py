@@ -111,6 +111,36 @@ _TIME = re.compile(
     r"|\b(?P<named>noon|midday|midnight)\b",
     re.IGNORECASE,
 )
+# A date with its day and month, and its year where written: "30 April 2025", "1st of May",
+# "April 30, 2025". A month with no day ("March 2025") is no date value: its year is a number.
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_MONTH_NUMBERS = (
+    {name: at + 1 for at, name in enumerate(MONTHS)}
+    | {name[:3]: at + 1 for at, name in enumerate(MONTHS)}
+    | {"sept": 9}
+)
+_MONTH = "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True))
+_DATE = re.compile(
+    rf"(?<![\w.])(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<month>{_MONTH})\.?"
+    rf"(?:,?\s+(?P<year>\d{{4}}))?(?![\w])"
+    rf"|(?<![\w.])(?P<month2>{_MONTH})\.?\s+(?P<day2>\d{{1,2}})(?:st|nd|rd|th)?"
+    rf"(?:,?\s+(?P<year2>\d{{4}}))?(?![\w])",
+    re.IGNORECASE,
+)
+DATE = "date"  # a date's dimension: its number is year * 10,000 + month * 100 + day
 # Words between two numbers of a range: the second's unit is the first's too.
 _RANGE = re.compile(r"^\s*(?:to|and|or|-|–|—)\s*$", re.IGNORECASE)
 
@@ -136,6 +166,19 @@ def values(text: str) -> list[Value]:
         minutes = _minutes(match)
         found.append(Value(minutes, "time of day", minutes, match.start(), match.end()))
         taken.append((match.start(), match.end()))
+    for match in _DATE.finditer(text):
+        if any(s < match.end() and match.start() < e for s, e in taken):
+            continue
+        written = match.group("month") or match.group("month2")
+        if not written[0].isupper():
+            continue  # English writes months capitalised: "you may 5 times" holds no date
+        day = int(match.group("day") or match.group("day2"))
+        month = _MONTH_NUMBERS[written.lower()]
+        year = int(match.group("year") or match.group("year2") or 0)
+        if 1 <= day <= 31:
+            number = year * 10_000 + month * 100 + day
+            found.append(Value(float(number), DATE, float(day), match.start(), match.end()))
+            taken.append((match.start(), match.end()))
     raw = []
     for match in _NUMBER.finditer(text):
         if any(s < match.end() and match.start() < e for s, e in taken):
@@ -157,7 +200,11 @@ def values(text: str) -> list[Value]:
 
 def same(claimed: Value, stated: Value) -> bool:
     """Whether a claim's value is the source's: equal numbers in the same dimension after
-    conversion; a bare number on either side compares by number alone ("six" = "6 years")."""
+    conversion; a bare number on either side compares by number alone ("six" = "6 years");
+    dates by day and month, and by year where both give one ("30 April" = "30 April 2025";
+    "30 May 2025" is not "30 April 2025"), a bare number with a date by its day or year."""
+    if DATE in (claimed.dimension, stated.dimension):
+        return _same_date(claimed, stated)
     if claimed.dimension and stated.dimension and claimed.dimension != stated.dimension:
         return False
     if not (claimed.dimension and stated.dimension):
@@ -205,3 +252,13 @@ def _minutes(match: re.Match[str]) -> float:
     if match.group("half").lower().startswith("p"):
         hour += 12
     return hour * 60.0 + minute
+
+
+def _same_date(claimed: Value, stated: Value) -> bool:
+    if claimed.dimension == stated.dimension == DATE:
+        one, other = divmod(int(claimed.number), 10_000), divmod(int(stated.number), 10_000)
+        return one[1] == other[1] and (not one[0] or not other[0] or one[0] == other[0])
+    date, bare = (claimed, stated) if claimed.dimension == DATE else (stated, claimed)
+    if bare.dimension:
+        return False
+    return _close(bare.written, date.written) or _close(bare.written, date.number // 10_000)

@@ -39,7 +39,7 @@ from rag.framing import (
     frame,
 )
 from rag.lexicon import stem
-from rag.quantities import Value, same, values
+from rag.quantities import DATE, MONTHS, Value, same, values
 
 # Closed part-of-speech classes: they carry no claim of their own.
 _FUNCTION_POS = frozenset(
@@ -455,4 +455,8 @@ def _shown(value: Value) -> str:
     """An amount as a reason shows it: "18:00" for a time of day, else the number written."""
     if value.dimension == "time of day":
         return f"{int(value.number // 60):02d}:{int(value.number % 60):02d}"
+    if value.dimension == DATE:
+        year, rest = divmod(int(value.number), 10_000)
+        month, day = divmod(rest, 100)
+        return f"{day} {MONTHS[month - 1].capitalize()}" + (f" {year}" if year else "")
     return f"{value.written:g}"

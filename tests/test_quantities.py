@@ -54,3 +54,24 @@ def test_an_amount_after_punctuation_starts_at_its_first_character(text: str) ->
     # the space before an amount is not part of it: the claim's words around it find it
     for found in values(text):
         assert not text[found.start].isspace() and not text[found.end - 1].isspace()
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "equal"),
+    [
+        ("30 April 2025", "April 30th, 2025", True),
+        ("30 April", "30 April 2025", True),
+        ("1st of May", "1 May", True),
+        ("30 May 2025", "30 April 2025", False),
+        ("30 April 2024", "30 April 2025", False),
+        ("2025", "30 April 2025", True),  # a bare number with a date: its year or day
+        ("31", "30 April 2025", False),
+    ],
+)
+def test_dates_compare_by_day_month_and_year(one: str, other: str, equal: bool) -> None:
+    assert same(value(one), value(other)) is equal
+
+
+def test_a_date_is_one_value_and_may_the_verb_is_no_month() -> None:
+    assert [v.dimension for v in values("held by 30 April 2025")] == ["date"]
+    assert [v.dimension for v in values("you may 5 times")] == [""]

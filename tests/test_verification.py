@@ -699,3 +699,23 @@ def test_a_word_of_order_against_its_opposite_is_dropped(sentence: str, kept: bo
     passages = [span_of(shop, line) for line in shop.text.splitlines()]
     verdict = verify(sentence, passages, {shop.doc_id: shop})
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        ("The first inspection is due by 30 April 2025 [1].", True),
+        ("The first inspection is due by 30 April [1].", True),
+        # every part of the date is in the sentence, but not as one date
+        ("The first inspection is due by 30 May 2025 [1].", False),
+    ],
+)
+def test_a_date_is_checked_as_one_value(sentence: str, kept: bool) -> None:
+    plan = Document(
+        "plan.txt",
+        "The first inspection is due by 30 April 2025, and the second on 6 May 2025.",
+    )
+    verdict = verify_in(plan, sentence)
+    assert verdict.kept is kept, verdict.reason
+    if not kept:
+        assert "30 may 2025" in verdict.reason
