@@ -16,6 +16,7 @@ the document's title. Pure functions over spaCy parses.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -227,9 +228,9 @@ MAX_HEADER_LINE = 150  # characters: a longer line is the text itself, not its h
 
 @lru_cache(maxsize=32)
 def authors(document: Document) -> tuple[str, ...]:
-    """The people a document's header names (its opening short lines, a byline: "By Nadia
-    Ferreira · 3 June 2024"): who speaks in all of it, so "Nadia Ferreira explains that ..."
-    frames a claim as "the document says that ..." does."""
+    """The people a document's byline names (among its opening short lines, one opening "By",
+    "Author:" or "From:": "By Nadia Ferreira · 3 June 2024"): who speaks in all of it, so
+    "Nadia Ferreira explains that ..." frames a claim as "the document says that ..." does."""
     header = []
     for line in document.text.splitlines():
         if not line.strip():
@@ -237,8 +238,14 @@ def authors(document: Document) -> tuple[str, ...]:
         if len(line) > MAX_HEADER_LINE or len(header) == 4:
             break
         header.append(line)
-    doc = support.parse("\n".join(header)) if header else None
+    bylines = [line for line in header if _BYLINE.match(line)]
+    doc = support.parse("\n".join(bylines)) if bylines else None
     return tuple(e.text for e in doc.ents if e.label_ == "PERSON") if doc is not None else ()
+
+
+# A header line that names who wrote the document: "By Nadia Ferreira · 3 June 2024",
+# "Written by ...", "Author: ...", an email's "From: ..."; a title or an address names no one.
+_BYLINE = re.compile(r"^[\s*_#>-]*(?:by|written by|author|authors|from)\b[:\s]", re.IGNORECASE)
 
 
 @lru_cache(maxsize=32)

@@ -213,3 +213,17 @@ def test_the_author_named_in_a_byline_frames_a_claim_as_the_document_does() -> N
     assert verify(said, [passage], documents).kept
     # what the document does not say of her stays unsupported
     assert not verify("Nadia Ferreira is a coral physiologist [1].", [passage], documents).kept
+
+
+@pytest.mark.parametrize(
+    ("header", "named"),
+    [
+        ("Village history\nby Rosalind Tamsett\n\nThe mill opened in 1820.", ("Rosalind Tamsett",)),
+        ("From: Tom Brierley <tom@example.com>\nSubject: Move\n\nHi all.", ("Tom Brierley",)),
+        # a product name or an address in a title block names no author
+        ("PATIENT LEAFLET\nBrisaltin 10 mg tablets\n\nTake one a day.", ()),
+        ("Borough Council\nCivic Centre, Wain Street\n\nDear Sir.", ()),
+    ],
+)
+def test_only_a_byline_names_the_author(header: str, named: tuple[str, ...]) -> None:
+    assert scope.authors(Document("doc.txt", header)) == named
