@@ -38,7 +38,7 @@ from rag.framing import (
     UNIVERSAL,
     frame,
 )
-from rag.lexicon import stem
+from rag.lexicon import STOPWORDS, stem
 from rag.quantities import DATE, MONTHS, Value, same, values
 
 # Closed part-of-speech classes: they carry no claim of their own.
@@ -168,7 +168,7 @@ def _clauses(text: str) -> list[Claim]:
             head = _clause_head(doc[head].head)
         heads[at] = head
     names = {
-        entity.root.i: _lowered(entity.text).removeprefix("the ")
+        entity.root.i: _lowered(_trimmed(entity)).removeprefix("the ")
         for entity in doc.ents
         if entity.label_ in _NAMES and not any(token.i in framed for token in entity)
     }
@@ -196,6 +196,15 @@ def _clauses(text: str) -> list[Claim]:
         verb = doc[head].lemma_.lower() if doc[head].pos_ == "VERB" else ""
         found.append(Claim(words, tuple(dict.fromkeys(mine)), held, text, literal, verb))
     return found
+
+
+def _trimmed(entity: Any) -> str:
+    """A named entity's text without function words spaCy left at its ends ("Orchard House
+    in" of "Orchard House in Castlebrook")."""
+    tokens = list(entity)
+    while len(tokens) > 1 and tokens[-1].pos_ in _FUNCTION_POS:
+        tokens.pop()
+    return "".join(token.text_with_ws for token in tokens).strip()
 
 
 def _shared_negation(verb: Any) -> list[Any]:
@@ -413,9 +422,21 @@ def _name_words_in(name: str, held: Facts) -> bool:
     """A name written another way: each of its words in the sentence, or its initials ("Biden"
     for "Joe Biden"'s words is not enough; "US President Joe Biden" for "President Biden" is;
     "the United Nations Security Council" for "the UN Security Council" is)."""
-    parts = name.split()
-    words = held.lowered.split()
-    return bool(parts) and all(part in words or _initials(part, words) for part in parts)
+    # its function words aside: "orchard house in castlebrook" for "Orchard House, ..., Castlebrook"
+    parts = [part for part in name.split() if part not in STOPWORDS] or name.split()
+    words, bare = held.lowered.split(), _bare_words(held.lowered)
+    return bool(parts) and all(part in bare or _initials(part, words) for part in parts)
+
+
+@lru_cache(maxsize=1024)
+def _bare_words(lowered: str) -> frozenset[str]:
+    """The words of a sentence as written and without the punctuation around them
+    ("house," is "house"; "u.s." stays, and is "u.s" too)."""
+    found = set()
+    for word in lowered.split():
+        bare = word.strip(",;:!?()[]\"“”'‘’*")
+        found |= {word, bare, bare.rstrip(".")}
+    return frozenset(found)
 
 
 def _initials(part: str, words: Sequence[str]) -> bool:

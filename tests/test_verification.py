@@ -719,3 +719,19 @@ def test_a_date_is_checked_as_one_value(sentence: str, kept: bool) -> None:
     assert verdict.kept is kept, verdict.reason
     if not kept:
         assert "30 may 2025" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # a name written with its place, where the source puts the street between
+        "The office is at Orchard House in Castlebrook [1].",
+        "The office is at Orchard House, Castlebrook [1].",
+    ],
+)
+def test_a_name_is_found_among_the_words_of_an_address(sentence: str) -> None:
+    office = Document(
+        "office.txt", "The office is at Orchard House, 27 Weaver Street, Castlebrook."
+    )
+    verdict = verify_in(office, sentence)
+    assert verdict.kept, verdict.reason
