@@ -44,7 +44,10 @@ def disagreement(claim: str, source: str, sentence: str = "") -> str:
         return "a negation its source does not have"
     if (negated_claim - negated_source) & _verb_stems(heard) - _LIGHT:
         return "a negation its source does not have"  # it negates what the source affirms
-    if (negated_source - negated_claim) & verbs_claim:
+    # a claim negated itself may negate the verb its source's copula carries ("is not treated
+    # as an emergency" for "is not an emergency")
+    carried = _LIGHT if negated_claim else frozenset()
+    if (negated_source - negated_claim) & verbs_claim - carried:
         return "its source says the opposite (a negation it leaves out)"
     for entity in said.ents:
         if entity.label_ in _NOT_ACTORS:
@@ -251,6 +254,10 @@ def negated(doc: Any) -> set[str]:
     escalating) rather than one a verb predicates ("is not safe")."""
     found = set()
     for token in doc:
+        if token.lower_ == "non" and token.i + 2 < len(doc) and doc[token.i + 1].text == "-":
+            after = doc[token.i + 2]  # "non-refundable": refundable is negated
+            found |= {stem(after.lower_), after.lemma_.lower()}
+            continue
         if token.dep_ != "neg" and token.lower_ not in _NEGATORS:
             continue
         head = token.head if token.head is not token else token

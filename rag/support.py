@@ -464,6 +464,8 @@ def is_content(token: Any) -> bool:
     lower = token.lower_
     if lower in ORDER:
         return True
+    if lower == "non" and token.i + 1 < len(token.doc) and token.nbor().text == "-":
+        return False  # the prefix of "non-refundable", which negates the word after it
     return token.pos_ not in _FUNCTION_POS and not token.is_stop
 
 

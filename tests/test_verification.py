@@ -735,3 +735,23 @@ def test_a_name_is_found_among_the_words_of_an_address(sentence: str) -> None:
     )
     verdict = verify_in(office, sentence)
     assert verdict.kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        ("After 30 days, tickets are non-refundable [1].", True),
+        ("After 30 days, tickets are refundable [1].", False),
+        ("A flat tyre is treated as an emergency [2].", False),
+    ],
+)
+def test_a_negation_by_prefix_or_on_the_copula_is_the_same_negation(
+    sentence: str, kept: bool
+) -> None:
+    terms = Document(
+        "terms.txt",
+        "After 30 days, tickets cannot be refunded.\nA flat tyre is not an emergency.",
+    )
+    passages = [span_of(terms, line) for line in terms.text.splitlines()]
+    verdict = verify(sentence, passages, {terms.doc_id: terms})
+    assert verdict.kept is kept, verdict.reason
