@@ -121,6 +121,32 @@ ORDER = frozenset(
         *UNIVERSAL,
     }
 )
+# spaCy's stop words that restrict or widen what a claim says ("working alone", "only on
+# Sundays", "almost all", "already paid"): words to find, though they are stop words.
+RESTRICTING = frozenset(
+    {
+        "alone",
+        "only",
+        "except",
+        "against",
+        "always",
+        "often",
+        "sometimes",
+        "mostly",
+        "almost",
+        "few",
+        "several",
+        "many",
+        "again",
+        "once",
+        "already",
+        "together",
+        "empty",
+        "full",
+        "whole",
+        "enough",
+    }
+)
 # Words of order and their opposites: a claim with one where its source has the other, and
 # not the claim's, says the opposite ("received before 31 March" against "after 31 March",
 # "one hour behind" against "one hour ahead of"), in whatever other words.
@@ -206,7 +232,7 @@ def _no_claim(token: Any) -> bool:
         return False
     if token.pos_ == "INTJ" or token.dep_ == "intj":
         return True
-    if token.pos_ != "ADV" or token.lower_ in ORDER:
+    if token.pos_ != "ADV" or token.lower_ in ORDER or token.lower_ in RESTRICTING:
         return False
     return (token.dep_ == "advmod" and _set_off(token)) or token.is_stop
 

@@ -33,6 +33,7 @@ from rag.framing import (
     NEGATORS,
     OPPOSITE_ORDER,
     ORDER,
+    RESTRICTING,
     SAME_QUANTIFIER,
     SAYING,
     UNIVERSAL,
@@ -452,9 +453,11 @@ def _initials(part: str, words: Sequence[str]) -> bool:
 
 
 def universal(words: Sequence[str]) -> list[str]:
-    """The quantifiers among `words` ("all", "anyone", "everyone"): what no paraphrase may
-    bring in, since each widens what its source says of some to all."""
-    return [word for word in words if word.lower() in UNIVERSAL]
+    """The quantifiers and restricting words among `words` ("all", "anyone", "alone",
+    "except"): what no paraphrase may bring in, since each widens or narrows what its source
+    says. Not "only", which replies use of what a passage leaves out ("They only say that
+    ...", "Only the Leeds and Hull sites shut" where the third site stays open)."""
+    return [word for word in words if word.lower() in UNIVERSAL | RESTRICTING - {"only"}]
 
 
 def is_content(token: Any) -> bool:
@@ -462,7 +465,7 @@ def is_content(token: Any) -> bool:
     if not any(char.isalpha() for char in token.text) or token.like_num:
         return False
     lower = token.lower_
-    if lower in ORDER:
+    if lower in ORDER or lower in RESTRICTING:
         return True
     if lower == "non" and token.i + 1 < len(token.doc) and token.nbor().text == "-":
         return False  # the prefix of "non-refundable", which negates the word after it

@@ -755,3 +755,24 @@ def test_a_negation_by_prefix_or_on_the_copula_is_the_same_negation(
     passages = [span_of(terms, line) for line in terms.text.splitlines()]
     verdict = verify(sentence, passages, {terms.doc_id: terms})
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # a clause without its subject is read in its sentence
+        ("The army said the shell landed in a field but gave no other details [1].", True),
+        # a stop word that restricts what is claimed is a word to find
+        ("The army said the shell landed in a field alone [1].", False),
+        ("The army only said that the shell landed in a field [2].", True),
+    ],
+)
+def test_a_clause_without_its_subject_and_restricting_words(sentence: str, kept: bool) -> None:
+    report = Document(
+        "report.txt",
+        "The army said the shell landed in a field but did not provide other details.\n"
+        "The army only said that the shell landed in a field.",
+    )
+    passages = [span_of(report, line) for line in report.text.splitlines()]
+    verdict = verify(sentence, passages, {report.doc_id: report})
+    assert verdict.kept is kept, verdict.reason
