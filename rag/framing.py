@@ -121,12 +121,13 @@ ORDER = frozenset(
         *UNIVERSAL,
     }
 )
-# spaCy's stop words that restrict or widen what a claim says ("working alone", "only on
-# Sundays", "almost all", "already paid"): words to find, though they are stop words.
+# spaCy's stop words that restrict or widen what a claim says ("working alone", "almost
+# all", "already paid"): words to find, though they are stop words. Not "only", which
+# replies use of what a passage leaves out ("They only say that ...", "Only a certified
+# installer can install it" for "must be installed by a certified installer").
 RESTRICTING = frozenset(
     {
         "alone",
-        "only",
         "except",
         "against",
         "always",
@@ -135,8 +136,6 @@ RESTRICTING = frozenset(
         "mostly",
         "almost",
         "few",
-        "several",
-        "many",
         "again",
         "once",
         "already",

@@ -455,9 +455,8 @@ def _initials(part: str, words: Sequence[str]) -> bool:
 def universal(words: Sequence[str]) -> list[str]:
     """The quantifiers and restricting words among `words` ("all", "anyone", "alone",
     "except"): what no paraphrase may bring in, since each widens or narrows what its source
-    says. Not "only", which replies use of what a passage leaves out ("They only say that
-    ...", "Only the Leeds and Hull sites shut" where the third site stays open)."""
-    return [word for word in words if word.lower() in UNIVERSAL | RESTRICTING - {"only"}]
+    says."""
+    return [word for word in words if word.lower() in UNIVERSAL | RESTRICTING]
 
 
 def is_content(token: Any) -> bool:
