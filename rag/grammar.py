@@ -1,8 +1,9 @@
 """Whether a claim and the source sentence holding its words say the same thing, by spaCy's
 parse of both (`disagreement`): no negation on one side only, named entities in the same
 roles, no amount counting another thing (rag.binding), no statement drawn from an
-instruction; and whether a claim joined from two sentences ties a verb of one to words of
-the other (`mixed`). Pure functions over parsed text.
+instruction (negations are read by rag.negation); and whether a claim joined from two
+sentences ties a verb of one to words of the other (`mixed`). Pure functions over parsed
+text.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from typing import Any
 
 from rag import binding, support
 from rag.framing import SAYING
-from rag.lexicon import STOPWORDS, english_words, stem
-from rag.quantities import same, values
+from rag.lexicon import STOPWORDS, stem
+from rag.negation import negated, verb_of
 
-_NEGATORS = support.NEGATORS
 # Entity kinds that name an amount or a time, not an actor: their role is not compared.
 _NOT_ACTORS = frozenset(
     {"DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL", "LANGUAGE"}
@@ -155,15 +155,6 @@ _LIGHT = _STOP_STEMS | STOPWORDS | {"be", "have", "do"}
 _parse = support.parse
 
 
-def _verb_of(token: Any) -> Any:
-    """The verb a word hangs from: the nearest verb at or above it (the root else)."""
-    for _ in range(64):
-        if token.pos_ in ("VERB", "AUX") or token.head is token:
-            return token
-        token = token.head
-    return token
-
-
 def _verbs(verb: Any) -> set[str]:
     """The stems of `verb` and the verbs that share its subject: those joined to it ("called
     ... and stated") or a clause of it ("said ..., adding ...") without a subject of their
@@ -195,16 +186,16 @@ def _role(token: Any) -> tuple[str, set[str]]:
             break
         token = token.head
     if token.dep_ in _SUBJECTS:
-        verb = _verb_of(token.head)
+        verb = verb_of(token.head)
         # "The HP-8 has to be installed by ...": the subject of a passive it governs
         passive = any(
             c.dep_ == "auxpass" for t in verb.subtree if t.dep_ == "xcomp" for c in t.children
         )
         return ("object" if passive else "subject"), _verbs(verb)
     if token.dep_ == "pobj" and token.head.dep_ == "agent":
-        return "subject", _verbs(_verb_of(token.head.head))
+        return "subject", _verbs(verb_of(token.head.head))
     if token.dep_ in _OBJECTS:
-        return "object", _verbs(_verb_of(token.head))
+        return "object", _verbs(verb_of(token.head))
     return "other", set()
 
 
@@ -246,102 +237,6 @@ def _occurrences(doc: Any, entity: Any) -> list[Any]:
         if wanted and lowered[at : at + len(wanted)] == wanted:
             places.append(doc[at : at + len(wanted)])
     return places
-
-
-def negated(doc: Any) -> set[str]:
-    """The stems and lemmas of the verbs a negation attaches to, or of the adjective where it
-    negates one that modifies ("escalating ..., not content with ...": not content, still
-    escalating) rather than one a verb predicates ("is not safe")."""
-    found = set()
-    for token in doc:
-        if token.lower_ == "non" and token.i + 2 < len(doc) and doc[token.i + 1].text == "-":
-            after = doc[token.i + 2]  # "non-refundable": refundable is negated
-            found |= {stem(after.lower_), after.lemma_.lower()}
-            continue
-        if token.dep_ != "neg" and token.lower_ not in _NEGATORS:
-            continue
-        head = token.head if token.head is not token else token
-        if head.pos_ == "ADJ" and head.dep_ not in ("ROOT", "acomp"):
-            found |= {stem(head.lower_), head.lemma_.lower()}
-        else:
-            verb = _verb_of(head)
-            found |= {stem(verb.lower_), verb.lemma_.lower()}
-            # "never standing on or touching": a negation covers verbs joined by "or"
-            for other in verb.children:
-                joined = any(c.lower_ in ("or", "nor") for c in verb.children if c.dep_ == "cc")
-                if other.dep_ == "conj" and other.pos_ == "VERB" and joined:
-                    found |= {stem(other.lower_), other.lemma_.lower()}
-    return found
-
-
-# Words that say "not X" by contrast ("the oral syringe rather than a kitchen teaspoon").
-_CONTRASTS = ("rather than", "instead of")
-
-
-def leaves_out_negation(claim: str, source: str, sentence: str) -> bool:
-    """Whether the claim, said in other words, leaves out a negation of its source: the
-    source negates a clause that shares a content word or an amount with the claim ("should
-    not exceed 45 °C" against "should be higher than 45 °C"), while neither the claim nor the
-    whole sentence it is a clause of negates anything, by a negator, a negative prefix
-    ("unavailable" for "could not complete") or a contrast ("rather than")."""
-    said, heard = _parse(claim), _parse(source)
-    if negated(said) or negated(_parse(sentence)) or _negative(said):
-        return False
-    lowered = sentence.lower()
-    if any(contrast in lowered for contrast in _CONTRASTS):
-        return False
-    mine = {
-        form for t in said if support.is_content(t) for form in (t.lemma_.lower(), stem(t.lower_))
-    }
-    amounts = values(claim)
-    for clause in _negated_clauses(heard):
-        theirs = {
-            form
-            for t in clause
-            if support.is_content(t) and t.dep_ != "neg"
-            for form in (t.lemma_.lower(), stem(t.lower_))
-        }
-        text = heard.text[clause[0].idx : clause[-1].idx + len(clause[-1].text)]
-        if mine & theirs or any(same(a, b) for a in amounts for b in values(text)):
-            return True
-    return False
-
-
-def _negative(doc: Any) -> bool:
-    """A word negated by its prefix: "non-refundable", "unavailable" (un- or non- before a
-    word of at least four letters that is English on its own)."""
-    known = english_words()
-    for token in doc:
-        lower = token.lower_
-        if lower == "non" and token.i + 1 < len(doc) and doc[token.i + 1].text == "-":
-            return True
-        for prefix in ("un", "non"):
-            rest = lower.removeprefix(prefix).removeprefix("-")
-            if lower.startswith(prefix) and len(rest) >= 4 and rest in known:
-                return True
-    return False
-
-
-def _negated_clauses(doc: Any) -> list[list[Any]]:
-    """The words of each clause a negation stands in, in order, less the clauses of their
-    own inside it ("Being locked out is not treated as an emergency, and a call-out costs
-    £85": the second is not negated)."""
-    found = []
-    for token in doc:
-        if token.dep_ != "neg" and token.lower_ not in _NEGATORS:
-            continue
-        verb = _verb_of(token.head if token.head is not token else token)
-        inner = {
-            t.i
-            for child in verb.children
-            if child.dep_ in _OWN_CLAUSES and child.pos_ in ("VERB", "AUX")
-            for t in child.subtree
-        }
-        found.append([t for t in verb.subtree if t.i not in inner])
-    return found
-
-
-_OWN_CLAUSES = frozenset({"conj", "advcl", "relcl", "parataxis", "ccomp"})
 
 
 def _verb_stems(doc: Any) -> set[str]:
@@ -389,7 +284,7 @@ def mixed(claim: str, first: str, second: str) -> str:
             t
             for t in verb.subtree
             if t.dep_ in _DEPENDENTS
-            and _verb_of(t.head).i == verb.i
+            and verb_of(t.head).i == verb.i
             and support.is_content(t)
             and t.i not in subject
         ]

@@ -18,8 +18,9 @@ from functools import lru_cache
 from rag import quotes, scope, support
 from rag.chunking import split_sentences
 from rag.citations import cite
-from rag.grammar import disagreement, leaves_out_negation, listed, mixed
+from rag.grammar import disagreement, listed, mixed
 from rag.lexicon import stem
+from rag.negation import leaves_out_negation
 from rag.quantities import values
 from rag.quotes import locate
 from rag.reply import MARKERS, cited_numbers, is_refusal, quotations

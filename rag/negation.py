@@ -1,0 +1,120 @@
+"""What a sentence negates, by spaCy's parse (`negated`: the verbs and adjectives a negator,
+or the prefix "non-", attaches to), and whether a claim said in other words leaves out its
+source's negation (`leaves_out_negation`). Pure functions over parsed text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rag import support
+from rag.lexicon import english_words, stem
+from rag.quantities import same, values
+
+_NEGATORS = support.NEGATORS
+_parse = support.parse
+
+
+def verb_of(token: Any) -> Any:
+    """The verb a word hangs from: the nearest verb at or above it (the root else)."""
+    for _ in range(64):
+        if token.pos_ in ("VERB", "AUX") or token.head is token:
+            return token
+        token = token.head
+    return token
+
+
+def negated(doc: Any) -> set[str]:
+    """The stems and lemmas of the verbs a negation attaches to, or of the adjective where it
+    negates one that modifies ("escalating ..., not content with ...": not content, still
+    escalating) rather than one a verb predicates ("is not safe")."""
+    found = set()
+    for token in doc:
+        if token.lower_ == "non" and token.i + 2 < len(doc) and doc[token.i + 1].text == "-":
+            after = doc[token.i + 2]  # "non-refundable": refundable is negated
+            found |= {stem(after.lower_), after.lemma_.lower()}
+            continue
+        if token.dep_ != "neg" and token.lower_ not in _NEGATORS:
+            continue
+        head = token.head if token.head is not token else token
+        if head.pos_ == "ADJ" and head.dep_ not in ("ROOT", "acomp"):
+            found |= {stem(head.lower_), head.lemma_.lower()}
+        else:
+            verb = verb_of(head)
+            found |= {stem(verb.lower_), verb.lemma_.lower()}
+            # "never standing on or touching": a negation covers verbs joined by "or"
+            for other in verb.children:
+                joined = any(c.lower_ in ("or", "nor") for c in verb.children if c.dep_ == "cc")
+                if other.dep_ == "conj" and other.pos_ == "VERB" and joined:
+                    found |= {stem(other.lower_), other.lemma_.lower()}
+    return found
+
+
+# Words that say "not X" by contrast ("the oral syringe rather than a kitchen teaspoon").
+_CONTRASTS = ("rather than", "instead of")
+
+
+def leaves_out_negation(claim: str, source: str, sentence: str) -> bool:
+    """Whether the claim, said in other words, leaves out a negation of its source: the
+    source negates a clause that shares a content word or an amount with the claim ("should
+    not exceed 45 °C" against "should be higher than 45 °C"), while neither the claim nor the
+    whole sentence it is a clause of negates anything, by a negator, a negative prefix
+    ("unavailable" for "could not complete") or a contrast ("rather than")."""
+    said, heard = _parse(claim), _parse(source)
+    if negated(said) or negated(_parse(sentence)) or _negative(said):
+        return False
+    lowered = sentence.lower()
+    if any(contrast in lowered for contrast in _CONTRASTS):
+        return False
+    mine = {
+        form for t in said if support.is_content(t) for form in (t.lemma_.lower(), stem(t.lower_))
+    }
+    amounts = values(claim)
+    for clause in _negated_clauses(heard):
+        theirs = {
+            form
+            for t in clause
+            if support.is_content(t) and t.dep_ != "neg"
+            for form in (t.lemma_.lower(), stem(t.lower_))
+        }
+        text = heard.text[clause[0].idx : clause[-1].idx + len(clause[-1].text)]
+        if mine & theirs or any(same(a, b) for a in amounts for b in values(text)):
+            return True
+    return False
+
+
+def _negative(doc: Any) -> bool:
+    """A word negated by its prefix: "non-refundable", "unavailable" (un- or non- before a
+    word of at least four letters that is English on its own)."""
+    known = english_words()
+    for token in doc:
+        lower = token.lower_
+        if lower == "non" and token.i + 1 < len(doc) and doc[token.i + 1].text == "-":
+            return True
+        for prefix in ("un", "non"):
+            rest = lower.removeprefix(prefix).removeprefix("-")
+            if lower.startswith(prefix) and len(rest) >= 4 and rest in known:
+                return True
+    return False
+
+
+def _negated_clauses(doc: Any) -> list[list[Any]]:
+    """The words of each clause a negation stands in, in order, less the clauses of their
+    own inside it ("Being locked out is not treated as an emergency, and a call-out costs
+    £85": the second is not negated)."""
+    found = []
+    for token in doc:
+        if token.dep_ != "neg" and token.lower_ not in _NEGATORS:
+            continue
+        verb = verb_of(token.head if token.head is not token else token)
+        inner = {
+            t.i
+            for child in verb.children
+            if child.dep_ in _OWN_CLAUSES and child.pos_ in ("VERB", "AUX")
+            for t in child.subtree
+        }
+        found.append([t for t in verb.subtree if t.i not in inner])
+    return found
+
+
+_OWN_CLAUSES = frozenset({"conj", "advcl", "relcl", "parataxis", "ccomp"})
