@@ -316,18 +316,27 @@ def _unauthored(text: str, cited: Sequence[Span], documents: Mapping[str, Docume
     return text
 
 
+MAX_TITLE_LINES = 3
+
+
 @lru_cache(maxsize=256)
 def _titles_of(text: str, headings: tuple[tuple[int, int], ...]) -> str:
-    first = text.lstrip().split("\n", 1)[0]
-    # a first line is a title when it is short and not a sentence
-    title = first if len(first) <= 100 and not first.rstrip().endswith((".", "!", "?")) else ""
-    parts = [title, *(text[start:end] for start, end in headings)]
+    # its title block: the first lines, each short and not a sentence ("# Tenant Insight
+    # Analyst", "**Brindlecombe Housing Trust** · Customer Experience Directorate"), up to
+    # the first that is text
+    block = []
+    for line in [line for line in text.lstrip().splitlines() if line.strip()][:MAX_TITLE_LINES]:
+        if len(line) > 100 or line.rstrip(" *_").endswith((".", "!", "?")):
+            break
+        block.append(line)
+    parts = [*block, *(text[start:end] for start, end in headings)]
     return " ".join(" ".join(parts).lower().split())
 
 
 def _titles(document: Document | None) -> str:
-    """A document's title (its first line) and headings, lower case: what its passages are
-    about, so a name from there need not be repeated in each sentence."""
+    """A document's title block (its first short lines that are not sentences) and headings,
+    lower case: what its passages are about and who speaks in them, so a name from there
+    need not be repeated in each sentence ("the Trust" of a job advert that says "we")."""
     return "" if document is None else _titles_of(document.text, document.headings)
 
 

@@ -776,3 +776,23 @@ def test_a_clause_without_its_subject_and_restricting_words(sentence: str, kept:
     passages = [span_of(report, line) for line in report.text.splitlines()]
     verdict = verify(sentence, passages, {report.doc_id: report})
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # the organisation the title block names is who "we" are
+        ("The Trust pays for the DBS check [1].", True),
+        # a name in no title line and not in the sentence is not stated
+        ("The Council pays for the DBS check [1].", False),
+    ],
+)
+def test_a_name_in_the_title_block_need_not_be_repeated(sentence: str, kept: bool) -> None:
+    advert = Document(
+        "advert.md",
+        "# Data Analyst\n\n**Fenwick Housing Trust** · Data team\n\n"
+        "The post needs a basic DBS check. We pay for the DBS check.",
+    )
+    passages = [span_of(advert, "We pay", "the DBS check.")]
+    verdict = verify(sentence, passages, {advert.doc_id: advert})
+    assert verdict.kept is kept, verdict.reason
