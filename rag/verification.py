@@ -205,10 +205,7 @@ def _stated(
             or support.universal(words)
             or 2 * len(words) > len(claim.words)
             or _unnamed(claim, words, documents.get(source.doc_id))
-            or not (
-                paraphrased(claim.text, source.text)
-                or (len(words) == 1 and _fragment(claim) and paraphrased(sentence, source.text))
-            )
+            or not paraphrased(claim.text, source.text)
         ):
             why = why or f"words not in the passages it cites: {listed(words)}"
             continue
@@ -231,12 +228,6 @@ def _stated(
             continue
         return source, ""
     return None, why
-
-
-def _fragment(claim: support.Claim) -> bool:
-    """Whether a claim is a clause without a subject of its own ("... but gave no other
-    details", "when you finish the ride"): the support model reads it only in its sentence."""
-    return not any(t.dep_ in ("nsubj", "nsubjpass", "expl") for t in support.parse(claim.text))
 
 
 def _joined(

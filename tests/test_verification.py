@@ -760,8 +760,10 @@ def test_a_negation_by_prefix_or_on_the_copula_is_the_same_negation(
 @pytest.mark.parametrize(
     ("sentence", "kept"),
     [
-        # a clause without its subject is read in its sentence
-        ("The army said the shell landed in a field but gave no other details [1].", True),
+        # a clause without its subject is not read in its whole sentence, where the
+        # cross-encoder takes any verb for the source's ("... and fired the engineers")
+        ("The mayor opened the bridge in May and fired the engineers [3].", False),
+        ("The mayor opened the bridge in May and blamed the engineers [3].", False),
         # a stop word that restricts what is claimed is a word to find
         ("The army said the shell landed in a field alone [1].", False),
         ("The army only said that the shell landed in a field [2].", True),
@@ -771,7 +773,8 @@ def test_a_clause_without_its_subject_and_restricting_words(sentence: str, kept:
     report = Document(
         "report.txt",
         "The army said the shell landed in a field but did not provide other details.\n"
-        "The army only said that the shell landed in a field.",
+        "The army only said that the shell landed in a field.\n"
+        "The mayor opened the bridge in May and thanked the engineers.",
     )
     passages = [span_of(report, line) for line in report.text.splitlines()]
     verdict = verify(sentence, passages, {report.doc_id: report})
