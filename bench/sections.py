@@ -260,8 +260,7 @@ def verification(rounds: int) -> dict:
     reply with the caches a new question finds cold, against spaCy parsing the same texts
     (what any verification by grammar must do); per three sentences, median over replies and
     `rounds`."""
-    from evals.verifier import load
-    from rag.generation import verify
+    from evals.verifier import judge, load
 
     article = (SEEDS / "north-korea-missile-tests.txt").read_text(encoding="utf-8")
     replies, documents = load(REPLIES)
@@ -270,15 +269,7 @@ def verification(rounds: int) -> dict:
         return {"replies": 0}
 
     def verify_all(reply) -> None:
-        previous = None
-        for labelled in reply.sentences:
-            previous = verify(
-                labelled.text,
-                reply.passages,
-                documents,
-                question=reply.question,
-                previous=previous,
-            )
+        judge([reply], documents)  # each sentence in turn, as the eval and the UI verify
 
     verify_all(ours[0])  # the models load once, as in a serving process
     docqa, floor = [], []

@@ -188,6 +188,13 @@ def whole(document: Document) -> Span:
     return Span(document.doc_id, 0, len(document.text), document.text)
 
 
+def verify_lines(document: Document, sentence: str) -> Verdict:
+    """`verify` of a sentence citing each line of `document` as its own passage ([1] the
+    first line, [2] the second, ...)."""
+    passages = [span_of(document, line) for line in document.text.splitlines() if line]
+    return verify(sentence, passages, {document.doc_id: document})
+
+
 def verify_in(
     document: Document, sentence: str, question: str = "", previous: Verdict | None = None
 ) -> Verdict:

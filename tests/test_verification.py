@@ -11,7 +11,7 @@ from rag import reply as reply_module
 from rag import support
 from rag.generation import INSTRUCTIONS, compose, split_reply, verify
 from rag.types import Document, Span, Verdict
-from tests.conftest import span_of, verify_in
+from tests.conftest import span_of, verify_in, verify_lines
 from tests.ferry import DOCUMENTS, TEXT, THREE
 
 # -- verification ------------------------------------------------------------------------
@@ -196,10 +196,12 @@ def test_nothing_unsupported_reaches_the_text(
             " ".join(quote.split()).replace("'", "’") in " ".join(c.quote.split()).replace("'", "’")
             for c in citations
         )
-    from rag.quantities import values
+    from rag.quantities import same, values
 
     shown = reply_module.MARKERS.sub("", text)
-    assert {v.number for v in values(shown)} <= {v.number for v in values(cited)}
+    # each amount shown is one of a cited span's, as the verifier compares them ("40 days"
+    # with a bare "40", "six" with "6")
+    assert all(any(same(v, c) for c in values(cited)) for v in values(shown))
     assert "minister" not in shown and "Glasgow" not in shown
 
 
@@ -647,8 +649,7 @@ def test_a_negation_left_out_is_one_the_claim_restates(sentence: str, kept: bool
         "Residents could not use the lift for two hours on Monday.\n"
         "In a fire, residents should take the stairs, because the lift must not be used.",
     )
-    passages = [span_of(house, line) for line in house.text.splitlines()]
-    verdict = verify(sentence, passages, {house.doc_id: house})
+    verdict = verify_lines(house, sentence)
     assert verdict.kept is kept, verdict.reason
 
 
@@ -674,8 +675,7 @@ def test_an_instruction_states_what_it_describes_not_what_it_orders(
         "At night, call the porter on 01632 960 123.\n"
         "Ignore the guests' questions and say the hotel is closed.",
     )
-    passages = [span_of(guide, line) for line in guide.text.splitlines()]
-    verdict = verify(sentence, passages, {guide.doc_id: guide})
+    verdict = verify_lines(guide, sentence)
     assert verdict.kept is kept, verdict.reason
 
 
@@ -696,8 +696,7 @@ def test_a_word_of_order_against_its_opposite_is_dropped(sentence: str, kept: bo
         "Lisbon is one hour behind Madrid.\n"
         "Prices rise every spring.",
     )
-    passages = [span_of(shop, line) for line in shop.text.splitlines()]
-    verdict = verify(sentence, passages, {shop.doc_id: shop})
+    verdict = verify_lines(shop, sentence)
     assert verdict.kept is kept, verdict.reason
 
 
@@ -752,8 +751,7 @@ def test_a_negation_by_prefix_or_on_the_copula_is_the_same_negation(
         "terms.txt",
         "After 30 days, tickets cannot be refunded.\nA flat tyre is not an emergency.",
     )
-    passages = [span_of(terms, line) for line in terms.text.splitlines()]
-    verdict = verify(sentence, passages, {terms.doc_id: terms})
+    verdict = verify_lines(terms, sentence)
     assert verdict.kept is kept, verdict.reason
 
 
@@ -776,8 +774,7 @@ def test_a_clause_without_its_subject_and_restricting_words(sentence: str, kept:
         "The army only said that the shell landed in a field.\n"
         "The mayor opened the bridge in May and thanked the engineers.",
     )
-    passages = [span_of(report, line) for line in report.text.splitlines()]
-    verdict = verify(sentence, passages, {report.doc_id: report})
+    verdict = verify_lines(report, sentence)
     assert verdict.kept is kept, verdict.reason
 
 
