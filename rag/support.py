@@ -452,7 +452,7 @@ def _initials(part: str, words: Sequence[str]) -> bool:
     )
 
 
-def universal(words: Sequence[str]) -> list[str]:
+def unparaphrasable(words: Sequence[str]) -> list[str]:
     """The quantifiers and restricting words among `words` ("all", "anyone", "alone",
     "except"): what no paraphrase may bring in, since each widens or narrows what its source
     says."""

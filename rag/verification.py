@@ -202,7 +202,7 @@ def _stated(
         # in other words: only when most of its words are there and the model reads it so
         if words and (
             claim.literal
-            or support.universal(words)
+            or support.unparaphrasable(words)
             or 2 * len(words) > len(claim.words)
             or _unnamed(claim, words, documents.get(source.doc_id))
             or not paraphrased(claim.text, source.text)
