@@ -121,31 +121,11 @@ ORDER = frozenset(
         *UNIVERSAL,
     }
 )
-# spaCy's stop words that restrict or widen what a claim says ("working alone", "almost
-# all", "already paid"): words to find, though they are stop words. Not "only", which
-# replies use of what a passage leaves out ("They only say that ...", "Only a certified
-# installer can install it" for "must be installed by a certified installer").
-RESTRICTING = frozenset(
-    {
-        "alone",
-        "except",
-        "against",
-        "always",
-        "often",
-        "sometimes",
-        "mostly",
-        "almost",
-        "few",
-        "again",
-        "once",
-        "already",
-        "together",
-        "empty",
-        "full",
-        "whole",
-        "enough",
-    }
-)
+# spaCy's stop words that restrict or widen what a claim says ("working alone", "already
+# paid"): words to find, though they are stop words. Not "only", which replies use of what a
+# passage leaves out ("They only say that ..."), nor words that replies write for others
+# ("together with" for "with", "almost" for "nearly", "against" for "compared with").
+RESTRICTING = frozenset({"alone", "except", "always", "already", "sometimes", "mostly", "whole"})
 # Words of order and their opposites: a claim with one where its source has the other, and
 # not the claim's, says the opposite ("received before 31 March" against "after 31 March",
 # "one hour behind" against "one hour ahead of"), in whatever other words.

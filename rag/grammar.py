@@ -49,9 +49,7 @@ def disagreement(claim: str, source: str, sentence: str = "") -> str:
     carried = _LIGHT if negated_claim else frozenset()
     if (negated_source - negated_claim) & verbs_claim - carried:
         return "its source says the opposite (a negation it leaves out)"
-    for entity in said.ents:
-        if entity.label_ in _NOT_ACTORS:
-            continue
+    for entity in _actors(said):
         role, verbs = _role(entity.root)
         if role == "other":
             continue
@@ -70,6 +68,13 @@ def disagreement(claim: str, source: str, sentence: str = "") -> str:
             return f"{entity.text} is not who does it in its source"
         if role == "object" and "subject" in same and "object" not in same:
             return f"{entity.text} is who does it in its source, not who it is done to"
+        # the claim's verb is the source's, done there to someone else, and this one only
+        # does things there ("Fiona Castellan has been nominated to replace Imran" against
+        # "Fiona Castellan is standing down, and Imran has been nominated to replace her")
+        patient = entity.root.dep_ in ("dobj", "nsubjpass")
+        only_acts = {found for found, _verbs in roles} == {"subject"}
+        if patient and not same and not reworded and only_acts and not _to_pronoun(heard, entity):
+            return f"{entity.text} is not who it is done to in its source"
     names = [e.text.lower().removeprefix("the ") for e in said.ents if e.label_ not in _NOT_ACTORS]
     misbound = binding.misbound(claim, source) or binding.misplaced(claim, source, names)
     if misbound:
@@ -80,6 +85,33 @@ def disagreement(claim: str, source: str, sentence: str = "") -> str:
     ):
         return "its source is an instruction, not a statement"
     return ""
+
+
+def _to_pronoun(doc: Any, entity: Any) -> bool:
+    """Whether the verb the claim does to `entity` is done to a pronoun in `doc` ("Maria has
+    been nominated to replace Omar" against "Omar is standing down, and Maria has been
+    nominated to replace him"): the pronoun may stand for it."""
+    verb, dep = entity.root.head, entity.root.dep_
+    forms = {verb.lemma_.lower(), stem(verb.lower_)}
+    return any(
+        child.dep_ == dep and child.pos_ == "PRON"
+        for token in doc
+        if {token.lemma_.lower(), stem(token.lower_)} & forms
+        for child in token.children
+    )
+
+
+def _actors(doc: Any) -> list[Any]:
+    """The named entities that may act (not amounts or times), and the proper nouns spaCy
+    left out of any (a surname in a short clause: "while Ackery raised the money"), each
+    with the proper nouns compounded into it."""
+    found = [entity for entity in doc.ents if entity.label_ not in _NOT_ACTORS]
+    named = {token.i for entity in doc.ents for token in entity}
+    for token in doc:
+        if token.pos_ == "PROPN" and token.dep_ != "compound" and token.i not in named:
+            first = min([t.i for t in token.subtree if t.dep_ == "compound"] + [token.i])
+            found.append(doc[first : token.i + 1])
+    return found
 
 
 def _obliging(doc: Any) -> bool:

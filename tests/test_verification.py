@@ -796,3 +796,24 @@ def test_a_name_in_the_title_block_need_not_be_repeated(sentence: str, kept: boo
     passages = [span_of(advert, "We pay", "the DBS check.")]
     verdict = verify(sentence, passages, {advert.doc_id: advert})
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        ("Odell designed the sluice, while Brankley raised the money [1].", True),
+        # roles swapped within one sentence, names spaCy may not tag in a short clause
+        ("Brankley designed the sluice, while Odell raised the money [1].", False),
+        ("Maria Stone has been nominated to replace Omar Lee as Treasurer [2].", True),
+        ("Omar Lee has been nominated to replace Maria Stone as Treasurer [2].", False),
+    ],
+)
+def test_who_does_what_within_one_sentence(sentence: str, kept: bool) -> None:
+    club = Document(
+        "club.txt",
+        "Odell, a trained engineer, designed the sluice, while Brankley raised the money.\n"
+        "Omar Lee is standing down as Treasurer, and Maria Stone has been nominated to "
+        "replace him.",
+    )
+    verdict = verify_lines(club, sentence)
+    assert verdict.kept is kept, verdict.reason
