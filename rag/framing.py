@@ -91,6 +91,9 @@ SAYING = frozenset(
         "reiterate",
     }
 )
+# Verbs that ask a reader to take a statement in ("Please note that the dishwasher will not
+# be fitted until 28 April", "Remember that ..."): an order to note it, not to do anything.
+NOTING = frozenset({"note", "remember", "notice"})
 # Verbs that report a denial: "Ned Price denied X" says the opposite of "Ned Price said X",
 # though the cross-encoder reads one as a paraphrase of the other.
 DENYING = frozenset({"deny", "reject", "dispute", "refute", "contradict"})

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rag import binding, support
-from rag.framing import SAYING
+from rag.framing import NOTING, SAYING
 from rag.lexicon import STOPWORDS, stem
 from rag.negation import negated, verb_of
 
@@ -80,8 +80,12 @@ def disagreement(claim: str, source: str, sentence: str = "") -> str:
     if misbound:
         return misbound
     whole = _parse(sentence) if sentence else said
-    if _imperative(heard) and not (
-        _imperative(whole) or _obliging(whole) or _permitting(whole) or _described(said, heard)
+    if (
+        _imperative(heard)
+        and not _noting(heard)
+        and not (
+            _imperative(whole) or _obliging(whole) or _permitting(whole) or _described(said, heard)
+        )
     ):
         return "its source is an instruction, not a statement"
     return ""
@@ -132,6 +136,17 @@ def _obliging(doc: Any) -> bool:
         ):
             return True
     return False
+
+
+def _noting(doc: Any) -> bool:
+    """An order to take in what its clause states ("Please note that X", "Remember that X"):
+    X is stated."""
+    return any(
+        token.dep_ == "ROOT"
+        and token.lemma_.lower() in NOTING
+        and any(child.dep_ == "ccomp" for child in token.children)
+        for token in doc
+    )
 
 
 def _permitting(doc: Any) -> bool:

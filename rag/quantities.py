@@ -82,6 +82,7 @@ _units("percent", 1.0, "%", "per cent", "percent")
 _units("GBP", 1.0, "£", "pound", "pounds", "gbp")
 _units("GBP", 0.01, "p", "pence", "penny")
 _units("USD", 1.0, "$", "dollar", "dollars", "usd")
+_units("USD", 0.01, "cent", "cents", "¢")
 _units("EUR", 1.0, "€", "euro", "euros", "eur")
 
 _CURRENCY_SIGNS = "£$€"
@@ -99,6 +100,7 @@ _UNIT_WORD = "|".join(re.escape(u) for u in sorted(_UNIT_TABLE, key=len, reverse
 _NUMBER = re.compile(
     rf"(?<![\w.])(?<![A-Za-z]-)(?:(?P<sign>[{_CURRENCY_SIGNS}])\s?)?"
     rf"(?P<number>{_DIGITS}|\b(?:{_WORDS})\b)"
+    rf"(?:\s(?P<scale>thousand|million|billion)\b)?"
     rf"(?:(?P<suffix>st|nd|rd|th)\b)?"
     rf"(?:\s?(?P<unit>{_UNIT_WORD})(?![\w]))?"
     rf"(?![\w-]*[A-Za-z]\d)",
@@ -186,15 +188,23 @@ def values(text: str) -> list[Value]:
         number = _number(match.group("number"))
         if number is None:
             continue
+        # "$6.1 million": the scale word multiplies the digits
+        scale = _SCALES[match.group("scale").lower()] if match.group("scale") else 1.0
         unit = match.group("sign") or match.group("unit") or ""
-        raw.append([number, unit.lower(), match.start(), match.end()])
-    # a range: "2 to 5 minutes", "between 3 and 12 months", "£5-£10" share the last one's unit
+        raw.append([number, unit.lower(), match.start(), match.end(), scale])
+    # a range: "2 to 5 minutes", "between 3 and 12 months", "£5-£10", "$188-194 million" share
+    # the last one's unit and scale
     for before, after in zip(raw[::-1][1:], raw[::-1], strict=False):
-        if not before[1] and after[1] and _RANGE.match(text[before[3] : after[2]]):
-            before[1] = after[1]
-    for number, unit, start, end in raw:
+        if _RANGE.match(text[before[3] : after[2]]):
+            if not before[1] and after[1]:
+                before[1] = after[1]
+            elif before[1] in _CURRENCY_SIGNS and not after[1]:
+                after[1] = before[1]  # "$188-194 million": the sign is written once
+            if before[4] == 1.0 and after[4] != 1.0:
+                before[4] = after[4]
+    for number, unit, start, end, scale in raw:
         dimension, factor = _UNIT_TABLE.get(unit, ("", 1.0))
-        found.append(Value(number * factor, dimension, number, start, end))
+        found.append(Value(number * scale * factor, dimension, number * scale, start, end))
     return sorted(found, key=lambda value: value.start)
 
 

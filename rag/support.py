@@ -442,7 +442,11 @@ def _bare_words(lowered: str) -> frozenset[str]:
 
 def _initials(part: str, words: Sequence[str]) -> bool:
     """A short word of a name standing for words of the sentence by their first letters:
-    "un" for "united nations", "mcs" for "microgeneration certification scheme"."""
+    "un" for "united nations", "mcs" for "microgeneration certification scheme", "r&d" for
+    "research and development" (an "&" stands for the "and" between them)."""
+    if "&" in part:
+        part = part.replace("&", "")
+        words = [word for word in words if word not in ("and", "&")]
     if not 2 <= len(part) <= 5 or not part.isalpha():
         return False
     size = len(part)

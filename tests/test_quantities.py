@@ -75,3 +75,23 @@ def test_dates_compare_by_day_month_and_year(one: str, other: str, equal: bool) 
 def test_a_date_is_one_value_and_may_the_verb_is_no_month() -> None:
     assert [v.dimension for v in values("held by 30 April 2025")] == ["date"]
     assert [v.dimension for v in values("you may 5 times")] == [""]
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("$6.1 million", "6,100,000 dollars"),
+        ("five cents", "$0.05"),
+        ("21 cents", "$0.21"),
+        ("£2.5 billion", "2,500,000,000 pounds"),
+    ],
+)
+def test_scales_and_cents(one: str, other: str) -> None:
+    assert same(value(one), value(other))
+
+
+def test_a_range_shares_its_sign_and_scale() -> None:
+    assert [(v.number, v.dimension) for v in values("$188-194 million")] == [
+        (188e6, "USD"),
+        (194e6, "USD"),
+    ]

@@ -817,3 +817,23 @@ def test_who_does_what_within_one_sentence(sentence: str, kept: bool) -> None:
     )
     verdict = verify_lines(club, sentence)
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # "Please note that X" asks the reader to take X in: X is stated
+        ("The new boiler will be fitted in the week of 12 May [1].", True),
+        # initials with "&" for the words they stand for
+        ("R&D spending was $6.1 million [2].", True),
+        ("R&D spending was $6.4 million [2].", False),
+    ],
+)
+def test_noted_statements_and_initials_with_an_ampersand(sentence: str, kept: bool) -> None:
+    update = Document(
+        "update.txt",
+        "Please note that the new boiler will be fitted in the week of 12 May.\n"
+        "Research and development spending was $6.1 million in the quarter.",
+    )
+    verdict = verify_lines(update, sentence)
+    assert verdict.kept is kept, verdict.reason
