@@ -96,11 +96,10 @@ def _to_pronoun(doc: Any, entity: Any) -> bool:
     been nominated to replace Omar" against "Omar is standing down, and Maria has been
     nominated to replace him"): the pronoun may stand for it."""
     verb, dep = entity.root.head, entity.root.dep_
-    forms = {verb.lemma_.lower(), stem(verb.lower_)}
     return any(
         child.dep_ == dep and child.pos_ == "PRON"
         for token in doc
-        if {token.lemma_.lower(), stem(token.lower_)} & forms
+        if support.forms(token) & support.forms(verb)
         for child in token.children
     )
 
@@ -126,16 +125,16 @@ def _obliging(doc: Any) -> bool:
             return True
         if token.pos_ == "VERB" and token.lemma_.lower() in ("need", "require"):
             return True
-        # a reported instruction: "The guide says to switch it off", "tells you to ..."
-        if token.lemma_.lower() in SAYING and any(
-            c.dep_ == "xcomp" and any(g.tag_ == "TO" for g in c.children) for c in token.children
-        ):
-            return True
-        if token.lemma_.lower() == "have" and any(
-            c.dep_ == "xcomp" and any(g.tag_ == "TO" for g in c.children) for c in token.children
-        ):
+        # "has to ...", and a reported instruction: "The guide says to switch it off"
+        lemma = token.lemma_.lower()
+        if (lemma == "have" or lemma in SAYING) and _to_infinitive(token):
             return True
     return False
+
+
+def _to_infinitive(verb: Any) -> bool:
+    """Whether a verb takes a "to" infinitive ("has to check", "says to switch it off")."""
+    return any(c.dep_ == "xcomp" and any(g.tag_ == "TO" for g in c.children) for c in verb.children)
 
 
 def _noting(doc: Any) -> bool:
@@ -175,8 +174,8 @@ def _described(said: Any, heard: Any) -> bool:
     roots = [token for token in heard if token.dep_ == "ROOT"]
     if not roots:
         return False
-    mine = {form for t in said if support.is_content(t) for form in _forms(t)}
-    if _forms(roots[0]) & mine:
+    mine = {form for t in said if support.is_content(t) for form in support.forms(t)}
+    if support.forms(roots[0]) & mine:
         return False
     described = {
         form
@@ -184,13 +183,9 @@ def _described(said: Any, heard: Any) -> bool:
         if token.dep_ in _DESCRIBING
         for t in token.subtree
         if support.is_content(t)
-        for form in _forms(t)
+        for form in support.forms(t)
     }
     return bool(mine & described)
-
-
-def _forms(token: Any) -> set[str]:
-    return {token.lemma_.lower(), stem(token.lower_)}
 
 
 _STOP_STEMS = frozenset(stem(word) for word in STOPWORDS)
@@ -290,7 +285,7 @@ def _verb_stems(doc: Any) -> set[str]:
     """The stems and lemmas of its verbs and adjectives ("said": "said" and "say"): what a
     negation in the source may deny."""
     kinds = ("VERB", "AUX", "ADJ")
-    return {form for t in doc if t.pos_ in kinds for form in (stem(t.lower_), t.lemma_.lower())}
+    return {form for t in doc if t.pos_ in kinds for form in support.forms(t)}
 
 
 def _imperative(doc: Any) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from rag import support
-from rag.lexicon import english_words, stem
+from rag.lexicon import english_words
 from rag.quantities import same, values
 
 _NEGATORS = support.NEGATORS
@@ -30,24 +30,28 @@ def negated(doc: Any) -> set[str]:
     escalating) rather than one a verb predicates ("is not safe")."""
     found = set()
     for token in doc:
-        if token.lower_ == "non" and token.i + 2 < len(doc) and doc[token.i + 1].text == "-":
-            after = doc[token.i + 2]  # "non-refundable": refundable is negated
-            found |= {stem(after.lower_), after.lemma_.lower()}
+        if support.non_prefix(token):
+            found |= support.forms(doc[token.i + 2])  # "non-refundable": refundable is negated
             continue
-        if token.dep_ != "neg" and token.lower_ not in _NEGATORS:
+        if not _negator(token):
             continue
         head = token.head if token.head is not token else token
         if head.pos_ == "ADJ" and head.dep_ not in ("ROOT", "acomp"):
-            found |= {stem(head.lower_), head.lemma_.lower()}
+            found |= support.forms(head)
         else:
             verb = verb_of(head)
-            found |= {stem(verb.lower_), verb.lemma_.lower()}
+            found |= support.forms(verb)
             # "never standing on or touching": a negation covers verbs joined by "or"
             for other in verb.children:
                 joined = any(c.lower_ in ("or", "nor") for c in verb.children if c.dep_ == "cc")
                 if other.dep_ == "conj" and other.pos_ == "VERB" and joined:
-                    found |= {stem(other.lower_), other.lemma_.lower()}
+                    found |= support.forms(other)
     return found
+
+
+def _negator(token: Any) -> bool:
+    """A word that negates what it attaches to ("not", "never", "no")."""
+    return token.dep_ == "neg" or token.lower_ in _NEGATORS
 
 
 # Words that say "not X" by contrast ("the oral syringe rather than a kitchen teaspoon").
@@ -66,16 +70,14 @@ def leaves_out_negation(claim: str, source: str, sentence: str) -> bool:
     lowered = sentence.lower()
     if any(contrast in lowered for contrast in _CONTRASTS):
         return False
-    mine = {
-        form for t in said if support.is_content(t) for form in (t.lemma_.lower(), stem(t.lower_))
-    }
+    mine = {form for t in said if support.is_content(t) for form in support.forms(t)}
     amounts = values(claim)
     for clause in _negated_clauses(heard):
         theirs = {
             form
             for t in clause
             if support.is_content(t) and t.dep_ != "neg"
-            for form in (t.lemma_.lower(), stem(t.lower_))
+            for form in support.forms(t)
         }
         text = heard.text[clause[0].idx : clause[-1].idx + len(clause[-1].text)]
         if mine & theirs or any(same(a, b) for a in amounts for b in values(text)):
@@ -89,9 +91,9 @@ def _negative(doc: Any) -> bool:
     known = english_words()
     for token in doc:
         lower = token.lower_
-        if lower == "non" and token.i + 1 < len(doc) and doc[token.i + 1].text == "-":
+        if support.non_prefix(token):
             return True
-        for prefix in ("un", "non"):
+        for prefix in support.NEGATIVE_PREFIXES:
             rest = lower.removeprefix(prefix).removeprefix("-")
             if lower.startswith(prefix) and len(rest) >= 4 and rest in known:
                 return True
@@ -104,7 +106,7 @@ def _negated_clauses(doc: Any) -> list[list[Any]]:
     £85": the second is not negated)."""
     found = []
     for token in doc:
-        if token.dep_ != "neg" and token.lower_ not in _NEGATORS:
+        if not _negator(token):
             continue
         verb = verb_of(token.head if token.head is not token else token)
         inner = {

@@ -329,7 +329,7 @@ def reversed_bound(words: Sequence[Word], held: Facts) -> str:
 # English negative prefixes that stay negative wherever they stand (not "in", "dis": "inform",
 # "discover"): "unpaid" is "not paid", "unusually" is not "usually", whatever a paraphrase
 # model makes of the pair.
-_NEGATIVE_PREFIXES = ("un", "non")
+NEGATIVE_PREFIXES = ("un", "non")
 
 
 def opposite(words: Sequence[str], held: Facts) -> str:
@@ -348,7 +348,7 @@ def opposite(words: Sequence[str], held: Facts) -> str:
                 other = pair[1 - pair.index(word)]
                 if other in theirs:
                     return f"{word} / {other}"
-        for prefix in _NEGATIVE_PREFIXES:
+        for prefix in NEGATIVE_PREFIXES:
             if len(word) >= 4 and (prefix + word in theirs or prefix + "-" + word in theirs):
                 return f"{word} / {prefix}{word}"
             rest = word.removeprefix(prefix).removeprefix("-")
@@ -470,9 +470,20 @@ def is_content(token: Any) -> bool:
     lower = token.lower_
     if lower in ORDER or lower in RESTRICTING:
         return True
-    if lower == "non" and token.i + 1 < len(token.doc) and token.nbor().text == "-":
-        return False  # the prefix of "non-refundable", which negates the word after it
+    if non_prefix(token):
+        return False  # it negates the word after it
     return token.pos_ not in _FUNCTION_POS and not token.is_stop
+
+
+def non_prefix(token: Any) -> bool:
+    """Whether a token is the prefix "non" that spaCy splits off "non-refundable"."""
+    doc = token.doc
+    return token.lower_ == "non" and token.i + 2 < len(doc) and doc[token.i + 1].text == "-"
+
+
+def forms(token: Any) -> set[str]:
+    """A token's lemma and stem, lower case: how words of a claim and a source are matched."""
+    return {token.lemma_.lower(), stem(token.lower_)}
 
 
 def within(words: str, text: str) -> bool:
