@@ -105,6 +105,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
             "docs": args.docs,
             "scales": args.scales,
             "rounds": args.rounds,
+            "questions": args.questions,
             "repeats": args.repeats,
             "many_docs": args.many_docs,
             "split_mb": args.split_mb,
@@ -118,12 +119,14 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
     }
     results: dict = {"meta": meta}
     steps: dict[str, Callable[[], dict]] = {
-        "warm_latency": lambda: sections.warm_latency(workdir, args.rounds),
+        "warm_latency": lambda: sections.warm_latency(workdir, args.rounds, args.questions),
         "cold_start": lambda: sections.cold_start(workdir, args.repeats, not args.no_ui),
         "indexing": lambda: sections.indexing(workdir, args.docs),
-        "scale": lambda: sections.scale(workdir, args.scales, args.rounds),
-        "many_docs": lambda: sections.many_docs(workdir, args.many_docs, args.rounds),
-        "growth": lambda: sections.growth(workdir, args.growth, args.rounds),
+        "scale": lambda: sections.scale(workdir, args.scales, args.rounds, args.questions),
+        "many_docs": lambda: sections.many_docs(
+            workdir, args.many_docs, args.rounds, questions=args.questions
+        ),
+        "growth": lambda: sections.growth(workdir, args.growth, args.rounds, args.questions),
         "splitting": lambda: sections.splitting(args.split_mb),
         "verification": lambda: sections.verification(args.rounds),
     }
@@ -186,6 +189,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--docs", type=_sizes, help="indexing corpora in documents (200,2000)")
     parser.add_argument("--scales", type=_sizes, help="scale corpora in articles (1,100,1000)")
     parser.add_argument("--rounds", type=int, help="passes over the eval questions (3)")
+    parser.add_argument(
+        "--questions",
+        type=int,
+        default=0,
+        help="time at most this many eval questions, evenly spread (all)",
+    )
     parser.add_argument("--repeats", type=int, help="cold starts of each process (5)")
     parser.add_argument(
         "--many-docs", type=positive, help="generated documents of every format, indexed (10000)"

@@ -20,9 +20,10 @@ SEEDS = ROOT / "seeds"
 MANY_DOCS_RAW_CHUNKS = 3000
 
 
-def warm_latency(workdir: Path, rounds: int) -> dict:
-    """Warm question latency over the seed article, against embed + Chroma query."""
-    result = _worker("latency", workdir / "latency", SEEDS, rounds=rounds)
+def warm_latency(workdir: Path, rounds: int, questions: int = 0) -> dict:
+    """Warm question latency over the seed article, against embed + Chroma query (over at
+    most `questions` of the eval questions, evenly spread; all for 0)."""
+    result = _worker("latency", workdir / "latency", SEEDS, rounds=rounds, questions=questions)
     return _with_ratios(result)
 
 
@@ -57,7 +58,7 @@ def indexing(workdir: Path, sizes: list[int]) -> dict:
     return {"runs": runs}
 
 
-def scale(workdir: Path, scales: list[int], rounds: int) -> dict:
+def scale(workdir: Path, scales: list[int], rounds: int, questions: int = 0) -> dict:
     """Warm latency over corpora of 1, 100, 1000 ... shuffled copies of the article."""
     runs = []
     for copies in scales:
@@ -66,7 +67,8 @@ def scale(workdir: Path, scales: list[int], rounds: int) -> dict:
         source = write_corpus(folder / "sources", copies)
         build = _worker("index", folder, source)
         _progress(f"scale {copies}x: questions")
-        serve = _with_ratios(_worker("latency", folder, source, rounds=rounds))
+        timed = _worker("latency", folder, source, rounds=rounds, questions=questions)
+        serve = _with_ratios(timed)
         serve.update(
             scale=copies,
             build_s=build["build_s"],
@@ -80,7 +82,7 @@ def scale(workdir: Path, scales: list[int], rounds: int) -> dict:
     return {"runs": runs}
 
 
-def many_docs(workdir: Path, docs: int, rounds: int, raw: bool = True) -> dict:
+def many_docs(workdir: Path, docs: int, rounds: int, raw: bool = True, questions: int = 0) -> dict:
     """`docs` generated documents of every format, indexed with progress bars: the build
     (chunks/s against raw encode when `raw`, its peak RSS, an unchanged re-index's share of
     it), then a serving process over the built index (seconds from spawn to ready to answer,
@@ -112,7 +114,8 @@ def many_docs(workdir: Path, docs: int, rounds: int, raw: bool = True) -> dict:
     _progress(f"many docs: a serving process over {build['chunks']:,} chunks")
     serving = _serve(folder, source)
     _progress(f"many docs: questions over {build['chunks']:,} chunks")
-    latency = _with_ratios(_worker("latency", folder, source, rounds=rounds))
+    timed = _worker("latency", folder, source, rounds=rounds, questions=questions)
+    latency = _with_ratios(timed)
     result = {
         "documents": build["documents"],
         "formats": format_counts(written),
@@ -147,13 +150,13 @@ def many_docs(workdir: Path, docs: int, rounds: int, raw: bool = True) -> dict:
     return result
 
 
-def growth(workdir: Path, sizes: list[int], rounds: int) -> dict:
+def growth(workdir: Path, sizes: list[int], rounds: int, questions: int = 0) -> dict:
     """The many-documents measurements (without raw encode) at each of `sizes`, and how each
     figure grows: fits and projections (bench.growth)."""
     runs = []
     for docs in sorted(sizes):
         began = time.perf_counter()
-        run = many_docs(workdir / "growth", docs, rounds, raw=False)
+        run = many_docs(workdir / "growth", docs, rounds, raw=False, questions=questions)
         run["seconds"] = time.perf_counter() - began
         runs.append(run)
         # Kept beside the index (with --keep), so a run stopped before its largest size

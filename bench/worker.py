@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from bench.measure import p50, p95, peak_rss_mb
 from bench.serve import Question, engine_for, load_questions
@@ -25,17 +26,20 @@ from rag.reader import judge
 from rag.retrieval import CANDIDATE_FACTOR
 from rag.settings import Settings
 
+T = TypeVar("T")
 
-def latency(source_dir: Path, index_dir: Path, rounds: int) -> dict:
+
+def latency(source_dir: Path, index_dir: Path, rounds: int, most: int = 0) -> dict:
     """Warm `DocQA.answer()` latency against a floor: one query embedding, one Chroma query
     and the reader's three models scoring the same candidates docqa reads (their features
-    made beforehand, untimed), the least any learned reader of these candidates must do."""
+    made beforehand, untimed), the least any learned reader of these candidates must do.
+    Over `most` of the eval questions, evenly spread (all for 0)."""
     engine = engine_for(source_dir, index_dir)
     start = time.perf_counter()
     report = engine.index()
     engine.warm_up()
     load_s = time.perf_counter() - start
-    questions = load_questions()
+    questions = spread(load_questions(), most)
     vectorstore = engine.store.vectorstore()
     depth = min(engine.corpus.tables.chunk_count, engine.settings.top_k * CANDIDATE_FACTOR)
 
@@ -176,7 +180,7 @@ def _chunk_texts(settings: Settings) -> list[str]:
     ]
 
 
-def spread(items: list[str], most: int) -> list[str]:
+def spread(items: list[T], most: int) -> list[T]:
     """At most `most` of `items`, evenly spread over them in order (all of them for 0).
 
     spread(["a", "b", "c", "d"], 2) -> ["a", "c"]
@@ -203,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--questions", type=int, default=0, help="latency: at most this many")
     parser.add_argument("--raw", action="store_true", help="also time raw encode of the chunks")
     parser.add_argument("--reindex", action="store_true", help="also time an unchanged rebuild")
     parser.add_argument(
@@ -212,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--progress", action="store_true", help="progress bars on stderr")
     args = parser.parse_args(argv)
     if args.job == "latency":
-        result = latency(args.source, args.index, args.rounds)
+        result = latency(args.source, args.index, args.rounds, args.questions)
     elif args.job == "raw":
         result = raw(args.source, args.index, args.most, args.part, args.progress)
     else:

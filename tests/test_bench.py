@@ -243,13 +243,15 @@ def _numbers(section: dict, *keys: str) -> None:
 
 @pytest.mark.slow
 def test_tiny_run_writes_every_section_with_numbers_and_ratios(tmp_path: Path) -> None:
-    argv = ["--docs", "3", "--scales", "1,2", "--rounds", "1", "--repeats", "1", "--no-ui"]
+    argv = ["--docs", "3", "--scales", "1,2", "--rounds", "1", "--questions", "6"]
+    argv += ["--repeats", "1", "--no-ui"]
     argv += ["--many-docs", "5", "--split-mb", "1,2", "--growth", "5,10"]
     assert main([*argv, "--results", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
     assert len(list(tmp_path.glob("bench-*.json"))) == 1
 
     warm = results["warm_latency"]
+    assert warm["questions"] == 6
     _numbers(warm, "docqa_p50_ms", "docqa_p95_ms", "floor_p50_ms", "floor_p95_ms")
     _numbers(warm, "ratio_p50", "ratio_p95", "peak_rss_mb")
 
