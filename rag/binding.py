@@ -2,15 +2,20 @@
 amount (`misbound`): "four parking bays" from "four chargers, which would serve eight
 parking bays", "31 crimes in February" from "23 crimes ... in February, down from 31 in
 January". Every amount of such a claim is in its source, so only what each one counts tells
-them apart. By spaCy's parse (rag.support) and rag.quantities; pure functions.
+them apart. And whether it moves an amount the other way (`turned`): "rose to 7.4%" where
+its source "fell to 7.4%", or "rose to 7.4% from 8.1%". By spaCy's parse (rag.support) and
+rag.quantities; pure functions.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from rag import support
+from rag.framing import FALLING, RISING
 from rag.quantities import Value, same, values
 
 
@@ -152,3 +157,81 @@ def _has(phrase: Sequence[Any], word: str) -> bool:
     """Whether a phrase holds a name (its words in order) or a word (by lemma)."""
     text = " ".join(t.lower_ for t in phrase)
     return support.within(word, text) or word in {t.lemma_.lower() for t in phrase}
+
+
+def turned(claim: str, source: str) -> str:
+    """Why the claim moves an amount the other way: a word of rising governs it where, in its
+    source, a word of falling governs the same amount (or the reverse), or the claim's own
+    "to" and "from" amounts of one word of change go the other way ("rose to 7.4% from
+    8.1%"); "" when neither."""
+    said, heard = support.parse(claim), support.parse(source)
+    moves = [(value, _move(said, value)) for value in values(claim)]
+    stated = [(value, _move(heard, value)) for value in values(source)]
+    for value, (sign, word) in moves:
+        for other, (their_sign, their_word) in stated:
+            if sign and their_sign == -sign and same(value, other):
+                return f"its source says the opposite: {word.text} / {their_word.text}"
+    amounts = values(claim)
+    for token in said:
+        sign = _sign(token.lemma_.lower())
+        for start, end in _changes(claim, token, amounts) if sign else []:
+            if start.dimension == end.dimension and (end.number - start.number) * sign < 0:
+                shown = claim[start.start : start.end], claim[end.start : end.end]
+                return f"{token.text} from {shown[0]} to {shown[1]} goes the other way"
+    return ""
+
+
+def _move(doc: Any, value: Value) -> tuple[int, Any]:
+    """Which way a word of change moves an amount: (1, the word) for rising ("rose to 41.2%",
+    "up from $43.8 million"), (-1, the word) for falling, (0, None) where none governs it
+    within its clause."""
+    token = _number(doc, value)
+    for _ in range(7):
+        if token is None:
+            break
+        if _sign(token.lemma_.lower()):
+            return _sign(token.lemma_.lower()), token
+        if token.pos_ in ("VERB", "AUX"):
+            # "went up from 31": the particle says which way
+            for child in token.children:
+                if child.dep_ in ("prt", "advmod") and child.lower_ in ("up", "down"):
+                    return (1 if child.lower_ == "up" else -1), child
+            break
+        if token.head is token:
+            break
+        token = token.head
+    return 0, None
+
+
+def _changes(claim: str, word: Any, amounts: Sequence[Value]) -> list[tuple[Value, Value]]:
+    """The (from, to) amounts a word of change joins in the claim: "rose to 7.4% from 8.1%",
+    "fell from 204 to 231", and "412 people, down from 386", where the amount before the
+    word is where it went."""
+    after = [value for value in amounts if value.start > word.idx]
+    found = []
+    for first, second in itertools.pairwise(after):
+        before = (claim[word.idx + len(word) : first.start], claim[first.end : second.start])
+        sides = [_side(text) for text in before]
+        if sorted(sides) == ["from", "to"]:
+            found.append((first, second) if sides[0] == "from" else (second, first))
+    ahead = [value for value in amounts if value.end <= word.idx]
+    if after and ahead and _side(claim[word.idx + len(word) : after[0].start]) == "from":
+        between = claim[ahead[-1].end : word.idx]
+        if len(between) <= 60 and not re.search(r"[.;]|\bto\b", between):
+            found.append((after[0], ahead[-1]))
+    return found
+
+
+# "rose to 7.4% from 8.1%", "fell from 204 to 231": the words just before each amount
+_ENDS_WITH_SIDE = re.compile(r"^[^.;]{0,40}?\b(to|from)\s*$", re.IGNORECASE)
+
+
+def _side(text: str) -> str:
+    """ "to" or "from" where `text` ends with it (the words before an amount), else ""."""
+    found = _ENDS_WITH_SIDE.search(text)
+    return found.group(1).lower() if found else ""
+
+
+def _sign(lemma: str) -> int:
+    """1 for a word of rising, -1 for one of falling, 0 for any other."""
+    return 1 if lemma in RISING else -1 if lemma in FALLING else 0

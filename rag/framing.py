@@ -147,6 +147,16 @@ OPPOSITE_ORDER = (
     ("maximum", "minimum"),
     ("inside", "outside"),
 )
+# Words that say which way an amount moved: a claim that has it rise where its source has it
+# fall says the opposite, however sure a paraphrase model is of the pair (rag.binding.turned).
+# Not "improve" or "worsen", which say whether the move was good: a wait time improves as it
+# falls.
+RISING = frozenset(
+    {"rise", "increase", "grow", "climb", "gain", "jump", "soar", "surge", "up", "raise"}
+)
+FALLING = frozenset(
+    {"fall", "decrease", "decline", "drop", "shrink", "dip", "slip", "plunge", "down", "reduce"}
+)
 # Quantifiers that say the same: "each April" is "every April".
 SAME_QUANTIFIER = frozenset({"each", "every"})
 

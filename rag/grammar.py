@@ -76,7 +76,11 @@ def disagreement(claim: str, source: str, sentence: str = "") -> str:
         if patient and not same and not reworded and only_acts and not _to_pronoun(heard, entity):
             return f"{entity.text} is not who it is done to in its source"
     names = [e.text.lower().removeprefix("the ") for e in said.ents if e.label_ not in _NOT_ACTORS]
-    misbound = binding.misbound(claim, source) or binding.misplaced(claim, source, names)
+    misbound = (
+        binding.misbound(claim, source)
+        or binding.misplaced(claim, source, names)
+        or binding.turned(sentence or claim, source)  # the claim lacks "up" and "down"
+    )
     if misbound:
         return misbound
     whole = _parse(sentence) if sentence else said

@@ -103,3 +103,50 @@ def test_words_the_source_gives_another_amount_are_misplaced(
     names = [e.text.lower().removeprefix("the ") for e in ents if e.label_ in ("ORG", "GPE")]
     found = binding.misplaced(claim, source, names)
     assert (reason in found) if reason else found == ""
+
+
+@pytest.mark.parametrize(
+    ("claim", "source", "reason"),
+    [
+        # against the source: the same amount moved the other way, in any word of change
+        (
+            "Gross margin fell to 41.2%.",
+            "Gross margin rose to 41.2%, helped by lower component costs.",
+            "its source says the opposite: fell / rose",
+        ),
+        (
+            "Crimes went up from 31 in January.",
+            "23 crimes were recorded in February, down from 31 in January.",
+            "its source says the opposite: up / down",
+        ),
+        # the claim's own amounts: where it went against where it came from
+        (
+            "Operating margin rose to 7.4% from 8.1%.",
+            "Operating margin was 7.4%, against 8.1% a year ago.",
+            "rose from 8.1% to 7.4% goes the other way",
+        ),
+        (
+            "Membership fell from 204 to 231 members.",
+            "The club had 231 members, against 204 a year before.",
+            "fell from 204 to 231 goes the other way",
+        ),
+        (
+            "The company employed 412 people, down from 386 in June.",
+            "The company employed 412 people, against 386 in June.",
+            "down from 386 to 412 goes the other way",
+        ),
+        # the same way, or no word of change: nothing to say
+        (
+            "Revenue grew 11% to $48.6 million, up from $43.8 million.",
+            "Revenue rose 11% to $48.6 million, compared with $43.8 million.",
+            "",
+        ),
+        ("Operating margin fell from 8.1% to 7.4%.", "Operating margin fell to 7.4%.", ""),
+        # "improved" says the move was good, not which way: a wait time improves as it falls
+        ("Wait times improved to 5 minutes from 8.", "Wait times fell to 5 minutes from 8.", ""),
+        # "up to" bounds an amount; it moves nothing
+        ("Refunds of up to £30 are paid.", "Refunds fell to £30.", ""),
+    ],
+)
+def test_an_amount_moved_the_other_way_is_turned(claim: str, source: str, reason: str) -> None:
+    assert binding.turned(claim, source) == reason

@@ -682,6 +682,28 @@ def test_an_instruction_states_what_it_describes_not_what_it_orders(
 @pytest.mark.parametrize(
     ("sentence", "kept"),
     [
+        ("Revenue rose 11% to $48.6 million, up from $43.8 million [1].", True),
+        ("Revenue fell 11% to $48.6 million [1].", False),
+        ("Operating margin dropped to 7.4% from 8.1% [2].", True),
+        ("Operating margin rose to 7.4% from 8.1% [2].", False),
+        ("The company employed 412 people, up from 386 [3].", True),
+        ("The company employed 412 people, down from 386 [3].", False),
+    ],
+)
+def test_an_amount_moved_the_other_way_is_dropped(sentence: str, kept: bool) -> None:
+    report = Document(
+        "report.txt",
+        "Revenue rose 11% to $48.6 million, compared with $43.8 million a year earlier.\n"
+        "Operating margin fell to 7.4% from 8.1%.\n"
+        "At September 30, the company employed 412 people, up from 386 at June 30.",
+    )
+    verdict = verify_lines(report, sentence)
+    assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
         ("Refunds requested after 1 June are paid in full [1].", True),
         ("Refunds requested before 1 June are paid in full [1].", False),
         ("Lisbon is one hour behind Madrid [2].", True),
