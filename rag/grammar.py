@@ -240,6 +240,8 @@ def _role(token: Any) -> tuple[str, set[str]]:
         return ("object" if passive else "subject"), _verbs(verb)
     if token.dep_ == "pobj" and token.head.dep_ == "agent":
         return "subject", _verbs(verb_of(token.head.head))
+    if token.dep_ == "pobj" and token.head.lower_ in ("as", "like"):
+        return "other", set()  # "remembered locally as the Turn-Out": a name, not a doer
     if token.dep_ in _OBJECTS:
         return "object", _verbs(verb_of(token.head))
     return "other", set()
@@ -249,10 +251,12 @@ _RELATIVE = frozenset({"WDT", "WP"})  # "which", "that", "who" heading a relativ
 
 
 def _roles(token: Any) -> list[tuple[str, set[str]]]:
-    """A source word's roles: its own (`_role`), and the subject of a relative clause on it
-    or on the noun it names ("a measure called degree heating weeks (DHW), which adds up
-    ...": DHW adds up), whose relative pronoun stands for it."""
-    found = [_role(token), *_relative(token)]
+    """A source word's roles: its own (`_role`), the other one it has where a verb takes it
+    with an infinitive ("nominates Tessa Wyndham to succeed him": she is nominated and
+    succeeds), and the subject of a relative clause on it or on the noun it names ("a
+    measure called degree heating weeks (DHW), which adds up ...": DHW adds up), whose
+    relative pronoun stands for it."""
+    found = [_role(token), *_controlled(token), *_relative(token)]
     for _ in range(64):
         if token.dep_ in ("conj", "appos") and token.head is not token:
             token = token.head
@@ -262,6 +266,26 @@ def _roles(token: Any) -> list[tuple[str, set[str]]]:
             return found
         found += _relative(token)
     return found
+
+
+def _controlled(token: Any) -> list[tuple[str, set[str]]]:
+    """The second role of a name a verb takes with an infinitive: the object of "nominates"
+    where spaCy makes it the subject of "to succeed", and the subject of "to succeed" where
+    it makes it the object of "nominated"."""
+    head = token.head
+    if token.dep_ in _SUBJECTS and head.dep_ in ("ccomp", "xcomp") and _infinitive(head):
+        return [("object", _verbs(verb_of(head.head)))]
+    if token.dep_ == "dobj":
+        return [
+            ("subject", _verbs(child))
+            for child in head.children
+            if child.dep_ in ("ccomp", "xcomp") and _infinitive(child)
+        ]
+    return []
+
+
+def _infinitive(verb: Any) -> bool:
+    return any(child.dep_ == "aux" and child.tag_ == "TO" for child in verb.children)
 
 
 def _relative(noun: Any) -> list[tuple[str, set[str]]]:

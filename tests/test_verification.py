@@ -828,6 +828,11 @@ def test_a_name_in_the_title_block_need_not_be_repeated(sentence: str, kept: boo
         ("Brankley designed the sluice, while Odell raised the money [1].", False),
         ("Maria Stone has been nominated to replace Omar Lee as Treasurer [2].", True),
         ("Omar Lee has been nominated to replace Maria Stone as Treasurer [2].", False),
+        # a verb taking a name with an infinitive: nominated, and the one who succeeds
+        ("The board has nominated Ana Ruiz to succeed Tom Bell as Chair [3].", True),
+        ("Tom Bell has nominated the board to succeed Ana Ruiz [3].", False),
+        # a name after "as" names a thing; it does nothing
+        ("The flood, known locally as the Great Wash, lasted two days [4].", True),
     ],
 )
 def test_who_does_what_within_one_sentence(sentence: str, kept: bool) -> None:
@@ -835,7 +840,9 @@ def test_who_does_what_within_one_sentence(sentence: str, kept: bool) -> None:
         "club.txt",
         "Odell, a trained engineer, designed the sluice, while Brankley raised the money.\n"
         "Omar Lee is standing down as Treasurer, and Maria Stone has been nominated to "
-        "replace him.",
+        "replace him.\n"
+        "Tom Bell is standing down as Chair, and the board nominates Ana Ruiz to succeed him.\n"
+        "The flood, known locally as the Great Wash, lasted two days.",
     )
     verdict = verify_lines(club, sentence)
     assert verdict.kept is kept, verdict.reason
