@@ -89,6 +89,7 @@ SAYING = frozenset(
         "emphasize",
         "argue",
         "reiterate",
+        "describe",
     }
 )
 # Verbs that ask a reader to take a statement in ("Please note that the dishwasher will not

@@ -104,7 +104,8 @@ def subjects(sentence: str) -> list[tuple[str, tuple[str, ...]]]:
     definite noun with no word of its own before it (its lemma: "the motion", not "the
     skate park motion"), or a pronoun that points back ("-") when it is the sentence's first
     noun or pronoun (else it may stand for that noun); not the subject of a verb of saying
-    ("They say that ...": the claim is what is said)."""
+    ("They say that ...": the claim is what is said), nor a pronoun reporting ("They
+    describe a roof terrace": the passages or their author)."""
     doc = support.parse(sentence)
     nominal = [t.i for t in doc if t.pos_ in ("NOUN", "PROPN", "PRON")]
     found = []
@@ -115,6 +116,8 @@ def subjects(sentence: str) -> list[tuple[str, tuple[str, ...]]]:
             continue
         if any(child.dep_ == "ccomp" for child in verb.children):
             continue
+        if token.dep_ == "nsubj" and token.pos_ == "PRON" and verb.lemma_.lower() in framing.SAYING:
+            continue  # "They do describe a roof terrace": the passages, reporting
         if token.lower_ in POINTING and token.pos_ in ("PRON", "DET"):
             if nominal and nominal[0] == token.i:
                 found.append(("-", ()))

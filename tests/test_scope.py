@@ -61,6 +61,9 @@ def test_the_topic_leaves_out_the_noun_the_question_word_asks_for() -> None:
         ("Members carried a motion.", []),
         ("The Biden administration has said it is willing to meet.", []),
         ("They say that the claim was accepted.", []),
+        # a pronoun reporting is the passages or their author, not what was asked about
+        ("They do describe a roof terrace, open every day.", []),
+        ("It was described as a roof terrace.", [("-", ())]),
     ],
 )
 def test_subjects_that_stand_for_something_named_before(
