@@ -49,6 +49,29 @@ def negated(doc: Any) -> set[str]:
     return found
 
 
+# Words that bound a time ("before 5 May", "within 30 days"): against one of them, "not ...
+# until" says something else than a time it happens at.
+_BOUNDS = frozenset({"until", "till", "before", "after", "within", "by"})
+
+
+def not_until(claim: Any, source: Any) -> set[str]:
+    """The verbs the claim negates only to say when they happen ("won't be fitted until the
+    week of 28 April": fitted in that week), where its source gives that time with no bound
+    ("will be fitted in the week of 28 April"); set() where the source bounds a time
+    ("valid until 1 May", "paid within 30 days") or negates anything itself."""
+    if negated(source) or any(t.lower_ in _BOUNDS and t.dep_ != "agent" for t in source):
+        return set()
+    found = set()
+    for token in claim:
+        if not _negator(token):
+            continue
+        verb = verb_of(token.head if token.head is not token else token)
+        timed = (c.dep_ == "prep" and c.lower_ in ("until", "till") for c in verb.children)
+        if any(timed):
+            found |= support.forms(verb)
+    return found
+
+
 def _negator(token: Any) -> bool:
     """A word that negates what it attaches to ("not", "never", "no")."""
     return token.dep_ == "neg" or token.lower_ in _NEGATORS

@@ -866,3 +866,24 @@ def test_noted_statements_and_initials_with_an_ampersand(sentence: str, kept: bo
     )
     verdict = verify_lines(update, sentence)
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # "not ... until" says when it happens, where the source gives that time unbounded
+        ("The new boiler won't be fitted until the week of 12 May [1].", True),
+        # against a bound ("valid until", "within") it says something else
+        ("The voucher is not valid until 1 June [2].", False),
+        ("Refunds are not paid until 30 days have passed [3].", False),
+    ],
+)
+def test_not_until_says_when_unless_the_source_bounds_the_time(sentence: str, kept: bool) -> None:
+    notice = Document(
+        "notice.txt",
+        "The new boiler will be fitted in the week of 12 May.\n"
+        "The voucher is valid until 1 June.\n"
+        "Refunds are paid within 30 days.",
+    )
+    verdict = verify_lines(notice, sentence)
+    assert verdict.kept is kept, verdict.reason
