@@ -72,11 +72,29 @@ def not_until(claim: Any, source: Any) -> set[str]:
     return found
 
 
+def only_restates(sentence: Any, source: Any) -> set[str]:
+    """The verbs the source negates of what lies outside a range, which "only" in the
+    claim's `sentence` restates ("may only be open from 07:30" for "shall not be open outside
+    the hours of 07:30 to 18:00"); set() where the sentence has no "only"."""
+    if not any(t.lower_ == "only" for t in sentence):
+        return set()
+    found = set()
+    for token in source:
+        if _negator(token):
+            verb = verb_of(token.head if token.head is not token else token)
+            if any(t.lower_ in _EXCLUDING for t in verb.subtree):
+                found |= support.forms(verb)
+    return found
+
+
 def _negator(token: Any) -> bool:
     """A word that negates what it attaches to ("not", "never", "no")."""
     return token.dep_ == "neg" or token.lower_ in _NEGATORS
 
 
+# Words that leave things out of what a negation covers: "not open outside 07:30 to 18:00" is
+# "only open from 07:30 to 18:00".
+_EXCLUDING = frozenset({"outside", "except", "besides"})
 # Words that say "not X" by contrast ("the oral syringe rather than a kitchen teaspoon").
 _CONTRASTS = ("rather than", "instead of")
 
@@ -86,7 +104,9 @@ def leaves_out_negation(claim: str, source: str, sentence: str) -> bool:
     source negates a clause that shares a content word or an amount with the claim ("should
     not exceed 45 °C" against "should be higher than 45 °C"), while neither the claim nor the
     whole sentence it is a clause of negates anything, by a negator, a negative prefix
-    ("unavailable" for "could not complete") or a contrast ("rather than")."""
+    ("unavailable" for "could not complete") or a contrast ("rather than"). "Only" restates
+    a negation of what lies outside ("may only be open from 07:30" for "shall not be open
+    outside the hours of 07:30 to ...")."""
     said, heard = _parse(claim), _parse(source)
     if negated(said) or negated(_parse(sentence)) or _negative(said):
         return False
@@ -95,6 +115,7 @@ def leaves_out_negation(claim: str, source: str, sentence: str) -> bool:
         return False
     mine = {form for t in said if support.is_content(t) for form in support.forms(t)}
     amounts = values(claim)
+    only = any(t.lower_ == "only" for t in _parse(sentence))
     for clause in _negated_clauses(heard):
         theirs = {
             form
@@ -103,6 +124,8 @@ def leaves_out_negation(claim: str, source: str, sentence: str) -> bool:
             for form in support.forms(t)
         }
         text = heard.text[clause[0].idx : clause[-1].idx + len(clause[-1].text)]
+        if only and any(t.lower_ in _EXCLUDING for t in clause):
+            continue  # "may only be open from 07:30" for "shall not be open outside 07:30 ..."
         if mine & theirs or any(same(a, b) for a in amounts for b in values(text)):
             return True
     return False

@@ -887,3 +887,23 @@ def test_not_until_says_when_unless_the_source_bounds_the_time(sentence: str, ke
     )
     verdict = verify_lines(notice, sentence)
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # "only" restates a negation of what lies outside
+        ("The café may only be open from 07:30 to 18:00 [1].", True),
+        ("The café may be open from 07:30 to 18:00 [1].", False),
+        # a negation "only" does not restate
+        ("Deliveries may only be made on Sundays [2].", False),
+    ],
+)
+def test_only_restates_a_negation_of_what_lies_outside(sentence: str, kept: bool) -> None:
+    conditions = Document(
+        "conditions.txt",
+        "The café shall not be open outside the hours of 07:30 to 18:00.\n"
+        "Deliveries shall not be made on Sundays.",
+    )
+    verdict = verify_lines(conditions, sentence)
+    assert verdict.kept is kept, verdict.reason
