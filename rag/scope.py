@@ -155,9 +155,17 @@ def points_back(sentence: str) -> bool:
     back = POINTING | {"them", "its", "their", "him", "his", "her"}
     if any(t.lower_ in back and t.pos_ == "PRON" for t in first.subtree if t.i != first.i):
         return True  # "312 of them were still alive"
-    return first.lower_ in POINTING or (
-        first.lower_ in _ELLIPTICAL and not any(c.pos_ == "NOUN" for c in first.children)
+    return (
+        first.lower_ in POINTING
+        or _demonstrative(first)
+        or (first.lower_ in _ELLIPTICAL and not any(c.pos_ == "NOUN" for c in first.children))
     )
+
+
+def _demonstrative(noun: Any) -> bool:
+    """Whether a noun is "this", "these", "that" or "those" something ("This trip costs
+    £14.50"): the thing the sentence before spoke of."""
+    return any(c.dep_ == "det" and c.lower_ in POINTING for c in noun.children)
 
 
 def part_of(sentence: str) -> str:
@@ -165,7 +173,7 @@ def part_of(sentence: str) -> str:
     them were still alive", "parts" of "large parts of it can turn white"), lower case; ""
     where the subject points back whole ("They ...")."""
     nominal = _main_subjects(sentence)
-    if not nominal or nominal[0].lower_ in POINTING:
+    if not nominal or nominal[0].lower_ in POINTING or _demonstrative(nominal[0]):
         return ""
     return nominal[0].lower_
 

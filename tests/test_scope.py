@@ -125,7 +125,9 @@ def test_a_pronoun_after_an_unverified_sentence_stands_for_the_question_s_topic(
         ("This is in addition to the eight public holidays.", True),
         ("Most were thefts from vehicles.", True),
         ("A year later, 312 of them were still alive.", True),
+        ("This trip costs £14.50, including the coach.", True),
         ("Washington also called on the UN.", False),
+        ("The trip costs £14.50.", False),
         ("The support line is open on Monday.", False),
         ("Most thefts were from vehicles.", False),
     ],
@@ -139,7 +141,8 @@ CHARGERS = (
     "She proposed four chargers, which would serve eight bays. "
     "The Annual Town Meeting will be held on 22 April. "
     "The next ordinary meeting will be held on 8 April. "
-    "The outdoor unit weighs 98 kg. It must be kept upright in the van."
+    "The outdoor unit weighs 98 kg. It must be kept upright in the van. "
+    "Year 3 will go pond-dipping on Tuesday 15 July. This trip costs £14.50."
 )
 CHARGERS_DOC = Document("chargers.txt", CHARGERS)
 
@@ -154,6 +157,9 @@ CHARGERS_DOC = Document("chargers.txt", CHARGERS)
         ("Cllr Fenwick did not propose four chargers in the car park [1].", False),
         # neighbours that do not point back are not joined
         ("The Annual Town Meeting will be held on 8 April [1].", False),
+        # "This trip" is the trip the sentence before spoke of
+        ("Year 3 will go pond-dipping on Tuesday 15 July, for £14.50 [1].", True),
+        ("Year 3 will go pond-dipping on Tuesday 15 July, for £18.75 [1].", False),
     ],
 )
 def test_a_claim_may_join_a_sentence_and_the_one_it_points_back_to(
@@ -169,6 +175,7 @@ def test_a_claim_may_join_a_sentence_and_the_one_it_points_back_to(
         ("A year later, 312 of them were still alive.", "312"),
         ("During a heatwave, large parts of it can turn white.", "parts"),
         ("She proposed four chargers.", ""),
+        ("This trip costs £14.50.", ""),
     ],
 )
 def test_the_part_a_subject_picks_out_of_what_it_points_back_to(sentence: str, part: str) -> None:
