@@ -198,20 +198,33 @@ def _purpose(doc: Any) -> set[int]:
 
 
 def _aside(doc: Any) -> set[int]:
-    """A discourse phrase set off by commas on both sides: a preposition and a bare noun
-    that names nothing ("..., by contrast, ...", "..., in turn, ..."), said of the whole
-    clause, like a discourse adverb."""
+    """A discourse phrase set off by commas, or opening the sentence before a comma: a
+    preposition and a bare noun that names nothing ("..., by contrast, ...", "In turn, ..."),
+    or one pointing at the situation just described ("In that case, ..."), said of the
+    whole clause, like a discourse adverb."""
     framed: set[int] = set()
     for token in doc:
         objects = [child for child in token.children if child.dep_ == "pobj"]
         if token.dep_ != "prep" or token.head.pos_ not in ("VERB", "AUX") or len(objects) != 1:
             continue
         noun = objects[0]
-        bare = noun.pos_ == "NOUN" and not list(noun.children) and not noun.ent_type_
-        commas = token.i > 0 and noun.i == token.i + 1 < len(doc) - 1
-        if bare and commas and doc[token.i - 1].text == "," and doc[noun.i + 1].text == ",":
-            framed |= {token.i, noun.i}
+        children = list(noun.children)
+        bare = noun.pos_ == "NOUN" and not children and not noun.ent_type_
+        # "In that case, ...": the case the sentence before spoke of
+        pointing = [c for c in children if c.dep_ == "det" and c.lower_ in ("this", "that", "any")]
+        conditional = noun.lemma_.lower() in _CONDITIONS and children == pointing != []
+        start = noun.i - (1 if conditional else 0)
+        if not (bare or conditional) or start != token.i + 1 or noun.i + 1 >= len(doc) - 1:
+            continue
+        opens = token.i == 0 or doc[token.i - 1].text == ","
+        if opens and (doc[noun.i + 1].text == "," or (conditional and token.i == 0)):
+            framed |= {t.i for t in token.subtree}
     return framed
+
+
+# Nouns that name the situation the sentence before described ("in that case", "in this event",
+# "in any case"): with a pointing word, a discourse phrase, no claim.
+_CONDITIONS = frozenset({"case", "event"})
 
 
 def _no_claim(token: Any) -> bool:

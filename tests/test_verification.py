@@ -375,9 +375,23 @@ def test_no_paraphrase_brings_in_a_thing_the_document_never_names(sentence: str)
     assert not verdict.kept and "minister" in verdict.reason
 
 
-def test_a_discourse_phrase_in_commas_carries_no_claim() -> None:
-    verdict = verify("The ferry, by contrast, left Oban at noon [1].", THREE, DOCUMENTS)
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The ferry, by contrast, left Oban at noon [1].",
+        "In turn, the ferry left Oban at noon [1].",
+        # the situation just described: a discourse phrase, comma or not
+        "In that case the ferry left Oban at noon [1].",
+    ],
+)
+def test_a_discourse_phrase_carries_no_claim(sentence: str) -> None:
+    verdict = verify(sentence, THREE, DOCUMENTS)
     assert verdict.kept, verdict.reason
+
+
+def test_a_phrase_naming_a_thing_is_no_discourse_phrase() -> None:
+    verdict = verify("In that gale the ferry left Oban at noon [1].", THREE, DOCUMENTS)
+    assert not verdict.kept and "gale" in verdict.reason
 
 
 def test_parses_from_many_threads_while_the_cache_is_cleared(
