@@ -18,6 +18,7 @@ from functools import lru_cache
 from rag import quotes, scope, support
 from rag.chunking import split_sentences
 from rag.citations import cite
+from rag.framing import SAYING
 from rag.grammar import disagreement, listed, mixed
 from rag.lexicon import stem
 from rag.negation import leaves_out_negation
@@ -299,12 +300,29 @@ def _named(text: str) -> frozenset[str]:
 def _unauthored(text: str, cited: Sequence[Span], documents: Mapping[str, Document]) -> str:
     """The sentence with the author of a cited document (rag.scope.authors) read as the
     document: "Nadia Ferreira explains that X" claims what "the document explains that X"
-    does, X."""
+    does, X; and so with a word its title names it by, reporting ("The guide says to ..."
+    of a "Quick-Start and Care Guide")."""
     for doc_id in dict.fromkeys(passage.doc_id for passage in cited):
         document = documents.get(doc_id)
         for name in scope.authors(document) if document is not None else ():
             text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "the document", text)
+        if document is None:
+            continue
+        title = set(re.findall(r"[a-z]+", _titles_of(document.text, ()).lower()))
+        for found in reversed(list(_REPORTED_BY.finditer(text))):
+            if found.group(1).lower() in title:
+                text = text[: found.start(1)] + "document" + text[found.end(1) :]
     return text
+
+
+# "The guide says to ...", "the report notes that ...": a noun reporting what it holds
+# (rag.framing.SAYING), read as the document where its title names it so ("The chapter
+# explains the types of leave" describes the document and keeps its noun).
+_REPORTED_BY = re.compile(
+    r"\b[Tt]he ([A-Za-z]+) (?:"
+    + "|".join(f"{verb}s|{verb.removesuffix('e')}ed" for verb in sorted(SAYING))
+    + r"|says|said|told|tells|wrote|writes)(?= (?:that|to)\b)"
+)
 
 
 MAX_TITLE_LINES = 3

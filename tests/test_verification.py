@@ -921,3 +921,26 @@ def test_only_restates_a_negation_of_what_lies_outside(sentence: str, kept: bool
     )
     verdict = verify_lines(conditions, sentence)
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # the word its title names the document by, reporting what it holds, is the document
+        ("The guide says to switch the machine off before descaling it [2].", True),
+        ("The guide says that the tank holds 1.8 litres [3].", True),
+        # a reporter its title does not name is not the document
+        ("The chef says to switch the machine off before descaling it [2].", False),
+    ],
+)
+def test_the_document_reporting_by_its_title_s_word_frames_a_claim(
+    sentence: str, kept: bool
+) -> None:
+    guide = Document(
+        "guide.md",
+        "# Ostro 9: Quick-Start and Care Guide\n"
+        "Switch the machine off before descaling it.\n"
+        "The water tank holds 1.8 litres.",
+    )
+    verdict = verify_lines(guide, sentence)
+    assert verdict.kept is kept, verdict.reason
