@@ -176,6 +176,7 @@ def frame(doc: Any) -> set[int]:
             framed |= {token.i, nxt.i}  # "According to [2], ...": its passage was a marker
     framed |= _purpose(doc)
     framed |= _aside(doc)
+    framed |= _noted(doc)
     for token in doc:  # the comma after a framed opening goes with it
         if token.is_punct and token.i - 1 in framed:
             framed.add(token.i)
@@ -195,6 +196,26 @@ def _purpose(doc: Any) -> set[int]:
     if any(doc[i].pos_ not in ("PRON", "PART") and i != verb.i for i in words):
         return set()
     return set(words)
+
+
+def _noted(doc: Any) -> set[int]:
+    """An opening order to take a statement in ("Note that ...", "Remember that ...", "Keep
+    in mind that ..."): the order frames what it asks to be noted, which is the claim."""
+    roots = [t for t in doc if t.dep_ == "ROOT"]
+    if not roots:
+        return set()
+    root = roots[0]
+    children = list(root.children)
+    said = [c for c in children if c.dep_ == "ccomp"]
+    if not said or any(c.dep_ in ("nsubj", "nsubjpass") for c in children):
+        return set()
+    in_mind = [
+        c for c in children if c.lower_ == "in" and any(g.lower_ == "mind" for g in c.children)
+    ]
+    if root.lemma_.lower() not in NOTING and not (root.lower_ in ("keep", "bear") and in_mind):
+        return set()
+    marks = [c.i for c in said[0].children if c.dep_ == "mark" and c.lower_ == "that"]
+    return {root.i, *marks, *(t.i for c in in_mind for t in c.subtree)}
 
 
 def _aside(doc: Any) -> set[int]:

@@ -944,3 +944,20 @@ def test_the_document_reporting_by_its_title_s_word_frames_a_claim(
     )
     verdict = verify_lines(guide, sentence)
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Keep in mind that theft is not covered after 60 days [1].",
+        "Bear in mind that theft is not covered after 60 days [1].",
+        "Remember that theft is not covered after 60 days [1].",
+        "Please note that theft is not covered after 60 days [1].",
+    ],
+)
+def test_an_order_to_note_a_statement_frames_it(sentence: str) -> None:
+    policy = Document("policy.txt", "Theft is not covered after 60 days.")
+    verdict = verify_lines(policy, sentence)
+    assert verdict.kept, verdict.reason
+    # what it asks to be noted is still the claim
+    assert not verify_lines(policy, sentence.replace("not ", "")).kept
