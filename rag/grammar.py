@@ -14,7 +14,7 @@ from typing import Any
 from rag import binding, support
 from rag.framing import NOTING, SAYING
 from rag.lexicon import STOPWORDS, stem
-from rag.negation import negated, not_until, only_restates, verb_of
+from rag.negation import negated, not_until, only_restates, said_of_other_things, verb_of
 
 # Entity kinds that name an amount or a time, not an actor: their role is not compared.
 _NOT_ACTORS = frozenset(
@@ -38,7 +38,11 @@ def disagreement(claim: str, source: str, sentence: str = "") -> str:
       whole `sentence` the claim is a clause of, when given).
     """
     said, heard = _parse(claim), _parse(source)
-    negated_source = negated(heard) - only_restates(_parse(sentence or claim), heard)
+    negated_source = (
+        negated(heard)
+        - only_restates(_parse(sentence or claim), heard)
+        - said_of_other_things(said, heard)
+    )
     negated_claim = negated(said) - not_until(said, heard)
     verbs_claim = _verb_stems(said)
     if negated_claim and not negated_source:

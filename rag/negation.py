@@ -87,8 +87,32 @@ def only_restates(sentence: Any, source: Any) -> set[str]:
     return found
 
 
+def said_of_other_things(claim: Any, source: Any) -> set[str]:
+    """The forms of "be", "have" and "do" the source negates only in clauses that share no
+    content word with the claim ("a directory that is not empty" against "The flag is
+    required"): a negated copula there says nothing of the claim's."""
+    mine = {form for t in claim if support.is_content(t) for form in support.forms(t)}
+    shared, other = set(), set()
+    for clause in _negated_clauses(source):
+        verbs = [t for t in clause if t.lemma_ in ("be", "have", "do") and t.pos_ == "AUX"]
+        if not verbs:
+            continue
+        words = {
+            form
+            for t in clause
+            if support.is_content(t) and t.dep_ != "neg"
+            for form in support.forms(t)
+        }
+        forms = {form for verb in verbs for form in support.forms(verb)}
+        (shared if words & mine else other).update(forms)
+    return other - shared
+
+
 def _negator(token: Any) -> bool:
-    """A word that negates what it attaches to ("not", "never", "no")."""
+    """A word that negates what it attaches to ("not", "never", "no"); not "no" inside a
+    phrase after a preposition ("carried out the cutting at no charge" affirms the cutting)."""
+    if token.lower_ == "no" and token.head.dep_ == "pobj":
+        return False
     return token.dep_ == "neg" or token.lower_ in _NEGATORS
 
 

@@ -961,3 +961,28 @@ def test_an_order_to_note_a_statement_frames_it(sentence: str) -> None:
     assert verdict.kept, verdict.reason
     # what it asks to be noted is still the claim
     assert not verify_lines(policy, sentence.replace("not ", "")).kept
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # "at no charge" affirms the cutting; "no" after a preposition negates no verb
+        ("The councils carried out all the cutting at no charge [1].", True),
+        ("The councils did not carry out the cutting [1].", False),
+        # a copula negated of another thing ("a directory that is not empty") is not the
+        # claim's ("The flag is required")
+        ("The --target flag is required [2].", True),
+        ("The --target flag is not required [2].", False),
+        # a copula negated of the claim's own words still is
+        ("The directory is empty [3].", False),
+    ],
+)
+def test_a_negation_of_another_thing_is_not_the_claim_s(sentence: str, kept: bool) -> None:
+    notes = Document(
+        "notes.txt",
+        "The councils carried out all the cutting at no charge.\n"
+        "The --target flag is required, and it refuses a directory that is not empty.\n"
+        "The directory is not empty.",
+    )
+    verdict = verify_lines(notes, sentence)
+    assert verdict.kept is kept, verdict.reason
