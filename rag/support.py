@@ -463,6 +463,27 @@ def unparaphrasable(words: Sequence[str]) -> list[str]:
     return [word for word in words if word.lower() in UNIVERSAL | RESTRICTING]
 
 
+def added_to_list(claim: Claim, words: Sequence[str], held: Facts, cited: Facts) -> str:
+    """A noun of the claim not in the source sentence (`held`) nor anywhere in what it cites
+    (`cited`), listed with nouns the sentence has ("solitary bees, hoverflies and
+    butterflies" against "solitary bees and hoverflies"): a member added to the source's
+    list, which no paraphrase brings in; ""."""
+    for token in parse(claim.text):
+        if token.text not in words or token.pos_ not in ("NOUN", "PROPN"):
+            continue
+        if _holds(cited, _word(token)):
+            continue  # a list joined from the passages it cites
+        if any(child.dep_ in ("amod", "compound", "nmod") for child in token.children):
+            continue  # the kind of a list's members ("the daily and monthly flags")
+        if any(_holds(held, _word(t)) for t in token.conjuncts if t.text not in words):
+            return token.text
+    return ""
+
+
+def _word(token: Any) -> Word:
+    return Word(token.text, token.lemma_.lower(), stem(token.lower_), token.pos_)
+
+
 def is_content(token: Any) -> bool:
     """Whether a word carries a claim (see the module's docstring)."""
     if not any(char.isalpha() for char in token.text) or token.like_num:

@@ -171,6 +171,7 @@ def _stated(
     if not ranked:
         return None, "no passage to check it against"
     ranked.sort(key=lambda item: item[:3])
+    everything = support.facts(" ".join(source.text for source in sources))
     why = ""
     # a sentence with every word of the claim, its verb too, and another amount of the same
     # kind states it with that amount ("top up ... to 1.2 bar"): no sentence holding fewer
@@ -204,6 +205,7 @@ def _stated(
         if words and (
             claim.literal
             or support.unparaphrasable(words)
+            or support.added_to_list(claim, words, support.facts(source.text), everything)
             or 2 * len(words) > len(claim.words)
             or _unnamed(claim, words, documents.get(source.doc_id))
             or not paraphrased(claim.text, source.text)

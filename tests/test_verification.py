@@ -986,3 +986,29 @@ def test_a_negation_of_another_thing_is_not_the_claim_s(sentence: str, kept: boo
     )
     verdict = verify_lines(notes, sentence)
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        ("The new study will look at solitary bees and hoverflies [2].", True),
+        # a member added to the source's list
+        ("The new study will look at solitary bees, hoverflies and butterflies [2].", False),
+        # a list joined from the passages it cites
+        ("The first study counted bumblebees, and the new one bees and hoverflies [1][2].", True),
+        # the superlative the other way
+        ("You pay only the highest single excess [3].", True),
+        ("You pay only the lowest single excess [3].", False),
+    ],
+)
+def test_a_member_added_to_a_list_or_a_superlative_turned_is_dropped(
+    sentence: str, kept: bool
+) -> None:
+    study = Document(
+        "study.txt",
+        "The first study counted bumblebees.\n"
+        "The new study will look at solitary bees and hoverflies.\n"
+        "Where one incident leads to two claims, you pay only the highest single excess.",
+    )
+    verdict = verify_lines(study, sentence)
+    assert verdict.kept is kept, verdict.reason
