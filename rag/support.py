@@ -463,15 +463,15 @@ def unparaphrasable(words: Sequence[str]) -> list[str]:
     return [word for word in words if word.lower() in UNIVERSAL | RESTRICTING]
 
 
-def added_to_list(claim: Claim, words: Sequence[str], held: Facts, cited: Facts) -> str:
+def added_to_list(claim: Claim, words: Sequence[str], held: Facts, cited: str) -> str:
     """A noun of the claim not in the source sentence (`held`) nor anywhere in what it cites
-    (`cited`), listed with nouns the sentence has ("solitary bees, hoverflies and
+    (`cited`, lower case), listed with nouns the sentence has ("solitary bees, hoverflies and
     butterflies" against "solitary bees and hoverflies"): a member added to the source's
     list, which no paraphrase brings in; ""."""
     for token in parse(claim.text):
         if token.text not in words or token.pos_ not in ("NOUN", "PROPN"):
             continue
-        if _holds(cited, _word(token)):
+        if within(token.lower_, cited) or within(token.lemma_.lower(), cited):
             continue  # a list joined from the passages it cites
         if any(child.dep_ in ("amod", "compound", "nmod") for child in token.children):
             continue  # the kind of a list's members ("the daily and monthly flags")

@@ -171,7 +171,7 @@ def _stated(
     if not ranked:
         return None, "no passage to check it against"
     ranked.sort(key=lambda item: item[:3])
-    everything = support.facts(" ".join(source.text for source in sources))
+    everything = " ".join(source.text for source in sources).lower()
     why = ""
     # a sentence with every word of the claim, its verb too, and another amount of the same
     # kind states it with that amount ("top up ... to 1.2 bar"): no sentence holding fewer
