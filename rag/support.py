@@ -199,6 +199,33 @@ def _clauses(text: str) -> list[Claim]:
     return found
 
 
+def appositions(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Each name the text sets beside a noun it names ("the Honorary Secretary, Rupert
+    Anand," or "Rupert Anand, the Honorary Secretary,"), as the name (as `Claim.names` has
+    it) and the content lemmas of that noun with its modifiers ("honorary", "secretary")."""
+    doc = parse(text)
+    found = []
+    for entity in doc.ents:
+        if entity.label_ not in _NAMES:
+            continue
+        root = entity.root
+        nouns = [root.head] if root.dep_ == "appos" else []
+        nouns += [child for child in root.children if child.dep_ == "appos"]
+        for noun in nouns:
+            if noun.i in range(entity.start, entity.end) or noun.pos_ not in ("NOUN", "PROPN"):
+                continue
+            words = [
+                t.lemma_.lower()
+                for t in [*noun.children, noun]
+                if t.dep_ in ("compound", "amod") or t.i == noun.i
+                if is_content(t) and not (entity.start <= t.i < entity.end)
+            ]
+            name = _lowered(_trimmed(entity)).removeprefix("the ")
+            if words:
+                found.append((name, tuple(words)))
+    return found
+
+
 def _trimmed(entity: Any) -> str:
     """A named entity's text without function words spaCy left at its ends ("Orchard House
     in" of "Orchard House in Castlebrook")."""

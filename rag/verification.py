@@ -159,6 +159,9 @@ def _stated(
         titles = _titles(documents.get(source.doc_id))
         anchors = support.missing_anchors(claim, held, titles, context)
         words = support.missing_words(claim.words, held, context, titles)
+        for name in _identified(claim, anchors, held, sources):
+            anchors = [anchor for anchor in anchors if anchor != name]
+            words = [word for word in words if word.lower() not in name.split()]
         ranked.append((len(anchors) + len(words), len(anchors), at, source, anchors, words))
     for at, joined in _joined(sources, documents, asked[2], claim):
         held = support.facts(joined.text)
@@ -231,6 +234,24 @@ def _stated(
             continue
         return source, ""
     return None, why
+
+
+def _identified(
+    claim: support.Claim, anchors: Sequence[str], held: support.Facts, sources: Sequence[Span]
+) -> list[str]:
+    """The names the claim only sets beside a noun its source sentence has ("the Honorary
+    Secretary, Rupert Anand,"), where another sentence it cites pairs that name with that
+    noun ("Honorary Secretary: Rupert Anand"): who the noun is, stated there."""
+    found = []
+    for name, words in support.appositions(claim.text):
+        if name not in anchors or not all(word in held.lemmas for word in words):
+            continue
+        for other in sources:
+            facts = support.facts(other.text)
+            if support.within(name, facts.lowered) and all(w in facts.lemmas for w in words):
+                found.append(name)
+                break
+    return found
 
 
 def _joined(

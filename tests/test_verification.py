@@ -1012,3 +1012,28 @@ def test_a_member_added_to_a_list_or_a_superlative_turned_is_dropped(
     )
     verdict = verify_lines(study, sentence)
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # who the Honorary Secretary is, stated by another passage it cites
+        ("Nominations must reach the Honorary Secretary, Rupert Anand, by 2 October [1][2].", True),
+        # a name another passage gives another post
+        (
+            "Nominations must reach the Honorary Secretary, Fiona Castell, by 2 October [1][3].",
+            False,
+        ),
+        # the pairing in no passage it cites
+        ("Nominations must reach the Honorary Secretary, Rupert Anand, by 2 October [1].", False),
+    ],
+)
+def test_a_name_set_beside_a_post_another_passage_pairs_it_with(sentence: str, kept: bool) -> None:
+    club = Document(
+        "club.txt",
+        "Nominations must reach the Honorary Secretary by 2 October.\n"
+        "Honorary Secretary: Rupert Anand\n"
+        "Honorary Treasurer: Fiona Castell",
+    )
+    verdict = verify_lines(club, sentence)
+    assert verdict.kept is kept, verdict.reason
