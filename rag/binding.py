@@ -43,14 +43,18 @@ def _phrase_head(doc: Any, value: Value) -> Any:
 
 
 def counted(doc: Any, value: Value) -> str:
-    """The lemma of the noun an amount counts ("chargers" of "four chargers"), that of the
-    noun it shares by coordination ("the eight holidays ..., or the nine observed ..."), or
-    "" where it counts none ("down from 31 in January")."""
+    """The lemma of the noun an amount counts ("chargers" of "four chargers") or measures
+    ("interview" of "a 45-minute interview"), that of the noun it shares by coordination
+    ("the eight holidays ..., or the nine observed ..."), or "" where it counts none ("down
+    from 31 in January")."""
     token = _number(doc, value)
     if token is None:
         return ""
     if token.dep_ == "nummod":
-        return token.head.lemma_.lower()
+        head = token.head
+        if head.dep_ == "compound" and head.head.pos_ == "NOUN":
+            return head.head.lemma_.lower()  # "a 45-minute interview" measures the interview
+        return head.lemma_.lower()
     if token.dep_ == "conj":
         head = token.head
         if head.pos_ in ("NOUN", "PROPN"):

@@ -340,7 +340,8 @@ def mixed(claim: str, first: str, second: str) -> str:
     sentences that has it: the claim ties what one sentence says to the other's verb
     ("The ferry carried 40 passengers at noon." from "The ferry left Oban at noon. It
     carried 40 passengers to Mull."); "" when none is. Its subject may come from the
-    other: that is what the second sentence's pronoun stands for."""
+    other: that is what the second sentence's pronoun stands for. A verb in neither sentence
+    (said in other words) has its objects and phrases all from one of them."""
     held = [support.facts(first), support.facts(second)]
 
     def holds(facts: support.Facts, token: Any) -> bool:
@@ -363,7 +364,10 @@ def mixed(claim: str, first: str, second: str) -> str:
             and support.is_content(t)
             and t.i not in subject
         ]
-        if tied and not any(holds(f, verb) and all(holds(f, t) for t in tied) for f in held):
+        # a verb in other words (in neither sentence) has its words from one of them
+        reworded = not any(holds(f, verb) for f in held)
+        said = [f for f in held if reworded or holds(f, verb)]
+        if tied and not any(all(holds(f, t) for t in tied) for f in said):
             words = listed([t.text for t in tied])
             return f"joins two sentences: {verb.text} is not said with {words}"
     return ""

@@ -148,6 +148,8 @@ def points_back(sentence: str) -> bool:
     """Whether a source sentence is about what the one before it spoke of: the subject of
     its main clause points back, or a pronoun in it does ("She proposed four chargers.",
     "This is in addition to ...", "Most were thefts ...", "312 of them were alive.")."""
+    if _opens_pointing(sentence):
+        return True
     nominal = _main_subjects(sentence)
     if not nominal:
         return False
@@ -160,6 +162,23 @@ def points_back(sentence: str) -> bool:
         or _demonstrative(first)
         or (first.lower_ in _ELLIPTICAL and not any(c.pos_ == "NOUN" for c in first.children))
     )
+
+
+_LIST_MARK = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")  # "3. ", "- " opening a list item
+
+
+def _opens_pointing(sentence: str) -> bool:
+    """Whether a sentence opens with a phrase that points back to the one before ("On the
+    same day, ...", "At that point, ...", "In these cases, ...")."""
+    doc = support.parse(_LIST_MARK.sub("", sentence))
+    start = next((t for t in doc if not t.is_punct and not t.is_space), None)
+    if start is None or start.pos_ != "ADP" or start.dep_ != "prep":
+        return False
+    for noun in (c for c in start.children if c.dep_ == "pobj"):
+        same = any(c.dep_ == "amod" and c.lower_ == "same" for c in noun.children)
+        if same or _demonstrative(noun):
+            return True
+    return False
 
 
 def _demonstrative(noun: Any) -> bool:
@@ -175,6 +194,8 @@ def part_of(sentence: str) -> str:
     nominal = _main_subjects(sentence)
     if not nominal or nominal[0].lower_ in POINTING or _demonstrative(nominal[0]):
         return ""
+    if _opens_pointing(sentence):
+        return ""  # "On the same day, you will ...": the time points back, not the subject
     return nominal[0].lower_
 
 

@@ -129,7 +129,8 @@ def _numbers(sentence: str) -> str:
 
 
 def _sentences(cited: Sequence[Span], documents: Mapping[str, Document]) -> list[Span]:
-    """The sentences of the cited passages, in the order cited."""
+    """The sentences of the cited passages, in the order cited; not a list item's number
+    alone ("3."), which states nothing and stands between the items it numbers."""
     found = []
     for passage in cited:
         document = documents.get(passage.doc_id)
@@ -137,7 +138,7 @@ def _sentences(cited: Sequence[Span], documents: Mapping[str, Document]) -> list
             continue
         for start, end in split_sentences(passage.text):
             span = document.span(passage.start + start, passage.start + end)
-            if span not in found:
+            if span not in found and re.search(r"[^\W\d_]", span.text):
                 found.append(span)
     return found
 

@@ -126,6 +126,9 @@ def test_a_pronoun_after_an_unverified_sentence_stands_for_the_question_s_topic(
         ("Most were thefts from vehicles.", True),
         ("A year later, 312 of them were still alive.", True),
         ("This trip costs £14.50, including the coach.", True),
+        ("On the same day, you will complete a data exercise.", True),
+        ("3. At that point the unit stops.", True),
+        ("On Monday, the unit stops.", False),
         ("Washington also called on the UN.", False),
         ("The trip costs £14.50.", False),
         ("The support line is open on Monday.", False),
@@ -176,6 +179,7 @@ def test_a_claim_may_join_a_sentence_and_the_one_it_points_back_to(
         ("During a heatwave, large parts of it can turn white.", "parts"),
         ("She proposed four chargers.", ""),
         ("This trip costs £14.50.", ""),
+        ("On the same day, you will complete a data exercise.", ""),
     ],
 )
 def test_the_part_a_subject_picks_out_of_what_it_points_back_to(sentence: str, part: str) -> None:

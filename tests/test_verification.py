@@ -1037,3 +1037,28 @@ def test_a_name_set_beside_a_post_another_passage_pairs_it_with(sentence: str, k
     )
     verdict = verify_lines(club, sentence)
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        # list items: the item after "3." joins the one before, its time pointing back, and
+        # a verb in other words ("followed by") takes its words from one of the two
+        (
+            "The second stage is a 45-minute interview on 2 October, followed on the same day "
+            "by a 60-minute data exercise [1].",
+            True,
+        ),
+        # the first item's words tied to the second's verb
+        ("The second stage is a 60-minute interview on 2 October [1].", False),
+    ],
+)
+def test_numbered_items_join_where_the_second_points_back(sentence: str, kept: bool) -> None:
+    stages = Document(
+        "stages.md",
+        "1. The first stage is a video call.\n"
+        "2. The second stage is a 45-minute interview on 2 October.\n"
+        "3. On the same day, you will complete a 60-minute data exercise.",
+    )
+    verdict = verify_in(stages, sentence)
+    assert verdict.kept is kept, verdict.reason
