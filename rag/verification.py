@@ -22,7 +22,7 @@ from rag.framing import SAYING
 from rag.grammar import disagreement, listed, mixed
 from rag.lexicon import stem
 from rag.negation import leaves_out_negation
-from rag.quantities import values
+from rag.quantities import same, values
 from rag.quotes import locate
 from rag.reply import MARKERS, cited_numbers, is_refusal, quotations
 from rag.types import Document, Span, Verdict
@@ -223,7 +223,9 @@ def _stated(
             disagrees = "its source says the opposite (a negation it leaves out)"
         if not disagrees and _at >= len(sources):  # two sentences joined (`_joined`)
             first, second = sources[_at - len(sources) - 1], sources[_at - len(sources)]
-            disagrees = mixed(claim.text, first.text, second.text)
+            disagrees = mixed(claim.text, first.text, second.text) or _other_amount_alone(
+                claim, first, second
+            )
         if disagrees:
             why = why or disagrees
             continue
@@ -235,6 +237,30 @@ def _stated(
             continue
         return source, ""
     return None, why
+
+
+def _other_amount_alone(claim: support.Claim, first: Span, second: Span) -> str:
+    """Why a claim joined from two sentences takes its amount from the wrong one: one of them
+    alone holds every word of the claim with another amount of the same kind ("Our original
+    move budget was £48,500, so ...") and the claim's amount is the other's ("This is still
+    inside the £55,000 limit"); "" when neither does."""
+    for one in (first, second):
+        held = support.facts(one.text)
+        if support.missing_words(claim.words, held):
+            continue
+        for value in claim.amounts:
+            if any(same(value, stated) for stated in held.amounts):
+                continue
+            # of the same kind; a bare number ("in five") stands for any amount
+            others = [
+                stated
+                for stated in held.amounts
+                if not value.dimension or stated.dimension == value.dimension
+            ]
+            if others:
+                shown = one.text[others[0].start : others[0].end]
+                return f"its source gives another amount: {shown}"
+    return ""
 
 
 def _identified(

@@ -1062,3 +1062,25 @@ def test_numbered_items_join_where_the_second_points_back(sentence: str, kept: b
     )
     verdict = verify_in(stages, sentence)
     assert verdict.kept is kept, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        ("The new total would be £54,550, still inside the £55,000 limit [1].", True),
+        # an amount taken from the sentence joined to the one that gives another
+        ("Our original move budget was £55,000 [1].", False),
+        ("His father died in five [2].", False),
+    ],
+)
+def test_a_join_takes_no_amount_where_one_sentence_gives_another(sentence: str, kept: bool) -> None:
+    move = Document(
+        "move.txt",
+        "Our original move budget was £48,500, so the new total would be £54,550. "
+        "This is still inside the £55,000 limit.\n"
+        "Edmund took over the business when his father died in 1809. "
+        "He built five mills.",
+    )
+    passages = [span_of(move, "Our original", "limit."), span_of(move, "Edmund", "mills.")]
+    verdict = verify(sentence, passages, {move.doc_id: move})
+    assert verdict.kept is kept, verdict.reason
