@@ -114,7 +114,8 @@ def locate(quote: str, cited: Sequence[Span], documents: Mapping[str, Document])
     source ("calm." for "calm,"); its first letter may be a capital or not, and a hyphen or
     dash of any length stands for any other; an ellipsis stands for words left out (the span
     then runs from the first piece to the last). Failing that, a quotation with no ellipsis
-    may be one word off, or spelled another way (rag.quotes.near)."""
+    may be one word off, or spelled another way (rag.quotes.near). It starts and ends on
+    whole words."""
     split = _ELLIPSIS.split(quote)
     # A quotation may gain or lose punctuation where it ends or meets an ellipsis; it never
     # opens with a full stop or a comma (a quote mark closing one quotation and opening the
@@ -134,6 +135,11 @@ def locate(quote: str, cited: Sequence[Span], documents: Mapping[str, Document])
     if first.isalpha():  # a quotation may capitalise its first word, or not
         patterns[0] = f"[{first.lower()}{first.upper()}]" + patterns[0][len(re.escape(first)) :]
     pattern = r"(?s:.*?)".join(f"({part})" for part in patterns)
+    # whole words: "i" is no quotation of the "I" of "It"
+    if pieces[0][0].isalnum():
+        pattern = r"(?<!\w)" + pattern
+    if pieces[-1][-1].isalnum():
+        pattern += r"(?!\w)"
     for passage in cited:
         match = re.search(pattern, passage.text)
         document = documents.get(passage.doc_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag import quotes
-from rag.types import Span
+from rag.types import Document, Span
 
 TEXT = (
     "“We are very focused with allies and partners in making sure that they and we are "
@@ -63,3 +63,20 @@ def test_a_quotation_one_word_off_is_found(quote: str, found: str) -> None:
 )
 def test_a_quotation_further_off_is_not_found(quote: str) -> None:
     assert quotes.near(quote, PASSAGE) is None
+
+
+@pytest.mark.parametrize(
+    ("quote", "found"),
+    [
+        ("properly defended", "properly defended"),
+        ("Properly defended", "properly defended"),  # its first letter capitalised
+        ("profoundly destabilizing", "profoundly destabilizing"),
+        # not part of a word: "e" of "We", "per" of "properly"
+        ("e", None),
+        ("per", None),
+    ],
+)
+def test_a_quotation_starts_and_ends_on_whole_words(quote: str, found: str | None) -> None:
+    document = Document(PASSAGE.doc_id, TEXT)
+    span = quotes.locate(quote, [PASSAGE], {document.doc_id: document})
+    assert (span.text if span is not None else None) == found
