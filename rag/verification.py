@@ -216,7 +216,10 @@ def _stated(
         ):
             why = why or f"words not in the passages it cites: {listed(words)}"
             continue
-        disagrees = disagreement(claim.text, source.text, sentence)
+        # the source sentence itself, word for word, says what it says: its grammar is not
+        # compared clause by clause (a clause cut out of it can parse another way)
+        copied = _words_of(sentence) == _words_of(source.text)
+        disagrees = "" if copied else disagreement(claim.text, source.text, sentence)
         if not disagrees and words and leaves_out_negation(claim.text, source.text, sentence):
             # in other words, and its source negates something it does not: the support
             # model reads "should be higher than 45" as "should not exceed 45"
@@ -237,6 +240,11 @@ def _stated(
             continue
         return source, ""
     return None, why
+
+
+def _words_of(text: str) -> list[str]:
+    """A text's words, lower case, without punctuation, list marks or markdown."""
+    return re.findall(r"[^\W_]+", text.lower())
 
 
 def _other_amount_alone(claim: support.Claim, first: Span, second: Span) -> str:
