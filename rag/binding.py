@@ -169,13 +169,13 @@ def turned(claim: str, source: str) -> str:
     "to" and "from" amounts of one word of change go the other way ("rose to 7.4% from
     8.1%"); "" when neither."""
     said, heard = support.parse(claim), support.parse(source)
-    moves = [(value, _move(said, value)) for value in values(claim)]
+    amounts = values(claim)
+    moves = [(value, _move(said, value)) for value in amounts]
     stated = [(value, _move(heard, value)) for value in values(source)]
     for value, (sign, word) in moves:
         for other, (their_sign, their_word) in stated:
             if sign and their_sign == -sign and same(value, other):
                 return f"its source says the opposite: {word.text} / {their_word.text}"
-    amounts = values(claim)
     for token in said:
         sign = _sign(token.lemma_.lower())
         for start, end in _changes(claim, token, amounts) if sign else []:

@@ -62,10 +62,7 @@ def not_until(claim: Any, source: Any) -> set[str]:
     if negated(source) or any(t.lower_ in _BOUNDS and t.dep_ != "agent" for t in source):
         return set()
     found = set()
-    for token in claim:
-        if not _negator(token):
-            continue
-        verb = verb_of(token.head if token.head is not token else token)
+    for verb in _negated_verbs(claim):
         timed = (c.dep_ == "prep" and c.lower_ in ("until", "till") for c in verb.children)
         if any(timed):
             found |= support.forms(verb)
@@ -79,11 +76,9 @@ def only_restates(sentence: Any, source: Any) -> set[str]:
     if not any(t.lower_ == "only" for t in sentence):
         return set()
     found = set()
-    for token in source:
-        if _negator(token):
-            verb = verb_of(token.head if token.head is not token else token)
-            if any(t.lower_ in _EXCLUDING for t in verb.subtree):
-                found |= support.forms(verb)
+    for verb in _negated_verbs(source):
+        if any(t.lower_ in _EXCLUDING for t in verb.subtree):
+            found |= support.forms(verb)
     return found
 
 
@@ -106,6 +101,15 @@ def said_of_other_things(claim: Any, source: Any) -> set[str]:
         forms = {form for verb in verbs for form in support.forms(verb)}
         (shared if words & mine else other).update(forms)
     return other - shared
+
+
+def _negated_verbs(doc: Any) -> list[Any]:
+    """The verb each negator of `doc` hangs from, in order (once per negator)."""
+    return [
+        verb_of(token.head if token.head is not token else token)
+        for token in doc
+        if _negator(token)
+    ]
 
 
 def _negator(token: Any) -> bool:
@@ -175,10 +179,7 @@ def _negated_clauses(doc: Any) -> list[list[Any]]:
     own inside it ("Being locked out is not treated as an emergency, and a call-out costs
     £85": the second is not negated)."""
     found = []
-    for token in doc:
-        if not _negator(token):
-            continue
-        verb = verb_of(token.head if token.head is not token else token)
+    for verb in _negated_verbs(doc):
         inner = {
             t.i
             for child in verb.children

@@ -179,11 +179,7 @@ def _clauses(text: str) -> list[Claim]:
         if doc[head].dep_ == "acl" and doc[head].head.i not in framed:
             kept = sorted([*kept, doc[head].head], key=lambda t: t.i)  # the noun it describes
         kept = sorted([*kept, *_shared_negation(doc[head])], key=lambda t: t.i)
-        words = tuple(
-            Word(t.text, t.lemma_.lower(), stem(t.lower_), t.pos_)
-            for t in kept
-            if is_content(t) and t.i not in in_amount
-        )
+        words = tuple(_word(t) for t in kept if is_content(t) and t.i not in in_amount)
         mine = [name for at, name in names.items() if heads[at] == head]
         mine += [names[at] for at in _shared_subject(doc[head]) if at in names]
         held = tuple(

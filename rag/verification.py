@@ -153,6 +153,7 @@ def _stated(
     """The source sentence that states the claim (a clause of `sentence`), or None and why
     none does."""
     ranked = []
+    beside = support.appositions(claim.text)  # names set beside a noun ("the Secretary, X,")
     for at, source in enumerate(sources):
         held = support.facts(source.text)
         before = sources[at - 1] if at and sources[at - 1].doc_id == source.doc_id else None
@@ -160,7 +161,7 @@ def _stated(
         titles = _titles(documents.get(source.doc_id))
         anchors = support.missing_anchors(claim, held, titles, context)
         words = support.missing_words(claim.words, held, context, titles)
-        for name in _identified(claim, anchors, held, sources):
+        for name in _identified(beside, anchors, held, sources):
             anchors = [anchor for anchor in anchors if anchor != name]
             words = [word for word in words if word.lower() not in name.split()]
         ranked.append((len(anchors) + len(words), len(anchors), at, source, anchors, words))
@@ -243,8 +244,8 @@ def _stated(
 
 
 def _words_of(text: str) -> list[str]:
-    """A text's words, lower case, without punctuation, list marks or markdown."""
-    return re.findall(r"[^\W_]+", text.lower())
+    """A text's words, lower case, as quotations are compared (rag.quotes.words)."""
+    return [word for word, _start, _end in quotes.words(text)]
 
 
 def _other_amount_alone(claim: support.Claim, first: Span, second: Span) -> str:
@@ -272,13 +273,17 @@ def _other_amount_alone(claim: support.Claim, first: Span, second: Span) -> str:
 
 
 def _identified(
-    claim: support.Claim, anchors: Sequence[str], held: support.Facts, sources: Sequence[Span]
+    beside: Sequence[tuple[str, tuple[str, ...]]],
+    anchors: Sequence[str],
+    held: support.Facts,
+    sources: Sequence[Span],
 ) -> list[str]:
-    """The names the claim only sets beside a noun its source sentence has ("the Honorary
-    Secretary, Rupert Anand,"), where another sentence it cites pairs that name with that
-    noun ("Honorary Secretary: Rupert Anand"): who the noun is, stated there."""
+    """The names a claim only sets beside a noun its source sentence has (`beside`,
+    rag.support.appositions: "the Honorary Secretary, Rupert Anand,"), where another
+    sentence it cites pairs that name with that noun ("Honorary Secretary: Rupert Anand"):
+    who the noun is, stated there."""
     found = []
-    for name, words in support.appositions(claim.text):
+    for name, words in beside:
         if name not in anchors or not all(word in held.lemmas for word in words):
             continue
         for other in sources:
