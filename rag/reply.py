@@ -137,6 +137,9 @@ def quotations(sentence: str) -> tuple[list[tuple[int, int]], bool]:
         last = match.end()
     rest.append(sentence[last:])
     unclosed = any(mark in piece for piece in rest for mark in _QUOTE_MARKS)
+    # a quotation inside one ('"what it called “a golden opportunity”"') opens and closes
+    inner = [sentence[start:end] for start, end in found]
+    unclosed = unclosed or any(piece.count("“") != piece.count("”") for piece in inner)
     return found, unclosed
 
 

@@ -213,7 +213,7 @@ def _stated(
             or support.added_to_list(claim, words, support.facts(source.text), everything)
             or 2 * len(words) > len(claim.words)
             or _unnamed(claim, words, documents.get(source.doc_id))
-            or not paraphrased(claim.text, source.text)
+            or not paraphrased(claim.text, source.text, sentence)
         ):
             why = why or f"words not in the passages it cites: {listed(words)}"
             continue
@@ -420,13 +420,32 @@ def _titles(document: Document | None) -> str:
 PARAPHRASE_THRESHOLD = 0.8
 
 
-def paraphrased(claim: str, source: str) -> bool:
+def paraphrased(claim: str, source: str, sentence: str = "") -> bool:
     """Whether the support model (the reader's cross-encoder, rag.cross_encoder, reading the
-    claim as its question) scores `source` as stating `claim` in other words."""
+    claim as its question) scores `source` as stating `claim` in other words.
+
+    The claim is a clause cut out of its `sentence` by the parser, and a small parser can cut
+    a fragment the model cannot read ("Pass `latest` ." of "To restore the most recent
+    snapshot, pass `latest` as the snapshot ID"), so the whole sentence is read too and the
+    better score counts. Not for a verb cut from its subject ("... and fired the engineers"):
+    read in its whole sentence, the model takes any such verb for the source's. Every
+    clause's own words are still looked up on their own (`_stated`)."""
     from rag import cross_encoder
 
-    score = cross_encoder.score(claim, [cross_encoder.passage_text(source)])[0]
+    passage = [cross_encoder.passage_text(source)]
+    score = cross_encoder.score(claim, passage)[0]
+    if score < PARAPHRASE_THRESHOLD and sentence and not _without_subject(claim):
+        score = max(score, cross_encoder.score(sentence, passage)[0])
     return bool(score >= PARAPHRASE_THRESHOLD)
+
+
+def _without_subject(clause: str) -> bool:
+    """Whether a clause is a verb whose subject was left in another clause: no subject of its
+    own, and not a command ("Pass `latest`")."""
+    doc = support.parse(clause)
+    root = next((token for token in doc if token.dep_ == "ROOT"), None)
+    subject = any(token.dep_ in ("nsubj", "nsubjpass", "expl", "csubj") for token in doc)
+    return root is not None and root.pos_ in ("VERB", "AUX") and root.tag_ != "VB" and not subject
 
 
 def load_grammar() -> None:

@@ -167,6 +167,7 @@ WORDS = TEXT.replace("“", " ").replace("”", " ").replace(".", " ").replace("
 @example([([], [], (0, 29)), (["ferry"], [], (17, 12))])  # a quote mark read as opening one
 @example([(["ferry"], [], (203, 1))])  # "i": not the "I" of "It"
 @example([(["ferry"], [], (76, 1))])  # "A": the word "a", capitalised
+@example([(["ferry"], [], (100, 4))])  # 'as “': a quotation holding an unclosed one
 @given(
     st.lists(
         st.tuples(
@@ -1104,3 +1105,20 @@ def test_a_sentence_copied_word_for_word_is_kept() -> None:
     assert verdict.kept, verdict.reason
     # a word changed is judged as before
     assert not verify_lines(trip, copied.replace("07:45", "08:45")).kept
+
+
+def test_a_clause_the_parser_cuts_short_is_read_in_its_sentence() -> None:
+    """The parser cuts "pass `latest`" out of its sentence: read alone, the support model
+    cannot tell what it claims; read in its sentence, it is the source's instruction in
+    other words. Another snapshot ID is still dropped."""
+    notes = Document(
+        "notes.txt", "Use `latest` as the snapshot ID to restore the most recent snapshot."
+    )
+    kept = verify_lines(
+        notes, "To restore the most recent snapshot, pass `latest` as the snapshot ID [1]."
+    )
+    assert kept.kept, kept.reason
+    other = verify_lines(
+        notes, "To restore the most recent snapshot, pass `oldest` as the snapshot ID [1]."
+    )
+    assert not other.kept
