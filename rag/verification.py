@@ -372,20 +372,28 @@ def _unauthored(text: str, cited: Sequence[Span], documents: Mapping[str, Docume
         if document is None:
             continue
         title = set(re.findall(r"[a-z]+", _titles_of(document.text, ()).lower()))
-        for found in reversed(list(_REPORTED_BY.finditer(text))):
-            if found.group(1).lower() in title:
-                text = text[: found.start(1)] + "document" + text[found.end(1) :]
+        for start, end in reversed(_reporting_nouns(text)):
+            if text[start:end].lower() in title:
+                text = text[:start] + "document" + text[end:]
     return text
 
 
-# "The guide says to ...", "the report notes that ...": a noun reporting what it holds
-# (rag.framing.SAYING), read as the document where its title names it so ("The chapter
-# explains the types of leave" describes the document and keeps its noun).
-_REPORTED_BY = re.compile(
-    r"\b[Tt]he ([A-Za-z]+) (?:"
-    + "|".join(f"{verb}s|{verb.removesuffix('e')}ed" for verb in sorted(SAYING))
-    + r"|says|said|told|tells|wrote|writes)(?= (?:that|to)\b)"
-)
+def _reporting_nouns(text: str) -> list[tuple[int, int]]:
+    """Where a noun with "the" reports what it holds: the subject of a reporting verb
+    (rag.framing.SAYING, by lemma: "stresses" too) that goes on with a clause ("The guide
+    says to ...", "the report stresses that ...", "the guide tells you to ..."); "The
+    chapter explains the types of leave" reports no clause."""
+    doc = support.parse(text)
+    found = []
+    for verb in doc:
+        clause = any(child.dep_ in ("ccomp", "xcomp") for child in verb.children)
+        if verb.lemma_.lower() not in SAYING or not clause:
+            continue
+        for noun in verb.children:
+            definite = any(word.lower_ == "the" for word in noun.lefts)
+            if noun.dep_ == "nsubj" and noun.pos_ in ("NOUN", "PROPN") and definite:
+                found.append((noun.idx, noun.idx + len(noun.text)))
+    return sorted(found)
 
 
 MAX_TITLE_LINES = 3

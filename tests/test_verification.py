@@ -934,6 +934,9 @@ def test_only_restates_a_negation_of_what_lies_outside(sentence: str, kept: bool
         # the word its title names the document by, reporting what it holds, is the document
         ("The guide says to switch the machine off before descaling it [2].", True),
         ("The guide says that the tank holds 1.8 litres [3].", True),
+        # any form of a reporting verb, by its lemma, going on with a clause
+        ("The guide stresses that the machine must be switched off before descaling it [2].", True),
+        ("The guide tells you to switch the machine off before descaling it [2].", True),
         # a reporter its title does not name is not the document
         ("The chef says to switch the machine off before descaling it [2].", False),
     ],
