@@ -18,7 +18,7 @@ from functools import lru_cache
 from rag import quotes, scope, support
 from rag.chunking import split_sentences
 from rag.citations import cite
-from rag.framing import SAYING
+from rag.framing import FALLING, RISING, SAYING
 from rag.grammar import disagreement, listed, mixed
 from rag.lexicon import stem
 from rag.negation import leaves_out_negation
@@ -213,7 +213,7 @@ def _stated(
             or support.added_to_list(claim, words, support.facts(source.text), everything)
             or 2 * len(words) > len(claim.words)
             or _unnamed(claim, words, documents.get(source.doc_id))
-            or not paraphrased(claim.text, source.text, sentence)
+            or not paraphrased(claim.text, source.text, _readable_whole(sentence, claim, words))
         ):
             why = why or f"words not in the passages it cites: {listed(words)}"
             continue
@@ -445,6 +445,15 @@ def paraphrased(claim: str, source: str, sentence: str = "") -> bool:
     if score < PARAPHRASE_THRESHOLD and sentence and not _without_subject(claim):
         score = max(score, cross_encoder.score(sentence, passage)[0])
     return bool(score >= PARAPHRASE_THRESHOLD)
+
+
+def _readable_whole(sentence: str, claim: support.Claim, missing: Sequence[str]) -> str:
+    """The sentence for the support model to read a claim's clause in (`paraphrased`), or ""
+    where a word of it not found says which way something moved: read in a whole sentence,
+    "The benefit shrank over time: ..." passes for its source's "grew"."""
+    moved = RISING | FALLING
+    turned = any(word.text in missing and word.lemma in moved for word in claim.words)
+    return "" if turned else sentence
 
 
 def _without_subject(clause: str) -> bool:
