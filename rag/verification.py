@@ -23,6 +23,7 @@ from rag.grammar import disagreement, listed, mixed
 from rag.lexicon import stem
 from rag.negation import leaves_out_negation
 from rag.quantities import same, values
+from rag.question import SUBJECT_DEPS
 from rag.quotes import locate
 from rag.reply import MARKERS, cited_numbers, is_refusal, quotations
 from rag.types import Document, Span, Verdict
@@ -430,30 +431,31 @@ PARAPHRASE_THRESHOLD = 0.8
 
 def paraphrased(claim: str, source: str, sentence: str = "") -> bool:
     """Whether the support model (the reader's cross-encoder, rag.cross_encoder, reading the
-    claim as its question) scores `source` as stating `claim` in other words.
-
-    The claim is a clause cut out of its `sentence` by the parser, and a small parser can cut
-    a fragment the model cannot read ("Pass `latest` ." of "To restore the most recent
-    snapshot, pass `latest` as the snapshot ID"), so the whole sentence is read too and the
-    better score counts. Not for a verb cut from its subject ("... and fired the engineers"):
-    read in its whole sentence, the model takes any such verb for the source's. Every
-    clause's own words are still looked up on their own (`_stated`)."""
+    claim as its question) scores `source` as stating `claim` in other words; given the
+    `sentence` to read the claim in too (`_readable_whole`), the better of the two scores
+    counts."""
     from rag import cross_encoder
 
     passage = [cross_encoder.passage_text(source)]
     score = cross_encoder.score(claim, passage)[0]
-    if score < PARAPHRASE_THRESHOLD and sentence and not _without_subject(claim):
+    if score < PARAPHRASE_THRESHOLD and sentence:
         score = max(score, cross_encoder.score(sentence, passage)[0])
     return bool(score >= PARAPHRASE_THRESHOLD)
 
 
 def _readable_whole(sentence: str, claim: support.Claim, missing: Sequence[str]) -> str:
-    """The sentence for the support model to read a claim's clause in (`paraphrased`), or ""
-    where a word of it not found says which way something moved: read in a whole sentence,
-    "The benefit shrank over time: ..." passes for its source's "grew"."""
+    """The sentence for the support model to read a claim's clause in as well (`paraphrased`),
+    or "" where the clause is read alone.
+
+    The clause was cut out of its sentence by the parser, and a small parser can cut a
+    fragment the model cannot read ("Pass `latest` ." of "To restore the most recent
+    snapshot, pass `latest` as the snapshot ID"). Read alone: a verb cut from its subject
+    ("... and fired the engineers"), which in its whole sentence the model takes for any
+    verb of the source's; and a clause with a word not found that says which way something
+    moved ("The benefit shrank over time: ..." passes for its source's "grew")."""
     moved = RISING | FALLING
     turned = any(word.text in missing and word.lemma in moved for word in claim.words)
-    return "" if turned else sentence
+    return "" if turned or _without_subject(claim.text) else sentence
 
 
 def _without_subject(clause: str) -> bool:
@@ -461,7 +463,7 @@ def _without_subject(clause: str) -> bool:
     own, and not a command ("Pass `latest`")."""
     doc = support.parse(clause)
     root = next((token for token in doc if token.dep_ == "ROOT"), None)
-    subject = any(token.dep_ in ("nsubj", "nsubjpass", "expl", "csubj") for token in doc)
+    subject = any(token.dep_ in SUBJECT_DEPS for token in doc)
     return root is not None and root.pos_ in ("VERB", "AUX") and root.tag_ != "VB" and not subject
 
 
